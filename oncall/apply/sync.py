@@ -1,0 +1,217 @@
+"""Turning loaded documents into the desired objects (checking every reference), and making
+the database match them. Objects a file once managed and no file names any more are removed
+(schedules, policies) or handed back to the API (users, services, which history points to)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from oncall.apply.loader import Document
+from oncall.models import EscalationPolicy, PolicyLevel, Schedule, ScheduleLayer, Service, User
+from oncall.rotations.spec import RotationError, parse_rotation
+
+_DURATION = re.compile(r"(\d+)([smhd])")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass
+class Change:
+    action: str  # create | update | delete | unmanage
+    kind: str
+    name: str
+    detail: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        sign = {"create": "+", "update": "~", "delete": "-", "unmanage": "!"}[self.action]
+        text = f"{sign} {self.kind} {self.name}"
+        if self.action == "unmanage":
+            text += " (no longer in any file; left in place, editable through the API)"
+        return text + "".join(f"\n    {d}" for d in self.detail)
+
+
+@dataclass
+class Desired:
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    schedules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    policies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    services: dict[str, dict[str, Any]] = field(default_factory=dict)
+    where: dict[tuple[str, str], tuple[Document, tuple[Any, ...]]] = field(default_factory=dict)
+
+
+def seconds(value: Any) -> int:
+    if isinstance(value, int):
+        return value
+    return sum(int(n) * _UNIT[u] for n, u in _DURATION.findall(value))
+
+
+def _claim(desired: Desired, kind: str, name: str, doc: Document, path: tuple[Any, ...]) -> None:
+    if (kind, name) in desired.where:
+        first, _ = desired.where[(kind, name)]
+        raise doc.error(path, f"{kind} {name!r} is already defined in {first.file}")
+    desired.where[(kind, name)] = (doc, path)
+
+
+def _zone(doc: Document, path: tuple[Any, ...], name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise doc.error(path, f"unknown timezone {name!r} (use an IANA name such as "
+                              "Europe/London)") from None
+    return name
+
+
+def collect(docs: list[Document]) -> Desired:
+    desired = Desired()
+    for doc in docs:
+        d = doc.data
+        for i, u in enumerate(d.get("users", [])):
+            _claim(desired, "user", u["user"], doc, ("users", i))
+            desired.users[u["user"]] = {
+                "name": u["name"], "phone": u.get("phone"), "slack_id": u.get("slack"),
+                "timezone": _zone(doc, ("users", i, "timezone"), u.get("timezone", "UTC")),
+                "role": u.get("role", "responder")}
+        schedules = [((), d)] if "schedule" in d else []
+        schedules += [(("schedules", i), s) for i, s in enumerate(d.get("schedules", []))]
+        for path, s in schedules:
+            _claim(desired, "schedule", s["schedule"], doc, path)
+            layers = []
+            for j, layer in enumerate(s["layers"]):
+                spec = {k: layer[k] for k in ("rotation", "handoff", "start", "end") if k in layer}
+                spec.setdefault("start", "2026-01-01")
+                try:
+                    parse_rotation(spec)
+                except RotationError as exc:
+                    raise doc.error((*path, "layers", j, exc.field), exc.message) from None
+                layers.append({"name": layer["name"], "spec": spec,
+                               "members": list(layer["members"]), "at": (*path, "layers", j)})
+            desired.schedules[s["schedule"]] = {
+                "timezone": _zone(doc, (*path, "timezone"), s["timezone"]), "layers": layers}
+        for i, p in enumerate(d.get("policies", [])):
+            _claim(desired, "policy", p["policy"], doc, ("policies", i))
+            desired.policies[p["policy"]] = {"repeat": p.get("repeat", 0), "levels": [
+                {"escalate_after": seconds(lvl.get("escalate_after", "5m")),
+                 "targets": [dict(zip(("type", "ref"), t.split(":", 1), strict=True))
+                             for t in lvl["notify"]]}
+                for lvl in p["levels"]]}
+        for i, svc in enumerate(d.get("services", [])):
+            _claim(desired, "service", svc["service"], doc, ("services", i))
+            desired.services[svc["service"]] = {"description": svc.get("description"),
+                                                "policy": svc.get("policy")}
+    return desired
+
+
+def check_references(session: Session, desired: Desired) -> None:
+    users = set(desired.users) | set(session.scalars(select(User.email)))
+    schedules = set(desired.schedules) | set(session.scalars(select(Schedule.name)))
+    policies = set(desired.policies) | set(session.scalars(select(EscalationPolicy.name)))
+    for name, s in desired.schedules.items():
+        doc, _ = desired.where[("schedule", name)]
+        for layer in s["layers"]:
+            for k, member in enumerate(layer["members"]):
+                if member not in users:
+                    raise doc.error((*layer["at"], "members", k), f"no user {member!r} (add it "
+                                    "under users: or with `oncall user add`)")
+    for name, p in desired.policies.items():
+        doc, path = desired.where[("policy", name)]
+        for i, lvl in enumerate(p["levels"]):
+            for k, t in enumerate(lvl["targets"]):
+                known = {"user": users, "schedule": schedules}.get(t["type"])
+                if known is not None and t["ref"] not in known:
+                    raise doc.error((*path, "levels", i, "notify", k),
+                                    f"no {t['type']} {t['ref']!r}")
+    for name, svc in desired.services.items():
+        if svc["policy"] and svc["policy"] not in policies:
+            doc, path = desired.where[("service", name)]
+            raise doc.error((*path, "policy"), f"no policy {svc['policy']!r}")
+
+
+def _set(obj: Any, values: dict[str, Any], detail: list[str]) -> None:
+    for key, value in values.items():
+        old = getattr(obj, key)
+        if old != value:
+            detail.append(f"{key}: {old!r} -> {value!r}")
+            setattr(obj, key, value)
+
+
+def _upsert(session: Session, model: Any, key: str, name: str, values: dict[str, Any],
+            kind: str, managed_by: str, changes: list[Change]) -> Any:
+    obj = session.scalar(select(model).where(getattr(model, key) == name))
+    if obj is None:
+        obj = model(**{key: name}, **values, managed_by=managed_by)
+        session.add(obj)
+        changes.append(Change("create", kind, name))
+        return obj
+    detail: list[str] = []
+    _set(obj, {**values, "managed_by": managed_by}, detail)
+    if detail:
+        changes.append(Change("update", kind, name, detail))
+    return obj
+
+
+def _note(changes: list[Change], kind: str, name: str, text: str) -> None:
+    """Add ``text`` to this object's change, making it an update if it had none."""
+    if not changes or (changes[-1].kind, changes[-1].name) != (kind, name):
+        changes.append(Change("update", kind, name))
+    changes[-1].detail.append(text)
+
+
+def apply_config(session: Session, docs: list[Document]) -> list[Change]:
+    """Make the database match ``docs``. The caller commits (or, for a dry run, rolls back)."""
+    desired = collect(docs)
+    check_references(session, desired)
+    changes: list[Change] = []
+    src = {k: desired.where[k][0].file for k in desired.where}
+    for email, values in desired.users.items():
+        _upsert(session, User, "email", email, values, "user", src[("user", email)], changes)
+    session.flush()
+    ids = dict(session.execute(select(User.email, User.id)).all())
+    for name, s in desired.schedules.items():
+        sched = _upsert(session, Schedule, "name", name, {"timezone": s["timezone"]},
+                        "schedule", src[("schedule", name)], changes)
+        wanted = [{"name": lyr["name"], "spec": lyr["spec"],
+                   "members": [ids[m] for m in lyr["members"]]} for lyr in s["layers"]]
+        current = [{"name": lyr.name, "spec": lyr.spec, "members": lyr.members}
+                   for lyr in sched.layers]
+        if current != wanted:
+            sched.layers = [ScheduleLayer(position=i, **w) for i, w in enumerate(wanted)]
+            _note(changes, "schedule", name, f"layers: {len(current)} -> {len(wanted)} "
+                                             f"({', '.join(w['name'] for w in wanted)})")
+    for name, p in desired.policies.items():
+        pol = _upsert(session, EscalationPolicy, "name", name, {"repeat": p["repeat"]},
+                      "policy", src[("policy", name)], changes)
+        current = [{"escalate_after": lvl.escalate_after, "targets": lvl.targets}
+                   for lvl in pol.levels]
+        if current != p["levels"]:
+            pol.levels = [PolicyLevel(position=i, **lvl) for i, lvl in enumerate(p["levels"])]
+            _note(changes, "policy", name, f"levels: {len(current)} -> {len(p['levels'])}")
+    session.flush()
+    policy_ids = dict(session.execute(select(EscalationPolicy.name, EscalationPolicy.id)).all())
+    for name, svc in desired.services.items():
+        _upsert(session, Service, "name", name,
+                {"description": svc["description"],
+                 "policy_id": policy_ids[svc["policy"]] if svc["policy"] else None},
+                "service", src[("service", name)], changes)
+    _prune(session, desired, changes)
+    session.flush()
+    return changes
+
+
+def _prune(session: Session, desired: Desired, changes: list[Change]) -> None:
+    for model, key, kind, named in ((Schedule, "name", "schedule", desired.schedules),
+                                    (EscalationPolicy, "name", "policy", desired.policies)):
+        for obj in session.scalars(select(model).where(model.managed_by.is_not(None))):
+            if getattr(obj, key) not in named:
+                session.delete(obj)
+                changes.append(Change("delete", kind, getattr(obj, key)))
+    for model, key, kind, named in ((User, "email", "user", desired.users),
+                                    (Service, "name", "service", desired.services)):
+        for obj in session.scalars(select(model).where(model.managed_by.is_not(None))):
+            if getattr(obj, key) not in named:
+                obj.managed_by = None
+                changes.append(Change("unmanage", kind, getattr(obj, key)))

@@ -1,0 +1,65 @@
+"""What ``oncall up`` does before it starts the processes: apply the config files, and on the
+very first start create a demo integration and an API token and say how to use them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from oncall import db
+from oncall.apply import ConfigError
+from oncall.cli.admin import create_integration, create_token
+from oncall.cli.config import DEFAULT_DIRS, run_apply
+from oncall.config import Settings
+from oncall.models import Integration, Service, User
+
+
+def first_run(s: Settings) -> str:
+    lines = []
+    dirs = [Path(d) for d in DEFAULT_DIRS if Path(d).is_dir()]
+    if dirs:
+        try:
+            changes = run_apply(dirs, dry_run=False)
+        except ConfigError as exc:
+            raise click.ClickException(f"{exc}\nnothing was applied; fix the file and rerun "
+                                       "`oncall up`") from None
+        lines.append(f"applied {', '.join(map(str, dirs))}: {len(changes)} change(s)")
+    notes = s.data_dir / "first-run.txt"
+    with db.session_scope(s.database_url) as sess:
+        if sess.scalar(select(Integration.id).limit(1)) is not None:
+            lines.append(f"oncall is starting on {s.public_url} (data in {s.data_dir});"
+                         f" first-run credentials were saved in {notes}")
+            return "\n".join(lines)
+        service = (sess.scalar(select(Service).where(Service.name == "billing-api"))
+                   or sess.scalar(select(Service).order_by(Service.id)))
+        found, hook_token = create_integration(sess, service.name if service else "demo",
+                                               "generic", "demo")
+        admin = sess.scalar(select(User).where(User.role == "admin").order_by(User.id))
+        if admin is None:
+            admin = User(email="admin@localhost", name="Admin", role="admin")
+            sess.add(admin)
+            sess.flush()
+        api_token = create_token(sess, admin.email, "created by oncall up")
+        service_name = found.service.name if found.service else "demo"
+    url = s.public_url
+    text = f"""\
+oncall is up on {url} (embedded: SQLite in {s.data_dir}, pages print here)
+
+Send a test alert to the demo integration (service {service_name}):
+  curl -X POST {url}/integrations/{hook_token} \\
+    -H 'Content-Type: application/json' \\
+    -d '{{"type": "charge_failure", "severity": "critical", "summary": "Charge failures spiking"}}'
+
+Then look at it, and acknowledge it, as {admin.email}:
+  curl {url}/api/v1/incidents/1 -H 'Authorization: Bearer {api_token}'
+  curl -X POST {url}/api/v1/incidents/1/ack -H 'Authorization: Bearer {api_token}'
+
+These were shown once and saved in {notes} (readable by you only).
+"""
+    notes.write_text(text)
+    os.chmod(notes, 0o600)
+    lines.append(text)
+    return "\n".join(lines)

@@ -1,0 +1,142 @@
+"""The processes: ``up`` (all in one, embedded), ``web``, ``worker``, ``beat``, ``migrate``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+
+from oncall.cli import cli
+from oncall.cli.common import settings
+from oncall.config import Settings
+
+
+def metrics_dir(s: Settings, default: Path | None, wipe: bool) -> None:
+    """Point prometheus-client's multiprocess mode at a directory all our processes share."""
+    chosen = Path(s.metrics_dir) if s.metrics_dir else default
+    if chosen is None:
+        chosen = Path(tempfile.mkdtemp(prefix="oncall-metrics-"))
+    if wipe and chosen.exists():
+        shutil.rmtree(chosen)
+    chosen.mkdir(parents=True, exist_ok=True)
+    os.environ["ONCALL_METRICS_DIR"] = os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(chosen)
+
+
+def gunicorn_argv(host: str, port: int, workers: int | None, threads: int | None) -> list[str]:
+    argv = [sys.executable, "-m", "gunicorn", "-c", "python:oncall.web.gunicorn_conf",
+            "--bind", f"{host}:{port}"]
+    if workers:
+        argv += ["--workers", str(workers)]
+    if threads:
+        argv += ["--threads", str(threads)]
+    return [*argv, "oncall.web.wsgi:app"]
+
+
+def celery_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "worker.app", *args]
+
+
+@cli.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    from oncall.migrate import upgrade
+
+    upgrade(settings().database_url)
+    click.echo("database is up to date")
+
+
+@cli.command()
+@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--workers", type=int, help="gunicorn workers (ONCALL_WEB_WORKERS, default 4).")
+@click.option("--threads", type=int, help="Threads per worker (ONCALL_WEB_THREADS, default 1).")
+def web(host: str, port: int, workers: int | None, threads: int | None) -> None:
+    """Serve the web app and webhooks under gunicorn."""
+    metrics_dir(settings(), None, wipe=False)
+    os.execv(sys.executable, gunicorn_argv(host, port, workers, threads))
+
+
+@cli.command()
+@click.option("--concurrency", "-c", type=int, default=None,
+              help="Worker processes (default: number of CPUs).")
+def worker(concurrency: int | None) -> None:
+    """Run a Celery worker: escalations, deliveries and the sweeper."""
+    s = settings()
+    if s.metrics_dir:
+        metrics_dir(s, None, wipe=False)
+    argv = celery_argv("worker", "-Q", "oncall,oncall.beat", "-l", "INFO")
+    if concurrency:
+        argv += ["--concurrency", str(concurrency)]
+    os.execv(sys.executable, argv)
+
+
+@cli.command()
+def beat() -> None:
+    """Run Celery beat: the sweeper and the dead-man's switch on their schedules."""
+    schedule = Path(tempfile.gettempdir()) / f"oncall-beat-{os.getuid()}"
+    os.execv(sys.executable, celery_argv("beat", "-l", "INFO", "-s", str(schedule)))
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Same as the global --data.")
+def up(host: str, port: int, data_dir: Path | None) -> None:
+    """Run everything on this machine: web, worker and beat, on SQLite; no other services."""
+    from oncall.cli.bootstrap import first_run
+
+    if data_dir is not None:
+        os.environ["ONCALL_DATA_DIR"] = str(data_dir.resolve())
+    os.environ.setdefault("ONCALL_PUBLIC_URL", f"http://{host}:{port}")
+    s = settings()
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    metrics_dir(s, s.data_dir / "metrics", wipe=True)
+    from oncall.migrate import upgrade
+
+    upgrade(s.database_url)
+    click.echo(first_run(s))
+    procs = [
+        subprocess.Popen(gunicorn_argv(host, port, 2, 4)),
+        subprocess.Popen(celery_argv("--quiet", "worker", "-B", "-Q", "oncall,oncall.beat", "-l", "WARNING",
+                                     "--pool", "threads", "--concurrency", "4",
+                                     "-s", str(s.data_dir / "beat-schedule"))),
+    ]
+    _supervise(procs)
+
+
+def _supervise(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Wait until a signal or a child exits, then stop every child."""
+    stopping = False
+
+    def _stop(_sig: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    code = 0
+    while not stopping:
+        dead = [p for p in procs if p.poll() is not None]
+        if dead:
+            click.echo(f"oncall: a process exited ({" ".join(map(str, dead[0].args[1:4]))}); stopping", err=True)
+            code = 1
+            break
+        time.sleep(0.2)
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+    sys.exit(code)

@@ -1,0 +1,108 @@
+"""Settings, read from the environment through small typed helpers that fail loudly.
+
+Every name is prefixed ``ONCALL_`` except the providers' own (``TWILIO_*``, ``SLACK_*``).
+Any secret may instead be given as ``<NAME>_FILE``, the path of a file holding it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message names it."""
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    file_path = os.environ.get(f"{name}_FILE")
+    if file_path:
+        try:
+            return Path(file_path).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"{name}_FILE: cannot read {file_path}: {exc}") from exc
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def env_int(name: str, default: int) -> int:
+    raw = env_str(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def env_float(name: str, default: float) -> float:
+    raw = env_str(name)
+    if raw is None:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = env_str(name)
+    if raw is None:
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def default_data_dir() -> Path:
+    return Path(env_str("ONCALL_DATA_DIR") or ".oncall")
+
+
+def sqlite_url(data_dir: Path, name: str = "oncall.sqlite") -> str:
+    return f"sqlite:///{(data_dir / name).resolve()}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    broker_url: str
+    public_url: str
+    secret_key: str
+    data_dir: Path
+    deadman_url: str | None = None
+    sweep_interval: float = 2.0
+    # Beat (through the worker) must have swept within this many seconds for /ready.
+    ready_max_sweep_age: float = 30.0
+    max_body_bytes: int = 1024 * 1024
+    metrics_dir: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(data_dir: Path | None = None) -> Settings:
+    """Read settings; without ``ONCALL_DATABASE_URL`` the embedded SQLite files under
+    ``data_dir`` (``--data``, ``ONCALL_DATA_DIR`` or ``./.oncall``) are used."""
+    data = Path(data_dir) if data_dir is not None else default_data_dir()
+    database_url = env_str("ONCALL_DATABASE_URL") or sqlite_url(data)
+    if database_url.startswith("postgresql://"):
+        # psycopg 3 is the driver we ship; accept the plain scheme users copy from docs.
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+    broker_url = env_str("ONCALL_BROKER_URL") or "sqla+" + sqlite_url(data, "broker.sqlite")
+    return Settings(
+        database_url=database_url,
+        broker_url=broker_url,
+        public_url=(env_str("ONCALL_PUBLIC_URL") or "http://127.0.0.1:8080").rstrip("/"),
+        secret_key=env_str("ONCALL_SECRET_KEY") or "dev-only-insecure-key",
+        data_dir=data,
+        deadman_url=env_str("ONCALL_DEADMAN_URL"),
+        sweep_interval=env_float("ONCALL_SWEEP_INTERVAL", 2.0),
+        ready_max_sweep_age=env_float("ONCALL_READY_MAX_SWEEP_AGE", 30.0),
+        max_body_bytes=env_int("ONCALL_MAX_BODY_BYTES", 1024 * 1024),
+        metrics_dir=env_str("ONCALL_METRICS_DIR") or env_str("PROMETHEUS_MULTIPROC_DIR"),
+    )

@@ -1,0 +1,21 @@
+"""Prometheus metrics.
+
+Processes on one host that share ``ONCALL_METRICS_DIR`` (gunicorn's web workers, the Celery
+worker's children, beat) write there in prometheus-client's multiprocess mode, and ``/metrics``
+adds them up, so the numbers are right with any number of processes. The directory must be
+set in the environment before this module is first imported; the CLI sees to that.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+ALERTS = Counter("oncall_alerts_received", "Alerts accepted and stored, by integration.",
+                 ["integration", "kind"])
+REJECTED = Counter("oncall_alerts_rejected", "Inbound alert requests refused, by HTTP status.",
+                   ["status"])
+PAGES = Counter("oncall_pages", "Page delivery outcomes, by channel.", ["channel", "outcome"])
+ESCALATION_LAG = Histogram(
+    "oncall_escalation_lag_seconds", "How late an escalation step ran after it was due.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300))
+SWEEPS = Counter("oncall_sweeper_runs", "Sweeper runs (the durable escalation backstop).")

@@ -1,0 +1,303 @@
+"""SQLAlchemy 2 models: the schema every process shares.
+
+Times are stored in UTC. The migrations in ``oncall/migrations`` create exactly this schema
+on PostgreSQL and SQLite; ``tests/test_migrations.py`` checks that they agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every backend (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+ROLES = ("viewer", "responder", "manager", "admin")
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    slack_id: Mapped[str | None] = mapped_column(String(32))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    role: Mapped[str] = mapped_column(String(16), default="responder")
+    managed_by: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class EscalationPolicy(Base):
+    __tablename__ = "escalation_policies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    repeat: Mapped[int] = mapped_column(default=0)
+    managed_by: Mapped[str | None] = mapped_column(String(300))
+    levels: Mapped[list[PolicyLevel]] = relationship(
+        order_by="PolicyLevel.position", cascade="all, delete-orphan", back_populates="policy"
+    )
+
+
+class PolicyLevel(Base):
+    __tablename__ = "policy_levels"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    policy_id: Mapped[int] = mapped_column(
+        ForeignKey("escalation_policies.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int]
+    escalate_after: Mapped[int] = mapped_column(default=300)  # seconds
+    # Each target is {"type": "user"|"schedule"|"slack", "ref": email | schedule name | #channel}.
+    targets: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    policy: Mapped[EscalationPolicy] = relationship(back_populates="levels")
+
+
+class Service(Base):
+    __tablename__ = "services"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    policy_id: Mapped[int | None] = mapped_column(
+        ForeignKey("escalation_policies.id", ondelete="SET NULL")
+    )
+    managed_by: Mapped[str | None] = mapped_column(String(300))
+    policy: Mapped[EscalationPolicy | None] = relationship()
+
+
+INTEGRATION_KINDS = ("generic", "alertmanager", "grafana", "pagerduty")
+
+
+class Integration(Base):
+    __tablename__ = "integrations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    service: Mapped[Service] = relationship(lazy="joined")
+
+
+class Schedule(Base):
+    __tablename__ = "schedules"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    managed_by: Mapped[str | None] = mapped_column(String(300))
+    layers: Mapped[list[ScheduleLayer]] = relationship(
+        order_by="ScheduleLayer.position", cascade="all, delete-orphan", back_populates="schedule"
+    )
+
+
+class ScheduleLayer(Base):
+    __tablename__ = "schedule_layers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(
+        ForeignKey("schedules.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int]
+    name: Mapped[str] = mapped_column(String(200))
+    # The rotation as the YAML gives it: {"rotation": ..., "handoff": ..., "start": ...}.
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Members in turn order, as user ids.
+    members: Mapped[list[int]] = mapped_column(JSON, default=list)
+    schedule: Mapped[Schedule] = relationship(back_populates="layers")
+
+
+INCIDENT_STATUSES = ("triggered", "acknowledged", "resolved")
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+    __table_args__ = (
+        # One open incident per (service, dedup key), enforced here and nowhere else.
+        Index(
+            "uq_incidents_open_dedup",
+            "service_id",
+            "dedup_key",
+            unique=True,
+            postgresql_where=text("status <> 'resolved'"),
+            sqlite_where=text("status <> 'resolved'"),
+        ),
+        Index("ix_incidents_due", "next_action_at"),
+        Index("ix_incidents_status", "status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    dedup_key: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default="triggered")
+    severity: Mapped[str] = mapped_column(String(16), default="critical")
+    summary: Mapped[str] = mapped_column(String(1024))
+    alert_count: Mapped[int] = mapped_column(default=1)
+    # The escalation policy as it was when the incident triggered: later edits don't apply.
+    policy: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Escalation state: the level last paged (0 = none yet), the loop through the policy,
+    # and when the next step is due (NULL = nothing more to do).
+    level: Mapped[int] = mapped_column(default=0)
+    loop: Mapped[int] = mapped_column(default=0)
+    next_action_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    acked_at: Mapped[datetime | None]
+    acked_by: Mapped[str | None] = mapped_column(String(300))
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(300))
+    service: Mapped[Service] = relationship(lazy="joined")
+
+
+class Alert(Base):
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    integration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("integrations.id", ondelete="SET NULL")
+    )
+    incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(16))
+    type: Mapped[str] = mapped_column(String(100))
+    severity: Mapped[str] = mapped_column(String(16))
+    summary: Mapped[str] = mapped_column(String(1024))
+    dedup_key: Mapped[str] = mapped_column(String(255))
+    service: Mapped[str | None] = mapped_column(String(200))
+    labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    value: Mapped[float | None] = mapped_column(Float)
+    # The adapter's input for this alert, kept so that nothing the sender said is lost.
+    raw: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+PAGE_STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
+
+
+class Page(Base):
+    """The notification outbox: one row per (incident, level, loop, recipient, channel)."""
+
+    __tablename__ = "pages"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "level", "loop", "recipient", "channel", name="uq_pages_key"),
+        Index("ix_pages_due", "status", "next_attempt_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    level: Mapped[int]
+    loop: Mapped[int]
+    recipient: Mapped[str] = mapped_column(String(300))  # "user:<id>" or "slack:#channel"
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    channel: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None]
+    message: Mapped[str | None] = mapped_column(Text)
+    provider_id: Mapped[str | None] = mapped_column(String(100))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class IncidentEvent(Base):
+    """The incident timeline: every event, with who did it and when."""
+
+    __tablename__ = "incident_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(300))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class SystemState(Base):
+    """Small facts processes share, e.g. when the sweeper last ran (for /ready)."""
+
+    __tablename__ = "system_state"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+__all__ = [
+    "ROLES",
+    "Alert",
+    "ApiToken",
+    "Base",
+    "EscalationPolicy",
+    "Incident",
+    "IncidentEvent",
+    "Integration",
+    "Page",
+    "PolicyLevel",
+    "Schedule",
+    "ScheduleLayer",
+    "Service",
+    "SystemState",
+    "User",
+    "utcnow",
+]

@@ -1,0 +1,56 @@
+"""Channels are plugins behind one small contract: ``send(page) -> Receipt``, raising
+:class:`DeliveryError` (permanent or transient) when the provider says no.
+
+Each channel lives in its own package (``console``, later ``sms``, ``voice``, ``slack``) with
+its own failure classification beside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Recipient:
+    email: str | None
+    name: str
+    phone: str | None = None
+    slack_id: str | None = None
+
+
+@dataclass(frozen=True)
+class OutgoingPage:
+    page_id: int
+    incident_id: int
+    channel: str
+    recipient: Recipient
+    severity: str
+    summary: str
+    service: str
+    level: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Receipt:
+    provider_id: str | None
+    detail: str | None = None
+
+
+class DeliveryError(Exception):
+    """The provider did not take the page. ``permanent`` failures are not retried."""
+
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class Channel(Protocol):
+    name: str
+
+    def send(self, page: OutgoingPage) -> Receipt: ...
+
+
+def page_text(incident_id: int, severity: str, service: str, summary: str) -> str:
+    return f"[{severity.upper()}] #{incident_id} {service}: {summary}"

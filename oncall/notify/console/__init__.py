@@ -1,0 +1,24 @@
+"""The console channel: prints the page on the worker's standard output. The page itself is
+stored in the outbox like any other, so it can be read back with the API."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from oncall.notify import OutgoingPage, Receipt
+
+
+class ConsoleChannel:
+    name = "console"
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream
+
+    def send(self, page: OutgoingPage) -> Receipt:
+        out = self.stream or sys.stdout
+        who = page.recipient.email or page.recipient.name
+        print(f"PAGE to {who} (level {page.level}): {page.text}\n"
+              f"     acknowledge: POST /api/v1/incidents/{page.incident_id}/ack",
+              file=out, flush=True)
+        return Receipt(provider_id=f"console-{page.page_id}")

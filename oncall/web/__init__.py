@@ -1,0 +1,59 @@
+"""The Flask application. ``create_app`` only wires; each blueprint attaches itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import APIFlask
+from flask import g
+from sqlalchemy.orm import Session
+
+from oncall import __version__, db, jobs
+from oncall.config import Settings, load_settings
+
+
+def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
+    settings = settings or load_settings()
+    app = APIFlask("oncall", title="oncall API", version=__version__,
+                   spec_path="/api/v1/openapi.json", docs_path="/api/v1/docs")
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        VALIDATION_ERROR_STATUS_CODE=400,
+        SECRET_KEY=settings.secret_key,
+        SECURITY_SCHEMES={"ApiToken": {"type": "http", "scheme": "bearer",
+                                       "description": "An API token from `oncall token add`."}},
+        INFO={"description": "Alert intake, incidents and on-call for the oncall service."},
+        SYNC_LOCAL_SPEC=False,
+        **config,
+    )
+    app.extensions["oncall"] = settings
+    db.get_engine(settings.database_url)
+    jobs.init(settings.broker_url)
+
+    from oncall.web import api, errors, health, hooks
+
+    errors.init_app(app)
+    hooks.init_app(app)
+    api.init_app(app)
+    health.init_app(app)
+
+    @app.teardown_appcontext
+    def _close_session(_exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+    return app
+
+
+def settings() -> Settings:
+    from flask import current_app
+
+    return current_app.extensions["oncall"]  # type: ignore[no-any-return]
+
+
+def session() -> Session:
+    """The request's session (closed at teardown)."""
+    if "db_session" not in g:
+        g.db_session = db.session_factory(settings().database_url)()
+    return g.db_session  # type: ignore[no-any-return]

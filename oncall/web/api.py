@@ -1,0 +1,80 @@
+"""``/api/v1``: the REST API (incidents here; schedules, policies and the rest join it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import APIBlueprint, HTTPError, Schema
+from apiflask.fields import Integer, String
+from apiflask.validators import OneOf, Range
+from flask import Flask
+from sqlalchemy import select
+
+from oncall import incidents
+from oncall.models import INCIDENT_STATUSES, Incident, utcnow
+from oncall.web import session
+from oncall.web.auth import current_user, require
+
+bp = APIBlueprint("api", __name__, url_prefix="/api/v1", tag="Incidents")
+
+
+class IncidentQuery(Schema):
+    status = String(validate=OneOf([*INCIDENT_STATUSES, "open"]))
+    limit = Integer(load_default=50, validate=Range(min=1, max=500))
+
+
+@bp.get("/incidents")
+@bp.doc(security="ApiToken")
+@bp.input(IncidentQuery, location="query", arg_name="query")
+@require("viewer")
+def list_incidents(query: dict[str, Any]) -> dict[str, Any]:
+    """List incidents, newest first. `status=open` means triggered or acknowledged."""
+    stmt = select(Incident).order_by(Incident.id.desc()).limit(query["limit"])
+    status = query.get("status")
+    if status == "open":
+        stmt = stmt.where(Incident.status.in_(incidents.OPEN))
+    elif status:
+        stmt = stmt.where(Incident.status == status)
+    return {"incidents": [incidents.summary_json(i) for i in session().scalars(stmt)]}
+
+
+@bp.get("/incidents/<int:incident_id>")
+@bp.doc(security="ApiToken", responses={404: "No such incident"})
+@require("viewer")
+def get_incident(incident_id: int) -> dict[str, Any]:
+    """An incident with its timeline, its pages and its latest alerts."""
+    try:
+        return incidents.detail(session(), incident_id)
+    except incidents.NotFound:
+        raise HTTPError(404, f"incident {incident_id} not found") from None
+
+
+def _act(incident_id: int, action: Any) -> dict[str, Any]:
+    s = session()
+    try:
+        incident = action(s, incident_id, f"user:{current_user().email}", utcnow())
+        s.commit()
+    except incidents.NotFound:
+        s.rollback()
+        raise HTTPError(404, f"incident {incident_id} not found") from None
+    return incidents.summary_json(incident)
+
+
+@bp.post("/incidents/<int:incident_id>/ack")
+@bp.doc(security="ApiToken", responses={404: "No such incident"})
+@require("responder")
+def ack_incident(incident_id: int) -> dict[str, Any]:
+    """Acknowledge: escalation stops at once. Acknowledging twice is harmless."""
+    return _act(incident_id, incidents.acknowledge)
+
+
+@bp.post("/incidents/<int:incident_id>/resolve")
+@bp.doc(security="ApiToken", responses={404: "No such incident"})
+@require("responder")
+def resolve_incident(incident_id: int) -> dict[str, Any]:
+    """Resolve: escalation stops and a later alert with the same key opens a new incident."""
+    return _act(incident_id, incidents.resolve)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,20 @@
+"""gunicorn settings for ``oncall web`` (override any of them with GUNICORN_CMD_ARGS)."""
+
+import os
+
+bind = os.environ.get("ONCALL_BIND", "0.0.0.0:8080")
+workers = int(os.environ.get("ONCALL_WEB_WORKERS", "4"))
+threads = int(os.environ.get("ONCALL_WEB_THREADS", "1"))
+timeout = 30
+graceful_timeout = 20
+accesslog = os.environ.get("ONCALL_ACCESS_LOG") or None
+# Each worker builds its own app (its own database pool) after the fork.
+preload_app = False
+
+
+def child_exit(server, worker):  # type: ignore[no-untyped-def]
+    """Multiprocess metrics: forget gauges of a worker that has gone (counters stay)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

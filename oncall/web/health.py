@@ -1,0 +1,121 @@
+"""``/health`` (the process answers), ``/ready`` (database, broker and beat all fresh) and
+``/metrics`` (Prometheus)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from apiflask import APIBlueprint
+from flask import Flask, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import func, select, text
+
+from oncall import db
+from oncall.models import INCIDENT_STATUSES, Incident, Page, SystemState, utcnow
+from oncall.web import settings
+
+bp = APIBlueprint("health", __name__, tag="Health")
+
+
+@bp.get("/health")
+@bp.doc(summary="Liveness: the process answers")
+def health() -> dict[str, Any]:
+    return {"status": "ok"}
+
+
+def _check_database() -> dict[str, Any]:
+    try:
+        with db.session_factory(settings().database_url)() as s:
+            s.execute(text("SELECT 1"))
+            row = s.get(SystemState, "sweeper")
+    except Exception as exc:  # any failure means not ready
+        return {"ok": False, "error": str(exc).splitlines()[0]}
+    age = (utcnow() - row.updated_at).total_seconds() if row else None
+    return {"ok": True, "sweeper_age": age}
+
+
+def _check_broker() -> dict[str, Any]:
+    from kombu import Connection
+
+    try:
+        with Connection(settings().broker_url, connect_timeout=2) as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return {"ok": True}
+    except Exception as exc:
+        return {"ok": False, "error": str(exc).splitlines()[0] if str(exc) else repr(exc)}
+
+
+@bp.get("/ready")
+@bp.doc(summary="Readiness: database, broker and beat (the sweeper) are all fresh",
+        responses={200: "Ready", 503: "Not ready; `checks` says what is wrong"})
+def ready() -> tuple[dict[str, Any], int]:
+    database = _check_database()
+    broker = _check_broker()
+    age = database.get("sweeper_age")
+    limit = settings().ready_max_sweep_age
+    beat = {"ok": age is not None and age <= limit, "last_sweep_seconds_ago": age,
+            "max_seconds": limit}
+    if age is None and database["ok"]:
+        beat["error"] = "the sweeper has never run: are beat and a worker running?"
+    checks = {"database": database, "broker": broker, "beat": beat}
+    ok = all(c["ok"] for c in checks.values())
+    return {"status": "ready" if ok else "not ready", "checks": checks}, 200 if ok else 503
+
+
+class DatabaseCollector:
+    """Gauges read from the database at scrape time: right whichever process serves them."""
+
+    def collect(self) -> Any:
+        incidents = GaugeMetricFamily("oncall_incidents", "Incidents by state.",
+                                      labels=["state"])
+        pages = GaugeMetricFamily("oncall_pages_by_status",
+                                  "Pages in the outbox by channel and status.",
+                                  labels=["channel", "status"])
+        sweep = GaugeMetricFamily("oncall_sweeper_last_run_age_seconds",
+                                  "Seconds since the sweeper last ran.")
+        try:
+            with db.session_factory(settings().database_url)() as s:
+                counts = dict(s.execute(select(Incident.status, func.count())
+                                        .group_by(Incident.status)).all())
+                for state in INCIDENT_STATUSES:
+                    incidents.add_metric([state], counts.get(state, 0))
+                for channel, status, n in s.execute(
+                        select(Page.channel, Page.status, func.count())
+                        .group_by(Page.channel, Page.status)).all():
+                    pages.add_metric([channel, status], n)
+                row = s.get(SystemState, "sweeper")
+                if row is not None:
+                    sweep.add_metric([], (utcnow() - row.updated_at).total_seconds())
+        except Exception:
+            return
+        yield incidents
+        yield pages
+        yield sweep
+
+
+@bp.get("/metrics")
+@bp.doc(summary="Prometheus metrics", hide=True)
+def metrics_view() -> Response:
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        from prometheus_client import REGISTRY
+
+        registry = REGISTRY
+    body = generate_latest(registry) + generate_latest(_db_registry)
+    return Response(body, mimetype=CONTENT_TYPE_LATEST)
+
+
+_db_registry = CollectorRegistry()
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    if not getattr(_db_registry, "_oncall_registered", False):
+        _db_registry.register(DatabaseCollector())  # type: ignore[arg-type]
+        _db_registry._oncall_registered = True  # type: ignore[attr-defined]

@@ -1,0 +1,137 @@
+"""Inbound alert webhooks: ``POST /integrations/<token>`` (or the token as a Bearer header).
+
+Accept means durable: the answer is 202 only after the alerts are committed; the escalation
+is enqueued after that. Storage down: 503, so the sender retries.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from apiflask import APIBlueprint, HTTPError
+from flask import Flask, request
+from sqlalchemy import select
+
+from oncall import incidents, jobs, metrics
+from oncall.ingest import PayloadError, generic
+from oncall.models import Integration, utcnow
+from oncall.security import hash_token
+from oncall.web import session
+from oncall.web.auth import bearer_token
+from oncall.web.errors import BadRequest
+
+bp = APIBlueprint("hooks", __name__, tag="Alert intake")
+
+ADAPTERS = {"generic": generic.parse}
+
+RESPONSES = {
+    202: "Stored; `incidents` lists what each alert opened, joined or resolved",
+    400: "Malformed JSON, or a missing or wrong-typed field (named in `field`)",
+    404: "Unknown integration token",
+    413: "Body over the size limit (1 MiB by default)",
+    415: "Content-Type is not application/json",
+    503: "Storage unavailable: nothing was stored; retry",
+}
+
+
+def read_json() -> Any:
+    """The request body as JSON, or a 415/400 naming the problem."""
+    mimetype = request.mimetype or ""
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise HTTPError(415, f"Content-Type must be application/json, not {mimetype or 'none'}")
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        raise BadRequest("body", "is empty; expected a JSON object")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest("body", f"malformed JSON: {exc}") from exc
+
+
+def integration_for(token: str | None) -> Integration:
+    if not token:
+        raise HTTPError(404, "unknown integration token")
+    found = session().scalar(select(Integration).where(Integration.token_hash == hash_token(token)))
+    if found is None:
+        raise HTTPError(404, "unknown integration token")
+    return found
+
+
+@bp.post("/integrations/<token>")
+@bp.doc(summary="Send an alert", responses=RESPONSES, operation_id="sendAlert")
+def receive(token: str) -> tuple[dict[str, Any], int]:
+    """Send one alert, or a JSON array of up to 1,000, in the integration's format.
+    The generic format is the `GenericAlert` schema."""
+    return _receive(token)
+
+
+@bp.post("/integrations")
+@bp.doc(summary="Send an alert (token in the Authorization header)", responses=RESPONSES,
+        security="ApiToken", operation_id="sendAlertBearer")
+def receive_bearer() -> tuple[dict[str, Any], int]:
+    """As `POST /integrations/{token}`, with `Authorization: Bearer <integration token>`."""
+    return _receive(bearer_token())
+
+
+def _receive(token: str | None) -> tuple[dict[str, Any], int]:
+    integration = integration_for(token)
+    payload = read_json()
+    try:
+        alerts = ADAPTERS[integration.kind](payload)
+    except PayloadError as exc:
+        metrics.REJECTED.labels("400").inc()
+        raise BadRequest(exc.field, exc.message) from exc
+    s = session()
+    try:
+        outcomes = incidents.ingest(s, integration, alerts, utcnow())
+        s.commit()
+    except BaseException:
+        s.rollback()
+        raise
+    for outcome in outcomes:
+        if outcome.new and outcome.incident_id is not None:
+            jobs.escalate(outcome.incident_id)
+    metrics.ALERTS.labels(integration.name, integration.kind).inc(len(alerts))
+    return {"accepted": len(alerts), "incidents": [o.as_json() for o in outcomes]}, 202
+
+
+GENERIC_ALERT_SCHEMA = {
+    "type": "object",
+    "required": ["summary"],
+    "properties": {
+        "summary": {"type": "string", "maxLength": 1024, "description": "What is wrong."},
+        "type": {"type": "string", "maxLength": 100, "example": "charge_failure",
+                 "description": "The alert class, matched by rules. Default `generic`."},
+        "severity": {"type": "string", "enum": list(generic.SEVERITIES), "default": "critical"},
+        "status": {"type": "string", "enum": ["firing", "resolved"], "default": "firing"},
+        "dedup_key": {"type": "string", "maxLength": 255,
+                      "description": "Alerts with one key share one open incident. Default: "
+                                     "derived from type and labels (or summary)."},
+        "service": {"type": "string", "description": "A service name; default the "
+                                                     "integration's service."},
+        "labels": {"type": "object", "additionalProperties": {
+            "oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}},
+        "value": {"type": "number", "description": "The measured value, for threshold rules."},
+    },
+}
+
+
+def _document_bodies(spec: dict[str, Any]) -> dict[str, Any]:
+    """Intake parses its body itself (to answer 415/413/400 exactly); describe it here."""
+    spec.setdefault("components", {}).setdefault("schemas", {})["GenericAlert"] = \
+        GENERIC_ALERT_SCHEMA
+    body = {"required": True, "content": {"application/json": {"schema": {"oneOf": [
+        {"$ref": "#/components/schemas/GenericAlert"},
+        {"type": "array", "maxItems": 1000, "items": {"$ref": "#/components/schemas/GenericAlert"}},
+    ]}}}}
+    for path in ("/integrations/{token}", "/integrations"):
+        op = spec.get("paths", {}).get(path, {}).get("post")
+        if op is not None:
+            op["requestBody"] = body
+    return spec
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.spec_processor(_document_bodies)  # type: ignore[attr-defined]

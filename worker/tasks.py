@@ -1,0 +1,53 @@
+"""Thin tasks: ids in, domain call, enqueue the follow-ups after commit."""
+
+from __future__ import annotations
+
+import logging
+import urllib.request
+
+from celery import shared_task
+
+from oncall import db, jobs, paging
+from worker.app import settings
+
+log = logging.getLogger(__name__)
+
+
+def _factory():  # type: ignore[no-untyped-def]
+    return db.session_factory(settings.database_url)
+
+
+@shared_task(name="oncall.escalate")
+def escalate(incident_id: int, level: int = 0, loop: int = 0) -> None:
+    result = paging.escalate_incident(_factory(), incident_id, expect=(level, loop))
+    if result is None:
+        return
+    for page_id in result.page_ids:
+        jobs.deliver(page_id)
+    if result.next_action_at is not None:
+        jobs.escalate(incident_id, result.level, result.loop, at=result.next_action_at)
+
+
+@shared_task(name="oncall.deliver")
+def deliver(page_id: int) -> None:
+    paging.deliver_page(_factory(), page_id)
+
+
+@shared_task(name="oncall.sweep")
+def sweep() -> None:
+    report = paging.sweep(_factory())
+    for incident_id, result in report.steps:
+        if result.next_action_at is not None:
+            jobs.escalate(incident_id, result.level, result.loop, at=result.next_action_at)
+
+
+@shared_task(name="oncall.deadman")
+def deadman() -> None:
+    """Ping ONCALL_DEADMAN_URL: if this pager stops, something outside it notices."""
+    if not settings.deadman_url:
+        return
+    try:
+        with urllib.request.urlopen(settings.deadman_url, timeout=10) as response:
+            response.read(1024)
+    except OSError as exc:
+        log.warning("dead-man's switch ping to %s failed: %s", settings.deadman_url, exc)
