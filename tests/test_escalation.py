@@ -1,0 +1,44 @@
+"""Escalation arithmetic: levels in order, the repeat count, and when each step is due."""
+
+from datetime import UTC, datetime, timedelta
+
+from oncall.escalation import next_step
+
+NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
+POLICY = {"repeat": 1, "levels": [
+    {"escalate_after": 300, "targets": [{"type": "user", "ref": "a@x"}]},
+    {"escalate_after": 600, "targets": [{"type": "user", "ref": "b@x"}]},
+]}
+
+
+def walk(policy: dict, now: datetime = NOW) -> list[tuple[int, int, datetime | None]]:
+    level, loop, steps = 0, 0, []
+    while (step := next_step(policy, level, loop, now)) is not None:
+        steps.append((step.level, step.loop, step.next_action_at))
+        level, loop = step.level, step.loop
+        now = step.next_action_at or now
+    return steps
+
+
+def test_it_climbs_the_ladder_then_repeats_it_then_stops() -> None:
+    assert walk(POLICY) == [
+        (1, 0, NOW + timedelta(seconds=300)),
+        (2, 0, NOW + timedelta(seconds=900)),
+        (1, 1, NOW + timedelta(seconds=1200)),
+        (2, 1, None),
+    ]
+
+
+def test_the_first_step_pages_level_one_targets() -> None:
+    step = next_step(POLICY, 0, 0, NOW)
+    assert step is not None and step.targets == [{"type": "user", "ref": "a@x"}]
+
+
+def test_a_policy_without_levels_pages_nobody() -> None:
+    assert next_step({"repeat": 3, "levels": []}, 0, 0, NOW) is None
+    assert next_step(None, 0, 0, NOW) is None
+
+
+def test_a_single_level_without_repeat_is_due_never_again() -> None:
+    step = next_step({"levels": [{"escalate_after": 60, "targets": []}]}, 0, 0, NOW)
+    assert step is not None and step.next_action_at is None

@@ -1,0 +1,165 @@
+"""POST /integrations/<token>: accept means durable, bad input is named, nothing is lost."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+
+from oncall.config import Settings
+from oncall.models import Alert, Incident, IncidentEvent
+from tests.conftest import Cast, alert
+
+
+def post(client: Any, token: str, body: Any, **kw: Any) -> Any:
+    return client.post(f"/integrations/{token}", json=body, **kw)
+
+
+def count(session: Any, model: Any) -> int:
+    return session.scalar(select(func.count()).select_from(model))
+
+
+def test_it_stores_the_alert_and_opens_an_incident(client: Any, cast: Cast, session: Any) -> None:
+    r = post(client, cast.integration_token, alert())
+    assert r.status_code == 202
+    assert r.json["accepted"] == 1
+    [outcome] = r.json["incidents"]
+    assert outcome["new"] is True and outcome["status"] == "triggered"
+    incident = session.get(Incident, outcome["incident_id"])
+    assert incident.service_id == cast.service.id and incident.level == 0
+    assert incident.next_action_at is not None  # due now: the escalation picks it up
+    assert count(session, Alert) == 1
+    kinds = session.scalars(select(IncidentEvent.kind)).all()
+    assert kinds == ["triggered"]
+
+
+def test_a_repeat_joins_the_open_incident_and_counts(client: Any, cast: Cast,
+                                                     session: Any) -> None:
+    first = post(client, cast.integration_token, alert()).json["incidents"][0]
+    second = post(client, cast.integration_token, alert(summary="again")).json["incidents"][0]
+    assert second["incident_id"] == first["incident_id"] and second["new"] is False
+    assert session.get(Incident, first["incident_id"]).alert_count == 2
+    assert count(session, Alert) == 2 and count(session, Incident) == 1
+
+
+def test_a_resolved_alert_resolves_and_the_next_one_opens_anew(client: Any, cast: Cast,
+                                                               session: Any) -> None:
+    opened = post(client, cast.integration_token, alert()).json["incidents"][0]
+    r = post(client, cast.integration_token, alert(status="resolved"))
+    assert r.status_code == 202 and r.json["incidents"][0]["incident_id"] == opened["incident_id"]
+    incident = session.get(Incident, opened["incident_id"])
+    assert incident.status == "resolved" and incident.next_action_at is None
+    assert incident.resolved_by == "integration:billing-generic"
+    again = post(client, cast.integration_token, alert()).json["incidents"][0]
+    assert again["new"] is True and again["incident_id"] != opened["incident_id"]
+
+
+def test_a_resolve_for_nothing_open_is_stored_and_accepted(client: Any, cast: Cast,
+                                                           session: Any) -> None:
+    r = post(client, cast.integration_token, alert(status="resolved"))
+    assert r.status_code == 202 and r.json["incidents"][0]["incident_id"] is None
+    assert count(session, Alert) == 1 and count(session, Incident) == 0
+
+
+def test_a_batch_is_accepted_whole(client: Any, cast: Cast, session: Any) -> None:
+    r = post(client, cast.integration_token,
+             [alert(dedup_key="a"), alert(dedup_key="b"), alert(dedup_key="a")])
+    assert r.status_code == 202 and r.json["accepted"] == 3
+    assert count(session, Incident) == 2
+
+
+def test_the_token_may_come_as_a_bearer_header(client: Any, cast: Cast) -> None:
+    r = client.post("/integrations", json=alert(),
+                    headers={"Authorization": f"Bearer {cast.integration_token}"})
+    assert r.status_code == 202
+
+
+def test_an_alert_may_name_another_known_service(client: Any, cast: Cast, session: Any,
+                                                 factory: Any) -> None:
+    from oncall.models import Service
+
+    with factory() as s, s.begin():
+        s.add(Service(name="billing-cron"))
+    r = post(client, cast.integration_token, alert(service="billing-cron"))
+    incident = session.get(Incident, r.json["incidents"][0]["incident_id"])
+    assert incident.service.name == "billing-cron"
+    r = post(client, cast.integration_token, alert(service="no-such-service", dedup_key="z"))
+    incident = session.get(Incident, r.json["incidents"][0]["incident_id"])
+    assert incident.service.name == "billing-api"  # never dropped for a wrong name
+
+
+def test_malformed_json_is_a_400_naming_the_body(client: Any, cast: Cast, session: Any) -> None:
+    r = client.post(f"/integrations/{cast.integration_token}", data="{nope",
+                    content_type="application/json")
+    assert r.status_code == 400 and r.json["field"] == "body"
+    assert "malformed JSON" in r.json["error"]
+    assert count(session, Alert) == 0
+
+
+def test_a_missing_field_is_a_400_naming_it(client: Any, cast: Cast, session: Any) -> None:
+    r = post(client, cast.integration_token, {"type": "charge_failure"})
+    assert r.status_code == 400
+    assert r.json["field"] == "summary" and "summary" in r.json["error"]
+    assert count(session, Alert) == 0
+
+
+def test_a_wrong_type_is_a_400_naming_the_field(client: Any, cast: Cast) -> None:
+    r = post(client, cast.integration_token, alert(value="lots"))
+    assert r.status_code == 400 and r.json["field"] == "value"
+
+
+def test_a_bad_alert_in_a_batch_rejects_the_batch(client: Any, cast: Cast, session: Any) -> None:
+    r = post(client, cast.integration_token, [alert(), alert(severity="meh")])
+    assert r.status_code == 400 and r.json["field"] == "[1].severity"
+    assert count(session, Alert) == 0
+
+
+def test_an_unknown_token_is_a_404(client: Any, cast: Cast) -> None:
+    r = post(client, "oci_not-a-token", alert())
+    assert r.status_code == 404 and "unknown integration token" in r.json["error"]
+    assert client.post("/integrations", json=alert()).status_code == 404
+
+
+def test_a_wrong_content_type_is_a_415(client: Any, cast: Cast) -> None:
+    r = client.post(f"/integrations/{cast.integration_token}", data=json.dumps(alert()),
+                    content_type="text/plain")
+    assert r.status_code == 415 and "application/json" in r.json["error"]
+
+
+def test_a_body_over_a_mebibyte_is_a_413(client: Any, cast: Cast, session: Any) -> None:
+    body = json.dumps(alert(summary="x", labels={"blob": "y" * (1024 * 1024)}))
+    r = client.post(f"/integrations/{cast.integration_token}", data=body,
+                    content_type="application/json")
+    assert r.status_code == 413 and r.is_json
+    assert count(session, Alert) == 0
+
+
+def test_storage_down_is_a_503_never_a_2xx(settings: Settings, cast: Cast) -> None:
+    from dataclasses import replace
+
+    from oncall.web import create_app
+
+    down = replace(settings, database_url="postgresql+psycopg://nobody@127.0.0.1:9/none")
+    r = create_app(down, TESTING=True).test_client().post(
+        f"/integrations/{cast.integration_token}", json=alert())
+    assert r.status_code == 503 and r.headers["Retry-After"]
+    assert "nothing was stored" in r.json["error"]
+
+
+def test_a_failed_commit_is_a_503_and_stores_nothing(client: Any, cast: Cast, session: Any,
+                                                     monkeypatch: Any) -> None:
+    from oncall import incidents
+
+    real = incidents.ingest
+
+    def ingest_then_fail(s: Any, *args: Any) -> Any:
+        real(s, *args)
+        s.flush()
+        raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(incidents, "ingest", ingest_then_fail)
+    r = post(client, cast.integration_token, alert())
+    assert r.status_code == 503
+    assert count(session, Alert) == 0 and count(session, Incident) == 0
