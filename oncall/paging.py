@@ -31,11 +31,12 @@ def escalate_incident(factory: sessionmaker[Session], incident_id: int,
         return engine.escalate(session, incident_id, now or utcnow(), expect)
 
 
-def deliver_page(factory: sessionmaker[Session], page_id: int) -> bool:
+def deliver_page(factory: sessionmaker[Session], page_id: int,
+                 now: datetime | None = None) -> bool:
     """Send one page: claim and re-check (committed), call the provider outside any
     transaction, then store the outcome. Returns whether a send was attempted."""
     with factory() as session, session.begin():
-        outgoing = engine.prepare_delivery(session, page_id, utcnow())
+        outgoing = engine.prepare_delivery(session, page_id, now or utcnow())
     if outgoing is None:
         return False
     provider_id, error = engine.send(outgoing)
@@ -62,9 +63,9 @@ def sweep(factory: sessionmaker[Session], now: datetime | None = None) -> SweepR
                 report.steps.append((incident.id, result))
         _mark(session, "sweeper", now)
     with factory() as session:
-        page_ids = engine.due_pages(session, utcnow())
+        page_ids = engine.due_pages(session, now)
     for page_id in page_ids:
-        if deliver_page(factory, page_id):
+        if deliver_page(factory, page_id, now):
             report.delivered += 1
     metrics.SWEEPS.inc()
     return report

@@ -229,6 +229,7 @@ class WorkerProcess:
              "-s", str(self.log_dir / f"beat-{self.runs}")],
             cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
+        log.close()  # the child has its own copy
         if wait:
             self.wait_for_sweep(after=started)
         return self

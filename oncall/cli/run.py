@@ -126,7 +126,8 @@ def _supervise(procs: list[subprocess.Popen[bytes]]) -> None:
     while not stopping:
         dead = [p for p in procs if p.poll() is not None]
         if dead:
-            click.echo(f"oncall: a process exited ({" ".join(map(str, dead[0].args[1:4]))}); stopping", err=True)
+            what = " ".join(map(str, dead[0].args[1:5]))
+            click.echo(f"oncall: a process exited ({what}); stopping", err=True)
             code = 1
             break
         time.sleep(0.2)

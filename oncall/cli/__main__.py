@@ -1,0 +1,5 @@
+"""``python -m oncall.cli``."""
+
+from oncall.cli import main
+
+main()

@@ -1,0 +1,250 @@
+"""The escalation engine with explicit time: steps, delivery, re-checks, claims and races."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from oncall import engine, incidents, paging
+from oncall.ingest.generic import parse_one
+from oncall.models import EscalationPolicy, Incident, IncidentEvent, Integration, Page, utcnow
+from oncall.notify import DeliveryError, OutgoingPage, Receipt
+from oncall.notify.registry import register
+from tests.conftest import Cast, alert, make_cast
+
+
+def trigger(factory: Any, **fields: Any) -> int:
+    with factory() as s, s.begin():
+        integration = s.scalar(select(Integration))
+        [outcome] = incidents.ingest(s, integration, [parse_one(alert(**fields))], utcnow())
+        return int(outcome.incident_id)
+
+
+def timeline(factory: Any, incident_id: int) -> list[str]:
+    with factory() as s:
+        return list(s.scalars(select(IncidentEvent.kind).where(
+            IncidentEvent.incident_id == incident_id).order_by(IncidentEvent.id)))
+
+
+def recipients(factory: Any, incident_id: int) -> list[tuple[int, str, str]]:
+    with factory() as s:
+        return [(p.level, p.recipient, p.status) for p in s.scalars(
+            select(Page).where(Page.incident_id == incident_id).order_by(Page.id))]
+
+
+@pytest.fixture
+def cast(factory: Any) -> Cast:
+    return make_cast(factory, escalate_after=300)
+
+
+def test_the_first_step_pages_level_one_and_schedules_level_two(factory: Any, cast: Cast) -> None:
+    incident_id = trigger(factory)
+    now = utcnow()
+    result = paging.escalate_incident(factory, incident_id, now=now)
+    assert result is not None and len(result.page_ids) == 1
+    assert result.next_action_at == now + timedelta(seconds=300)
+    assert recipients(factory, incident_id) == [(1, f"user:{cast.alice.id}", "pending")]
+    assert paging.deliver_page(factory, result.page_ids[0]) is True
+    assert recipients(factory, incident_id) == [(1, f"user:{cast.alice.id}", "sent")]
+    assert timeline(factory, incident_id) == ["triggered", "escalated", "paged"]
+
+
+def test_nothing_happens_before_the_step_is_due(factory: Any, cast: Cast) -> None:
+    incident_id = trigger(factory)
+    now = utcnow()
+    paging.escalate_incident(factory, incident_id, now=now)
+    early = paging.escalate_incident(factory, incident_id, expect=(1, 0),
+                                     now=now + timedelta(seconds=299))
+    assert early is not None and early.page_ids == [] and early.level == 1
+    later = paging.escalate_incident(factory, incident_id, expect=(1, 0),
+                                     now=now + timedelta(seconds=300))
+    assert later is not None and later.level == 2 and len(later.page_ids) == 1
+    assert [r[:2] for r in recipients(factory, incident_id)] == [
+        (1, f"user:{cast.alice.id}"), (2, f"user:{cast.bob.id}")]
+
+
+def test_a_stale_task_for_an_earlier_level_does_nothing(factory: Any, cast: Cast) -> None:
+    incident_id = trigger(factory)
+    now = utcnow()
+    paging.escalate_incident(factory, incident_id, now=now)
+    assert paging.escalate_incident(factory, incident_id, expect=(0, 0),
+                                    now=now + timedelta(hours=1)) is None
+
+
+def test_acknowledging_stops_escalation_and_cancels_unsent_pages(factory: Any,
+                                                                 cast: Cast) -> None:
+    incident_id = trigger(factory)
+    now = utcnow()
+    result = paging.escalate_incident(factory, incident_id, now=now)
+    assert result is not None
+    with factory() as s, s.begin():
+        incidents.acknowledge(s, incident_id, "user:alice@example.com", now)
+    assert paging.deliver_page(factory, result.page_ids[0]) is False
+    assert recipients(factory, incident_id)[0][2] == "cancelled"
+    assert paging.escalate_incident(factory, incident_id, now=now + timedelta(hours=1)) is None
+    assert paging.sweep(factory, now + timedelta(hours=1)).steps == []
+    assert len(recipients(factory, incident_id)) == 1
+
+
+def test_the_policy_is_frozen_when_the_incident_first_escalates(factory: Any,
+                                                                cast: Cast) -> None:
+    incident_id = trigger(factory)
+    now = utcnow()
+    paging.escalate_incident(factory, incident_id, now=now)
+    with factory() as s, s.begin():
+        policy = s.scalar(select(EscalationPolicy))
+        policy.levels[1].targets = [{"type": "user", "ref": "manager@example.com"}]
+    paging.escalate_incident(factory, incident_id, now=now + timedelta(seconds=300))
+    assert recipients(factory, incident_id)[1][1] == f"user:{cast.bob.id}"
+
+
+def test_the_ladder_ends_and_says_so(factory: Any, cast: Cast) -> None:
+    incident_id = trigger(factory)
+    now = utcnow()
+    paging.escalate_incident(factory, incident_id, now=now)
+    last = paging.escalate_incident(factory, incident_id, now=now + timedelta(seconds=300))
+    assert last is not None and last.next_action_at is None
+    with factory() as s:
+        assert s.get(Incident, incident_id).next_action_at is None
+
+
+def test_a_service_without_a_policy_says_nobody_was_paged(factory: Any, cast: Cast) -> None:
+    with factory() as s, s.begin():
+        s.get(type(cast.service), cast.service.id).policy_id = None
+    incident_id = trigger(factory)
+    paging.escalate_incident(factory, incident_id, now=utcnow())
+    assert timeline(factory, incident_id) == ["triggered", "escalation_stopped"]
+
+
+def test_a_schedule_with_nobody_on_call_is_on_the_timeline(factory: Any, cast: Cast) -> None:
+    from oncall.models import Schedule, ScheduleLayer
+
+    with factory() as s, s.begin():
+        s.add(Schedule(name="empty", timezone="UTC", layers=[ScheduleLayer(
+            position=0, name="future", members=[cast.alice.id],
+            spec={"rotation": "daily", "handoff": "09:00", "start": "2999-01-01"})]))
+        s.scalar(select(EscalationPolicy)).levels[0].targets = [
+            {"type": "schedule", "ref": "empty"}]
+    incident_id = trigger(factory)
+    paging.escalate_incident(factory, incident_id, now=utcnow())
+    assert "nobody_on_call" in timeline(factory, incident_id)
+    assert recipients(factory, incident_id) == []
+
+
+def test_racing_steps_page_once(factory: Any, cast: Cast) -> None:
+    incident_id = trigger(factory)
+    now = utcnow()
+    barrier = threading.Barrier(8)
+    results: list[Any] = []
+
+    def step() -> None:
+        barrier.wait()
+        results.append(paging.escalate_incident(factory, incident_id, now=now))
+
+    threads = [threading.Thread(target=step) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    taken = [r for r in results if r is not None and r.page_ids]
+    assert len(taken) == 1
+    assert len(recipients(factory, incident_id)) == 1
+
+
+def test_racing_deliveries_send_once(factory: Any, cast: Cast) -> None:
+    incident_id = trigger(factory)
+    result = paging.escalate_incident(factory, incident_id, now=utcnow())
+    assert result is not None
+    sent: list[bool] = []
+    barrier = threading.Barrier(6)
+
+    def deliver() -> None:
+        barrier.wait()
+        sent.append(paging.deliver_page(factory, result.page_ids[0]))
+
+    threads = [threading.Thread(target=deliver) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sent.count(True) == 1
+
+
+class FlakyChannel:
+    name = "flaky"
+
+    def __init__(self, errors: list[DeliveryError | None]) -> None:
+        self.errors = errors
+        self.sent: list[OutgoingPage] = []
+
+    def send(self, page: OutgoingPage) -> Receipt:
+        error = self.errors.pop(0) if self.errors else None
+        if error:
+            raise error
+        self.sent.append(page)
+        return Receipt(provider_id=f"flaky-{page.page_id}")
+
+
+def _flaky_page(factory: Any, channel: FlakyChannel, monkeypatch: Any) -> int:
+    register(channel)
+    monkeypatch.setattr(engine, "channels_for", lambda user: ["flaky"])
+    incident_id = trigger(factory)
+    result = paging.escalate_incident(factory, incident_id, now=utcnow())
+    assert result is not None
+    return result.page_ids[0]
+
+
+def test_a_transient_failure_is_retried_with_backoff(factory: Any, cast: Cast,
+                                                     monkeypatch: Any) -> None:
+    channel = FlakyChannel([DeliveryError("503 from provider", permanent=False)])
+    page_id = _flaky_page(factory, channel, monkeypatch)
+    paging.deliver_page(factory, page_id)
+    with factory() as s:
+        page = s.get(Page, page_id)
+        assert page.status == "pending" and page.next_attempt_at > utcnow()
+    assert paging.deliver_page(factory, page_id) is False  # not due yet
+    paging.sweep(factory, page.next_attempt_at + timedelta(seconds=1))
+    with factory() as s:
+        assert s.get(Page, page_id).status in ("pending", "sent")
+
+
+def test_a_permanent_failure_is_recorded_and_not_retried(factory: Any, cast: Cast,
+                                                         monkeypatch: Any) -> None:
+    channel = FlakyChannel([DeliveryError("invalid number", permanent=True)])
+    page_id = _flaky_page(factory, channel, monkeypatch)
+    paging.deliver_page(factory, page_id)
+    with factory() as s:
+        page = s.get(Page, page_id)
+        assert (page.status, page.error) == ("failed", "invalid number")
+        assert "page_failed" in timeline(factory, page.incident_id)
+    assert channel.sent == []
+
+
+def test_a_page_left_sending_by_a_dead_worker_is_sent_after_its_lease(
+        factory: Any, cast: Cast) -> None:
+    incident_id = trigger(factory)
+    result = paging.escalate_incident(factory, incident_id, now=utcnow())
+    assert result is not None
+    page_id = result.page_ids[0]
+    with factory() as s, s.begin():
+        assert engine.claim_page(s, page_id, utcnow())  # then the worker "dies"
+    assert paging.deliver_page(factory, page_id) is False  # leased
+    assert paging.sweep(factory, utcnow() + timedelta(seconds=5)).delivered == 0
+    assert paging.sweep(factory, utcnow() + engine.LEASE + timedelta(seconds=1)).delivered == 1
+    assert recipients(factory, incident_id)[0][2] == "sent"
+
+
+def test_the_sweeper_steps_every_due_incident_and_notes_its_run(factory: Any,
+                                                                cast: Cast) -> None:
+    from oncall.models import SystemState
+
+    ids = [trigger(factory, dedup_key=f"k{i}") for i in range(5)]
+    report = paging.sweep(factory)
+    assert sorted(i for i, _ in report.steps) == sorted(ids)
+    assert report.delivered == 5
+    with factory() as s:
+        assert s.get(SystemState, "sweeper") is not None
