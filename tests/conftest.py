@@ -203,6 +203,7 @@ class WorkerProcess:
     """A real ``celery worker`` (with beat embedded) in its own process group."""
 
     def __init__(self, settings: Settings, log_dir: Path, sweep_interval: float = 1.0) -> None:
+        self.extra_env: dict[str, str] = {}
         self.settings = settings
         self.log_dir = log_dir
         self.sweep_interval = sweep_interval
@@ -215,6 +216,7 @@ class WorkerProcess:
                    ONCALL_BROKER_URL=self.settings.broker_url,
                    ONCALL_SWEEP_INTERVAL=str(self.sweep_interval),
                    ONCALL_DATA_DIR=str(self.settings.data_dir))
+        env.update(self.extra_env)
         env.pop("ONCALL_METRICS_DIR", None)
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         return env

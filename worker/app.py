@@ -32,8 +32,8 @@ app.conf.update(
         },
         "deadman": {
             "task": "oncall.deadman",
-            "schedule": 60.0,
-            "options": {"expires": 55, "queue": "oncall.beat"},
+            "schedule": settings.deadman_interval,
+            "options": {"expires": settings.deadman_interval, "queue": "oncall.beat"},
         },
     },
     beat_max_loop_interval=1,

@@ -10,7 +10,7 @@ at 09:00 across daylight-saving changes. A handoff time that does not exist on a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from oncall.rotations.spec import RotationSpec, parse_rotation
@@ -33,14 +33,17 @@ class ScheduleSpec:
 
 
 def _local_boundary(day: date, at: time, tz: ZoneInfo) -> datetime:
-    # fold=0: the first of two repeated times; a nonexistent time lands after the gap.
-    return datetime.combine(day, at, tzinfo=tz)
+    """The UTC instant of wall-clock ``at`` on ``day`` in ``tz``. fold=0: the first of two
+    repeated times; a nonexistent time lands after the gap. Returned in UTC because Python
+    compares and subtracts datetimes sharing one tzinfo by wall clock, ignoring DST."""
+    return datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
 
 
 def layer_on_call(layer: Layer, tz: ZoneInfo, at: datetime) -> str | None:
     """The member of ``layer`` on call at the instant ``at`` (aware), or None."""
     if not layer.members:
         return None
+    at = at.astimezone(UTC)
     rot = layer.rotation
     if rot.end is not None and at >= _local_boundary(rot.end, time(0), tz):
         return None
