@@ -183,14 +183,15 @@ def _enqueue_page(session: Session, incident: Incident, step: escalation.Step, u
 
 def claim_page(session: Session, page_id: int, now: datetime) -> bool:
     """Take a page for sending: pending and due, or left 'sending' by a worker that died."""
-    return session.execute(
+    result = session.execute(
         update(Page)
         .where(Page.id == page_id,
                ((Page.status == "pending") & (Page.next_attempt_at <= now))
                | ((Page.status == "sending") & (Page.lease_until < now)))
         .values(status="sending", attempts=Page.attempts + 1, lease_until=now + LEASE)
         .execution_options(synchronize_session=False)
-    ).rowcount == 1  # type: ignore[attr-defined]
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def prepare_delivery(session: Session, page_id: int, now: datetime) -> OutgoingPage | None:

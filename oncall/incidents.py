@@ -39,7 +39,7 @@ def record(session: Session, incident_id: int, kind: str, actor: str, at: dateti
                               detail=detail))
 
 
-def _insert(session: Session):  # type: ignore[no-untyped-def]
+def _insert(session: Session):
     return (postgresql.insert if session.get_bind().dialect.name == "postgresql"
             else sqlite.insert)
 

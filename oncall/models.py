@@ -239,7 +239,8 @@ class Page(Base):
 
     __tablename__ = "pages"
     __table_args__ = (
-        UniqueConstraint("incident_id", "level", "loop", "recipient", "channel", name="uq_pages_key"),
+        UniqueConstraint("incident_id", "level", "loop", "recipient", "channel",
+                         name="uq_pages_key"),
         Index("ix_pages_due", "status", "next_attempt_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -33,7 +33,7 @@ def web_server(settings: Settings, log_dir: Path, workers: int = 4,
                **(extra_env or {}))
     log = open(log_dir / "web.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "oncall.cli.__main__", "web", "--host", "127.0.0.1",
+        [sys.executable, "-m", "oncall.cli", "web", "--host", "127.0.0.1",
          "--port", str(port), "--workers", str(workers)],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     log.close()  # the child has its own copy

@@ -21,7 +21,8 @@ def test_it_needs_a_token(client: Any, cast: Cast) -> None:
 
 def test_a_viewer_reads_but_cannot_acknowledge(client: Any, cast: Cast) -> None:
     incident = open_incident(client, cast)
-    assert client.get(f"/api/v1/incidents/{incident}", headers=cast.auth("viewer")).status_code == 200
+    r = client.get(f"/api/v1/incidents/{incident}", headers=cast.auth("viewer"))
+    assert r.status_code == 200
     r = client.post(f"/api/v1/incidents/{incident}/ack", headers=cast.auth("viewer"))
     assert r.status_code == 403 and "responder" in r.json["error"]
 

@@ -118,7 +118,7 @@ def test_nothing_is_half_applied(factory: Any, config: Path) -> None:
 def test_a_name_defined_twice_is_refused(factory: Any, tmp_path: Path) -> None:
     d = write(tmp_path / "rules", "a.yaml", "services:\n  - service: api\n")
     write(d, "b.yaml", "services:\n  - service: api\n")
-    with pytest.raises(ConfigError, match="already defined in rules/a.yaml"):
+    with pytest.raises(ConfigError, match=r"already defined in rules/a\.yaml"):
         apply(factory, d)
 
 

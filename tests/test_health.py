@@ -68,7 +68,7 @@ def test_metrics_add_up_across_gunicorn_workers(settings: Settings, cast: Cast,
 class _Pings(BaseHTTPRequestHandler):
     count = 0
 
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_GET(self) -> None:
         type(self).count += 1
         self.send_response(200)
         self.end_headers()

@@ -6,6 +6,7 @@ import logging
 import urllib.request
 
 from celery import shared_task
+from sqlalchemy.orm import Session, sessionmaker
 
 from oncall import db, jobs, paging
 from worker.app import settings
@@ -13,7 +14,7 @@ from worker.app import settings
 log = logging.getLogger(__name__)
 
 
-def _factory():  # type: ignore[no-untyped-def]
+def _factory() -> sessionmaker[Session]:
     return db.session_factory(settings.database_url)
 
 

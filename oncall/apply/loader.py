@@ -100,10 +100,11 @@ def _readable(err: Any) -> str:
     if err.validator == "additionalProperties":
         extra = re.findall(r"'([^']+)' was unexpected", err.message)
         return f"unknown key {', '.join(extra) or err.message}"
+    hint = err.schema.get("description") if isinstance(err.schema, dict) else None
     if err.validator == "pattern":
-        return f"{err.instance!r} is not in the expected form ({err.schema.get('description') or err.validator_value})"
+        return f"{err.instance!r} is not in the expected form ({hint or err.validator_value})"
     if err.validator == "oneOf":
-        return f"{err.instance!r} is not valid here ({err.schema.get('description', 'see the schema')})"
+        return f"{err.instance!r} is not valid here ({hint or 'see the schema'})"
     return str(err.message)
 
 

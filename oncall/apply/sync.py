@@ -76,7 +76,8 @@ def collect(docs: list[Document]) -> Desired:
                 "name": u["name"], "phone": u.get("phone"), "slack_id": u.get("slack"),
                 "timezone": _zone(doc, ("users", i, "timezone"), u.get("timezone", "UTC")),
                 "role": u.get("role", "responder")}
-        schedules = [((), d)] if "schedule" in d else []
+        schedules: list[tuple[tuple[Any, ...], dict[str, Any]]] = (
+            [((), d)] if "schedule" in d else [])
         schedules += [(("schedules", i), s) for i, s in enumerate(d.get("schedules", []))]
         for path, s in schedules:
             _claim(desired, "schedule", s["schedule"], doc, path)
@@ -202,16 +203,24 @@ def apply_config(session: Session, docs: list[Document]) -> list[Change]:
     return changes
 
 
+_PRUNED: tuple[tuple[Any, str, str, str], ...] = (
+    # Definitions are deleted; users and services (which history points to) are kept.
+    (Schedule, "name", "schedule", "delete"),
+    (EscalationPolicy, "name", "policy", "delete"),
+    (User, "email", "user", "unmanage"),
+    (Service, "name", "service", "unmanage"),
+)
+
+
 def _prune(session: Session, desired: Desired, changes: list[Change]) -> None:
-    for model, key, kind, named in ((Schedule, "name", "schedule", desired.schedules),
-                                    (EscalationPolicy, "name", "policy", desired.policies)):
+    named = {"schedule": desired.schedules, "policy": desired.policies, "user": desired.users,
+             "service": desired.services}
+    for model, key, kind, action in _PRUNED:
         for obj in session.scalars(select(model).where(model.managed_by.is_not(None))):
-            if getattr(obj, key) not in named:
+            if getattr(obj, key) in named[kind]:
+                continue
+            if action == "delete":
                 session.delete(obj)
-                changes.append(Change("delete", kind, getattr(obj, key)))
-    for model, key, kind, named in ((User, "email", "user", desired.users),
-                                    (Service, "name", "service", desired.services)):
-        for obj in session.scalars(select(model).where(model.managed_by.is_not(None))):
-            if getattr(obj, key) not in named:
+            else:
                 obj.managed_by = None
-                changes.append(Change("unmanage", kind, getattr(obj, key)))
+            changes.append(Change(action, kind, getattr(obj, key)))

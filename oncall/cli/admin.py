@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from oncall.cli import cli
 from oncall.cli.common import json_option, session, settings, table
@@ -85,7 +86,8 @@ def integration() -> None:
     """Webhook endpoints that monitoring tools post alerts to."""
 
 
-def create_integration(s, service_name: str, kind: str, name: str | None) -> tuple[Integration, str]:  # type: ignore[no-untyped-def]
+def create_integration(s: Session, service_name: str, kind: str,
+                       name: str | None) -> tuple[Integration, str]:
     service = s.scalar(select(Service).where(Service.name == service_name))
     if service is None:
         service = Service(name=service_name)
@@ -149,7 +151,7 @@ def token() -> None:
     """API tokens (Bearer) for the REST API, each acting as one user."""
 
 
-def create_token(s, email: str, label: str | None = None) -> str:  # type: ignore[no-untyped-def]
+def create_token(s: Session, email: str, label: str | None = None) -> str:
     owner = s.scalar(select(User).where(User.email == email))
     if owner is None:
         raise click.ClickException(f"no user {email}; add it first with `oncall user add`")

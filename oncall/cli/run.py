@@ -105,8 +105,8 @@ def up(host: str, port: int, data_dir: Path | None) -> None:
     click.echo(first_run(s))
     procs = [
         subprocess.Popen(gunicorn_argv(host, port, 2, 4)),
-        subprocess.Popen(celery_argv("--quiet", "worker", "-B", "-Q", "oncall,oncall.beat", "-l", "WARNING",
-                                     "--pool", "threads", "--concurrency", "4",
+        subprocess.Popen(celery_argv("--quiet", "worker", "-B", "-Q", "oncall,oncall.beat",
+                                     "-l", "WARNING", "--pool", "threads", "--concurrency", "4",
                                      "-s", str(s.data_dir / "beat-schedule"))),
     ]
     _supervise(procs)
@@ -126,7 +126,8 @@ def _supervise(procs: list[subprocess.Popen[bytes]]) -> None:
     while not stopping:
         dead = [p for p in procs if p.poll() is not None]
         if dead:
-            what = " ".join(map(str, dead[0].args[1:5]))
+            args = dead[0].args
+            what = " ".join(map(str, args[1:5])) if isinstance(args, list) else str(args)
             click.echo(f"oncall: a process exited ({what}); stopping", err=True)
             code = 1
             break

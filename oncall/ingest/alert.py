@@ -12,7 +12,7 @@ STATUSES = ("firing", "resolved")
 
 
 class PayloadError(ValueError):
-    """Bad input. ``field`` is a JSON path such as ``labels.merchant_id`` or ``alerts[2].status``."""
+    """Bad input. ``field`` is a JSON path, e.g. ``labels.merchant_id`` or ``alerts[2].status``."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}" if field else message)

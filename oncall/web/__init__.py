@@ -49,11 +49,11 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
 def settings() -> Settings:
     from flask import current_app
 
-    return current_app.extensions["oncall"]  # type: ignore[no-any-return]
+    return current_app.extensions["oncall"]
 
 
 def session() -> Session:
     """The request's session (closed at teardown)."""
     if "db_session" not in g:
         g.db_session = db.session_factory(settings().database_url)()
-    return g.db_session  # type: ignore[no-any-return]
+    return g.db_session

@@ -27,7 +27,7 @@ def bearer_token() -> str | None:
 
 
 def current_user() -> User:
-    return g.user  # type: ignore[no-any-return]
+    return g.user
 
 
 def require(role: str) -> Callable[[F], F]:

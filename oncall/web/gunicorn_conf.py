@@ -12,7 +12,7 @@ accesslog = os.environ.get("ONCALL_ACCESS_LOG") or None
 preload_app = False
 
 
-def child_exit(server, worker):  # type: ignore[no-untyped-def]
+def child_exit(server, worker):
     """Multiprocess metrics: forget gauges of a worker that has gone (counters stay)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess

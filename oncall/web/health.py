@@ -37,7 +37,7 @@ def _check_database() -> dict[str, Any]:
 
 
 def _check_broker() -> dict[str, Any]:
-    from kombu import Connection
+    from kombu.connection import Connection
 
     try:
         with Connection(settings().broker_url, connect_timeout=2) as conn:
@@ -117,5 +117,5 @@ _db_registry = CollectorRegistry()
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     if not getattr(_db_registry, "_oncall_registered", False):
-        _db_registry.register(DatabaseCollector())  # type: ignore[arg-type]
+        _db_registry.register(DatabaseCollector())
         _db_registry._oncall_registered = True  # type: ignore[attr-defined]

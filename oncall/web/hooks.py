@@ -14,7 +14,7 @@ from flask import Flask, request
 from sqlalchemy import select
 
 from oncall import incidents, jobs, metrics
-from oncall.ingest import PayloadError, generic
+from oncall.ingest import SEVERITIES, PayloadError, generic
 from oncall.models import Integration, utcnow
 from oncall.security import hash_token
 from oncall.web import session
@@ -103,7 +103,7 @@ GENERIC_ALERT_SCHEMA = {
         "summary": {"type": "string", "maxLength": 1024, "description": "What is wrong."},
         "type": {"type": "string", "maxLength": 100, "example": "charge_failure",
                  "description": "The alert class, matched by rules. Default `generic`."},
-        "severity": {"type": "string", "enum": list(generic.SEVERITIES), "default": "critical"},
+        "severity": {"type": "string", "enum": list(SEVERITIES), "default": "critical"},
         "status": {"type": "string", "enum": ["firing", "resolved"], "default": "firing"},
         "dedup_key": {"type": "string", "maxLength": 255,
                       "description": "Alerts with one key share one open incident. Default: "
