@@ -74,7 +74,7 @@ class Settings:
     data_dir: Path
     deadman_url: str | None = None
     deadman_interval: float = 60.0
-    sweep_interval: float = 2.0
+    sweep_interval: float = 1.0
     # Beat (through the worker) must have swept within this many seconds for /ready.
     ready_max_sweep_age: float = 30.0
     max_body_bytes: int = 1024 * 1024
@@ -103,7 +103,7 @@ def load_settings(data_dir: Path | None = None) -> Settings:
         data_dir=data,
         deadman_url=env_str("ONCALL_DEADMAN_URL"),
         deadman_interval=env_float("ONCALL_DEADMAN_INTERVAL", 60.0),
-        sweep_interval=env_float("ONCALL_SWEEP_INTERVAL", 2.0),
+        sweep_interval=env_float("ONCALL_SWEEP_INTERVAL", 1.0),
         ready_max_sweep_age=env_float("ONCALL_READY_MAX_SWEEP_AGE", 30.0),
         max_body_bytes=env_int("ONCALL_MAX_BODY_BYTES", 1024 * 1024),
         metrics_dir=env_str("ONCALL_METRICS_DIR") or env_str("PROMETHEUS_MULTIPROC_DIR"),

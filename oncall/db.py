@@ -36,7 +36,9 @@ def make_engine(url: str) -> Engine:
         return engine
     return create_engine(
         url,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per request. A connection the server dropped
+        # fails its first statement instead (invalidated, answered 503, the sender retries).
+        pool_recycle=1800,
         pool_size=5,
         max_overflow=10,
         pool_timeout=5,

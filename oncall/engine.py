@@ -60,7 +60,9 @@ def escalate(session: Session, incident_id: int, now: datetime,
     """
     query = select(Incident).where(Incident.id == incident_id)
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=Incident)
+        # NO KEY UPDATE: alerts joining the incident hold KEY SHARE locks on its row (their
+        # foreign key); those must not make the escalation skip it.
+        query = query.with_for_update(skip_locked=True, key_share=True, of=Incident)
     incident = session.scalars(query.execution_options(populate_existing=True)).first()
     if incident is None or incident.status != "triggered" or incident.next_action_at is None:
         return None
@@ -79,7 +81,7 @@ def due_incidents(session: Session, now: datetime, limit: int = 200) -> list[Inc
              .where(Incident.status == "triggered", Incident.next_action_at <= now)
              .order_by(Incident.next_action_at).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=Incident)
+        query = query.with_for_update(skip_locked=True, key_share=True, of=Incident)
     return list(session.scalars(query.execution_options(populate_existing=True)))
 
 

@@ -58,12 +58,11 @@ def _send(name: str, args: list[Any], countdown: float = 0.0) -> None:
 
 def escalate(incident_id: int, level: int = 0, loop: int = 0,
              at: datetime | None = None) -> None:
-    """Look at the incident at ``at`` (or now), expecting it at (level, loop)."""
+    """Look at the incident at ``at`` (or now), expecting it at (level, loop). A step due
+    more than MAX_COUNTDOWN away is left to the sweeper, which runs every second or two."""
     countdown = 0.0
     if at is not None:
-        countdown = max(0.0, min(MAX_COUNTDOWN, (at - utcnow()).total_seconds()))
+        countdown = max(0.0, (at - utcnow()).total_seconds())
+        if countdown > MAX_COUNTDOWN:
+            return
     _send("oncall.escalate", [incident_id, level, loop], countdown)
-
-
-def deliver(page_id: int) -> None:
-    _send("oncall.deliver", [page_id])

@@ -192,7 +192,6 @@ class Incident(Base):
     status: Mapped[str] = mapped_column(String(16), default="triggered")
     severity: Mapped[str] = mapped_column(String(16), default="critical")
     summary: Mapped[str] = mapped_column(String(1024))
-    alert_count: Mapped[int] = mapped_column(default=1)
     # The escalation policy as it was when the incident triggered: later edits don't apply.
     policy: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Escalation state: the level last paged (0 = none yet), the loop through the policy,

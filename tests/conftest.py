@@ -85,11 +85,21 @@ def migrated(database_url: str, broker_url: str) -> str:
     _check_services(database_url, broker_url)
     engine = create_engine(database_url)
     with engine.begin() as conn:
-        Base.metadata.drop_all(conn)
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        if engine.dialect.name == "postgresql":  # a test database: start from nothing
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        else:
+            Base.metadata.drop_all(conn)
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     engine.dispose()
     upgrade(database_url)
     return database_url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_pools() -> Iterator[None]:
+    yield
+    db.dispose_all()  # close pooled connections before the interpreter's teardown does
 
 
 @pytest.fixture

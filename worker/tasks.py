@@ -23,15 +23,12 @@ def escalate(incident_id: int, level: int = 0, loop: int = 0) -> None:
     result = paging.escalate_incident(_factory(), incident_id, expect=(level, loop))
     if result is None:
         return
+    # Deliver here rather than through one more task each: a page out sooner, and far less
+    # work per page. Anything this misses (a crash, an error) the sweeper delivers.
     for page_id in result.page_ids:
-        jobs.deliver(page_id)
+        paging.deliver_page(_factory(), page_id)
     if result.next_action_at is not None:
         jobs.escalate(incident_id, result.level, result.loop, at=result.next_action_at)
-
-
-@shared_task(name="oncall.deliver")
-def deliver(page_id: int) -> None:
-    paging.deliver_page(_factory(), page_id)
 
 
 @shared_task(name="oncall.sweep")

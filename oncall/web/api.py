@@ -35,7 +35,9 @@ def list_incidents(query: dict[str, Any]) -> dict[str, Any]:
         stmt = stmt.where(Incident.status.in_(incidents.OPEN))
     elif status:
         stmt = stmt.where(Incident.status == status)
-    return {"incidents": [incidents.summary_json(i) for i in session().scalars(stmt)]}
+    found = list(session().scalars(stmt))
+    counts = incidents.alert_counts(session(), [i.id for i in found])
+    return {"incidents": [incidents.summary_json(i, counts) for i in found]}
 
 
 @bp.get("/incidents/<int:incident_id>")
@@ -57,7 +59,7 @@ def _act(incident_id: int, action: Any) -> dict[str, Any]:
     except incidents.NotFound:
         s.rollback()
         raise HTTPError(404, f"incident {incident_id} not found") from None
-    return incidents.summary_json(incident)
+    return incidents.summary_json(incident, incidents.alert_counts(s, [incident_id]))
 
 
 @bp.post("/incidents/<int:incident_id>/ack")

@@ -7,15 +7,17 @@ is enqueued after that. Storage down: 503, so the sender retries.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from apiflask import APIBlueprint, HTTPError
 from flask import Flask, request
 from sqlalchemy import select
 
-from oncall import incidents, jobs, metrics
-from oncall.ingest import SEVERITIES, PayloadError, generic
-from oncall.models import Integration, utcnow
+from oncall import intake, jobs, metrics
+from oncall.ingest import SEVERITIES, NormalizedAlert, PayloadError, generic
+from oncall.intake import Source
+from oncall.models import Integration, Service, utcnow
 from oncall.security import hash_token
 from oncall.web import session
 from oncall.web.auth import bearer_token
@@ -49,13 +51,37 @@ def read_json() -> Any:
         raise BadRequest("body", f"malformed JSON: {exc}") from exc
 
 
-def integration_for(token: str | None) -> Integration:
+# Integrations by token hash, kept briefly per process: the lookup is on every alert's path.
+# A removed integration stops accepting alerts within CACHE_SECONDS.
+CACHE_SECONDS = 10.0
+_cache: dict[str, tuple[Source, float]] = {}
+
+
+def integration_for(token: str | None) -> Source:
     if not token:
         raise HTTPError(404, "unknown integration token")
-    found = session().scalar(select(Integration).where(Integration.token_hash == hash_token(token)))
+    key = hash_token(token)
+    hit = _cache.get(key)
+    if hit is not None and hit[1] > time.monotonic():
+        return hit[0]
+    found = session().scalar(select(Integration).where(Integration.token_hash == key))
     if found is None:
+        _cache.pop(key, None)
         raise HTTPError(404, "unknown integration token")
-    return found
+    if len(_cache) > 4096:
+        _cache.clear()
+    source = Source.of(found)
+    _cache[key] = (source, time.monotonic() + CACHE_SECONDS)
+    return source
+
+
+def _service_ids(source: Source, alerts: list[NormalizedAlert]) -> dict[str, int]:
+    """Ids of the other services the alerts name (one query, only when some do)."""
+    names = {a.service for a in alerts if a.service and a.service != source.service}
+    if not names:
+        return {}
+    return dict(session().execute(select(Service.name, Service.id)
+                                  .where(Service.name.in_(names))).all())
 
 
 @bp.post("/integrations/<token>")
@@ -84,7 +110,8 @@ def _receive(token: str | None) -> tuple[dict[str, Any], int]:
         raise BadRequest(exc.field, exc.message) from exc
     s = session()
     try:
-        outcomes = incidents.ingest(s, integration, alerts, utcnow())
+        outcomes = intake.ingest(s, integration, alerts, utcnow(),
+                                 _service_ids(integration, alerts))
         s.commit()
     except BaseException:
         s.rollback()
