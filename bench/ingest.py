@@ -1,0 +1,274 @@
+"""Alert intake throughput and latency against two baselines, on PostgreSQL, in one run.
+
+    python bench/ingest.py [--seconds 15] [--concurrency 32] [--workers 4]
+
+Each server runs under gunicorn with ``oncall web``'s settings and the same worker count:
+
+  parse          bench/baseline_app.py: parse the JSON, answer 202 (the web stack's ceiling)
+  insert         bench/baseline_app.py: also INSERT it as JSONB and commit (the durability floor)
+  oncall-unique  ``oncall web``, every alert with its own dedup_key: each one opens an
+                 incident and enqueues ``oncall.escalate`` (the worst case)
+  oncall-dedup   ``oncall web``, every alert with one dedup_key (the dedup path)
+  oncall-unique-noworker
+                 as oncall-unique with no Celery worker: what the intake alone can do
+
+A Celery worker (``oncall worker -c 2``) runs during oncall-unique and oncall-dedup and
+consumes what they enqueue. Only 202s count as requests; anything else is an error.
+Results: Markdown tables on stdout and JSON in bench/results/ingest-<timestamp>.json.
+See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _harness as h
+
+VARIANTS = {
+    # name: (server, key mode, Celery worker running)
+    "parse": ("baseline-parse", "unique", False),
+    "insert": ("baseline-insert", "unique", False),
+    "oncall-unique": ("oncall", "unique", True),
+    "oncall-dedup": ("oncall", "shared", True),
+    # Diagnostic: the intake alone, with no worker competing for the CPU (tasks pile up).
+    "oncall-unique-noworker": ("oncall", "unique", False),
+}
+
+TARGETS = {"rps": 1000.0, "ratio_to_insert": 0.65, "p99_ms": 50.0, "web_rss_mb": 100.0,
+           "celery_rss_mb": 120.0}
+
+BASELINE_DDL = """
+CREATE TABLE bench_baseline (
+    id bigserial PRIMARY KEY,
+    received_at timestamptz NOT NULL DEFAULT now(),
+    body jsonb NOT NULL
+)"""
+
+VOLUME_TABLES = "pages, incident_events, alerts, incidents"
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seconds", type=float, default=15, help="measured load per server")
+    p.add_argument("--warmup", type=float, default=3, help="unmeasured load first")
+    p.add_argument("--concurrency", type=int, default=32, help="open connections")
+    p.add_argument("--workers", type=int, default=4, help="gunicorn workers, every server")
+    p.add_argument("--threads", type=int, default=None,
+                   help="gunicorn threads per worker, every server (default: oncall's, 1)")
+    p.add_argument("--celery-concurrency", type=int, default=2)
+    p.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
+    p.add_argument("--wrk-threads", type=int, default=2)
+    p.add_argument("--only", nargs="+", choices=list(VARIANTS), default=list(VARIANTS),
+                   help="run only these (default: all)")
+    p.add_argument("--no-dedup", action="store_true", help="skip oncall-dedup")
+    p.add_argument("--max-wait-quiet", type=float, default=20,
+                   help="before each measurement wait up to this long for other load on the "
+                        "machine to stop")
+    p.add_argument("--port", type=int, default=18180, help="first port; one per server")
+    p.add_argument("--database-url", default=h.DEFAULT_DATABASE_URL)
+    p.add_argument("--broker-url", default=h.DEFAULT_BROKER_URL)
+    return p.parse_args()
+
+
+def start_baseline(stack: h.Stack, mode: str, port: int, args: argparse.Namespace) -> h.Proc:
+    argv = [sys.executable, "-m", "gunicorn", "-c", "python:oncall.web.gunicorn_conf",
+            "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
+            "--pythonpath", str(h.BENCH)]
+    if args.threads:
+        argv += ["--threads", str(args.threads)]
+    env = {**stack.env, "BENCH_BASELINE": mode}
+    proc = h.Proc(f"baseline-{mode}-{port}", [*argv, "baseline_app:app"], env, stack.workdir,
+                  cwd=stack.workdir)
+    h.wait_http(port, "/health", proc=proc)
+    return proc
+
+
+def load(args: argparse.Namespace, url: str, seconds: float, key_mode: str, prefix: str,
+         stack: h.Stack, on_start: Any = None) -> h.LoadResult:
+    return h.run_load(url, seconds, args.concurrency, key_mode, prefix, stack.workdir,
+                      tool=args.loadgen, wrk_threads=args.wrk_threads, on_start=on_start)
+
+
+def measure(name: str, stack: h.Stack, port: int, args: argparse.Namespace) -> dict[str, Any]:
+    server_kind, key_mode, with_worker = VARIANTS[name]
+    worker = None
+    if server_kind == "oncall":
+        stack.sql(f"TRUNCATE {VOLUME_TABLES} RESTART IDENTITY CASCADE")
+        stack.flush_broker()
+        if with_worker:
+            worker = h.start_worker(stack, args.celery_concurrency)
+        server = h.start_web(stack, port, args.workers, args.threads)
+    else:
+        server = start_baseline(stack, server_kind.split("-")[1], port, args)
+    url = f"http://127.0.0.1:{port}/integrations/{stack.token}"
+    try:
+        h.log(f"{name}: warm-up {args.warmup:g}s")
+        warm = load(args, url, args.warmup, key_mode, f"warm-{name}", stack)
+        loadgen: list[int] = []
+        roles = {"web_workers": server.children, "web_master": lambda: [server.pid],
+                 "postgres": lambda: h.postgres_pids(stack.database_name),
+                 "redis": lambda: h.pids_named("redis-server"), "loadgen": lambda: loadgen}
+        if worker is not None:
+            celery = worker
+            roles["celery_main"] = lambda: [celery.pid]
+            roles["celery_children"] = celery.children
+        quiet = h.wait_quiet(max_wait=args.max_wait_quiet)
+        h.log(f"{name}: {args.seconds:g}s at {args.concurrency} connections")
+        with h.Sampler(roles) as sampler:
+            if args.loadgen == "python" or not h.have_wrk():
+                loadgen.append(os.getpid())
+            result = load(args, url, args.seconds, key_mode, f"run-{name}", stack,
+                          on_start=lambda p: loadgen.append(p.pid))
+        after = after_run(name, stack, warm, result)
+    finally:
+        server.stop()
+        if worker is not None:
+            worker.stop(timeout=20)
+    h.log(f"{name}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.1f} ms, "
+          f"p99 {result.p99_ms:.1f} ms, {result.errors} errors")
+    return {"name": name, "server": server_kind, "key_mode": key_mode, "url_port": port,
+            "server_command": shlex.join(server.argv),
+            "worker_command": shlex.join(worker.argv) if worker else None,
+            "busy_cores_before": round(quiet, 2),
+            "warmup": warm.as_json(), "load": result.as_json(), "sampling": sampler.report(),
+            "after": after}
+
+
+def after_run(name: str, stack: h.Stack, warm: h.LoadResult,
+              result: h.LoadResult) -> dict[str, Any]:
+    """What the database and the broker hold afterwards (and a check that 202 meant stored)."""
+    sent = warm.ok + result.ok
+    if name == "insert":
+        stored = stack.sql("SELECT count(*) FROM bench_baseline")[0][0]
+        return {"rows_stored": stored, "ok_responses": sent, "all_stored": stored >= sent}
+    if not name.startswith("oncall"):
+        return {}
+    alerts, incidents = stack.sql(
+        "SELECT (SELECT count(*) FROM alerts), (SELECT count(*) FROM incidents)")[0]
+    pages = dict(stack.sql("SELECT status, count(*) FROM pages GROUP BY status"))
+    return {"alerts_stored": alerts, "ok_responses": sent, "all_stored": alerts >= sent,
+            "incidents": incidents, "pages_by_status": pages,
+            "escalate_backlog_in_redis": stack.queue_length("oncall")}
+
+
+def _cores(roles: dict[str, Any], *names: str) -> float | None:
+    found = [roles[n]["cpu_cores_avg"] for n in names if n in roles]
+    return sum(found) if found else None
+
+
+def _per_alert_ms(cores: float | None, rps: float) -> float | None:
+    return cores / rps * 1000 if cores is not None and rps else None
+
+
+def summarize(runs: list[dict[str, Any]]) -> tuple[str, str, dict[str, Any]]:
+    """The results table, the CPU table, and the verdict against the targets."""
+    by_name = {r["name"]: r for r in runs}
+    rows, cpu_rows = [], []
+    for r in runs:
+        load_, roles, sampling = r["load"], r["sampling"]["roles"], r["sampling"]
+        celery = "-"
+        if "celery_main" in roles:
+            celery = (f"{h.fmt(roles['celery_main']['peak_rss_mb_max'], 1)} / "
+                      f"{h.fmt(roles['celery_children']['peak_rss_mb_max'], 1)}")
+        rows.append([
+            r["name"], h.fmt(load_["rps"], 0), str(load_["errors"]), h.fmt(load_["p50_ms"], 1),
+            h.fmt(load_["p99_ms"], 1), h.fmt(load_["max_ms"], 0),
+            h.fmt(roles["web_workers"]["peak_rss_mb_max"], 1),
+            h.fmt(roles["web_workers"]["pss_mb_at_end_max"], 1), celery])
+        web = _cores(roles, "web_workers", "web_master")
+        pg = _cores(roles, "postgres")
+        cel = _cores(roles, "celery_main", "celery_children")
+        cpu_rows.append([
+            r["name"], h.fmt(web, 2), h.fmt(pg, 2), h.fmt(cel, 2),
+            h.fmt(_cores(roles, "redis"), 2), h.fmt(_cores(roles, "loadgen"), 2),
+            h.fmt(sampling["other_busy_cores"], 2), h.fmt(sampling["machine_busy_cores"], 2),
+            h.fmt(_per_alert_ms(web, load_["rps"]), 2), h.fmt(_per_alert_ms(pg, load_["rps"]), 2),
+            h.fmt(_per_alert_ms(cel, load_["rps"]), 2)])
+    table = h.markdown_table(
+        ["server", "req/s (202 only)", "errors", "p50 ms", "p99 ms", "max ms",
+         "web worker peak RSS MB (max)", "web worker PSS MB at end (max)",
+         "celery peak RSS MB (main / max child)"],
+        rows)
+    cpu_table = h.markdown_table(
+        ["server", "web", "postgres", "celery", "redis", "loadgen", "other", "machine",
+         "web ms/alert", "postgres ms/alert", "celery ms/alert"], cpu_rows)
+    verdict: dict[str, Any] = {}
+    real, floor = by_name.get("oncall-unique"), by_name.get("insert")
+    for name in ("oncall-unique", "oncall-dedup", "oncall-unique-noworker"):
+        if name in by_name and floor and floor["load"]["rps"]:
+            verdict[f"ratio {name} / insert"] = round(
+                by_name[name]["load"]["rps"] / floor["load"]["rps"], 3)
+    if real:
+        roles = real["sampling"]["roles"]
+        celery_peak = max(roles["celery_main"]["peak_rss_mb_max"] or 0,
+                          roles["celery_children"]["peak_rss_mb_max"] or 0)
+        web_peak = max(r["sampling"]["roles"]["web_workers"]["peak_rss_mb_max"] or 0
+                       for r in runs if r["server"] == "oncall")
+        verdict["targets"] = {
+            f"oncall-unique >= {TARGETS['rps']:,.0f} alerts/s "
+            f"(got {real['load']['rps']:,.0f})": real["load"]["rps"] >= TARGETS["rps"],
+            f"oncall-unique >= {TARGETS['ratio_to_insert']:.0%} of insert "
+            f"(got {verdict.get('ratio oncall-unique / insert', 0):.0%})":
+                verdict.get("ratio oncall-unique / insert", 0) >= TARGETS["ratio_to_insert"],
+            f"oncall-unique p99 < {TARGETS['p99_ms']:g} ms (got {real['load']['p99_ms']:.1f})":
+                real["load"]["p99_ms"] < TARGETS["p99_ms"],
+            f"oncall web worker peak RSS < {TARGETS['web_rss_mb']:g} MB (got {web_peak:.1f})":
+                web_peak < TARGETS["web_rss_mb"],
+            f"celery peak RSS < {TARGETS['celery_rss_mb']:g} MB, every process "
+            f"(got {celery_peak:.1f})": celery_peak < TARGETS["celery_rss_mb"],
+        }
+    return table, cpu_table, verdict
+
+
+def main() -> None:
+    args = parse_args()
+    if args.no_dedup and "oncall-dedup" in args.only:
+        args.only.remove("oncall-dedup")
+    h.install_cleanup()
+    workdir = h.scratch_dir("oncall-bench-ingest-")
+    h.log(f"scratch directory (process logs): {workdir}")
+    stack = h.prepare(args.database_url, args.broker_url, workdir)
+    stack.sql(BASELINE_DDL)
+    runs = []
+    for i, name in enumerate(n for n in VARIANTS if n in args.only):
+        runs.append(measure(name, stack, args.port + i, args))
+    table, cpu_table, verdict = summarize(runs)
+    tool = runs[0]["load"]["tool"] if runs else "-"
+    print(f"\n## Alert intake, {args.workers} gunicorn workers"
+          f"{f' x {args.threads} threads' if args.threads else ''}, {args.concurrency} "
+          f"connections, {args.seconds:g}s per server ({tool}; {os.cpu_count()} CPUs)\n")
+    print(table)
+    print("\nPeak RSS is each process's high-water mark (VmHWM), shared pages included; PSS "
+          "counts shared pages pro rata. Web columns: the largest worker; celery: the main "
+          "process / the largest pool child.\n")
+    print(f"CPU during the measured window, in cores (the machine has {os.cpu_count()}), and "
+          "CPU milliseconds per accepted alert; 'other' is everything else on the machine.\n")
+    print(cpu_table)
+    print()
+    for key, value in verdict.items():
+        if key.startswith("ratio"):
+            print(f"{key}: {value:.2f}")
+    for what, ok in verdict.get("targets", {}).items():
+        print(f"  [{'PASS' if ok else 'FAIL'}] {what}")
+    for r in runs:
+        if r["after"]:
+            print(f"{r['name']}: {r['after']}")
+    path = h.save_results("ingest", {
+        "command": shlex.join([Path(sys.executable).name, *sys.argv]),
+        "args": vars(args), "machine": h.machine_info(args.database_url), "runs": runs,
+        "summary": verdict, "table": table, "cpu_table": cpu_table,
+        "scratch_dir": str(workdir)})
+    stack.flush_broker()
+    print(f"\nJSON: {path.relative_to(h.REPO)}")
+
+
+if __name__ == "__main__":
+    main()
