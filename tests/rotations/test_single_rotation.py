@@ -1,5 +1,5 @@
-"""Single-rotation schedule math, including daylight-saving handoffs (the full layered model
-with restrictions and overrides is its own issue)."""
+"""Single-rotation schedule math through the original API (``Layer(name, rotation, members)``,
+``ScheduleSpec(name, timezone, layers)``, ``on_call``), including daylight-saving handoffs."""
 
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -64,6 +64,12 @@ def test_a_later_layer_wins_where_it_has_someone() -> None:
     ({"rotation": "weekly", "handoff": "Funday 09:00", "start": "2026-01-01"}, "handoff"),
     ({"rotation": "daily", "start": "someday"}, "start"),
     ({"rotation": {"hours": 0}, "start": "2026-01-01"}, "rotation.hours"),
+    ({"rotation": {"weeks": 0}, "start": "2026-01-01"}, "rotation.weeks"),
+    ({"rotation": {"days": "2"}, "start": "2026-01-01"}, "rotation.days"),
+    ({"rotation": {"fortnights": 1}, "start": "2026-01-01"}, "rotation"),
+    ({"rotation": "daily", "handoff": "24:00", "start": "2026-01-01"}, "handoff"),
+    ({"rotation": "daily", "start": "2026-01-02", "end": "2026-01-01"}, "end"),
+    ({"rotation": "daily", "start": "2026-01-02", "end": "soon"}, "end"),
 ])
 def test_a_malformed_rotation_names_its_field(raw: dict, field: str) -> None:
     with pytest.raises(RotationError) as err:
@@ -76,3 +82,13 @@ def test_hourly_turns_count_real_hours_across_spring_forward() -> None:
     # Midnight EST to noon EDT is only 11 hours: still the first turn.
     assert on_call(s, datetime(2026, 3, 8, 12, 0, tzinfo=NY)) == "a"
     assert on_call(s, datetime(2026, 3, 8, 13, 0, tzinfo=NY)) == "b"
+
+
+def test_a_rotation_of_n_weeks_hands_off_on_its_weekday_every_n_weeks() -> None:
+    s = schedule("America/New_York", rotation={"weeks": 2}, handoff="Wed 18:00",
+                 start="2026-02-26")  # a Thursday: the first handoff is Wednesday 2026-03-04
+    assert on_call(s, datetime(2026, 3, 4, 17, 59, tzinfo=NY)) is None
+    assert on_call(s, datetime(2026, 3, 4, 18, 0, tzinfo=NY)) == "a"
+    assert on_call(s, datetime(2026, 3, 18, 17, 59, tzinfo=NY)) == "a"  # across the change
+    assert on_call(s, datetime(2026, 3, 18, 18, 0, tzinfo=NY)) == "b"
+    assert on_call(s, datetime(2026, 4, 1, 18, 0, tzinfo=NY)) == "c"
