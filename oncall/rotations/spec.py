@@ -1,4 +1,5 @@
-"""Parsing a layer's rotation as written in ``schedules/*.yaml``."""
+"""Parsing a layer's rotation as written in ``schedules/*.yaml``, and the small text forms
+(clock times, weekdays) that restrictions share with it."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ from datetime import date, time, timedelta
 from typing import Any
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_FULL_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _HANDOFF = re.compile(r"^(?:(?P<day>[A-Za-z]{3})\s+)?(?P<h>\d{1,2}):(?P<m>\d{2})$")
+_CLOCK = re.compile(r"^(?:(?P<day>[A-Za-z]+)\s+)?(?P<h>\d{1,2}):(?P<m>\d{2})$")
 
 
 class RotationError(ValueError):
+    """Bad schedule input; ``field`` names the offending field (e.g. ``handoff``, ``to``)."""
+
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
@@ -20,7 +25,13 @@ class RotationError(ValueError):
 
 @dataclass(frozen=True)
 class RotationSpec:
-    """Turns of ``days`` days (handoff at a local wall-clock time) or of ``hours`` hours."""
+    """Turns of ``days`` days (handoff at a local wall-clock time) or of ``hours`` hours.
+
+    Day-based turns with a ``weekday`` are weekly turns (``days`` a multiple of 7) whose
+    handoffs fall on that weekday; without one they start on ``start``. Hour-based turns
+    (``hours`` > 0, ``days`` = 0) start at ``handoff`` on ``start`` and last real hours.
+    ``end`` is exclusive: nobody is on call from local midnight at the start of ``end``.
+    """
 
     start: date
     handoff: time
@@ -36,10 +47,12 @@ class RotationSpec:
 
 
 def parse_rotation(raw: dict[str, Any]) -> RotationSpec:
-    """``raw`` holds ``rotation`` (daily | weekly | {days: N} | {hours: N}), ``handoff``
-    ("09:00", or "Mon 09:00" for weekly), ``start`` (a date) and optionally ``end``."""
+    """``raw`` holds ``rotation`` (daily | weekly | {days: N} | {weeks: N} | {hours: N}),
+    ``handoff`` ("09:00", or "Mon 09:00" for weekly turns), ``start`` (a date) and optionally
+    ``end``."""
     rotation = raw.get("rotation", "weekly")
-    handoff = str(raw.get("handoff", "Mon 09:00" if rotation == "weekly" else "09:00"))
+    weekly = rotation == "weekly" or (isinstance(rotation, dict) and "weeks" in rotation)
+    handoff = str(raw.get("handoff", "Mon 09:00" if weekly else "09:00"))
     match = _HANDOFF.match(handoff.strip())
     if not match or int(match["h"]) > 23 or int(match["m"]) > 59:
         raise RotationError("handoff", f"{handoff!r} is not HH:MM or 'Mon HH:MM'")
@@ -65,9 +78,38 @@ def parse_rotation(raw: dict[str, Any]) -> RotationSpec:
             raise RotationError(f"rotation.{unit}", "must be a whole number of at least 1")
         if unit == "days":
             return RotationSpec(start, at, days=count, end=end)
+        if unit == "weeks":
+            return RotationSpec(start, at, days=7 * count,
+                                weekday=weekday if weekday is not None else 0, end=end)
         if unit == "hours":
             return RotationSpec(start, at, days=0, hours=count, end=end)
-    raise RotationError("rotation", "must be daily, weekly, {days: N} or {hours: N}")
+    raise RotationError("rotation", "must be daily, weekly, {days: N}, {weeks: N} or {hours: N}")
+
+
+def parse_weekday(text: str, field: str) -> int:
+    """"Mon" or "monday" (any case) -> 0."""
+    name = text.strip().lower()
+    for i, (short, full) in enumerate(zip(WEEKDAYS, _FULL_WEEKDAYS, strict=True)):
+        if name in (short.lower(), full):
+            return i
+    raise RotationError(field, f"unknown weekday {text!r}")
+
+
+def parse_clock(value: Any, field: str, *, allow_24: bool = False
+                ) -> tuple[int | None, time, bool]:
+    """"HH:MM" or "Mon HH:MM" -> (weekday or None, time, is_24). "24:00" (the end of the day)
+    is accepted only with ``allow_24`` and comes back as 00:00 with ``is_24`` true."""
+    if not isinstance(value, str):
+        raise RotationError(field, f"{value!r} is not HH:MM or 'Mon HH:MM'")
+    match = _CLOCK.match(value.strip())
+    if not match:
+        raise RotationError(field, f"{value!r} is not HH:MM or 'Mon HH:MM'")
+    hours, minutes = int(match["h"]), int(match["m"])
+    is_24 = allow_24 and hours == 24 and minutes == 0
+    if not is_24 and (hours > 23 or minutes > 59):
+        raise RotationError(field, f"{value!r} is not a time of day")
+    day = parse_weekday(match["day"], field) if match["day"] else None
+    return day, time(0 if is_24 else hours, minutes), is_24
 
 
 def _date(value: Any, field: str) -> date:
