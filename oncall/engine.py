@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from oncall import escalation, metrics
 from oncall.incidents import record
-from oncall.models import EscalationPolicy, Incident, Page, Schedule, Service, User
+from oncall.models import EscalationPolicy, Incident, Page, Service, User
 from oncall.notify import DeliveryError, OutgoingPage, Recipient, page_text
 from oncall.notify.registry import channel, channels_for
-from oncall.rotations import Layer, ScheduleSpec, on_call, parse_rotation
+from oncall.scheduling.store import who_is_on_call
 
 log = logging.getLogger(__name__)
 
@@ -147,24 +147,6 @@ def _resolve_targets(session: Session, incident_id: int, step: escalation.Step,
         elif user not in users:
             users.append(user)
     return users
-
-
-def schedule_spec(schedule: Schedule, emails: dict[int, str]) -> ScheduleSpec:
-    return ScheduleSpec(
-        name=schedule.name, timezone=schedule.timezone,
-        layers=tuple(Layer(layer.name, parse_rotation(layer.spec),
-                           tuple(emails[m] for m in layer.members if m in emails))
-                     for layer in schedule.layers),
-    )
-
-
-def who_is_on_call(session: Session, schedule_name: str, now: datetime) -> str | None:
-    schedule = session.scalar(select(Schedule).where(Schedule.name == schedule_name))
-    if schedule is None:
-        return None
-    ids = {m for layer in schedule.layers for m in layer.members}
-    emails = dict(session.execute(select(User.id, User.email).where(User.id.in_(ids))).all())
-    return on_call(schedule_spec(schedule, emails), now)
 
 
 def _enqueue_page(session: Session, incident: Incident, step: escalation.Step, user: User,

@@ -77,6 +77,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), default="responder")
     managed_by: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A read-only token for calendar feeds (``.ics`` URLs end up in calendar apps).
+    feed_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
 class ApiToken(Base):
@@ -147,6 +149,7 @@ class Schedule(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     timezone: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str | None] = mapped_column(Text)
     managed_by: Mapped[str | None] = mapped_column(String(300))
     layers: Mapped[list[ScheduleLayer]] = relationship(
         order_by="ScheduleLayer.position", cascade="all, delete-orphan", back_populates="schedule"
@@ -165,7 +168,63 @@ class ScheduleLayer(Base):
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     # Members in turn order, as user ids.
     members: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # Windows (local time) when the layer has someone on call, as the YAML gives them.
+    restrictions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     schedule: Mapped[Schedule] = relationship(back_populates="layers")
+
+
+class Override(Base):
+    """Someone on call for a window, on top of every layer; where overrides overlap, the most
+    recently created wins. A swap is an override covering exactly one shift."""
+
+    __tablename__ = "overrides"
+    __table_args__ = (Index("ix_overrides_window", "schedule_id", "end"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    start: Mapped[datetime]
+    end: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(16), default="override")  # override | swap
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(300))
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class AuditEntry(Base):
+    """Every change to configuration: who, what, before and after."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_object", "object_type", "object_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(300))
+    action: Mapped[str] = mapped_column(String(16))  # create | update | delete
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[int | None]
+    object_name: Mapped[str | None] = mapped_column(String(300))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Notice(Base):
+    """A message that is not a page: e.g. "your on-call shift starts now". One per
+    (schedule, user, shift start, channel), so a handoff is announced once."""
+
+    __tablename__ = "notices"
+    __table_args__ = (UniqueConstraint("schedule_id", "user_id", "shift_start", "channel",
+                                       name="uq_notices_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    shift_start: Mapped[datetime]
+    shift_end: Mapped[datetime | None]
+    channel: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    message: Mapped[str] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
 
 
 INCIDENT_STATUSES = ("triggered", "acknowledged", "resolved")
@@ -287,11 +346,14 @@ __all__ = [
     "ROLES",
     "Alert",
     "ApiToken",
+    "AuditEntry",
     "Base",
     "EscalationPolicy",
     "Incident",
     "IncidentEvent",
     "Integration",
+    "Notice",
+    "Override",
     "Page",
     "PolicyLevel",
     "Schedule",

@@ -96,6 +96,12 @@ def write(dir_: Path, name: str, text: str) -> Path:
      "bad.yaml:3: services[0].policy: no policy 'missing'"),
     ("services:\n  - service: api\n    polcy: x\n", "bad.yaml:2: services[0]: unknown key polcy"),
     ("services: [\n", "bad.yaml:2: not valid YAML"),
+    ("schedule: s\ntimezone: UTC\nlayers:\n  - name: l\n    members: [a@x.io]\n"
+     "    restrictions:\n      - {from: '09:00', to: '09:00'}\n",
+     "bad.yaml:7: layers[0].restrictions[0]"),
+    ("schedule: s\ntimezone: UTC\nlayers:\n  - name: l\n    members: [a@x.io]\n"
+     "    restrictions:\n      - {days: [Funday], from: '09:00', to: '10:00'}\n",
+     "bad.yaml:7: layers[0].restrictions[0].days"),
     ("schedule: s\ntimezone: UTC\nlayers:\n  - name: l\n    members: []\n",
      "bad.yaml:5: layers[0].members:"),
 ])

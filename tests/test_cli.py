@@ -98,6 +98,9 @@ def test_apply_and_who_use_the_shipped_examples(oncall: Any, tmp_path: Path) -> 
     everyone = json.loads(oncall("who", "--at", "2026-11-03T15:00:00Z", "--json").output)
     assert {r["schedule"]: r["on_call"] for r in everyone} == {
         "billing-primary": "alice@example.com", "billing-secondary": "carol@example.com"}
+    weekend = json.loads(oncall("who", "billing-primary", "--at", "2026-11-14T12:00:00-05:00",
+                                "--json").output)
+    assert weekend[0]["on_call"] == "dave@example.com"  # the restricted weekend layer
     assert "no schedule nope" in oncall("who", "nope", ok=False).output
 
 

@@ -268,3 +268,24 @@ def test_an_alert_joining_the_incident_does_not_hold_off_its_escalation(
         result = paging.escalate_incident(factory, incident_id, now=utcnow())
         storm.rollback()
     assert result is not None and len(result.page_ids) == 1
+
+
+def test_a_schedule_level_pages_whoever_is_on_call_at_page_time(factory: Any,
+                                                                cast: Cast) -> None:
+    from oncall.models import Override, Schedule, ScheduleLayer
+
+    now = utcnow()
+    with factory() as s, s.begin():
+        sched = Schedule(name="primary", timezone="America/New_York", layers=[ScheduleLayer(
+            position=0, name="weekly", members=[cast.alice.id], restrictions=[],
+            spec={"rotation": "weekly", "handoff": "Mon 09:00", "start": "2026-01-05"})])
+        s.add(sched)
+        s.flush()
+        s.add(Override(schedule_id=sched.id, user_id=cast.manager.id,
+                       start=now - timedelta(hours=1), end=now + timedelta(hours=1),
+                       created_at=now, created_by="test"))
+        s.scalar(select(EscalationPolicy)).levels[0].targets = [
+            {"type": "schedule", "ref": "primary"}]
+    incident_id = trigger(factory)
+    paging.escalate_incident(factory, incident_id, now=utcnow())
+    assert recipients(factory, incident_id) == [(1, f"user:{cast.manager.id}", "pending")]

@@ -30,6 +30,11 @@ app.conf.update(
             # A sweep nobody ran in time is worthless later: don't let them pile up.
             "options": {"expires": max(settings.sweep_interval * 3, 5), "queue": "oncall.beat"},
         },
+        "handoffs": {
+            "task": "oncall.handoffs",
+            "schedule": 60.0,
+            "options": {"expires": 60, "queue": "oncall.beat"},
+        },
         "deadman": {
             "task": "oncall.deadman",
             "schedule": settings.deadman_interval,

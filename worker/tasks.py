@@ -9,6 +9,8 @@ from celery import shared_task
 from sqlalchemy.orm import Session, sessionmaker
 
 from oncall import db, jobs, paging
+from oncall.models import utcnow
+from oncall.scheduling import handoff
 from worker.app import settings
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,12 @@ def sweep() -> None:
     for incident_id, result in report.steps:
         if result.next_action_at is not None:
             jobs.escalate(incident_id, result.level, result.loop, at=result.next_action_at)
+
+
+@shared_task(name="oncall.handoffs")
+def handoffs() -> None:
+    """Tell people whose on-call shift has just started."""
+    handoff.announce(_factory(), utcnow())
 
 
 @shared_task(name="oncall.deadman")

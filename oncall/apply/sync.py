@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from oncall.apply.loader import Document
 from oncall.models import EscalationPolicy, PolicyLevel, Schedule, ScheduleLayer, Service, User
-from oncall.rotations.spec import RotationError, parse_rotation
+from oncall.rotations import RotationError, parse_restriction, parse_rotation
 
 _DURATION = re.compile(r"(\d+)([smhd])")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -89,8 +89,16 @@ def collect(docs: list[Document]) -> Desired:
                     parse_rotation(spec)
                 except RotationError as exc:
                     raise doc.error((*path, "layers", j, exc.field), exc.message) from None
+                restrictions = layer.get("restrictions", [])
+                for k, raw in enumerate(restrictions):
+                    try:
+                        parse_restriction(raw)
+                    except RotationError as exc:
+                        raise doc.error((*path, "layers", j, "restrictions", k, exc.field),
+                                        exc.message) from None
                 layers.append({"name": layer["name"], "spec": spec,
-                               "members": list(layer["members"]), "at": (*path, "layers", j)})
+                               "members": list(layer["members"]),
+                               "restrictions": restrictions, "at": (*path, "layers", j)})
             desired.schedules[s["schedule"]] = {
                 "timezone": _zone(doc, (*path, "timezone"), s["timezone"]), "layers": layers}
         for i, p in enumerate(d.get("policies", [])):
@@ -176,9 +184,10 @@ def apply_config(session: Session, docs: list[Document]) -> list[Change]:
         sched = _upsert(session, Schedule, "name", name, {"timezone": s["timezone"]},
                         "schedule", src[("schedule", name)], changes)
         wanted = [{"name": lyr["name"], "spec": lyr["spec"],
-                   "members": [ids[m] for m in lyr["members"]]} for lyr in s["layers"]]
-        current = [{"name": lyr.name, "spec": lyr.spec, "members": lyr.members}
-                   for lyr in sched.layers]
+                   "members": [ids[m] for m in lyr["members"]],
+                   "restrictions": lyr["restrictions"]} for lyr in s["layers"]]
+        current = [{"name": lyr.name, "spec": lyr.spec, "members": lyr.members,
+                    "restrictions": lyr.restrictions or []} for lyr in sched.layers]
         if current != wanted:
             sched.layers = [ScheduleLayer(position=i, **w) for i, w in enumerate(wanted)]
             _note(changes, "schedule", name, f"layers: {len(current)} -> {len(wanted)} "

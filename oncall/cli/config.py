@@ -11,8 +11,8 @@ from sqlalchemy import select
 from oncall.apply import ConfigError, apply_config, load_tree
 from oncall.cli import cli
 from oncall.cli.common import json_option, session, table
-from oncall.engine import who_is_on_call
 from oncall.models import Schedule
+from oncall.scheduling.store import who_is_on_call
 
 DEFAULT_DIRS = ("rules", "schedules")
 

@@ -21,8 +21,11 @@ class Recipient:
 
 @dataclass(frozen=True)
 class OutgoingPage:
+    """What a channel sends: a page about an incident, or (``kind="notice"``, no incident)
+    an informational message such as the start of an on-call shift."""
+
     page_id: int
-    incident_id: int
+    incident_id: int | None
     channel: str
     recipient: Recipient
     severity: str
@@ -30,6 +33,7 @@ class OutgoingPage:
     service: str
     level: int
     text: str
+    kind: str = "page"
 
 
 @dataclass(frozen=True)

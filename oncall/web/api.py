@@ -11,7 +11,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from oncall import incidents
-from oncall.models import INCIDENT_STATUSES, Incident, utcnow
+from oncall.audit import entry_json
+from oncall.models import INCIDENT_STATUSES, AuditEntry, Incident, utcnow
 from oncall.web import session
 from oncall.web.auth import current_user, require
 
@@ -76,6 +77,27 @@ def ack_incident(incident_id: int) -> dict[str, Any]:
 def resolve_incident(incident_id: int) -> dict[str, Any]:
     """Resolve: escalation stops and a later alert with the same key opens a new incident."""
     return _act(incident_id, incidents.resolve)
+
+
+class AuditQuery(Schema):
+    object_type = String(validate=OneOf(["schedule", "layer", "override", "policy", "service",
+                                         "user"]))
+    object_id = Integer()
+    limit = Integer(load_default=100, validate=Range(min=1, max=1000))
+
+
+@bp.get("/audit")
+@bp.doc(security="ApiToken", tags=["Audit"])
+@bp.input(AuditQuery, location="query", arg_name="query")
+@require("manager")
+def audit_log(query: dict[str, Any]) -> dict[str, Any]:
+    """Configuration changes, newest first: who, what, before and after."""
+    stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(query["limit"])
+    if "object_type" in query:
+        stmt = stmt.where(AuditEntry.object_type == query["object_type"])
+    if "object_id" in query:
+        stmt = stmt.where(AuditEntry.object_id == query["object_id"])
+    return {"entries": [entry_json(e) for e in session().scalars(stmt)]}
 
 
 def init_app(app: Flask) -> None:

@@ -18,6 +18,9 @@ class ConsoleChannel:
     def send(self, page: OutgoingPage) -> Receipt:
         out = self.stream or sys.stdout
         who = page.recipient.email or page.recipient.name
+        if page.kind == "notice":
+            print(f"NOTICE to {who}: {page.text}", file=out, flush=True)
+            return Receipt(provider_id=f"console-notice-{page.page_id}")
         print(f"PAGE to {who} (level {page.level}): {page.text}\n"
               f"     acknowledge: POST /api/v1/incidents/{page.incident_id}/ack",
               file=out, flush=True)

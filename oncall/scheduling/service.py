@@ -1,0 +1,208 @@
+"""Editing schedules: every change validated, audited and refused on file-managed schedules
+(except overrides, which are always editable). Callers own the transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from oncall.audit import audit
+from oncall.models import Override, Schedule, ScheduleLayer, User, utcnow
+from oncall.rotations import RotationError, parse_restriction, parse_rotation
+from oncall.rotations import swap as swap_shift
+from oncall.scheduling.store import layer_json, override_json, schedule_json, spec_for
+
+ROTATION_KEYS = ("rotation", "handoff", "start", "end")
+
+
+class ScheduleError(ValueError):
+    """Refused: ``field`` names the input at fault; ``status`` is the HTTP status to answer."""
+
+    def __init__(self, field: str | None, message: str, status: int = 400) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field, self.message, self.status = field, message, status
+
+
+def check_timezone(name: Any, field: str = "timezone") -> str:
+    if not isinstance(name, str):
+        raise ScheduleError(field, "must be an IANA timezone name")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ScheduleError(field, f"unknown timezone {name!r}") from None
+    return name
+
+
+def editable(schedule: Schedule) -> None:
+    if schedule.managed_by:
+        raise ScheduleError(None, f"schedule {schedule.name} is managed by "
+                                  f"{schedule.managed_by}: edit that file and run `oncall "
+                                  "apply` (overrides can still be added here)", status=409)
+
+
+def _users(session: Session, emails: list[Any], field: str) -> list[int]:
+    if not isinstance(emails, list) or not emails:
+        raise ScheduleError(field, "a rotation needs at least one member")
+    found = dict(session.execute(select(User.email, User.id).where(
+        User.email.in_([e for e in emails if isinstance(e, str)]))).all())
+    ids = []
+    for i, email in enumerate(emails):
+        if email not in found:
+            raise ScheduleError(f"{field}[{i}]", f"no user {email!r}")
+        ids.append(found[email])
+    return ids
+
+
+def layer_values(session: Session, data: dict[str, Any], at: str) -> dict[str, Any]:
+    """Validate a layer's input (all of it: a layer is replaced whole)."""
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise ScheduleError(f"{at}name", "must be a non-empty string of at most 200 characters")
+    spec = {k: data[k] for k in ROTATION_KEYS if data.get(k) is not None}
+    spec.setdefault("start", utcnow().date().isoformat())
+    try:
+        parse_rotation(spec)
+    except RotationError as exc:
+        raise ScheduleError(f"{at}{exc.field}", exc.message) from None
+    restrictions = data.get("restrictions") or []
+    if not isinstance(restrictions, list):
+        raise ScheduleError(f"{at}restrictions", "must be a list")
+    for i, raw in enumerate(restrictions):
+        try:
+            if not isinstance(raw, dict):
+                raise RotationError("", "must be an object with from and to")
+            parse_restriction(raw)
+        except RotationError as exc:
+            raise ScheduleError(f"{at}restrictions[{i}]" + (f".{exc.field}" if exc.field
+                                                             else ""), exc.message) from None
+    return {"name": name.strip(), "spec": spec,
+            "members": _users(session, data.get("members"), f"{at}members"),  # type: ignore[arg-type]
+            "restrictions": restrictions}
+
+
+def create_schedule(session: Session, actor: str, data: dict[str, Any]) -> Schedule:
+    name = data.get("name")
+    if session.scalar(select(Schedule).where(Schedule.name == name)):
+        raise ScheduleError("name", f"a schedule named {name!r} exists", status=409)
+    schedule = Schedule(name=name, timezone=check_timezone(data.get("timezone")),
+                        description=data.get("description"))
+    schedule.layers = [ScheduleLayer(position=i, **layer_values(session, raw, f"layers[{i}]."))
+                       for i, raw in enumerate(data.get("layers") or [])]
+    session.add(schedule)
+    session.flush()
+    audit(session, actor, "create", "schedule", schedule.id, schedule.name, None,
+          schedule_json(session, schedule))
+    return schedule
+
+
+def update_schedule(session: Session, actor: str, schedule: Schedule,
+                    data: dict[str, Any]) -> Schedule:
+    editable(schedule)
+    before = schedule_json(session, schedule)
+    if "name" in data and data["name"] != schedule.name:
+        if session.scalar(select(Schedule).where(Schedule.name == data["name"])):
+            raise ScheduleError("name", f"a schedule named {data['name']!r} exists", 409)
+        schedule.name = data["name"]
+    if "timezone" in data:
+        schedule.timezone = check_timezone(data["timezone"])
+    if "description" in data:
+        schedule.description = data["description"]
+    session.flush()
+    audit(session, actor, "update", "schedule", schedule.id, schedule.name, before,
+          schedule_json(session, schedule))
+    return schedule
+
+
+def delete_schedule(session: Session, actor: str, schedule: Schedule) -> None:
+    editable(schedule)
+    audit(session, actor, "delete", "schedule", schedule.id, schedule.name,
+          schedule_json(session, schedule), None)
+    session.delete(schedule)
+
+
+def _layer_audit(session: Session, layer: ScheduleLayer) -> dict[str, Any]:
+    emails = dict(session.execute(select(User.id, User.email)).all())
+    return layer_json(layer, emails)
+
+
+def add_layer(session: Session, actor: str, schedule: Schedule,
+              data: dict[str, Any]) -> ScheduleLayer:
+    editable(schedule)
+    layer = ScheduleLayer(position=len(schedule.layers), **layer_values(session, data, ""))
+    schedule.layers.append(layer)
+    session.flush()
+    audit(session, actor, "create", "layer", layer.id, f"{schedule.name}/{layer.name}", None,
+          _layer_audit(session, layer))
+    return layer
+
+
+def update_layer(session: Session, actor: str, layer: ScheduleLayer,
+                 data: dict[str, Any]) -> ScheduleLayer:
+    """Change some of a layer's fields; the result is validated whole."""
+    editable(layer.schedule)
+    before = _layer_audit(session, layer)
+    merged = {**{k: v for k, v in before.items() if k not in ("id", "position")}, **data}
+    values = layer_values(session, merged, "")
+    layer.name, layer.spec = values["name"], values["spec"]
+    layer.members, layer.restrictions = values["members"], values["restrictions"]
+    if "position" in data:
+        layers = [x for x in layer.schedule.layers if x is not layer]
+        pos = data["position"]
+        if not isinstance(pos, int) or not 0 <= pos <= len(layers):
+            raise ScheduleError("position", f"must be between 0 and {len(layers)}")
+        layers.insert(pos, layer)
+        for i, x in enumerate(layers):
+            x.position = i
+    session.flush()
+    audit(session, actor, "update", "layer", layer.id, f"{layer.schedule.name}/{layer.name}",
+          before, _layer_audit(session, layer))
+    return layer
+
+
+def delete_layer(session: Session, actor: str, layer: ScheduleLayer) -> None:
+    schedule = layer.schedule
+    editable(schedule)
+    audit(session, actor, "delete", "layer", layer.id, f"{schedule.name}/{layer.name}",
+          _layer_audit(session, layer), None)
+    schedule.layers.remove(layer)
+    for i, x in enumerate(schedule.layers):
+        x.position = i
+
+
+def add_override(session: Session, actor: str, schedule: Schedule, user: User,
+                 start: datetime, end: datetime, note: str | None = None,
+                 kind: str = "override") -> Override:
+    if end <= start:
+        raise ScheduleError("end", "must be after start")
+    override = Override(schedule_id=schedule.id, user_id=user.id, start=start, end=end,
+                        kind=kind, note=note, created_at=utcnow(), created_by=actor)
+    session.add(override)
+    session.flush()
+    session.refresh(override)
+    audit(session, actor, "create", "override", override.id, schedule.name, None,
+          override_json(override))
+    return override
+
+
+def delete_override(session: Session, actor: str, override: Override) -> None:
+    audit(session, actor, "delete", "override", override.id, None, override_json(override), None)
+    session.delete(override)
+
+
+def swap(session: Session, actor: str, schedule: Schedule, layer_name: str, at: datetime,
+         to_user: User) -> Override:
+    """Hand the shift of ``layer_name`` covering ``at`` to ``to_user`` (an override for
+    exactly that shift)."""
+    if not any(layer.name == layer_name for layer in schedule.layers):
+        raise ScheduleError("layer", f"schedule {schedule.name} has no layer {layer_name!r}")
+    spec = spec_for(session, schedule, at)
+    try:
+        made = swap_shift(spec, layer_name, at, to_user.email, utcnow())
+    except (RotationError, ValueError) as exc:
+        raise ScheduleError("at", str(exc)) from None
+    return add_override(session, actor, schedule, to_user, made.start, made.end,
+                        note=f"swap on layer {layer_name}", kind="swap")

@@ -1,0 +1,79 @@
+"""Loading schedules from the database into the pure rotation model."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from oncall.models import Override, Schedule, ScheduleLayer, User
+from oncall.rotations import Layer, ScheduleSpec, parse_restriction, parse_rotation
+from oncall.rotations import Override as OverrideSpec
+
+
+def emails_by_id(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return dict(session.execute(select(User.id, User.email).where(User.id.in_(ids))).all())
+
+
+def layer_spec(layer: ScheduleLayer, emails: dict[int, str]) -> Layer:
+    return Layer(layer.name, parse_rotation(layer.spec),
+                 tuple(emails[m] for m in layer.members if m in emails),
+                 tuple(parse_restriction(r) for r in layer.restrictions or []))
+
+
+def overrides_between(session: Session, schedule_id: int, start: datetime,
+                      end: datetime) -> list[Override]:
+    return list(session.scalars(
+        select(Override).where(Override.schedule_id == schedule_id, Override.start < end,
+                               Override.end > start).order_by(Override.start)))
+
+
+def spec_for(session: Session, schedule: Schedule, start: datetime,
+             end: datetime | None = None) -> ScheduleSpec:
+    """The schedule with the overrides that touch [start, end] (just ``start`` if no end)."""
+    ids = {m for layer in schedule.layers for m in layer.members}
+    emails = emails_by_id(session, ids)
+    overrides = overrides_between(session, schedule.id, start,
+                                  end or start + timedelta(microseconds=1))
+    return ScheduleSpec(
+        name=schedule.name, timezone=schedule.timezone,
+        layers=tuple(layer_spec(layer, emails) for layer in schedule.layers),
+        overrides=tuple(OverrideSpec(start=o.start, end=o.end, user=o.user.email,
+                                     created_at=o.created_at, id=o.id) for o in overrides),
+    )
+
+
+def by_name(session: Session, name: str) -> Schedule | None:
+    return session.scalar(select(Schedule).where(Schedule.name == name))
+
+
+def who_is_on_call(session: Session, schedule_name: str, at: datetime) -> str | None:
+    from oncall.rotations import on_call
+
+    schedule = by_name(session, schedule_name)
+    if schedule is None:
+        return None
+    return on_call(spec_for(session, schedule, at), at)
+
+
+def layer_json(layer: ScheduleLayer, emails: dict[int, str]) -> dict[str, Any]:
+    return {"id": layer.id, "name": layer.name, "position": layer.position, **layer.spec,
+            "members": [emails.get(m, f"#{m}") for m in layer.members],
+            "restrictions": layer.restrictions or []}
+
+
+def schedule_json(session: Session, schedule: Schedule) -> dict[str, Any]:
+    emails = emails_by_id(session, {m for layer in schedule.layers for m in layer.members})
+    return {"id": schedule.id, "name": schedule.name, "timezone": schedule.timezone,
+            "description": schedule.description, "managed_by": schedule.managed_by,
+            "layers": [layer_json(layer, emails) for layer in schedule.layers]}
+
+
+def override_json(o: Override) -> dict[str, Any]:
+    return {"id": o.id, "user": o.user.email, "start": o.start.isoformat(),
+            "end": o.end.isoformat(), "kind": o.kind, "note": o.note,
+            "created_at": o.created_at.isoformat(), "created_by": o.created_by}
