@@ -44,6 +44,19 @@ def test_the_shipped_examples_apply_and_reapply_as_no_change(factory: Any, confi
     assert apply(factory, config / "rules", config / "schedules") == []
 
 
+def test_applied_changes_are_in_the_audit_log(factory: Any, config: Path) -> None:
+    from oncall.models import AuditEntry
+
+    apply(factory, config / "rules", config / "schedules")
+    with factory() as s:
+        entries = s.scalars(select(AuditEntry).where(AuditEntry.object_type == "schedule")
+                            .order_by(AuditEntry.id)).all()
+        assert [(e.action, e.object_name, e.actor) for e in entries] == [
+            ("create", "billing-primary", "file:schedules/billing-primary.yaml"),
+            ("create", "billing-secondary", "file:schedules/billing-secondary.yaml")]
+        assert entries[0].object_id is not None
+
+
 def test_a_dry_run_changes_nothing(factory: Any, config: Path) -> None:
     changes = apply(factory, config / "rules", config / "schedules", dry_run=True)
     assert len(changes) == 11

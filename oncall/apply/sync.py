@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oncall.apply.loader import Document
+from oncall.audit import audit
 from oncall.models import EscalationPolicy, PolicyLevel, Schedule, ScheduleLayer, Service, User
 from oncall.rotations import RotationError, parse_restriction, parse_rotation
 
@@ -209,7 +210,27 @@ def apply_config(session: Session, docs: list[Document]) -> list[Change]:
                 "service", src[("service", name)], changes)
     _prune(session, desired, changes)
     session.flush()
+    _audit(session, desired, changes)
     return changes
+
+
+_MODELS: dict[str, tuple[Any, str]] = {
+    "user": (User, "email"), "schedule": (Schedule, "name"),
+    "policy": (EscalationPolicy, "name"), "service": (Service, "name"),
+}
+
+
+def _audit(session: Session, desired: Desired, changes: list[Change]) -> None:
+    """Changes made from files land in the audit log like any other, by the file's name."""
+    for change in changes:
+        where = desired.where.get((change.kind, change.name))
+        actor = f"file:{where[0].file}" if where else "oncall apply"
+        model, key = _MODELS[change.kind]
+        object_id = session.scalar(select(model.id).where(getattr(model, key) == change.name))
+        action = {"unmanage": "update"}.get(change.action, change.action)
+        summary = {"change": str(change)}
+        audit(session, actor, action, change.kind, object_id, change.name,
+              summary if action != "create" else None, summary if action != "delete" else None)
 
 
 _PRUNED: tuple[tuple[Any, str, str, str], ...] = (
