@@ -82,7 +82,7 @@ def wait_pages(stack: h.Stack, prefix: str, expected: int, timeout: float) -> in
 
 def storms(stack: h.Stack, url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     """Each trial: 32 connections send one dedup_key for a while; how long did the incident's
-    first page take, while its row was being updated by every request?"""
+    first page take while duplicates kept joining it?"""
     trials = []
     for i in range(args.storm):
         load = h.run_load(url, args.storm_seconds, 32, "shared", f"storm{i}", stack.workdir)
@@ -91,7 +91,7 @@ def storms(stack: h.Stack, url: str, args: argparse.Namespace) -> list[dict[str,
         row = None
         while time.monotonic() < deadline:
             row = stack.sql(
-                "SELECT extract(epoch FROM p.sent_at - i.created_at) * 1000, i.alert_count "
+                "SELECT extract(epoch FROM p.sent_at - i.created_at) * 1000 "
                 "FROM incidents i JOIN pages p ON p.incident_id = i.id AND p.level = 1 "
                 "WHERE i.dedup_key = :k AND p.status = 'sent'", k=key)
             if row:
