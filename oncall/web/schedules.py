@@ -214,32 +214,37 @@ def delete_layer(schedule_id: int, layer_id: int) -> tuple[str, int]:
     return "", 204
 
 
+def _edit_members(schedule_id: int, layer_id: int, edit: Callable[[list[str]], None]
+                  ) -> dict[str, Any]:
+    """Change a layer's member list (emails, in turn order) through the validated update."""
+    sched = _schedule(schedule_id)
+    layer = _layer(sched, layer_id)
+    members = list(schedule_json(session(), sched)["layers"][layer.position]["members"])
+    edit(members)
+    _commit(lambda: service.update_layer(session(), _actor(), layer, {"members": members}))
+    return schedule_json(session(), sched)
+
+
 @bp.post("/<int:schedule_id>/layers/<int:layer_id>/members")
 @bp.doc(security="ApiToken", responses={409: "Managed by a file"})
 @bp.input(MemberIn, arg_name="data")
 @require("manager")
 def add_member(schedule_id: int, layer_id: int, data: dict[str, Any]) -> dict[str, Any]:
     """Add a member to the rotation (at the end, or at `position`)."""
-    sched = _schedule(schedule_id)
-    layer = _layer(sched, layer_id)
-    members = list(schedule_json(session(), sched)["layers"][layer.position]["members"])
-    members.insert(data.get("position", len(members)), data["user"])
-    _commit(lambda: service.update_layer(session(), _actor(), layer, {"members": members}))
-    return schedule_json(session(), sched)
+    return _edit_members(schedule_id, layer_id, lambda members: members.insert(
+        data.get("position", len(members)), data["user"]))
 
 
 @bp.delete("/<int:schedule_id>/layers/<int:layer_id>/members/<string:email>")
-@bp.doc(security="ApiToken", responses={409: "Managed by a file"})
+@bp.doc(security="ApiToken", responses={404: "Not a member", 409: "Managed by a file"})
 @require("manager")
 def remove_member(schedule_id: int, layer_id: int, email: str) -> dict[str, Any]:
-    sched = _schedule(schedule_id)
-    layer = _layer(sched, layer_id)
-    members = list(schedule_json(session(), sched)["layers"][layer.position]["members"])
-    if email not in members:
-        raise HTTPError(404, f"{email} is not a member of layer {layer.name}")
-    members.remove(email)
-    _commit(lambda: service.update_layer(session(), _actor(), layer, {"members": members}))
-    return schedule_json(session(), sched)
+    def remove(members: list[str]) -> None:
+        if email not in members:
+            raise HTTPError(404, f"{email} is not a member of layer {layer_id}")
+        members.remove(email)
+
+    return _edit_members(schedule_id, layer_id, remove)
 
 
 def _may_override_for(user: User) -> None:
