@@ -91,7 +91,7 @@ def take_step(session: Session, incident: Incident, now: datetime) -> StepResult
         service = session.get(Service, incident.service_id)
         policy = policy_snapshot(service.policy if service else None)
     step = escalation.next_step(policy, incident.level, incident.loop, now)
-    claimed = session.execute(
+    claimed = session.connection().execute(
         update(Incident)
         .where(Incident.id == incident.id, Incident.status == "triggered",
                Incident.level == incident.level, Incident.loop == incident.loop,
@@ -100,8 +100,7 @@ def take_step(session: Session, incident: Incident, now: datetime) -> StepResult
                 loop=step.loop if step else incident.loop,
                 next_action_at=step.next_action_at if step else None,
                 policy=policy, updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
+    ).rowcount
     if claimed != 1:
         return None
     assert incident.next_action_at is not None
@@ -162,20 +161,19 @@ def _enqueue_page(session: Session, incident: Incident, step: escalation.Step, u
             .on_conflict_do_nothing(index_elements=["incident_id", "level", "loop",
                                                     "recipient", "channel"])
             .returning(Page.id))
-    return session.execute(stmt).scalar()
+    return session.connection().execute(stmt).scalar()
 
 
 def claim_page(session: Session, page_id: int, now: datetime) -> bool:
     """Take a page for sending: pending and due, or left 'sending' by a worker that died."""
-    result = session.execute(
+    result = session.connection().execute(
         update(Page)
         .where(Page.id == page_id,
                ((Page.status == "pending") & (Page.next_attempt_at <= now))
                | ((Page.status == "sending") & (Page.lease_until < now)))
         .values(status="sending", attempts=Page.attempts + 1, lease_until=now + LEASE)
-        .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return bool(result.rowcount == 1)
 
 
 def prepare_delivery(session: Session, page_id: int, now: datetime) -> OutgoingPage | None:
@@ -183,21 +181,26 @@ def prepare_delivery(session: Session, page_id: int, now: datetime) -> OutgoingP
     or None (already taken, or cancelled because the incident was acknowledged)."""
     if not claim_page(session, page_id, now):
         return None
-    page = session.get(Page, page_id, populate_existing=True)
-    assert page is not None
-    incident = session.get(Incident, page.incident_id, populate_existing=True)
-    if incident is None or incident.status != "triggered":
-        page.status = "cancelled"
-        page.error = f"incident {incident.status if incident else 'deleted'} before sending"
-        metrics.PAGES.labels(page.channel, "cancelled").inc()
+    conn = session.connection()
+    row = conn.execute(
+        select(Page.incident_id, Page.channel, Page.level, Page.message, Page.recipient,
+               Incident.status, Incident.severity, Incident.summary, Service.name,
+               User.email, User.name, User.phone, User.slack_id)
+        .join(Incident, Incident.id == Page.incident_id)
+        .join(Service, Service.id == Incident.service_id)
+        .outerjoin(User, User.id == Page.user_id)
+        .where(Page.id == page_id)).one()
+    (incident_id, channel_name, level, message, recipient, status, severity, summary,
+     service, email, name, phone, slack_id) = row
+    if status != "triggered":
+        conn.execute(update(Page).where(Page.id == page_id).values(
+            status="cancelled", error=f"incident {status} before sending"))
+        metrics.PAGES.labels(channel_name, "cancelled").inc()
         return None
-    user = session.get(User, page.user_id) if page.user_id else None
-    recipient = (Recipient(user.email, user.name, user.phone, user.slack_id) if user
-                 else Recipient(None, page.recipient))
-    return OutgoingPage(page_id=page.id, incident_id=incident.id, channel=page.channel,
-                        recipient=recipient, severity=incident.severity,
-                        summary=incident.summary, service=incident.service.name,
-                        level=page.level, text=page.message or "")
+    who = Recipient(email, name, phone, slack_id) if email else Recipient(None, recipient)
+    return OutgoingPage(page_id=page_id, incident_id=incident_id, channel=channel_name,
+                        recipient=who, severity=severity, summary=summary, service=service,
+                        level=level, text=message or "")
 
 
 def send(page: OutgoingPage) -> tuple[str | None, DeliveryError | None]:
@@ -210,22 +213,30 @@ def send(page: OutgoingPage) -> tuple[str | None, DeliveryError | None]:
 
 def record_outcome(session: Session, page_id: int, provider_id: str | None,
                    error: DeliveryError | None, now: datetime) -> None:
-    page = session.get(Page, page_id, populate_existing=True)
-    if page is None or page.status != "sending":
+    conn = session.connection()
+    row = conn.execute(select(Page.status, Page.attempts, Page.incident_id, Page.channel,
+                              Page.recipient).where(Page.id == page_id)).first()
+    if row is None or row.status != "sending":
         return
+    where = update(Page).where(Page.id == page_id, Page.status == "sending")
+    about = {"page_id": page_id, "channel": row.channel, "recipient": row.recipient}
     if error is None:
-        page.status, page.provider_id, page.sent_at, page.error = "sent", provider_id, now, None
-        record(session, page.incident_id, "paged", "system", now, page_id=page.id,
-               channel=page.channel, recipient=page.recipient, provider_id=provider_id)
-    elif error.permanent or page.attempts >= MAX_ATTEMPTS:
-        page.status, page.error = "failed", str(error)
-        record(session, page.incident_id, "page_failed", "system", now, page_id=page.id,
-               channel=page.channel, recipient=page.recipient, error=str(error))
+        status = "sent"
+        conn.execute(where.values(status=status, provider_id=provider_id, sent_at=now,
+                                  error=None))
+        record(session, row.incident_id, "paged", "system", now, provider_id=provider_id,
+               **about)
+    elif error.permanent or row.attempts >= MAX_ATTEMPTS:
+        status = "failed"
+        conn.execute(where.values(status=status, error=str(error)))
+        record(session, row.incident_id, "page_failed", "system", now, error=str(error),
+               **about)
     else:
-        page.status, page.error = "pending", str(error)
-        page.next_attempt_at = now + timedelta(seconds=min(300, 2 ** page.attempts))
-        page.lease_until = None
-    metrics.PAGES.labels(page.channel, page.status).inc()
+        status = "pending"
+        conn.execute(where.values(
+            status=status, error=str(error), lease_until=None,
+            next_attempt_at=now + timedelta(seconds=min(300, 2 ** row.attempts))))
+    metrics.PAGES.labels(row.channel, status).inc()
 
 
 def due_pages(session: Session, now: datetime, limit: int = 200) -> list[int]:
