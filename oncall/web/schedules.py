@@ -29,7 +29,7 @@ MAX_RANGE = timedelta(days=366)
 
 class LayerIn(Schema):
     name = String(required=True, validate=Length(1, 200))
-    rotation = Raw(metadata={"description": "daily | weekly | {days: N} | {hours: N}"})
+    rotation = Raw(metadata={"description": "daily | weekly | {days: N} | {weeks: N} | {hours: N}"})
     handoff = String(metadata={"description": '"HH:MM", or "Mon HH:MM" for weekly'})
     start = String(metadata={"description": "YYYY-MM-DD: turns count from here"})
     end = String(allow_none=True)
