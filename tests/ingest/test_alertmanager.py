@@ -13,7 +13,7 @@ from oncall.ingest import PayloadError
 from oncall.ingest.alertmanager import group_dedup_key, map_severity, parse
 
 # The repo's CI places ``shared/`` beside the repository: <parent>/shared/fixtures.
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def fixture(name: str) -> Any:

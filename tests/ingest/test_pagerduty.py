@@ -22,7 +22,7 @@ from oncall.ingest.pagerduty import (
 )
 
 # The repo's CI places ``shared/`` beside the repository: <parent>/shared/fixtures.
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 KEY = "3f9b2c7d41e84a06b5d1c8e27a90f4b3"
 DEDUP = "billing/prod/cron-miss/nightly-invoice-run"
 
