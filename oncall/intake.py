@@ -150,3 +150,21 @@ def _resolve(session: Session, params: dict[str, Any], now: datetime) -> Outcome
     if incident_id is not None:
         record(session, incident_id, "resolved", params["actor"], now, alert_id=alert_id)
     return Outcome(alert_id, incident_id, "resolved", False)
+
+
+_ACK = _typed("UPDATE incidents SET status = 'acknowledged', acked_at = :now, acked_by = :actor, "
+              "next_action_at = NULL, updated_at = :now WHERE service_id = :service_id "
+              "AND dedup_key = :dedup_key AND status = 'triggered' RETURNING id")
+
+
+def acknowledge_by_key(session: Session, source: Source, dedup_key: str,
+                       now: datetime) -> int | None:
+    """Acknowledge the open incident with this key (PagerDuty's ``acknowledge`` event);
+    None when there is none (the event is then dropped, as PagerDuty does)."""
+    actor = f"integration:{source.name}"
+    incident_id = session.connection().execute(_ACK, {
+        "now": now, "actor": actor, "service_id": source.service_id,
+        "dedup_key": dedup_key}).scalar()
+    if incident_id is not None:
+        record(session, incident_id, "acknowledged", actor, now)
+    return incident_id

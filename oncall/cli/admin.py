@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
@@ -13,9 +14,6 @@ from oncall.cli import cli
 from oncall.cli.common import json_option, session, settings, table
 from oncall.models import INTEGRATION_KINDS, ROLES, ApiToken, Integration, Service, User
 from oncall.security import hash_token, new_token, token_prefix
-
-# Kinds whose payload format has an adapter; the others arrive with their adapters.
-SUPPORTED_KINDS = ("generic",)
 
 
 @cli.group()
@@ -99,7 +97,8 @@ def create_integration(s: Session, service_name: str, kind: str,
                                 for i in range(1, 10_000)) if n not in taken)
     elif s.scalar(select(Integration).where(Integration.name == name)):
         raise click.ClickException(f"integration {name} already exists")
-    token = new_token("oci")
+    # PagerDuty clients expect a 32-character integration key as the routing_key.
+    token = secrets.token_hex(16) if kind == "pagerduty" else new_token("oci")
     found = Integration(service_id=service.id, kind=kind, name=name,
                         token_hash=hash_token(token), prefix=token_prefix(token))
     s.add(found)
@@ -114,12 +113,14 @@ def create_integration(s: Session, service_name: str, kind: str,
 @click.option("--name", help="Default: SERVICE-KIND.")
 def integration_add(service: str, kind: str, name: str | None) -> None:
     """Add an integration to SERVICE (created if new); prints its URL once."""
-    if kind not in SUPPORTED_KINDS:
-        raise click.BadParameter(f"{kind!r} is not supported yet; use one of "
-                                 f"{', '.join(SUPPORTED_KINDS)}", param_hint="--kind")
     with session() as s:
         found, token = create_integration(s, service, kind, name)
         label = found.name
+    if kind == "pagerduty":
+        click.echo(f"added integration {label} ({kind}) for service {service}\n"
+                   f"send PagerDuty Events API v2 to {settings().public_url}/v2/enqueue\n"
+                   f"integration key (routing_key; shown once, keep it secret):\n  {token}")
+        return
     click.echo(f"added integration {label} ({kind}) for service {service}\n"
                f"webhook URL (shown once, keep it secret):\n"
                f"  {settings().public_url}/integrations/{token}")

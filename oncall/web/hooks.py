@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from apiflask import APIBlueprint, HTTPError
@@ -15,7 +16,8 @@ from flask import Flask, request
 from sqlalchemy import select
 
 from oncall import intake, jobs, metrics
-from oncall.ingest import SEVERITIES, NormalizedAlert, PayloadError, generic
+from oncall.incidents import Outcome
+from oncall.ingest import SEVERITIES, NormalizedAlert, PayloadError, alertmanager, generic, grafana
 from oncall.intake import Source
 from oncall.models import Integration, Service, utcnow
 from oncall.security import hash_token
@@ -25,7 +27,12 @@ from oncall.web.errors import BadRequest
 
 bp = APIBlueprint("hooks", __name__, tag="Alert intake")
 
-ADAPTERS = {"generic": generic.parse}
+ADAPTERS: dict[str, Callable[[Any], list[NormalizedAlert]]] = {
+    "generic": generic.parse,
+    "alertmanager": alertmanager.parse,
+    "grafana": grafana.parse,
+}
+KIND_PATHS = {"pagerduty": "POST /v2/enqueue (routing_key = the integration key)"}
 
 RESPONSES = {
     202: "Stored; `incidents` lists what each alert opened, joined or resolved",
@@ -87,8 +94,16 @@ def _service_ids(source: Source, alerts: list[NormalizedAlert]) -> dict[str, int
 @bp.post("/integrations/<token>")
 @bp.doc(summary="Send an alert", responses=RESPONSES, operation_id="sendAlert")
 def receive(token: str) -> tuple[dict[str, Any], int]:
-    """Send one alert, or a JSON array of up to 1,000, in the integration's format.
-    The generic format is the `GenericAlert` schema."""
+    """Send alerts in the integration's format: generic (one `GenericAlert` or a JSON array
+    of up to 1,000), Prometheus Alertmanager webhook v4, or Grafana alerting webhook."""
+    return _receive(token)
+
+
+@bp.put("/integrations/<token>")
+@bp.doc(summary="Send an alert (PUT, as Grafana may)", responses=RESPONSES,
+        operation_id="sendAlertPut")
+def receive_put(token: str) -> tuple[dict[str, Any], int]:
+    """As `POST /integrations/{token}`: Grafana's webhook contact point can use PUT."""
     return _receive(token)
 
 
@@ -103,15 +118,24 @@ def receive_bearer() -> tuple[dict[str, Any], int]:
 def _receive(token: str | None) -> tuple[dict[str, Any], int]:
     integration = integration_for(token)
     payload = read_json()
+    adapter = ADAPTERS.get(integration.kind)
+    if adapter is None:
+        raise HTTPError(404, f"a {integration.kind} integration receives at "
+                             f"{KIND_PATHS.get(integration.kind, 'its own path')}")
     try:
-        alerts = ADAPTERS[integration.kind](payload)
+        alerts = adapter(payload)
     except PayloadError as exc:
         metrics.REJECTED.labels("400").inc()
         raise BadRequest(exc.field, exc.message) from exc
+    outcomes = store(integration, alerts)
+    return {"accepted": len(alerts), "incidents": [o.as_json() for o in outcomes]}, 202
+
+
+def store(source: Source, alerts: list[NormalizedAlert]) -> list[Outcome]:
+    """Commit the alerts (accept means durable), then enqueue the new incidents' escalation."""
     s = session()
     try:
-        outcomes = intake.ingest(s, integration, alerts, utcnow(),
-                                 _service_ids(integration, alerts))
+        outcomes = intake.ingest(s, source, alerts, utcnow(), _service_ids(source, alerts))
         s.commit()
     except BaseException:
         s.rollback()
@@ -119,8 +143,8 @@ def _receive(token: str | None) -> tuple[dict[str, Any], int]:
     for outcome in outcomes:
         if outcome.new and outcome.incident_id is not None:
             jobs.escalate(outcome.incident_id)
-    metrics.ALERTS.labels(integration.name, integration.kind).inc(len(alerts))
-    return {"accepted": len(alerts), "incidents": [o.as_json() for o in outcomes]}, 202
+    metrics.ALERTS.labels(source.name, source.kind).inc(len(alerts))
+    return outcomes
 
 
 GENERIC_ALERT_SCHEMA = {

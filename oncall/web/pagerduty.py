@@ -1,0 +1,63 @@
+"""``POST /v2/enqueue``: PagerDuty Events API v2, so any tool that can page PagerDuty can
+point here. The ``routing_key`` is a ``pagerduty`` integration's key; answers use PagerDuty's
+status codes and bodies (202 ``{"status": "success", ...}``, 400 with ``errors``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from apiflask import APIBlueprint, HTTPError
+from flask import Flask, request
+
+from oncall import intake, metrics
+from oncall.ingest import pagerduty
+from oncall.models import utcnow
+from oncall.web import session
+from oncall.web.hooks import integration_for, store
+
+bp = APIBlueprint("pagerduty", __name__, tag="Alert intake")
+
+
+def _invalid(message: str, *errors: str) -> tuple[dict[str, Any], int]:
+    metrics.REJECTED.labels("400").inc()
+    return {"status": "invalid event", "message": message, "errors": list(errors)}, 400
+
+
+@bp.post("/v2/enqueue")
+@bp.doc(summary="PagerDuty Events API v2 (trigger, acknowledge, resolve by dedup_key)",
+        responses={202: "Event processed", 400: "Invalid event (PagerDuty's error body)",
+                   503: "Storage unavailable; retry"}, operation_id="pagerdutyEnqueue")
+def enqueue() -> tuple[dict[str, Any], int]:
+    try:
+        body = json.loads(request.get_data(cache=True) or b"null")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return {"status": "Unrecognized object", "message": "Event object format is "
+                "unrecognized", "errors": ["JSON parse error"]}, 400
+    try:
+        event = pagerduty.parse_event(body)
+    except pagerduty.PagerDutyError as exc:
+        metrics.REJECTED.labels("400").inc()
+        return pagerduty.response_400(exc), 400
+    try:
+        source = integration_for(event.routing_key)
+    except HTTPError:
+        return _invalid("Event object is invalid", "'routing_key' is invalid")
+    if source.kind != "pagerduty":
+        return _invalid("Event object is invalid",
+                        f"'routing_key' belongs to a {source.kind} integration")
+    if event.alert is not None:
+        store(source, [event.alert])
+    else:  # acknowledge: PagerDuty drops it when nothing is open with that key
+        s = session()
+        try:
+            intake.acknowledge_by_key(s, source, event.dedup_key, utcnow())
+            s.commit()
+        except BaseException:
+            s.rollback()
+            raise
+    return pagerduty.response_202(event.dedup_key), 202
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
