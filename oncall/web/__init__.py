@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from apiflask import APIFlask
@@ -53,6 +55,18 @@ def settings() -> Settings:
     from flask import current_app
 
     return current_app.extensions["oncall"]
+
+
+@contextmanager
+def transaction() -> Iterator[Session]:
+    """The request's session, committed when the block ends, rolled back if it raises."""
+    s = session()
+    try:
+        yield s
+        s.commit()
+    except BaseException:
+        s.rollback()
+        raise
 
 
 def session() -> Session:

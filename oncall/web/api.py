@@ -13,7 +13,7 @@ from sqlalchemy import select
 from oncall import incidents
 from oncall.audit import entry_json
 from oncall.models import INCIDENT_STATUSES, AuditEntry, Incident, utcnow
-from oncall.web import session
+from oncall.web import session, transaction
 from oncall.web.auth import current_user, require
 
 bp = APIBlueprint("api", __name__, url_prefix="/api/v1", tag="Incidents")
@@ -53,12 +53,10 @@ def get_incident(incident_id: int) -> dict[str, Any]:
 
 
 def _act(incident_id: int, action: Any) -> dict[str, Any]:
-    s = session()
     try:
-        incident = action(s, incident_id, f"user:{current_user().email}", utcnow())
-        s.commit()
+        with transaction() as s:
+            incident = action(s, incident_id, f"user:{current_user().email}", utcnow())
     except incidents.NotFound:
-        s.rollback()
         raise HTTPError(404, f"incident {incident_id} not found") from None
     return incidents.summary_json(incident, incidents.alert_counts(s, [incident_id]))
 

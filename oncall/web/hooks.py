@@ -21,7 +21,7 @@ from oncall.ingest import SEVERITIES, NormalizedAlert, PayloadError, alertmanage
 from oncall.intake import Source
 from oncall.models import Integration, Service, utcnow
 from oncall.security import hash_token
-from oncall.web import session
+from oncall.web import session, transaction
 from oncall.web.auth import bearer_token
 from oncall.web.errors import BadRequest
 
@@ -133,13 +133,8 @@ def _receive(token: str | None) -> tuple[dict[str, Any], int]:
 
 def store(source: Source, alerts: list[NormalizedAlert]) -> list[Outcome]:
     """Commit the alerts (accept means durable), then enqueue the new incidents' escalation."""
-    s = session()
-    try:
+    with transaction() as s:
         outcomes = intake.ingest(s, source, alerts, utcnow(), _service_ids(source, alerts))
-        s.commit()
-    except BaseException:
-        s.rollback()
-        raise
     for outcome in outcomes:
         if outcome.new and outcome.incident_id is not None:
             jobs.escalate(outcome.incident_id)

@@ -13,7 +13,7 @@ from flask import Flask, request
 from oncall import intake, metrics
 from oncall.ingest import pagerduty
 from oncall.models import utcnow
-from oncall.web import session
+from oncall.web import transaction
 from oncall.web.hooks import integration_for, store
 
 bp = APIBlueprint("pagerduty", __name__, tag="Alert intake")
@@ -49,13 +49,8 @@ def enqueue() -> tuple[dict[str, Any], int]:
     if event.alert is not None:
         store(source, [event.alert])
     else:  # acknowledge: PagerDuty drops it when nothing is open with that key
-        s = session()
-        try:
+        with transaction() as s:
             intake.acknowledge_by_key(s, source, event.dedup_key, utcnow())
-            s.commit()
-        except BaseException:
-            s.rollback()
-            raise
     return pagerduty.response_202(event.dedup_key), 202
 
 

@@ -19,7 +19,7 @@ from oncall.models import ROLES, Override, Schedule, ScheduleLayer, User, utcnow
 from oncall.rotations import final_shifts, layer_shifts, next_shift, on_call_by_layer
 from oncall.scheduling import service
 from oncall.scheduling.store import override_json, schedule_json, spec_for
-from oncall.web import session
+from oncall.web import session, transaction
 from oncall.web.auth import current_user, require
 from oncall.web.errors import BadRequest
 
@@ -124,17 +124,11 @@ def _actor() -> str:
 
 def _commit(work: Callable[[], Any]) -> Any:
     """Run a change and commit it, turning refusals into 4xx answers."""
-    s = session()
     try:
-        result = work()
-        s.commit()
-        return result
+        with transaction():
+            return work()
     except service.ScheduleError as exc:
-        s.rollback()
         raise BadRequest(exc.field or "", exc.message, exc.status) from None
-    except BaseException:
-        s.rollback()
-        raise
 
 
 @bp.get("")
