@@ -53,7 +53,7 @@ def status(settings: Settings) -> str:
 
 
 def client() -> WebClient:
-    from oncall.notify.slack.client import make_client
+    from oncall.notify.slack.api import make_client
 
     settings = _state.settings
     if settings is None or not settings.slack_bot_token:

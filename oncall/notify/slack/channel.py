@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from oncall.models import User, utcnow
 from oncall.notify import DeliveryError, OutgoingPage, Receipt, Recipient
 from oncall.notify.slack import blocks, store
-from oncall.notify.slack.client import NETWORK_ERRORS, delivery_error
+from oncall.notify.slack.api import NETWORK_ERRORS, delivery_error
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import logging
 from slack_sdk.webhook import WebhookClient
 
 from oncall.notify import DeliveryError
-from oncall.notify.slack.client import NETWORK_ERRORS, TIMEOUT
+from oncall.notify.slack.api import NETWORK_ERRORS, TIMEOUT
 
 log = logging.getLogger(__name__)
 

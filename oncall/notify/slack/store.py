@@ -16,7 +16,7 @@ from oncall.incidents import alert_counts
 from oncall.models import Alert, Incident, SlackMessage, User
 from oncall.notify import DeliveryError
 from oncall.notify.slack import blocks
-from oncall.notify.slack.client import NETWORK_ERRORS, delivery_error
+from oncall.notify.slack.api import NETWORK_ERRORS, delivery_error
 
 log = logging.getLogger(__name__)
 
