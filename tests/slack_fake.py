@@ -124,6 +124,15 @@ class FakeSlack:
                 f"{method}: {key}={call.args.get(key)!r}, expected {value!r}")
         return call
 
+    def take(self, method: str, count: int, timeout: float = 20.0) -> list[Call]:
+        """The next ``count`` calls, all ``method``, in whatever order they came."""
+        self.wait(count, timeout)
+        with self._lock:
+            calls = self.calls[self.seen:self.seen + count]
+            self.seen += count
+        assert [c.method for c in calls] == [method] * count, calls
+        return calls
+
     def done(self) -> None:
         """Fail on any call that no expect() accounted for."""
         unexpected = self.unread()
@@ -197,3 +206,13 @@ def dm(user_id: str) -> str:
 
 def channel_id(name: str) -> str:
     return "C" + hashlib.sha1(name.encode()).hexdigest()[:9].upper()
+
+
+def free_port_url() -> str:
+    """A base URL where nothing listens."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/api/"
