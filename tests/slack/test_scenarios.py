@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from oncall.models import EscalationPolicy, IncidentEvent, Page, PolicyLevel, User
+from oncall.notify import slack
 from tests.conftest import Cast, pages_for
 from tests.slack.conftest import (
     ALICE,
@@ -312,3 +313,51 @@ def test_a_transient_update_failure_is_retried_until_it_lands(
     assert report.retry is None and report.updated == 1
     assert "Acknowledged by" in blocks_text(fake_slack.expect("chat.update").args)
     fake_slack.done()
+
+
+def test_acknowledged_while_the_page_was_being_posted_the_post_is_corrected_at_once(
+        web: Any, slack_cast: Cast, fake_slack: FakeSlack, queue: Queue, factory: Any,
+        on_slack: None, monkeypatch: Any) -> None:
+    from oncall import incidents
+    from oncall.models import utcnow
+    from oncall.notify.slack import store
+
+    record = store.record_message
+
+    def bob_acks_meanwhile(*args: Any, **kwargs: Any) -> None:
+        with factory() as s, s.begin():  # bob acks while alice's DM is on its way
+            incidents.acknowledge(s, incident, "user:bob@example.com", utcnow())
+        slack.after_change(incident)
+        queue.run(factory)  # that refresh finds no message to update yet
+        record(*args, **kwargs)
+
+    monkeypatch.setattr(store, "record_message", bob_acks_meanwhile)
+    incident = open_incident(web, slack_cast)
+    queue.run(factory)
+    fake_slack.expect("conversations.open")
+    post = fake_slack.expect("chat.postMessage")
+    assert buttons(post.args)[0][0] == "ack"
+    [(_, channel, ts)] = messages(factory, incident)
+    update = fake_slack.expect("chat.update", channel=channel, ts=ts)
+    assert f"Acknowledged by <@{BOB}>" in blocks_text(update.args)
+    fake_slack.done()
+
+
+def test_acknowledged_before_the_post_nothing_is_posted(
+        web: Any, slack_cast: Cast, fake_slack: FakeSlack, queue: Queue, factory: Any,
+        on_slack: None) -> None:
+    from oncall import engine, incidents, paging
+    from oncall.models import utcnow
+
+    incident = open_incident(web, slack_cast)
+    queue.take()
+    result = paging.escalate_incident(factory, incident)
+    assert result is not None
+    with factory() as s, s.begin():
+        outgoing = engine.prepare_delivery(s, result.page_ids[0], utcnow())
+    assert outgoing is not None
+    with factory() as s, s.begin():  # acknowledged after the outbox's re-check
+        incidents.acknowledge(s, incident, "user:bob@example.com", utcnow())
+    engine.send(outgoing)
+    fake_slack.done()
+    assert messages(factory, incident) == []

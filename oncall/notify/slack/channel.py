@@ -36,13 +36,8 @@ class SlackChannel:
 
     def send(self, page: OutgoingPage) -> Receipt:
         client = self._client()
-        if page.recipient.email is None and page.recipient.name.startswith(CHANNEL_PREFIX):
-            target, kind, paged = page.recipient.name[len(CHANNEL_PREFIX):], "channel", None
-        else:
-            slack_id = self._slack_id(client, page.recipient)
-            opened = _call("conversations.open", client.conversations_open, users=slack_id)
-            target, kind, paged = opened["channel"]["id"], "dm", f"<@{slack_id}>"
         if page.kind == "notice" or page.incident_id is None:
+            target, _, _ = self._destination(client, page.recipient)
             posted = _call("chat.postMessage", client.chat_postMessage, channel=target,
                            **blocks.notice(page.text))
             return Receipt(provider_id=str(posted["ts"]), detail=str(posted["channel"]))
@@ -50,6 +45,9 @@ class SlackChannel:
             view = store.incident_view(session, page.incident_id)
         if view is None:
             raise DeliveryError(f"incident {page.incident_id} is gone", permanent=True)
+        if view.status != "triggered":  # acknowledged since the outbox re-checked it
+            return Receipt(provider_id=None, detail=f"not posted: incident {view.status}")
+        target, kind, paged = self._destination(client, page.recipient)
         posted = _call("chat.postMessage", client.chat_postMessage, channel=target,
                        unfurl_links=False, unfurl_media=False, **blocks.message(view, paged))
         channel_id, ts = str(posted["channel"]), str(posted["ts"])
@@ -63,6 +61,15 @@ class SlackChannel:
             log.exception("slack: refresh after posting about incident %s failed",
                           page.incident_id)
         return Receipt(provider_id=ts, detail=channel_id)
+
+    def _destination(self, client: WebClient,
+                     recipient: Recipient) -> tuple[str, str, str | None]:
+        """(channel to post to, "channel" or "dm", who a DM pages as a mention)."""
+        if recipient.email is None and recipient.name.startswith(CHANNEL_PREFIX):
+            return recipient.name[len(CHANNEL_PREFIX):], "channel", None
+        slack_id = self._slack_id(client, recipient)
+        opened = _call("conversations.open", client.conversations_open, users=slack_id)
+        return str(opened["channel"]["id"]), "dm", f"<@{slack_id}>"
 
     def _slack_id(self, client: WebClient, recipient: Recipient) -> str:
         """The recipient's Slack member id; found by email the first time, and then kept
