@@ -196,6 +196,12 @@ class FakeSlack:
                 return Reply({"ok": False, "error": "users_not_found"})
             return Reply({"ok": True, "user": {"id": found, "profile": {
                 "email": args.get("email")}}})
+        if method == "users.info":
+            emails = [e for e, uid in self.directory.items() if uid == args.get("user")]
+            if not emails:
+                return Reply({"ok": False, "error": "user_not_found"})
+            return Reply({"ok": True, "user": {"id": args.get("user"),
+                                               "profile": {"email": emails[0]}}})
         return Reply({"ok": False, "error": "unknown_method"})
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,6 +24,7 @@ from oncall import jobs
 from oncall.models import utcnow
 from oncall.notify import slack
 from oncall.notify.slack import actions, commands
+from oncall.notify.slack.api import make_client, member_email
 from oncall.web import settings, transaction
 from oncall.web.errors import BadRequest
 
@@ -124,10 +126,19 @@ def command() -> dict[str, Any]:
     if not user_id:
         raise BadRequest("user_id", "missing")
     with transaction() as s:
-        reply = commands.run(s, user_id, form.get("text", ""), utcnow())
+        reply = commands.run(s, user_id, form.get("text", ""), utcnow(), _email_of())
     for incident_id in reply.refresh:
         slack.after_change(incident_id)
     return reply.body()
+
+
+def _email_of() -> Callable[[str], str | None] | None:
+    """Ask Slack for a member's email, quickly (Slack waits 3 seconds for our answer)."""
+    s = settings()
+    if not s.slack_bot_token:
+        return None
+    client = make_client(s.slack_bot_token, s.slack_api_base_url, timeout=2, retries=False)
+    return lambda slack_id: member_email(client, slack_id)
 
 
 def init_app(app: Flask) -> None:

@@ -157,3 +157,35 @@ def test_a_command_without_a_user_is_400(web: Any) -> None:
     body = b"command=%2Foncall&text=who"
     r = web.post("/slack/commands", data=body, headers=sign(body))
     assert r.status_code == 400 and r.json["field"] == "user_id"
+
+
+def test_link_connects_a_slack_account_by_its_email_and_is_audited(
+        web: Any, slack_cast: Cast, factory: Any, fake_slack: FakeSlack) -> None:
+    link(factory, alice=None)
+    fake_slack.directory["Alice@Example.com"] = "U0NEWALIC"
+    r = command(web, "link", "U0NEWALIC")
+    assert "Linked: you are alice@example.com (responder)" in r.json["text"]
+    fake_slack.expect("users.info", user="U0NEWALIC")
+    fake_slack.done()
+    assert "You are linked to alice@example.com" in command(web, "link", "U0NEWALIC").json[
+        "text"]
+    fake_slack.done()  # already linked: Slack is not asked again
+    with factory() as s:
+        [entry] = s.scalars(select(AuditEntry).where(AuditEntry.object_type == "user"))
+        assert (entry.actor, entry.after) == ("slack:U0NEWALIC", {"slack": "U0NEWALIC"})
+    incident = open_incident(web, slack_cast)
+    assert "You acknowledged" in command(web, f"ack {incident}", "U0NEWALIC").json["text"]
+
+
+def test_link_refuses_an_unknown_email_and_an_account_linked_elsewhere(
+        web: Any, slack_cast: Cast, factory: Any, fake_slack: FakeSlack) -> None:
+    fake_slack.directory["stranger@example.com"] = "U0STRANGE"
+    fake_slack.directory["alice@example.com"] = "U0ALICE2ND"
+    assert "No oncall user has the email stranger@example.com" in command(
+        web, "link", "U0STRANGE").json["text"]
+    assert "already linked to another Slack account" in command(
+        web, "link", "U0ALICE2ND").json["text"]
+    fake_slack.error("users.info", "internal_error")
+    assert "could not ask Slack" in command(web, "link", "U0STRANGE").json["text"]
+    with factory() as s:
+        assert s.scalars(select(AuditEntry)).all() == []

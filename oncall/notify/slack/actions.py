@@ -43,10 +43,10 @@ def user_for(session: Session, slack_id: str) -> User | None:
 
 def link_help(slack_id: str) -> str:
     return (f"Your Slack account (`{slack_id}`) is not linked to an oncall user, so I can't "
-            "tell who you are. Ask an admin to add your Slack member id to your user: "
-            f"`oncall user add you@example.com --name \"Your Name\" --slack {slack_id}`, or "
-            "`slack: " + slack_id + "` beside your user in the config files, then `oncall "
-            "apply`. You are also linked automatically the first time you are paged on Slack.")
+            "tell who you are. Type `/oncall link` to link it by your Slack email. If your "
+            "oncall email differs, ask an admin to run "
+            f"`oncall user slack you@example.com {slack_id}` (or to add `slack: {slack_id}` "
+            "to your user in the config files and run `oncall apply`).")
 
 
 def allowed(user: User, role: str) -> bool:

@@ -77,12 +77,13 @@ def retry_after(headers: Any) -> float:
         return 1.0
 
 
-def make_client(token: str, base_url: str | None = None) -> WebClient:
+def make_client(token: str, base_url: str | None = None, *, timeout: int = TIMEOUT,
+                retries: bool = True) -> WebClient:
+    """``retries=False`` for calls made while Slack waits for our answer (3 seconds)."""
     base = (base_url or DEFAULT_BASE_URL).rstrip("/") + "/"
-    return WebClient(token=token, base_url=base, timeout=TIMEOUT, retry_handlers=[
-        ConnectionErrorRetryHandler(max_retry_count=1),
-        RateLimitRetry(max_retry_count=2),
-    ])
+    handlers = [ConnectionErrorRetryHandler(max_retry_count=1),
+                RateLimitRetry(max_retry_count=2)] if retries else []
+    return WebClient(token=token, base_url=base, timeout=timeout, retry_handlers=handlers)
 
 
 def error_code(exc: SlackApiError) -> str:
@@ -114,3 +115,11 @@ NETWORK_ERRORS: tuple[type[BaseException], ...] = (
     SlackClientError, urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError,
     OSError, ValueError,
 )
+
+
+def member_email(client: WebClient, slack_id: str) -> str | None:
+    """A member's email from ``users.info`` (needs the users:read.email scope)."""
+    found = client.users_info(user=slack_id)
+    profile = (found.get("user") or {}).get("profile") or {}
+    email = profile.get("email")
+    return str(email) if email else None

@@ -7,6 +7,7 @@ Callers own the transaction, and enqueue ``Reply.after`` (incidents to refresh) 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from oncall.audit import audit
 from oncall.models import Schedule, User
 from oncall.notify.slack import actions
 from oncall.notify.slack.blocks import escape
@@ -28,6 +30,7 @@ HELP = """*/oncall* - the on-call pager from Slack
 • `/oncall resolve <incident>` - resolve an incident
 • `/oncall override <schedule> @user <duration>` - put someone on call from now, \
 e.g. `/oncall override billing-primary @bob 2h` (managers)
+• `/oncall link` - link your Slack account to your oncall user (by your Slack email)
 • `/oncall help` - this message
 Add `public` at the end to answer in the channel instead of only to you."""
 
@@ -56,12 +59,17 @@ def parse_duration(text: str) -> timedelta | None:
     return timedelta(days=days, hours=hours, minutes=minutes)
 
 
-def run(session: Session, slack_user_id: str, text: str, now: datetime) -> Reply:
+def run(session: Session, slack_user_id: str, text: str, now: datetime,
+        email_of: Callable[[str], str | None] | None = None) -> Reply:
+    """Answer ``/oncall <text>``. ``email_of`` asks Slack for a member's email (for
+    ``link``); without it, linking is left to an admin."""
     words = text.split()
     public = bool(words) and words[-1].lower() in ("public", "in_channel")
     if public:
         words = words[:-1]
     verb = words[0].lower() if words else "help"
+    if verb == "link":
+        return link(session, slack_user_id, email_of)
     if verb not in ("who", "ack", "resolve", "override"):
         prefix = "" if verb == "help" else f"I don't know `{escape(verb)}`.\n"
         return Reply(prefix + HELP)
@@ -160,3 +168,33 @@ def _user_from(session: Session, text: str) -> User | None:
         return session.scalar(select(User).where(User.email == text.strip("<>").split("|")[0]
                                                  .removeprefix("mailto:")))
     return None
+
+
+def link(session: Session, slack_user_id: str,
+         email_of: Callable[[str], str | None] | None) -> Reply:
+    """Link the caller's Slack account to the oncall user with the same email."""
+    linked = actions.user_for(session, slack_user_id)
+    if linked is not None:
+        return Reply(f"You are linked to {escape(linked.email)}.")
+    if email_of is None:
+        return Reply(actions.link_help(slack_user_id))
+    try:
+        email = email_of(slack_user_id)
+    except Exception as exc:  # Slack's trouble: say so, change nothing
+        return Reply(f"I could not ask Slack for your email ({escape(str(exc))}); try again.")
+    if not email:
+        return Reply("Slack did not tell me your email (the app needs the users:read.email "
+                     "scope). " + actions.link_help(slack_user_id))
+    user = session.scalar(select(User).where(User.email.ilike(email)))
+    if user is None:
+        return Reply(f"No oncall user has the email {escape(email)}. "
+                     + actions.link_help(slack_user_id))
+    if user.slack_id:
+        return Reply(f"{escape(user.email)} is already linked to another Slack account "
+                     f"(`{user.slack_id}`); ask an admin to change it.")
+    before = {"slack": None}
+    user.slack_id = slack_user_id
+    session.flush()
+    audit(session, f"slack:{slack_user_id}", "update", "user", user.id, user.email, before,
+          {"slack": slack_user_id})
+    return Reply(f"Linked: you are {escape(user.email)} ({user.role}) here now.")
