@@ -254,7 +254,8 @@ def test_an_unlinked_slack_user_is_told_how_to_link_and_nothing_changes(
     assert press(web, "ack", incident, "U0STRANGE", response_url=url).status_code == 200
     queue.run(factory)
     answer = fake_slack.expect("response_url")
-    assert "not linked" in answer.args["text"] and "--slack U0STRANGE" in answer.args["text"]
+    assert "not linked" in answer.args["text"] and "/oncall link" in answer.args["text"]
+    assert "oncall user slack you@example.com U0STRANGE" in answer.args["text"]
     fake_slack.done()
     assert status(factory, incident) == "triggered"
 
