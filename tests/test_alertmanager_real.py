@@ -66,7 +66,7 @@ receivers:
             raise AssertionError((tmp / "alertmanager.log").read_text()[-3000:])
         try:
             return requests.get(f"{url}/-/ready", timeout=1).ok
-        except requests.ConnectionError:
+        except requests.RequestException:
             return False
 
     wait_for(ready, 30, what="alertmanager")
