@@ -35,22 +35,34 @@ if not (ALERTMANAGER and AMTOOL):
     pytest.skip("prometheus-alertmanager is not installed", allow_module_level=True)
 
 
-def start_alertmanager(tmp: Path, webhook: str) -> tuple[subprocess.Popen[bytes], str]:
+WEBHOOK_RECEIVER = """
+  - name: oncall
+    webhook_configs:
+      - url: {url}
+        send_resolved: true
+        max_alerts: 0
+"""
+# Alertmanager's own PagerDuty integration, pointed at /v2/enqueue instead of PagerDuty.
+PAGERDUTY_RECEIVER = """
+  - name: oncall
+    pagerduty_configs:
+      - routing_key: {key}
+        url: {url}
+        send_resolved: true
+        severity: '{{{{ or .CommonLabels.severity "error" }}}}'
+"""
+
+
+def start_alertmanager(tmp: Path, receiver: str) -> tuple[subprocess.Popen[bytes], str]:
     config = tmp / "alertmanager.yml"
     config.write_text(f"""
 route:
   receiver: oncall
-  group_by: [alertname]
+  group_by: [alertname, merchant_id]
   group_wait: 1s
   group_interval: 1s
   repeat_interval: 1h
-receivers:
-  - name: oncall
-    webhook_configs:
-      - url: {webhook}
-        send_resolved: true
-        max_alerts: 0
-""")
+receivers:{receiver}""")
     port = free_port()
     log = open(tmp / "alertmanager.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
@@ -85,7 +97,8 @@ def alertmanager_hook(factory: Any, cast: Cast) -> str:
 @pytest.fixture
 def stack(settings: Settings, alertmanager_hook: str, tmp_path: Path) -> Iterator[str]:
     with web_server(settings, tmp_path, workers=2) as web:
-        proc, url = start_alertmanager(tmp_path, f"{web}/integrations/{alertmanager_hook}")
+        proc, url = start_alertmanager(tmp_path, WEBHOOK_RECEIVER.format(
+            url=f"{web}/integrations/{alertmanager_hook}"))
         try:
             yield url
         finally:
@@ -133,3 +146,30 @@ def test_alerts_fired_with_amtool_open_incidents_and_their_resolve_closes_them(
     by_summary = {i.summary: i.status for i in incidents(factory)}
     assert by_summary["Charge failures for globex above 5%"] == "triggered"
     assert len(incidents(factory)) == 2  # repeats of the group joined, never opened more
+
+
+def test_alertmanagers_pagerduty_integration_can_point_here(
+        settings: Settings, factory: Any, cast: Cast, tmp_path: Path) -> None:
+    key = "0123456789abcdef0123456789abcdef"
+    with factory() as s, s.begin():
+        s.add(Integration(service_id=cast.service.id, kind="pagerduty", name="am-pagerduty",
+                          token_hash=hash_token(key), prefix=key[:10]))
+    with web_server(settings, tmp_path, workers=2) as web:
+        proc, url = start_alertmanager(tmp_path, PAGERDUTY_RECEIVER.format(
+            key=key, url=f"{web}/v2/enqueue"))
+        try:
+            labels = ["alertname=ApiErrorBudgetBurn", "severity=critical",
+                      "service=billing-api"]
+            amtool(url, *labels, "--annotation=summary=API error budget burning at 14x")
+            wait_for(lambda: len(incidents(factory)) == 1, 30, what="the PagerDuty event")
+            [incident] = incidents(factory)
+            assert incident.status == "triggered" and incident.severity == "critical"
+            assert "ApiErrorBudgetBurn" in incident.summary
+            ended = (datetime.now(UTC) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            amtool(url, *labels, "--annotation=summary=API error budget burning at 14x",
+                   f"--end={ended}")
+            wait_for(lambda: incidents(factory)[0].status == "resolved", 30,
+                     what="the resolve event")
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(20)
