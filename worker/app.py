@@ -30,6 +30,11 @@ app.conf.update(
             # A sweep nobody ran in time is worthless later: don't let them pile up.
             "options": {"expires": max(settings.sweep_interval * 3, 5), "queue": "oncall.beat"},
         },
+        "rules": {  # windowed threshold rules: crossings and hold-downs with no new alert
+            "task": "oncall.rules",
+            "schedule": 15.0,
+            "options": {"expires": 15, "queue": "oncall.beat"},
+        },
         "handoffs": {
             "task": "oncall.handoffs",
             "schedule": 60.0,
