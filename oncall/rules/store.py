@@ -117,7 +117,7 @@ def bump_version(session: Session, now: datetime, count: int) -> None:
 
 
 def services(session: Session) -> dict[str, int]:
-    return dict(session.execute(select(Service.name, Service.id)).tuples().all())
+    return dict(session.execute(select(Service.name, Service.id)).all())
 
 
 def samples(session: Session, rule: Rule, now: datetime, seconds: int,

@@ -53,7 +53,7 @@ def list_rules() -> dict[str, Any]:
     rows = list(session().scalars(select(ThresholdRule).order_by(ThresholdRule.position)))
     firing = dict(session().execute(select(RuleState.rule, func.count())
                                     .where(RuleState.firing.is_(True))
-                                    .group_by(RuleState.rule)).tuples().all())
+                                    .group_by(RuleState.rule)).all())
     return {"rules": [{**rule_json(r), "firing_groups": int(firing.get(r.name, 0))}
                       for r in rows]}
 
