@@ -113,11 +113,15 @@ def _open(session: Session, c: store.Compiled, obs: Observation, known: dict[str
           now: datetime) -> tuple[int, bool]:
     rule, latest = c.rule, obs.latest
     assert latest is not None
-    service_id = known.get(latest.service or "")
+    # The latest alert's service; if its integration is gone, the rule's only service.
+    service = latest.service or (rule.match.services[0] if len(rule.match.services) == 1
+                                 else None)
+    service_id = known.get(service or "")
     if service_id is None:
-        raise LookupError(f"no service {latest.service!r} for rule {rule.name}")
+        raise LookupError(f"rule {rule.name}: no service to open the incident on (the "
+                          "alerts' integration was removed; name one in match.service)")
     values = evaluate.template_values(rule, latest.labels, obs.values,
-                                      type=rule.match.types[0], service=latest.service)
+                                      type=rule.match.types[0], service=service)
     dedup_key = evaluate.dedup_key_for(rule, values, obs.group, rule.default_dedup_key(
         obs.group))
     summary = evaluate.summary_for(rule, values, evaluate.default_summary(rule, obs))
