@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from oncall.apply.loader import Document
-from oncall.models import EscalationPolicy, Service, ThresholdRule, utcnow
+from oncall.models import EscalationPolicy, RuleState, Service, ThresholdRule, utcnow
 from oncall.rules import RuleError, parse
 from oncall.rules.store import bump_version
 
@@ -68,6 +68,8 @@ def sync(session: Session, rules: dict[str, dict[str, Any]], src: dict[tuple[str
     for name, row in existing.items():
         if row.managed_by is not None:
             session.delete(row)
+            # Its memory goes with it; incidents it opened stay open for people to resolve.
+            session.execute(delete(RuleState).where(RuleState.rule == name))
             changes.append(change("delete", "rule", name))
     if len(changes) != before:
         session.flush()

@@ -6,6 +6,7 @@ service's default policy; nothing is dropped for want of a rule).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,7 @@ from oncall.ingest import NormalizedAlert
 from oncall.models import RuleState
 from oncall.rules import evaluate, store
 from oncall.rules.evaluate import Sample
-from oncall.rules.model import Rule
+from oncall.rules.model import CountCondition, Rule
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ def route(session: Session, alert: NormalizedAlert, service: str,
     held = False
     if alert.status == "firing" and rule.windowed:
         assert rule.when is not None and hasattr(rule.when, "within")
-        past = store.samples(session, rule, now, rule.when.within, rule.group_labels(group))
+        past = store.samples(session, rule, now, rule.when.within,
+                             {k: alert.labels.get(k) for k in rule.per}, enough=_enough(rule))
         obs = evaluate.observe(rule, group, [*past, Sample(now, alert.labels, alert.value,
                                                            service, alert.severity)], now)
         held, observed, summary = not obs.over, obs.values, evaluate.default_summary(rule, obs)
@@ -83,6 +85,14 @@ def route(session: Session, alert: NormalizedAlert, service: str,
                    summary=evaluate.summary_for(rule, values, summary),
                    severity=rule.severity or alert.severity, policy=found.policy,
                    group=group, observed=observed)
+
+
+def _enough(rule: Rule) -> int | None:
+    """How many earlier alerts a count needs to see (this alert makes one more)."""
+    if not isinstance(rule.when, CountCondition):
+        return None
+    t = rule.when.compare.threshold
+    return max(0, (math.floor(t) + 1 if rule.when.compare.op == ">" else math.ceil(t)) - 1)
 
 
 def remember(session: Session, verdict: Verdict, incident_id: int | None, new: bool,

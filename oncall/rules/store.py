@@ -121,31 +121,56 @@ def services(session: Session) -> dict[str, int]:
 
 
 def samples(session: Session, rule: Rule, now: datetime, seconds: int,
-            group: Mapping[str, Any] | None = None,
-            known: Mapping[str, int] | None = None) -> list[Sample]:
-    """The firing alerts the rule matches in ``(now - seconds, now]`` (on the type index),
-    optionally only one group's (prefiltered in SQL where the label value is a string)."""
+            group: Mapping[str, Any] | None = None, known: Mapping[str, int] | None = None,
+            enough: int | None = None) -> list[Sample]:
+    """The firing alerts the rule matches in ``(now - seconds, now]``, newest first (on the
+    type index), optionally only one group's. String label conditions are filtered in SQL,
+    the rest in Python. ``enough``: stop after that many (a count only needs to know that it
+    reached its threshold, however many alerts a storm brought). ``group`` holds the label
+    values as the alert sent them."""
+    if enough == 0:
+        return []
     stmt = (select(Alert.received_at, Alert.labels, Alert.value, Alert.service,
                    Alert.severity, Service.name)
             .outerjoin(Integration, Integration.id == Alert.integration_id)
             .outerjoin(Service, Service.id == Integration.service_id)
             .where(Alert.type.in_(rule.match.types), Alert.status == "firing",
                    Alert.received_at > now - timedelta(seconds=seconds),
-                   Alert.received_at <= now))
+                   Alert.received_at <= now)
+            .order_by(Alert.received_at.desc()))
     for key, value in (group or {}).items():
         if isinstance(value, str) and value:
             stmt = stmt.where(Alert.labels[key].as_string() == value)
+    for key, wanted in rule.match.labels:
+        # Values from YAML are strings here; a label sent as a number is matched in Python.
+        if all(not _numeric(v) for v in wanted):
+            stmt = stmt.where(Alert.labels[key].as_string().in_(wanted))
     known = known if known is not None else services(session)
-    out = []
-    for at, labels, value, named, severity, via in session.execute(stmt):
-        service = named if named in known else via
-        labels = labels or {}
-        if not rule.match(_type_of(rule), service, labels):
-            continue
-        if group is not None and rule.group_labels(rule.group_of(labels)) != dict(group):
-            continue
-        out.append(Sample(at, labels, value, service, severity))
+    wanted_group = rule.group_of(group) if group is not None else None
+    out: list[Sample] = []
+    result = session.execute(stmt.execution_options(yield_per=500))
+    try:
+        for at, labels, value, named, severity, via in result:
+            service = named if named in known else via
+            labels = labels or {}
+            if not rule.match(_type_of(rule), service, labels):
+                continue
+            if wanted_group is not None and rule.group_of(labels) != wanted_group:
+                continue
+            out.append(Sample(at, labels, value, service, severity))
+            if enough is not None and len(out) >= enough:
+                break
+    finally:
+        result.close()
     return out
+
+
+def _numeric(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return value.lower() in ("true", "false")
+    return True
 
 
 def _type_of(rule: Rule) -> str:

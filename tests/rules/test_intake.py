@@ -152,3 +152,25 @@ rules:
     [incident] = incidents(factory)
     assert (incident.severity, incident.summary) == ("critical",
                                                      "Billing cron: nightly-invoice-run missed")
+
+
+def test_a_count_rule_groups_numeric_labels_and_filters_on_labels(
+        apply_rules: Callable[[str], Any], send: Callable[..., Any], factory: Any) -> None:
+    apply_rules("""
+rules:
+  - rule: stripe-spike
+    match: {type: charge_failure, labels: {processor: stripe}}
+    when: {count: "> 1", within: 5m, per: [merchant_id]}
+""")
+    stripe = {"processor": "stripe", "merchant_id": 42}
+    assert send(at(0), labels=stripe).status == "held"
+    # Another processor is not this rule's: it goes to the service's policy, and is not
+    # counted by the rule.
+    other = send(at(1), labels={"processor": "adyen", "merchant_id": 42})
+    assert other.new is True
+    assert send(at(2), labels={**stripe, "merchant_id": "43"}).status == "held"
+    crossed = send(at(3), labels=stripe)  # the second for merchant 42 (sent as a number)
+    assert crossed.new is True
+    [_, incident] = incidents(factory)
+    assert incident.dedup_key == "rule:stripe-spike:merchant_id=42"
+    assert incident.summary == "stripe-spike (merchant_id=42): 2 alerts in 5m (> 1)"
