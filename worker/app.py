@@ -6,9 +6,11 @@ from celery import Celery
 from celery.signals import worker_process_init
 
 from oncall import db, jobs
-from oncall.config import load_settings
+from oncall.config import env_float, load_settings
 
 settings = load_settings()
+# How often windowed threshold rules are re-evaluated (crossings and hold-downs).
+rules_interval = env_float("ONCALL_RULES_INTERVAL", 15.0)
 
 app = Celery("oncall", broker=settings.broker_url, include=["worker.tasks"])
 app.conf.update(
@@ -32,8 +34,8 @@ app.conf.update(
         },
         "rules": {  # windowed threshold rules: crossings and hold-downs with no new alert
             "task": "oncall.rules",
-            "schedule": 15.0,
-            "options": {"expires": 15, "queue": "oncall.beat"},
+            "schedule": rules_interval,
+            "options": {"expires": max(rules_interval, 5), "queue": "oncall.beat"},
         },
         "handoffs": {
             "task": "oncall.handoffs",

@@ -5,12 +5,16 @@ timeline. Time is passed in explicitly."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from oncall import incidents as incident_actions
+from oncall.models import Alert, Integration, User, utcnow
 from oncall.rules import tick
+from tests.conftest import WorkerProcess, pages_for, wait_for
 from tests.rules.conftest import at, incidents, timeline
 
 SPIKE_RULE = """
@@ -122,7 +126,6 @@ def test_an_incident_resolved_by_a_person_while_over_stays_resolved_until_it_cle
     run(factory, 8)  # clear: the spell is over
     # Stored without intake's evaluation (as racing requests would leave them): only the
     # tick can open the new spell's incident.
-    from oncall.models import Alert, Integration
     with factory() as s, s.begin():
         integration_id = s.scalar(select(Integration.id))
         for m in (9, 9.5, 10):
@@ -138,7 +141,6 @@ def test_the_tick_opens_what_intake_missed_and_uses_the_rules_policy_and_runbook
         apply_rules: Callable[[str], Any], send: Callable[..., Any], factory: Any,
         cast: Any) -> None:
     apply_rules(SPIKE_RULE)
-    from oncall.models import Alert
     with factory() as s, s.begin():
         for m in (0, 1, 2):  # stored held by racing requests, none saw the other two
             s.add(Alert(integration_id=None, type="charge_failure", status="firing",
@@ -153,3 +155,25 @@ def test_the_tick_opens_what_intake_missed_and_uses_the_rules_policy_and_runbook
     assert incident.policy["name"] == "bob-first"
     assert incident.runbook == "docs/runbooks/charge-failures.md"
     assert incident.service_id == cast.service.id
+
+
+@pytest.mark.worker
+@pytest.mark.slow
+def test_the_beat_opens_and_pages_a_crossing_nobody_posted(
+        apply_rules: Callable[[str], Any], factory: Any, worker: WorkerProcess) -> None:
+    apply_rules(SPIKE_RULE)
+    now = utcnow()
+    with factory() as s, s.begin():  # three stored, none of them evaluated at intake
+        integration_id = s.scalar(select(Integration.id))
+        for seconds in (3, 2, 1):
+            s.add(Alert(integration_id=integration_id, type="charge_failure",
+                        status="firing", severity="critical", summary="charge failed",
+                        dedup_key="x", labels={"merchant_id": "acme"}, rule="spike",
+                        held=True, received_at=now - timedelta(seconds=seconds)))
+    worker.extra_env = {"ONCALL_RULES_INTERVAL": "1"}
+    worker.start()
+    [incident] = wait_for(lambda: incidents(factory), 30, what="the tick's incident")
+    assert incident.summary == "3 charge failures for acme"
+    [page] = wait_for(lambda: pages_for(factory, incident.id), 20, what="the page")
+    with factory() as s:
+        assert s.get(User, page.user_id).email == "bob@example.com"  # the rule's policy
