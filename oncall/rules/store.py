@@ -145,7 +145,8 @@ def samples(session: Session, rule: Rule, now: datetime, seconds: int,
         # Values from YAML are strings here; a label sent as a number is matched in Python.
         if all(not _numeric(v) for v in wanted):
             stmt = stmt.where(Alert.labels[key].as_string().in_(wanted))
-    known = known if known is not None else services(session)
+    if known is None:  # service names matter only to a rule that matches on them
+        known = services(session) if rule.match.services else {}
     wanted_group = rule.group_of(group) if group is not None else None
     out: list[Sample] = []
     result = session.execute(stmt.execution_options(yield_per=500))
