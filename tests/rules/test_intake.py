@@ -174,3 +174,18 @@ rules:
     [_, incident] = incidents(factory)
     assert incident.dedup_key == "rule:stripe-spike:merchant_id=42"
     assert incident.summary == "stripe-spike (merchant_id=42): 2 alerts in 5m (> 1)"
+
+
+def test_a_batch_is_judged_alert_by_alert_when_a_rule_matches(
+        client: Any, cast: Cast, apply_rules: Callable[[str], Any], session: Any) -> None:
+    apply_rules(SPIKE_RULE)
+    batch = [alert(labels={"merchant_id": "acme"}) for _ in range(3)]
+    batch.append(alert(type="cron_miss", summary="nightly run missed", labels={}))
+    r = client.post(f"/integrations/{cast.integration_token}", json=batch)
+    assert r.status_code == 202
+    assert [o["status"] for o in r.json["incidents"]] == ["held", "held", "triggered",
+                                                          "triggered"]
+    assert [o["new"] for o in r.json["incidents"]][2:] == [True, True]
+    assert session.scalar(select(Incident).where(
+        Incident.id == r.json["incidents"][2]["incident_id"])).summary == \
+        "3 charge failures in 5m for merchant acme"
