@@ -32,13 +32,24 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     db.get_engine(settings.database_url)
     jobs.init(settings.broker_url)
 
-    from oncall.web import api, calendar, errors, health, hooks, limits, pagerduty, schedules
+    from oncall.web import (
+        api,
+        calendar,
+        errors,
+        health,
+        hooks,
+        limits,
+        pagerduty,
+        rules,
+        schedules,
+    )
 
     errors.init_app(app)
     hooks.init_app(app)
     pagerduty.init_app(app)
     api.init_app(app)
     schedules.init_app(app)
+    rules.init_app(app)
     calendar.init_app(app)
     health.init_app(app)
     limits.init_app(app, settings)
