@@ -65,6 +65,9 @@ def sqlite_url(data_dir: Path, name: str = "oncall.sqlite") -> str:
     return f"sqlite:///{(data_dir / name).resolve()}"
 
 
+DEFAULT_INTAKE_RATE_LIMIT = "100/second;3000/minute"
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -83,6 +86,10 @@ class Settings:
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
     slack_api_base_url: str | None = None
+    # Per-integration intake limit (flask-limiter notation, ";"-separated), "off" to disable,
+    # and where the counters live (default: the broker's Redis, else this process's memory).
+    intake_rate_limit: str = DEFAULT_INTAKE_RATE_LIMIT
+    ratelimit_storage_url: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -114,4 +121,6 @@ def load_settings(data_dir: Path | None = None) -> Settings:
         slack_bot_token=env_str("SLACK_BOT_TOKEN"),
         slack_signing_secret=env_str("SLACK_SIGNING_SECRET"),
         slack_api_base_url=env_str("SLACK_API_BASE_URL"),
+        intake_rate_limit=env_str("ONCALL_INTAKE_RATE_LIMIT") or DEFAULT_INTAKE_RATE_LIMIT,
+        ratelimit_storage_url=env_str("ONCALL_RATELIMIT_STORAGE_URL"),
     )

@@ -10,6 +10,7 @@ the whole firing path (incident, alert, timeline entry) is one statement: one ro
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from oncall.incidents import Outcome, record
 from oncall.ingest import NormalizedAlert
 from oncall.models import Integration, UTCDateTime
+from oncall.rules import route
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,8 @@ class Source:
                    integration.service.name)
 
 
-_TYPES: dict[str, Any] = {"now": UTCDateTime(), "labels": JSON(), "raw": JSON()}
+_TYPES: dict[str, Any] = {"now": UTCDateTime(), "labels": JSON(), "raw": JSON(),
+                          "policy": JSON(none_as_null=True)}
 
 
 def _typed(sql: str) -> Any:
@@ -48,17 +51,19 @@ def _typed(sql: str) -> Any:
                              if f":{name}" in sql))
 
 
+# The alert keeps what its sender said; the incident takes the matching threshold rule's key,
+# summary, severity, policy and runbook (``inc_*``: the alert's own when no rule matches).
 _ALERT_COLUMNS = ("integration_id, incident_id, received_at, status, type, severity, summary, "
-                  "dedup_key, service, labels, value, raw")
+                  "dedup_key, service, labels, value, raw, rule, held")
 _ALERT_VALUES = (":integration_id, {incident}, :now, :status, :type, :severity, :summary, "
-                 ":dedup_key, :service, :labels, :value, :raw")
+                 ":dedup_key, :service, :labels, :value, :raw, :rule, :held")
 _OPEN_INCIDENT = ("INSERT INTO incidents (service_id, dedup_key, status, severity, summary, "
-                  "level, loop, next_action_at, created_at, updated_at) VALUES "
-                  "(:service_id, :dedup_key, 'triggered', :severity, :summary, 0, 0, :now, "
-                  ":now, :now) ON CONFLICT (service_id, dedup_key) WHERE status <> 'resolved' "
-                  "DO NOTHING RETURNING id, status")
+                  "policy, runbook, level, loop, next_action_at, created_at, updated_at) VALUES "
+                  "(:service_id, :inc_key, 'triggered', :inc_severity, :inc_summary, :policy, "
+                  ":runbook, 0, 0, :now, :now, :now) ON CONFLICT (service_id, dedup_key) "
+                  "WHERE status <> 'resolved' DO NOTHING RETURNING id, status")
 _FIND_OPEN = ("SELECT id, status FROM incidents WHERE service_id = :service_id AND "
-              "dedup_key = :dedup_key AND status <> 'resolved'")
+              "dedup_key = :inc_key AND status <> 'resolved'")
 
 # PostgreSQL: one statement. If a concurrent transaction opened the incident after this
 # statement's snapshot was taken, neither branch of `inc` sees a row and nothing is written;
@@ -69,17 +74,68 @@ inc AS (
   SELECT id, status, true AS new FROM ins
   UNION ALL
   (SELECT id, status, false AS new FROM incidents
-    WHERE service_id = :service_id AND dedup_key = :dedup_key AND status <> 'resolved'
+    WHERE service_id = :service_id AND dedup_key = :inc_key AND status <> 'resolved'
       AND NOT EXISTS (SELECT 1 FROM ins) LIMIT 1)
 ),
 al AS (INSERT INTO alerts ({_ALERT_COLUMNS})
        SELECT {_ALERT_VALUES.format(incident="inc.id")} FROM inc RETURNING id),
 ev AS (INSERT INTO incident_events (incident_id, at, kind, actor, detail)
        SELECT inc.id, :now, 'triggered', :actor,
-              json_build_object('alert_id', (SELECT id FROM al), 'summary', :summary,
-                                'severity', :severity)
+              json_strip_nulls(json_build_object(
+                'alert_id', (SELECT id FROM al), 'summary', CAST(:inc_summary AS text),
+                'severity', CAST(:inc_severity AS text), 'rule', CAST(:rule AS text)))
        FROM inc WHERE inc.new)
 SELECT inc.id, inc.status, inc.new, (SELECT id FROM al) FROM inc
+""")
+# PostgreSQL, a batch (an Alertmanager group, a JSON array): the same in one statement for
+# every firing alert of the batch, from arrays. Alert ids are drawn first so that each input
+# row keeps its own; the first alert of a key opens its incident, the rest join it. Rows whose
+# incident a concurrent transaction opened meanwhile come back missing and are run again.
+_PG_TRIGGER_BATCH = _typed("""
+WITH input AS (
+  SELECT nextval(pg_get_serial_sequence('alerts', 'id')) AS alert_id, t.*
+  FROM unnest(CAST(:ord AS int[]), CAST(:service_id AS int[]), CAST(:dedup_key AS text[]),
+              CAST(:type AS text[]), CAST(:severity AS text[]), CAST(:summary AS text[]),
+              CAST(:service AS text[]), CAST(:texts_labels AS text[]), CAST(:value AS float8[]),
+              CAST(:texts_raw AS text[]))
+       AS t(ord, service_id, dedup_key, type, severity, summary, service, labels, value, raw)
+),
+firsts AS (
+  SELECT DISTINCT ON (service_id, dedup_key) * FROM input ORDER BY service_id, dedup_key, ord
+),
+ins AS (
+  INSERT INTO incidents (service_id, dedup_key, status, severity, summary, level, loop,
+                         next_action_at, created_at, updated_at)
+  SELECT service_id, dedup_key, 'triggered', severity, summary, 0, 0, :now, :now, :now
+  FROM firsts ORDER BY ord
+  ON CONFLICT (service_id, dedup_key) WHERE status <> 'resolved' DO NOTHING
+  RETURNING id, service_id, dedup_key, status
+),
+inc AS (
+  SELECT id, service_id, dedup_key, status, true AS new FROM ins
+  UNION ALL
+  SELECT i.id, i.service_id, i.dedup_key, i.status, false AS new
+  FROM incidents i JOIN firsts f ON i.service_id = f.service_id AND i.dedup_key = f.dedup_key
+  WHERE i.status <> 'resolved' AND NOT EXISTS (
+    SELECT 1 FROM ins WHERE ins.service_id = f.service_id AND ins.dedup_key = f.dedup_key)
+),
+al AS (
+  INSERT INTO alerts (id, integration_id, incident_id, received_at, status, type, severity,
+                      summary, dedup_key, service, labels, value, raw)
+  SELECT input.alert_id, :integration_id, inc.id, :now, 'firing', input.type, input.severity,
+         input.summary, input.dedup_key, input.service, CAST(input.labels AS json),
+         input.value, CAST(input.raw AS json)
+  FROM input JOIN inc USING (service_id, dedup_key)
+),
+ev AS (
+  INSERT INTO incident_events (incident_id, at, kind, actor, detail)
+  SELECT inc.id, :now, 'triggered', :actor,
+         json_build_object('alert_id', f.alert_id, 'summary', f.summary,
+                           'severity', f.severity)
+  FROM inc JOIN firsts f USING (service_id, dedup_key) WHERE inc.new
+)
+SELECT input.ord, input.alert_id, inc.id, inc.status, inc.new AND input.alert_id = f.alert_id
+FROM input JOIN inc USING (service_id, dedup_key) JOIN firsts f USING (service_id, dedup_key)
 """)
 _OPEN = _typed(_OPEN_INCIDENT)
 _FIND = text(_FIND_OPEN)
@@ -87,7 +143,7 @@ _STORE = _typed(f"INSERT INTO alerts ({_ALERT_COLUMNS}) VALUES "
                 f"({_ALERT_VALUES.format(incident=':incident_id')}) RETURNING id")
 _RESOLVE = _typed("UPDATE incidents SET status = 'resolved', resolved_at = :now, "
                   "resolved_by = :actor, next_action_at = NULL, updated_at = :now "
-                  "WHERE service_id = :service_id AND dedup_key = :dedup_key "
+                  "WHERE service_id = :service_id AND dedup_key = :inc_key "
                   "AND status IN ('triggered', 'acknowledged') RETURNING id")
 
 
@@ -97,7 +153,9 @@ def _params(source: Source, service_id: int, alert: NormalizedAlert,
             "status": alert.status, "type": alert.type, "severity": alert.severity,
             "summary": alert.summary, "dedup_key": alert.dedup_key, "service": alert.service,
             "labels": alert.labels, "value": alert.value, "raw": alert.raw,
-            "actor": f"integration:{source.name}"}
+            "actor": f"integration:{source.name}", "inc_key": alert.dedup_key,
+            "inc_summary": alert.summary, "inc_severity": alert.severity, "policy": None,
+            "runbook": None, "rule": None, "held": False}
 
 
 def ingest(session: Session, source: Source, alerts: list[NormalizedAlert], now: datetime,
@@ -105,17 +163,67 @@ def ingest(session: Session, source: Source, alerts: list[NormalizedAlert], now:
     """Store each alert and open, join or resolve its incident. ``service_ids`` maps service
     names an alert may name to ids; an unknown name falls back to the integration's service
     (an alert is never dropped for a typo)."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    firing = [a for a in alerts if a.status != "resolved"]
+    names = [a.service if a.service in (service_ids or {}) else None for a in alerts]
+    if postgres and len(firing) > 1 and len(firing) == len(alerts) and not route.any_match(
+            session, [(a, n or source.service) for a, n in zip(alerts, names, strict=True)]):
+        return _trigger_pg_batch(session, source, alerts, now, service_ids or {})
     outcomes = []
-    for alert in alerts:
-        service_id = (service_ids or {}).get(alert.service or "", source.service_id)
+    for alert, named in zip(alerts, names, strict=True):
+        service_id = (service_ids or {}).get(named or "", source.service_id)
         params = _params(source, service_id, alert, now)
-        if alert.status == "resolved":
+        verdict = route.route(session, alert, named or source.service, now)
+        if verdict is not None:
+            params.update(verdict.params())
+        if verdict is not None and (verdict.held or (verdict.manages_resolution
+                                                     and alert.status == "resolved")):
+            outcomes.append(_store_only(session, params))
+        elif alert.status == "resolved":
             outcomes.append(_resolve(session, params, now))
-        elif session.get_bind().dialect.name == "postgresql":
+        elif postgres:
             outcomes.append(_trigger_pg(session, params))
         else:
             outcomes.append(_trigger(session, params, alert))
+        if verdict is not None:
+            route.remember(session, verdict, outcomes[-1].incident_id, outcomes[-1].new, now)
     return outcomes
+
+
+def _trigger_pg_batch(session: Session, source: Source, alerts: list[NormalizedAlert],
+                      now: datetime, service_ids: dict[str, int]) -> list[Outcome]:
+    """Every alert of a firing batch in one statement (``_PG_TRIGGER_BATCH``)."""
+    conn = session.connection()
+    outcomes: dict[int, Outcome] = {}
+    pending = list(range(len(alerts)))
+    for _ in range(5):
+        batch = [alerts[i] for i in pending]
+        rows = conn.execute(_PG_TRIGGER_BATCH, {
+            "ord": pending,
+            "service_id": [service_ids.get(a.service or "", source.service_id) for a in batch],
+            "dedup_key": [a.dedup_key for a in batch],
+            "type": [a.type for a in batch],
+            "severity": [a.severity for a in batch],
+            "summary": [a.summary for a in batch],
+            "service": [a.service for a in batch],
+            "texts_labels": [json.dumps(a.labels) for a in batch],
+            "value": [None if a.value is None else float(a.value) for a in batch],
+            "texts_raw": [None if a.raw is None else json.dumps(a.raw) for a in batch],
+            "integration_id": source.id, "now": now, "actor": f"integration:{source.name}",
+        }).all()
+        for ord_, alert_id, incident_id, status, new in rows:
+            outcomes[ord_] = Outcome(alert_id, incident_id, status, bool(new))
+        pending = [i for i in pending if i not in outcomes]
+        if not pending:
+            return [outcomes[i] for i in range(len(alerts))]
+    raise RuntimeError(f"could not open or find the incidents for {len(pending)} alerts")
+
+
+def _store_only(session: Session, params: dict[str, Any]) -> Outcome:
+    """An alert a rule held below its threshold (stored and visible, paging nobody), or a
+    sender's "resolved" for a rule that resolves its incidents itself."""
+    alert_id = session.connection().execute(_STORE, {**params, "incident_id": None}).scalar_one()
+    return Outcome(alert_id, None, "held" if params["held"] else params["status"], False)
 
 
 def _trigger_pg(session: Session, params: dict[str, Any]) -> Outcome:
@@ -138,8 +246,10 @@ def _trigger(session: Session, params: dict[str, Any], alert: NormalizedAlert) -
     incident_id, status = row
     alert_id = conn.execute(_STORE, {**params, "incident_id": incident_id}).scalar_one()
     if new:
+        extra = {"rule": params["rule"]} if params["rule"] else {}
         record(session, incident_id, "triggered", params["actor"], params["now"],
-               alert_id=alert_id, summary=alert.summary, severity=alert.severity)
+               alert_id=alert_id, summary=params["inc_summary"],
+               severity=params["inc_severity"], **extra)
     return Outcome(alert_id, incident_id, status, new)
 
 

@@ -6,10 +6,12 @@ from celery import Celery
 from celery.signals import worker_process_init
 
 from oncall import db, jobs
-from oncall.config import load_settings
+from oncall.config import env_float, load_settings
 from oncall.notify import registry
 
 settings = load_settings()
+# How often windowed threshold rules are re-evaluated (crossings and hold-downs).
+rules_interval = env_float("ONCALL_RULES_INTERVAL", 15.0)
 
 app = Celery("oncall", broker=settings.broker_url, include=["worker.tasks"])
 app.conf.update(
@@ -30,6 +32,11 @@ app.conf.update(
             "schedule": settings.sweep_interval,
             # A sweep nobody ran in time is worthless later: don't let them pile up.
             "options": {"expires": max(settings.sweep_interval * 3, 5), "queue": "oncall.beat"},
+        },
+        "rules": {  # windowed threshold rules: crossings and hold-downs with no new alert
+            "task": "oncall.rules",
+            "schedule": rules_interval,
+            "options": {"expires": max(rules_interval, 5), "queue": "oncall.beat"},
         },
         "handoffs": {
             "task": "oncall.handoffs",

@@ -12,6 +12,7 @@ from oncall import db, jobs, paging
 from oncall.models import utcnow
 from oncall.notify import slack
 from oncall.notify.slack import respond, store
+from oncall.rules import tick
 from oncall.scheduling import handoff
 from worker.app import settings
 
@@ -42,6 +43,16 @@ def sweep() -> None:
     for incident_id, result in report.steps:
         if result.next_action_at is not None:
             jobs.escalate(incident_id, result.level, result.loop, at=result.next_action_at)
+        slack.after_change(incident_id)
+
+
+@shared_task(name="oncall.rules")
+def rules() -> None:
+    """Re-evaluate windowed threshold rules: open on a crossing, resolve after a hold-down."""
+    report = tick.run(_factory(), utcnow())
+    for incident_id in report.opened:
+        jobs.escalate(incident_id)
+    for incident_id in report.resolved:
         slack.after_change(incident_id)
 
 

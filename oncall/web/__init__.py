@@ -34,16 +34,29 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     jobs.init(settings.broker_url)
     registry.setup(settings)
 
-    from oncall.web import api, calendar, errors, health, hooks, pagerduty, schedules, slack
+    from oncall.web import (
+        api,
+        calendar,
+        errors,
+        health,
+        hooks,
+        limits,
+        pagerduty,
+        rules,
+        schedules,
+        slack,
+    )
 
     errors.init_app(app)
     hooks.init_app(app)
     pagerduty.init_app(app)
     api.init_app(app)
     schedules.init_app(app)
+    rules.init_app(app)
     calendar.init_app(app)
     health.init_app(app)
     slack.init_app(app)
+    limits.init_app(app, settings)
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:

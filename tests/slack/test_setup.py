@@ -108,3 +108,8 @@ def test_the_version_follows_state_but_not_the_alert_count() -> None:
     assert view().version() == view(alert_count=99).version()
     assert view().version() != view(level=2).version()
     assert view().version() != view(status="acknowledged", acked_by="x", acked_at=AT).version()
+
+
+def test_a_runbook_path_from_a_rule_is_shown_as_text_not_a_link() -> None:
+    text = str(blocks.message(view(runbook="docs/runbooks/charge-failures.md"))["blocks"])
+    assert "Runbook: `docs/runbooks/charge-failures.md`" in text and "<docs" not in text

@@ -55,6 +55,13 @@ def when(at: datetime) -> str:
     return f"<!date^{int(at.timestamp())}^{{time}}|{at.strftime('%H:%M')} UTC>"
 
 
+def runbook(ref: str) -> str:
+    """A link for a URL; a path (a rule's ``runbook: docs/runbooks/x.md``) as code."""
+    if ref.startswith(("https://", "http://")) and not any(c in ref for c in "<>| "):
+        return f"<{ref}|Runbook>"
+    return f"Runbook: `{escape(ref)}`"
+
+
 def fallback_text(view: IncidentView) -> str:
     head = f"{EMOJI.get(view.status, '')} [{view.severity.upper()}] #{view.id} {view.summary}"
     if view.status == "acknowledged":
@@ -95,8 +102,7 @@ def message(view: IncidentView, paged: str | None = None) -> dict[str, Any]:
     ]
     if view.runbook:
         blocks.append({"type": "section", "block_id": "incident_runbook",
-                       "text": {"type": "mrkdwn",
-                                "text": f":book: <{view.runbook}|Runbook>"}})
+                       "text": {"type": "mrkdwn", "text": ":book: " + runbook(view.runbook)}})
     buttons = _buttons(view)
     if buttons:
         blocks.append({"type": "actions", "block_id": "incident_actions",

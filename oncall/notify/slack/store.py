@@ -39,9 +39,13 @@ def actor_label(session: Session, actor: str | None) -> str | None:
     return blocks.escape(actor)
 
 
-def runbook(session: Session, incident_id: int) -> str | None:
-    """A runbook link from the latest alert: a ``runbook_url``/``runbook`` label, or the
-    Alertmanager/Grafana annotation of that name kept in the raw alert."""
+def runbook(session: Session, incident: Incident) -> str | None:
+    """The incident's runbook (from its rule), else a link from the latest alert: a
+    ``runbook_url``/``runbook`` label, or the Alertmanager/Grafana annotation of that name
+    kept in the raw alert."""
+    if incident.runbook:
+        return incident.runbook
+    incident_id = incident.id
     alert = session.scalar(select(Alert).where(Alert.incident_id == incident_id)
                            .order_by(Alert.id.desc()).limit(1))
     if alert is None:
@@ -69,7 +73,7 @@ def incident_view(session: Session, incident_id: int) -> blocks.IncidentView | N
         summary=incident.summary, service=incident.service.name,
         alert_count=alert_counts(session, [incident.id]).get(incident.id, 0),
         level=incident.level, levels=len(escalation.levels(policy)),
-        created_at=incident.created_at, runbook=runbook(session, incident.id),
+        created_at=incident.created_at, runbook=runbook(session, incident),
         acked_by=actor_label(session, incident.acked_by), acked_at=incident.acked_at,
         resolved_by=actor_label(session, incident.resolved_by),
         resolved_at=incident.resolved_at)
