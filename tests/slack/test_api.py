@@ -99,3 +99,35 @@ def test_it_reaches_people_with_a_slack_id_or_an_email_and_channels() -> None:
     assert ch.reaches(Recipient("bob@example.com", "Bob"))
     assert ch.reaches(Recipient(None, "slack:#billing"))
     assert not ch.reaches(Recipient(None, "Nobody"))
+
+
+def test_a_private_answer_goes_to_the_response_url(fake_slack: FakeSlack) -> None:
+    from oncall.notify.slack import respond
+
+    assert respond.ephemeral(fake_slack.response_url("a"), "hello") is None
+    call = fake_slack.expect("response_url", text="hello", response_type="ephemeral")
+    assert call.args["replace_original"] is False
+    fake_slack.done()
+
+
+@pytest.mark.parametrize(("status", "permanent"), [(404, True), (410, True), (429, False),
+                                                   (500, False)])
+def test_a_refused_private_answer_is_classified(fake_slack: FakeSlack, status: int,
+                                                permanent: bool) -> None:
+    from oncall.notify.slack import respond
+
+    fake_slack.script("response_url", Reply("expired_url", status=status))
+    error = respond.ephemeral(fake_slack.response_url("a"), "hello")
+    assert error is not None and error.permanent is permanent
+
+
+def test_retries_back_off_and_honour_retry_after_within_a_minute() -> None:
+    from oncall.notify.slack import respond
+
+    plain = DeliveryError("x", permanent=False)
+    assert [respond.backoff(n, plain) for n in (0, 3, 10)] == [1.0, 8.0, 60.0]
+    limited = DeliveryError("x", permanent=False)
+    limited.retry_after = 30.0  # type: ignore[attr-defined]
+    assert respond.backoff(0, limited) == 30.0
+    limited.retry_after = 600.0  # type: ignore[attr-defined]
+    assert respond.backoff(0, limited) == 60.0
