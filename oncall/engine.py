@@ -9,25 +9,27 @@ the sweeper racing, or a worker killed half way can never page anyone twice for 
 from __future__ import annotations
 
 import logging
+import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from oncall import escalation, metrics
+from oncall import escalation, fallback, metrics, outbox
 from oncall.incidents import record
 from oncall.models import EscalationPolicy, Incident, Page, Service, User
-from oncall.notify import DeliveryError, OutgoingPage, Recipient, page_text
-from oncall.notify.registry import channel, channels_for
+from oncall.notify import DeliveryError, OutgoingPage, Recipient, page_text, rules
+from oncall.notify.registry import channel, enabled
 from oncall.scheduling.store import who_is_on_call
 
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)  # a page claimed longer ago than this was lost with its worker
 MAX_ATTEMPTS = 8
+MAX_BACKOFF = 300.0  # seconds between attempts, at most
+MAX_RETRY_AFTER = 900.0  # a provider asking for a longer pause is not waited on longer
 
 
 @dataclass
@@ -45,6 +47,7 @@ def policy_snapshot(policy: EscalationPolicy | None) -> dict[str, Any]:
         return {"name": None, "repeat": 0, "levels": []}
     return {
         "id": policy.id, "name": policy.name, "repeat": policy.repeat,
+        "ack_timeout": policy.ack_timeout,
         "levels": [{"escalate_after": lvl.escalate_after, "targets": lvl.targets}
                    for lvl in policy.levels],
     }
@@ -85,47 +88,86 @@ def due_incidents(session: Session, now: datetime, limit: int = 200) -> list[Inc
     return list(session.scalars(query.execution_options(populate_existing=True)))
 
 
-def take_step(session: Session, incident: Incident, now: datetime) -> StepResult | None:
+def take_step(session: Session, incident: Incident, now: datetime,
+              actor: str = "system") -> StepResult | None:
+    """Claim the incident's due step and page its level. A level that names nobody to page
+    (nobody on call, no such user) is skipped at once, with a timeline entry, to the next
+    level of the same loop; a new loop keeps its schedule."""
     policy = incident.policy
     if policy is None:
         service = session.get(Service, incident.service_id)
         policy = policy_snapshot(service.policy if service else None)
-    step = escalation.next_step(policy, incident.level, incident.loop, now)
-    claimed = session.connection().execute(
-        update(Incident)
-        .where(Incident.id == incident.id, Incident.status == "triggered",
-               Incident.level == incident.level, Incident.loop == incident.loop,
-               Incident.next_action_at <= now)
-        .values(level=step.level if step else incident.level,
-                loop=step.loop if step else incident.loop,
-                next_action_at=step.next_action_at if step else None,
-                policy=policy, updated_at=now)
-    ).rowcount
-    if claimed != 1:
-        return None
-    assert incident.next_action_at is not None
-    metrics.ESCALATION_LAG.observe(max(0.0, (now - incident.next_action_at).total_seconds()))
-    if step is None:
-        why = "no escalation policy" if not escalation.levels(policy) else "ladder exhausted"
-        record(session, incident.id, "escalation_stopped", "system", now, reason=why)
-        return StepResult(level=incident.level, loop=incident.loop)
-    result = StepResult(level=step.level, loop=step.loop, next_action_at=step.next_action_at)
-    users = _resolve_targets(session, incident.id, step, now)
-    record(session, incident.id, "escalated", "system", now, level=step.level, loop=step.loop,
-           notified=[u.email for u in users])
+    level, loop, due = incident.level, incident.loop, incident.next_action_at
+    result: StepResult | None = None
+    while True:
+        step = escalation.next_step(policy, level, loop, now)
+        where = [Incident.id == incident.id, Incident.status == "triggered",
+                 Incident.level == level, Incident.loop == loop]
+        if result is None:  # the first claim; later ones hold the row already
+            where.append(Incident.next_action_at <= now)
+        claimed = session.connection().execute(
+            update(Incident).where(*where)
+            .values(level=step.level if step else level, loop=step.loop if step else loop,
+                    next_action_at=step.next_action_at if step else None,
+                    policy=policy, updated_at=now)
+        ).rowcount
+        if claimed != 1:
+            return result
+        if result is None:
+            assert due is not None
+            metrics.ESCALATION_LAG.observe(max(0.0, (now - due).total_seconds()))
+            result = StepResult()
+        if step is None:
+            why = "no escalation policy" if not escalation.levels(policy) else "ladder exhausted"
+            record(session, incident.id, "escalation_stopped", "system", now, reason=why)
+            result.level, result.loop, result.next_action_at = level, loop, None
+            return result
+        result.level, result.loop = step.level, step.loop
+        result.next_action_at = step.next_action_at
+        reached = _page_level(session, incident, step, now, due, actor, result)
+        nxt = escalation.following(policy, step.level, step.loop)
+        if reached or step.next_action_at is None or nxt is None or nxt[1] != step.loop:
+            return result
+        record(session, incident.id, "level_skipped", "system", now, level=step.level,
+               loop=step.loop, reason="nobody to page at this level")
+        level, loop, due = step.level, step.loop, now
+
+
+def _page_level(session: Session, incident: Incident, step: escalation.Step, now: datetime,
+                due: datetime | None, actor: str, result: StepResult) -> bool:
+    """Queue the level's pages; returns whether the level named anyone to page."""
+    users, rooms = _resolve_targets(session, incident.id, step, now)
+    record(session, incident.id, "escalated", actor, now, level=step.level, loop=step.loop,
+           notified=[u.email for u in users] + rooms,
+           due=due.isoformat() if due else None)
+    message = page_text(incident.id, incident.severity, incident.service.name, incident.summary)
+    for room in rooms:
+        page_id = outbox.enqueue(session, incident.id, step.level, step.loop, room, None,
+                                 "slack", message, now, now)
+        if page_id is not None:
+            result.page_ids.append(page_id)
     for user in users:
-        for name in channels_for(user):
-            page_id = _enqueue_page(session, incident, step, user, name, now)
-            if page_id is not None:
+        plan = rules.plan(session, user, incident.severity)
+        if not plan.rules:
+            record(session, incident.id, "user_unreachable", "system", now, user=user.email,
+                   user_id=user.id, level=step.level, loop=step.loop, reasons=plan.skipped)
+            continue
+        for rule in plan.rules:
+            page_id = outbox.enqueue(session, incident.id, step.level, step.loop,
+                                     f"user:{user.id}", user.id, rule.channel, message,
+                                     now + timedelta(seconds=rule.delay), now)
+            if page_id is not None and rule.delay == 0:
                 result.page_ids.append(page_id)
-    return result
+    return bool(users or rooms)
 
 
 def _resolve_targets(session: Session, incident_id: int, step: escalation.Step,
-                     now: datetime) -> list[User]:
-    """The users a level names, in order, each once. A schedule contributes whoever is on
-    call now; a schedule with nobody on call is noted on the timeline, never skipped silently."""
+                     now: datetime) -> tuple[list[User], list[str]]:
+    """The users a level names, in order, each once, and the Slack channels it names
+    (``slack:#room``). A schedule contributes whoever is on call now; a schedule with nobody
+    on call is noted on the timeline, never skipped silently."""
     users: list[User] = []
+    rooms: list[str] = []
     for target in step.targets:
         kind, ref = target.get("type"), target.get("ref")
         user: User | None = None
@@ -138,6 +180,10 @@ def _resolve_targets(session: Session, incident_id: int, step: escalation.Step,
                        level=step.level)
                 continue
             user = session.scalar(select(User).where(User.email == email))
+        elif kind == "slack" and enabled("slack"):
+            if f"slack:{ref}" not in rooms:
+                rooms.append(f"slack:{ref}")
+            continue
         else:
             record(session, incident_id, "target_unsupported", "system", now, target=target)
             continue
@@ -145,23 +191,7 @@ def _resolve_targets(session: Session, incident_id: int, step: escalation.Step,
             record(session, incident_id, "target_missing", "system", now, target=target)
         elif user not in users:
             users.append(user)
-    return users
-
-
-def _enqueue_page(session: Session, incident: Incident, step: escalation.Step, user: User,
-                  channel_name: str, now: datetime) -> int | None:
-    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql"
-              else sqlite.insert)
-    stmt = (insert(Page)
-            .values(incident_id=incident.id, level=step.level, loop=step.loop,
-                    recipient=f"user:{user.id}", user_id=user.id, channel=channel_name,
-                    status="pending", attempts=0, next_attempt_at=now, created_at=now,
-                    message=page_text(incident.id, incident.severity, incident.service.name,
-                                      incident.summary))
-            .on_conflict_do_nothing(index_elements=["incident_id", "level", "loop",
-                                                    "recipient", "channel"])
-            .returning(Page.id))
-    return session.connection().execute(stmt).scalar()
+    return users, rooms
 
 
 def claim_page(session: Session, page_id: int, now: datetime) -> bool:
@@ -212,14 +242,18 @@ def send(page: OutgoingPage) -> tuple[str | None, DeliveryError | None]:
 
 
 def record_outcome(session: Session, page_id: int, provider_id: str | None,
-                   error: DeliveryError | None, now: datetime) -> None:
+                   error: DeliveryError | None, now: datetime) -> list[int]:
+    """Store what the provider said. A transient failure is retried with backoff (never
+    sooner than the provider's ``retry_after``); a permanent one, or the last attempt, falls
+    back to the user's next channel. Returns pages to send now (the fallback)."""
     conn = session.connection()
     row = conn.execute(select(Page.status, Page.attempts, Page.incident_id, Page.channel,
                               Page.recipient).where(Page.id == page_id)).first()
     if row is None or row.status != "sending":
-        return
+        return []
     where = update(Page).where(Page.id == page_id, Page.status == "sending")
     about = {"page_id": page_id, "channel": row.channel, "recipient": row.recipient}
+    follow: list[int] = []
     if error is None:
         status = "sent"
         conn.execute(where.values(status=status, provider_id=provider_id, sent_at=now,
@@ -230,13 +264,58 @@ def record_outcome(session: Session, page_id: int, provider_id: str | None,
         status = "failed"
         conn.execute(where.values(status=status, error=str(error)))
         record(session, row.incident_id, "page_failed", "system", now, error=str(error),
-               **about)
+               permanent=error.permanent, attempts=row.attempts, **about)
+        follow = fallback.after_failure(session, page_id, str(error),
+                                        permanent=error.permanent, now=now)
     else:
         status = "pending"
-        conn.execute(where.values(
-            status=status, error=str(error), lease_until=None,
-            next_attempt_at=now + timedelta(seconds=min(300, 2 ** row.attempts))))
+        retry_at = now + timedelta(seconds=retry_delay(row.attempts, error.retry_after))
+        conn.execute(where.values(status=status, error=str(error), lease_until=None,
+                                  next_attempt_at=retry_at))
+        record(session, row.incident_id, "page_retry", "system", now, error=str(error),
+               attempts=row.attempts, retry_at=retry_at.isoformat(),
+               retry_after=error.retry_after, **about)
     metrics.PAGES.labels(row.channel, status).inc()
+    return follow
+
+
+def retry_delay(attempts: int, retry_after: float | None = None) -> float:
+    """Seconds before the next attempt: exponential backoff (2, 4, 8 ... 300 s) with +-25%
+    jitter so that pages failed together are not retried together; never sooner than the
+    provider's Retry-After (itself capped at MAX_RETRY_AFTER)."""
+    backoff = min(MAX_BACKOFF, 2.0 ** attempts) * random.uniform(0.75, 1.25)
+    if retry_after is not None:
+        backoff = max(backoff, min(float(retry_after), MAX_RETRY_AFTER))
+    return backoff
+
+
+def page_failed(session: Session, page_id: int, error: str, *, permanent: bool,
+                now: datetime) -> None:
+    """A provider reported after the fact that page ``page_id`` was not delivered (e.g. a
+    Twilio status callback ``failed``/``undelivered``). A permanent failure disables the
+    contact and falls back to the user's next channel at once (the sweeper sends it); a
+    transient one is retried with backoff. Reporting the same failure twice changes nothing."""
+    conn = session.connection()
+    row = conn.execute(select(Page.status, Page.attempts, Page.incident_id, Page.channel,
+                              Page.recipient).where(Page.id == page_id)).first()
+    if row is None or row.status not in ("sending", "sent"):
+        return
+    about = {"page_id": page_id, "channel": row.channel, "recipient": row.recipient,
+             "reported": "asynchronously"}
+    where = update(Page).where(Page.id == page_id, Page.status.in_(("sending", "sent")))
+    if permanent or row.attempts >= MAX_ATTEMPTS:
+        if conn.execute(where.values(status="failed", error=error)).rowcount != 1:
+            return
+        record(session, row.incident_id, "page_failed", "system", now, error=error,
+               permanent=permanent, attempts=row.attempts, **about)
+        metrics.PAGES.labels(row.channel, "failed").inc()
+        fallback.after_failure(session, page_id, error, permanent=permanent, now=now)
+        return
+    retry_at = now + timedelta(seconds=retry_delay(row.attempts))
+    if conn.execute(where.values(status="pending", error=error, lease_until=None,
+                                 next_attempt_at=retry_at)).rowcount == 1:
+        record(session, row.incident_id, "page_retry", "system", now, error=error,
+               attempts=row.attempts, retry_at=retry_at.isoformat(), **about)
 
 
 def due_pages(session: Session, now: datetime, limit: int = 200) -> list[int]:

@@ -4,7 +4,7 @@ them from alerts is ``oncall.intake``). Callers own the transaction; nothing her
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -52,7 +52,19 @@ def acknowledge(session: Session, incident_id: int, actor: str, now: datetime) -
     ).rowcount  # type: ignore[attr-defined]
     if changed:
         record(session, incident_id, "acknowledged", actor, now)
+        arm_ack_timeout(session, incident_id, now)
     return _get(session, incident_id)
+
+
+def arm_ack_timeout(session: Session, incident_id: int, now: datetime) -> None:
+    """If the incident's policy has an ``ack_timeout``, keep the acknowledged incident due
+    at its end (``next_action_at``): the sweeper re-triggers it if it is still open then."""
+    policy = session.scalar(select(Incident.policy).where(Incident.id == incident_id))
+    timeout = (policy or {}).get("ack_timeout")
+    if timeout:
+        session.execute(update(Incident).where(Incident.id == incident_id,
+                                               Incident.status == "acknowledged")
+                        .values(next_action_at=now + timedelta(seconds=int(timeout))))
 
 
 def resolve(session: Session, incident_id: int, actor: str, now: datetime) -> Incident:

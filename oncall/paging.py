@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from oncall import engine, metrics
+from oncall import actions, engine, metrics
 from oncall.models import SystemState, utcnow
 
 log = logging.getLogger(__name__)
@@ -41,20 +41,24 @@ def deliver_page(factory: sessionmaker[Session], page_id: int,
         return False
     provider_id, error = engine.send(outgoing)
     with factory() as session, session.begin():
-        engine.record_outcome(session, page_id, provider_id, error, utcnow())
+        follow = engine.record_outcome(session, page_id, provider_id, error, utcnow())
+    for next_id in follow:  # a permanent failure falls back to the user's next channel now
+        deliver_page(factory, next_id, now)
     return True
 
 
 def sweep(factory: sessionmaker[Session], now: datetime | None = None) -> SweepReport:
     """The backstop that makes escalation durable: whatever the broker lost, every due
     incident is stepped and every due page delivered here."""
-    now = now or utcnow()
+    fixed, now = now, now or utcnow()
     report = SweepReport()
     with factory() as session, session.begin():
+        actions.expire_acks(session, now)
         for incident in engine.due_incidents(session, now):
             try:
                 with session.begin_nested():
-                    result = engine.take_step(session, incident, now)
+                    # The real time of each step (unless told), so lateness is measured true.
+                    result = engine.take_step(session, incident, fixed or utcnow())
             except Exception:  # one bad incident must not stall every other
                 log.exception("sweeper: incident %s failed to escalate", incident.id)
                 report.failed_incidents.append(incident.id)
@@ -63,9 +67,9 @@ def sweep(factory: sessionmaker[Session], now: datetime | None = None) -> SweepR
                 report.steps.append((incident.id, result))
         _mark(session, "sweeper", now)
     with factory() as session:
-        page_ids = engine.due_pages(session, now)
+        page_ids = engine.due_pages(session, fixed or utcnow())
     for page_id in page_ids:
-        if deliver_page(factory, page_id, now):
+        if deliver_page(factory, page_id, fixed):
             report.delivered += 1
     metrics.SWEEPS.inc()
     return report
