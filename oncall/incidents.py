@@ -101,6 +101,9 @@ def detail(session: Session, incident_id: int, alert_limit: int = 50) -> dict[st
         "timeline": [{"at": e.at.isoformat(), "kind": e.kind, "actor": e.actor,
                       "detail": e.detail} for e in events],
         "pages": [page_json(p) for p in pages],
+        # People a level named who could not be paged on any channel (and why).
+        "unreachable": [{"at": e.at.isoformat(), **e.detail} for e in events
+                        if e.kind == "user_unreachable"],
         "alerts": [{"id": a.id, "received_at": a.received_at.isoformat(), "status": a.status,
                     "type": a.type, "severity": a.severity, "summary": a.summary,
                     "labels": a.labels, "value": a.value} for a in alerts],

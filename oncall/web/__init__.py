@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from oncall import __version__, db, jobs
 from oncall.config import Settings, load_settings
+from oncall.notify import registry
 
 
 def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
@@ -31,14 +32,16 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     app.extensions["oncall"] = settings
     db.get_engine(settings.database_url)
     jobs.init(settings.broker_url)
+    registry.setup(settings)
 
-    from oncall.web import api, calendar, errors, health, hooks, pagerduty, schedules
+    from oncall.web import api, calendar, errors, health, hooks, pagerduty, schedules, users
 
     errors.init_app(app)
     hooks.init_app(app)
     pagerduty.init_app(app)
     api.init_app(app)
     schedules.init_app(app)
+    users.init_app(app)
     calendar.init_app(app)
     health.init_app(app)
 
