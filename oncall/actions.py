@@ -86,7 +86,8 @@ def reassign(session: Session, incident_id: int, actor: str, now: datetime, *,
         detail = {"users": users}
     record(session, incident_id, "reassigned", actor, now, was=incident.status,
            from_policy=(incident.policy or {}).get("name"), **detail)
-    incident = _restart(session, incident, now, policy=snapshot, level=0, loop=0)
+    snapshot, loop = escalation.restarted(snapshot, incident.loop)
+    incident = _restart(session, incident, now, policy=snapshot, level=0, loop=loop)
     engine.take_step(session, incident, now, actor=actor)
     return _lock(session, incident_id)
 
@@ -105,20 +106,23 @@ def _with_users_first(session: Session, incident: Incident, users: list[str]) ->
 
 def expire_acks(session: Session, now: datetime, limit: int = 200) -> list[int]:
     """Re-trigger acknowledged incidents whose acknowledgement has timed out (their
-    ``next_action_at`` is the end of the ``ack_timeout``): escalation restarts at level 1."""
-    query = (select(Incident.id, Incident.acked_by, Incident.acked_at)
+    ``next_action_at`` is the end of the ``ack_timeout``): escalation restarts at level 1,
+    in a new loop (so its pages are new pages), with the policy's full repeat count."""
+    query = (select(Incident.id, Incident.acked_by, Incident.acked_at, Incident.policy,
+                    Incident.loop)
              .where(Incident.status == "acknowledged", Incident.next_action_at <= now)
              .order_by(Incident.next_action_at).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, key_share=True, of=Incident)
     expired = []
-    for incident_id, acked_by, acked_at in session.execute(query).all():
+    for incident_id, acked_by, acked_at, policy, loop in session.execute(query).all():
+        snapshot, new_loop = escalation.restarted(policy, loop)
         changed = session.execute(
             update(Incident)
             .where(Incident.id == incident_id, Incident.status == "acknowledged",
                    Incident.next_action_at <= now)
-            .values(status="triggered", acked_at=None, acked_by=None, level=0, loop=0,
-                    next_action_at=now, updated_at=now)).rowcount  # type: ignore[attr-defined]
+            .values(status="triggered", acked_at=None, acked_by=None, level=0, loop=new_loop,
+                    policy=snapshot, next_action_at=now, updated_at=now)).rowcount  # type: ignore[attr-defined]
         if changed:
             record(session, incident_id, "ack_timed_out", "system", now, acked_by=acked_by,
                    acked_at=acked_at.isoformat() if acked_at else None)
