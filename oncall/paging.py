@@ -41,7 +41,7 @@ def deliver_page(factory: sessionmaker[Session], page_id: int,
         return False
     provider_id, error = engine.send(outgoing)
     with factory() as session, session.begin():
-        follow = engine.record_outcome(session, page_id, provider_id, error, utcnow())
+        follow = engine.record_outcome(session, page_id, provider_id, error, now or utcnow())
     for next_id in follow:  # a permanent failure falls back to the user's next channel now
         deliver_page(factory, next_id, now)
     return True
