@@ -80,6 +80,7 @@ def test_with_no_further_rule_it_falls_back_to_any_channel_that_reaches_the_user
     paging.sweep(factory, utcnow())
     assert fakes["voice"].who() == ["alice@example.com"]  # sms, voice, slack order
     assert fakes["slack"].sent == []
+    assert "user_unreachable" not in timeline(factory, incident_id)
 
 
 def test_when_every_channel_has_failed_the_user_is_unreachable(factory: Any, cast: Cast,
