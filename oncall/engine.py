@@ -42,6 +42,33 @@ class StepResult:
     next_action_at: datetime | None = None
 
 
+@dataclass
+class Lookups:
+    """Reads shared by the steps of one sweep batch (one transaction, about a second): who is
+    on call on each schedule, users by email, and each user's plan per severity. A fresh one
+    per step when not given."""
+
+    on_call: dict[str, str | None] = field(default_factory=dict)
+    users: dict[str, User | None] = field(default_factory=dict)
+    plans: dict[tuple[int, str], rules.Plan] = field(default_factory=dict)
+
+    def user(self, session: Session, email: str) -> User | None:
+        if email not in self.users:
+            self.users[email] = session.scalar(select(User).where(User.email == email))
+        return self.users[email]
+
+    def who_is_on_call(self, session: Session, schedule: str, now: datetime) -> str | None:
+        if schedule not in self.on_call:
+            self.on_call[schedule] = who_is_on_call(session, schedule, now)
+        return self.on_call[schedule]
+
+    def plan(self, session: Session, user: User, severity: str) -> rules.Plan:
+        key = (user.id, severity)
+        if key not in self.plans:
+            self.plans[key] = rules.plan(session, user, severity)
+        return self.plans[key]
+
+
 def policy_snapshot(policy: EscalationPolicy | None) -> dict[str, Any]:
     if policy is None:
         return {"name": None, "repeat": 0, "levels": []}
@@ -89,7 +116,7 @@ def due_incidents(session: Session, now: datetime, limit: int = 200) -> list[Inc
 
 
 def take_step(session: Session, incident: Incident, now: datetime,
-              actor: str = "system") -> StepResult | None:
+              actor: str = "system", lookups: Lookups | None = None) -> StepResult | None:
     """Claim the incident's due step and page its level. A level that names nobody to page
     (nobody on call, no such user) is skipped at once, with a timeline entry, to the next
     level of the same loop; a new loop keeps its schedule."""
@@ -98,6 +125,7 @@ def take_step(session: Session, incident: Incident, now: datetime,
         service = session.get(Service, incident.service_id)
         policy = policy_snapshot(service.policy if service else None)
     level, loop, due = incident.level, incident.loop, incident.next_action_at
+    lookups = lookups or Lookups()
     result: StepResult | None = None
     while True:
         step = escalation.next_step(policy, level, loop, now)
@@ -124,7 +152,7 @@ def take_step(session: Session, incident: Incident, now: datetime,
             return result
         result.level, result.loop = step.level, step.loop
         result.next_action_at = step.next_action_at
-        reached = _page_level(session, incident, step, now, due, actor, result)
+        reached = _page_level(session, incident, step, now, due, actor, result, lookups)
         nxt = escalation.following(policy, step.level, step.loop)
         if reached or step.next_action_at is None or nxt is None or nxt[1] != step.loop:
             return result
@@ -134,9 +162,10 @@ def take_step(session: Session, incident: Incident, now: datetime,
 
 
 def _page_level(session: Session, incident: Incident, step: escalation.Step, now: datetime,
-                due: datetime | None, actor: str, result: StepResult) -> bool:
+                due: datetime | None, actor: str, result: StepResult,
+                lookups: Lookups) -> bool:
     """Queue the level's pages; returns whether the level named anyone to page."""
-    users, rooms = _resolve_targets(session, incident.id, step, now)
+    users, rooms = _resolve_targets(session, incident.id, step, now, lookups)
     record(session, incident.id, "escalated", actor, now, level=step.level, loop=step.loop,
            notified=[u.email for u in users] + rooms,
            due=due.isoformat() if due else None)
@@ -147,7 +176,7 @@ def _page_level(session: Session, incident: Incident, step: escalation.Step, now
         if page_id is not None:
             result.page_ids.append(page_id)
     for user in users:
-        plan = rules.plan(session, user, incident.severity)
+        plan = lookups.plan(session, user, incident.severity)
         if not plan.rules:
             record(session, incident.id, "user_unreachable", "system", now, user=user.email,
                    user_id=user.id, level=step.level, loop=step.loop, reasons=plan.skipped)
@@ -162,7 +191,7 @@ def _page_level(session: Session, incident: Incident, step: escalation.Step, now
 
 
 def _resolve_targets(session: Session, incident_id: int, step: escalation.Step,
-                     now: datetime) -> tuple[list[User], list[str]]:
+                     now: datetime, lookups: Lookups) -> tuple[list[User], list[str]]:
     """The users a level names, in order, each once, and the Slack channels it names
     (``slack:#room``). A schedule contributes whoever is on call now; a schedule with nobody
     on call is noted on the timeline, never skipped silently."""
@@ -172,14 +201,14 @@ def _resolve_targets(session: Session, incident_id: int, step: escalation.Step,
         kind, ref = target.get("type"), target.get("ref")
         user: User | None = None
         if kind == "user":
-            user = session.scalar(select(User).where(User.email == ref))
+            user = lookups.user(session, str(ref))
         elif kind == "schedule":
-            email = who_is_on_call(session, str(ref), now)
+            email = lookups.who_is_on_call(session, str(ref), now)
             if email is None:
                 record(session, incident_id, "nobody_on_call", "system", now, schedule=ref,
                        level=step.level)
                 continue
-            user = session.scalar(select(User).where(User.email == email))
+            user = lookups.user(session, email)
         elif kind == "slack" and enabled("slack"):
             if f"slack:{ref}" not in rooms:
                 rooms.append(f"slack:{ref}")
@@ -211,26 +240,51 @@ def prepare_delivery(session: Session, page_id: int, now: datetime) -> OutgoingP
     or None (already taken, or cancelled because the incident was acknowledged)."""
     if not claim_page(session, page_id, now):
         return None
+    found = _outgoing(session, [page_id])
+    return found[0] if found else None
+
+
+def claim_due(session: Session, now: datetime, limit: int = 200) -> tuple[int, list[OutgoingPage]]:
+    """Claim up to ``limit`` due pages in one statement (PostgreSQL: ``SKIP LOCKED``, so
+    sweepers share them) and re-check their incidents. Returns how many were claimed and
+    what to send (pages of incidents acknowledged meanwhile are cancelled)."""
+    due = (((Page.status == "pending") & (Page.next_attempt_at <= now))
+           | ((Page.status == "sending") & (Page.lease_until < now)))
+    pick = select(Page.id).where(due).order_by(Page.next_attempt_at).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    ids = list(session.connection().execute(
+        update(Page).where(Page.id.in_(pick.scalar_subquery()), due)
+        .values(status="sending", attempts=Page.attempts + 1, lease_until=now + LEASE)
+        .returning(Page.id)).scalars())
+    return len(ids), _outgoing(session, ids) if ids else []
+
+
+def _outgoing(session: Session, page_ids: list[int]) -> list[OutgoingPage]:
+    """What to send for these claimed pages; those whose incident is no longer triggered
+    are cancelled instead (the re-check right before sending)."""
     conn = session.connection()
-    row = conn.execute(
-        select(Page.incident_id, Page.channel, Page.level, Page.message, Page.recipient,
-               Incident.status, Incident.severity, Incident.summary, Service.name,
-               User.email, User.name, User.phone, User.slack_id)
+    rows = conn.execute(
+        select(Page.id, Page.incident_id, Page.channel, Page.level, Page.message,
+               Page.recipient, Incident.status, Incident.severity, Incident.summary,
+               Service.name, User.email, User.name, User.phone, User.slack_id)
         .join(Incident, Incident.id == Page.incident_id)
         .join(Service, Service.id == Incident.service_id)
         .outerjoin(User, User.id == Page.user_id)
-        .where(Page.id == page_id)).one()
-    (incident_id, channel_name, level, message, recipient, status, severity, summary,
-     service, email, name, phone, slack_id) = row
-    if status != "triggered":
-        conn.execute(update(Page).where(Page.id == page_id).values(
-            status="cancelled", error=f"incident {status} before sending"))
-        metrics.PAGES.labels(channel_name, "cancelled").inc()
-        return None
-    who = Recipient(email, name, phone, slack_id) if email else Recipient(None, recipient)
-    return OutgoingPage(page_id=page_id, incident_id=incident_id, channel=channel_name,
-                        recipient=who, severity=severity, summary=summary, service=service,
-                        level=level, text=message or "")
+        .where(Page.id.in_(page_ids)).order_by(Page.id)).all()
+    out: list[OutgoingPage] = []
+    for (page_id, incident_id, channel_name, level, message, recipient, status, severity,
+         summary, service, email, name, phone, slack_id) in rows:
+        if status != "triggered":
+            conn.execute(update(Page).where(Page.id == page_id).values(
+                status="cancelled", error=f"incident {status} before sending"))
+            metrics.PAGES.labels(channel_name, "cancelled").inc()
+            continue
+        who = Recipient(email, name, phone, slack_id) if email else Recipient(None, recipient)
+        out.append(OutgoingPage(page_id=page_id, incident_id=incident_id, channel=channel_name,
+                                recipient=who, severity=severity, summary=summary,
+                                service=service, level=level, text=message or ""))
+    return out
 
 
 def send(page: OutgoingPage) -> tuple[str | None, DeliveryError | None]:
