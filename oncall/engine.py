@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from oncall import escalation, fallback, metrics, outbox
-from oncall.incidents import record
+from oncall.incidents import record, record_many
 from oncall.models import EscalationPolicy, Incident, Page, Service, User
 from oncall.notify import DeliveryError, OutgoingPage, Recipient, page_text, rules
 from oncall.notify.registry import channel, enabled
@@ -129,16 +129,12 @@ def take_step(session: Session, incident: Incident, now: datetime,
     result: StepResult | None = None
     while True:
         step = escalation.next_step(policy, level, loop, now)
-        where = [Incident.id == incident.id, Incident.status == "triggered",
-                 Incident.level == level, Incident.loop == loop]
-        if result is None:  # the first claim; later ones hold the row already
-            where.append(Incident.next_action_at <= now)
-        claimed = session.connection().execute(
-            update(Incident).where(*where)
-            .values(level=step.level if step else level, loop=step.loop if step else loop,
-                    next_action_at=step.next_action_at if step else None,
-                    policy=policy, updated_at=now)
-        ).rowcount
+        # The first claim needs the step to be due; later ones hold the row already.
+        claimed = session.connection().execute(_CLAIM_DUE if result is None else _CLAIM, {
+            "incident_id": incident.id, "level": level, "loop": loop, "now": now,
+            "new_level": step.level if step else level, "new_loop": step.loop if step else loop,
+            "next_action_at": step.next_action_at if step else None, "policy": policy,
+        }).rowcount
         if claimed != 1:
             return result
         if result is None:
@@ -159,6 +155,15 @@ def take_step(session: Session, incident: Incident, now: datetime,
         record(session, incident.id, "level_skipped", "system", now, level=step.level,
                loop=step.loop, reason="nobody to page at this level")
         level, loop, due = step.level, step.loop, now
+
+
+_CLAIM = (update(Incident)
+          .where(Incident.id == bindparam("incident_id"), Incident.status == "triggered",
+                 Incident.level == bindparam("level"), Incident.loop == bindparam("loop"))
+          .values(level=bindparam("new_level"), loop=bindparam("new_loop"),
+                  next_action_at=bindparam("next_action_at"), policy=bindparam("policy"),
+                  updated_at=bindparam("now")))
+_CLAIM_DUE = _CLAIM.where(Incident.next_action_at <= bindparam("now"))
 
 
 def _page_level(session: Session, incident: Incident, step: escalation.Step, now: datetime,
@@ -331,6 +336,37 @@ def record_outcome(session: Session, page_id: int, provider_id: str | None,
                retry_after=error.retry_after, **about)
     metrics.PAGES.labels(row.channel, status).inc()
     return follow
+
+
+def record_sent(session: Session, sent: list[tuple[int, str | None]], now: datetime) -> None:
+    """Store many successful sends at once (the sweeper's common case): the same as
+    ``record_outcome`` without an error, in three statements instead of three per page."""
+    if not sent:
+        return
+    conn = session.connection()
+    query = select(Page.id, Page.incident_id, Page.channel, Page.recipient).where(
+        Page.id.in_([page_id for page_id, _ in sent]), Page.status == "sending")
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    rows = {row.id: row for row in conn.execute(query)}
+    done = [(page_id, provider) for page_id, provider in sent if page_id in rows]
+    if not done:
+        return
+    conn.execute(_SENT, [{"pid": page_id, "prov": provider, "now": now}
+                         for page_id, provider in done])
+    record_many(session, [
+        {"incident_id": rows[page_id].incident_id, "kind": "paged", "actor": "system",
+         "at": now, "detail": {"provider_id": provider, "page_id": page_id,
+                               "channel": rows[page_id].channel,
+                               "recipient": rows[page_id].recipient}}
+        for page_id, provider in done])
+    for page_id, _ in done:
+        metrics.PAGES.labels(rows[page_id].channel, "sent").inc()
+
+
+_SENT = (update(Page).where(Page.id == bindparam("pid"), Page.status == "sending")
+         .values(status="sent", provider_id=bindparam("prov"), sent_at=bindparam("now"),
+                 error=None))
 
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> float:

@@ -16,13 +16,17 @@ def enqueue(session: Session, incident_id: int, level: int, loop: int, recipient
             now: datetime) -> int | None:
     """Queue a page to be sent at ``at``. Returns its id, or None when that page exists
     already (the unique key makes a repeated step harmless)."""
-    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql"
-              else sqlite.insert)
-    stmt = (insert(Page)
-            .values(incident_id=incident_id, level=level, loop=loop, recipient=recipient,
-                    user_id=user_id, channel=channel, status="pending", attempts=0,
-                    next_attempt_at=at, created_at=now, message=message)
-            .on_conflict_do_nothing(index_elements=["incident_id", "level", "loop",
-                                                    "recipient", "channel"])
-            .returning(Page.id))
-    return session.connection().execute(stmt).scalar()
+    stmt = _INSERT[session.get_bind().dialect.name == "postgresql"]
+    return session.connection().execute(stmt, {
+        "incident_id": incident_id, "level": level, "loop": loop, "recipient": recipient,
+        "user_id": user_id, "channel": channel, "status": "pending", "attempts": 0,
+        "next_attempt_at": at, "created_at": now, "message": message}).scalar()
+
+
+# Built once per dialect (statement construction costs more than the round trip).
+_INSERT = {
+    pg: (postgresql.insert(Page) if pg else sqlite.insert(Page))
+    .on_conflict_do_nothing(index_elements=["incident_id", "level", "loop", "recipient",
+                                            "channel"])
+    .returning(Page.id)
+    for pg in (True, False)}

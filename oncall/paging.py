@@ -69,7 +69,25 @@ def sweep(factory: sessionmaker[Session], now: datetime | None = None,
 
 def _step_batch(factory: sessionmaker[Session], fixed: datetime | None,
                 report: SweepReport, limit: int = 200) -> bool:
-    """Step one batch of due incidents; returns whether the batch was full."""
+    """Step one batch of due incidents in one transaction; returns whether it was full.
+    Should a step fail, the batch is rolled back and stepped again one savepoint per
+    incident, so that one bad incident cannot stall every other."""
+    lookups = engine.Lookups()
+    try:
+        with factory() as session, session.begin():
+            batch = engine.due_incidents(session, fixed or utcnow(), limit)
+            steps = [(incident.id, engine.take_step(session, incident, fixed or utcnow(),
+                                                    lookups=lookups)) for incident in batch]
+    except Exception:
+        log.warning("sweeper: a step failed; stepping the batch one incident at a time",
+                    exc_info=True)
+        return _step_each(factory, fixed, report, limit)
+    report.steps += [(incident_id, r) for incident_id, r in steps if r is not None]
+    return len(batch) == limit
+
+
+def _step_each(factory: sessionmaker[Session], fixed: datetime | None,
+               report: SweepReport, limit: int) -> bool:
     lookups = engine.Lookups()
     with factory() as session, session.begin():
         batch = engine.due_incidents(session, fixed or utcnow(), limit)
@@ -97,7 +115,12 @@ def _deliver_batch(factory: sessionmaker[Session], fixed: datetime | None,
     results = [(page.page_id, *engine.send(page)) for page in outgoing]
     follow: list[int] = []
     with factory() as session, session.begin():
+        engine.record_sent(session, [(page_id, provider_id)
+                                     for page_id, provider_id, error in results
+                                     if error is None], fixed or utcnow())
         for page_id, provider_id, error in results:
+            if error is None:
+                continue
             try:
                 with session.begin_nested():
                     follow += engine.record_outcome(session, page_id, provider_id, error,
