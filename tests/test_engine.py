@@ -293,3 +293,20 @@ def test_a_schedule_level_pages_whoever_is_on_call_at_page_time(factory: Any,
     incident_id = trigger(factory)
     paging.escalate_incident(factory, incident_id, now=utcnow())
     assert recipients(factory, incident_id) == [(1, f"user:{cast.manager.id}", "pending")]
+
+
+def test_one_incident_failing_to_step_does_not_stall_the_others(factory: Any, cast: Cast,
+                                                                monkeypatch: Any) -> None:
+    ids = [trigger(factory, dedup_key=f"k{i}") for i in range(4)]
+    real = engine.take_step
+
+    def take_step(session: Any, incident: Any, now: Any, *args: Any, **kwargs: Any) -> Any:
+        if incident.id == ids[1]:
+            raise RuntimeError("corrupt policy")
+        return real(session, incident, now, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "take_step", take_step)
+    report = paging.sweep(factory)
+    assert report.failed_incidents == [ids[1]]
+    assert sorted(i for i, _ in report.steps) == sorted([ids[0], *ids[2:]])
+    assert [len(recipients(factory, i)) for i in ids] == [1, 0, 1, 1]
