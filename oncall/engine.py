@@ -293,11 +293,16 @@ def _outgoing(session: Session, page_ids: list[int]) -> list[OutgoingPage]:
 
 
 def send(page: OutgoingPage) -> tuple[str | None, DeliveryError | None]:
-    """Call the provider (outside any transaction)."""
+    """Call the provider (outside any transaction). A channel that breaks in some other way
+    (a bug, a channel no longer configured) is a transient failure: retried with backoff,
+    then falling back, never leaving the page stuck or the sweeper stalled."""
     try:
         return channel(page.channel).send(page).provider_id, None
     except DeliveryError as exc:
         return None, exc
+    except Exception as exc:
+        log.exception("channel %s failed on page %s", page.channel, page.page_id)
+        return None, DeliveryError(f"{page.channel} channel error: {exc!r}", permanent=False)
 
 
 def record_outcome(session: Session, page_id: int, provider_id: str | None,

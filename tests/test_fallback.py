@@ -189,3 +189,19 @@ def test_a_transient_failure_on_the_last_attempt_falls_back(factory: Any, cast: 
     assert (found["sms"].status, found["sms"].attempts) == ("failed", engine.MAX_ATTEMPTS)
     assert "contact_disabled" not in timeline(factory, incident_id)  # not the contact's fault
     assert fakes["voice"].who() == ["alice@example.com"]
+
+
+def test_a_channel_that_breaks_is_retried_like_a_transient_failure(
+        factory: Any, cast: Cast, monkeypatch: Any) -> None:
+    fakes = setup_alice(factory, cast, monkeypatch)
+
+    def broken(page: Any) -> Any:
+        raise RuntimeError("bug in the channel")
+
+    monkeypatch.setattr(fakes["sms"], "send", broken)
+    incident_id = trigger(factory)
+    report = paging.sweep(factory, utcnow())
+    assert report.delivered == 1
+    sms = pages(factory, incident_id)["sms"]
+    assert sms.status == "pending" and "bug in the channel" in (sms.error or "")
+    assert "page_retry" in timeline(factory, incident_id)
