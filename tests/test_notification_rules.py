@@ -182,3 +182,47 @@ def test_rules_are_edited_by_the_user_or_an_admin_only(client: Any, cast: Cast,
                        headers=cast.auth("manager")).json["entries"]
     assert audit[0]["actor"] == "user:alice@example.com"
     assert client.put(url, json={"rules": {}}, headers=cast.auth()).json["rules"] == {}
+
+
+def test_rules_in_a_file_are_applied_read_only_and_removed_with_the_key(
+        factory: Any, client: Any, tmp_path: Any) -> None:
+    import shutil
+
+    from oncall.apply import ConfigError, apply_config, load_tree
+    from tests.conftest import ROOT
+
+    shutil.copytree(ROOT / "schedules", tmp_path / "schedules")
+    team = tmp_path / "schedules" / "team.yaml"
+
+    def apply() -> list[str]:
+        with factory() as s, s.begin():
+            return [str(c) for c in apply_config(s, load_tree([tmp_path / "schedules"],
+                                                              base=tmp_path))]
+
+    changes = apply()
+    assert any("notification rules: critical: sms+0s, voice+120s, slack+0s" in c
+               for c in changes)
+    assert apply() == []  # idempotent
+    with factory() as s:
+        alice = s.scalar(select(User).where(User.email == "alice@example.com"))
+        assert rules.load(s, alice.id)["warning"] == [Rule("slack")]
+        assert rules.managed_by(s, alice.id) == "schedules/team.yaml"
+    from oncall.cli.admin import create_token
+
+    with factory() as s, s.begin():
+        token = create_token(s, "alice@example.com")
+    r = client.put(f"/api/v1/users/{alice.id}/notification-rules", json={"rules": {}},
+                   headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 409 and "schedules/team.yaml" in r.json["error"]
+
+    text = team.read_text()
+    team.write_text(text.replace("{channel: slack}]\n      warning", "{channel: sms}]\n"
+                                 "      warning"))
+    with pytest.raises(ConfigError, match="sms is already listed"):
+        apply()
+    team.write_text(text.replace("      warning: [{channel: slack}]\n", "")
+                    .replace("    notification_rules:\n      critical: [{channel: sms}, "
+                             "{channel: voice, after: 2m}, {channel: slack}]\n", ""))
+    assert any("notification rules: removed" in c for c in apply())
+    with factory() as s:
+        assert rules.load(s, alice.id) == {} and rules.managed_by(s, alice.id) is None
