@@ -336,9 +336,6 @@ class IncidentEvent(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-NOTIFY_SEVERITIES = ("critical", "error", "warning", "info", "default")
-
-
 class NotificationRule(Base):
     """One step of a user's personal notification rules: for incidents of ``severity`` (or
     any severity without rules of its own: ``default``), page on ``channel`` ``delay_seconds``
