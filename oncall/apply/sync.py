@@ -23,7 +23,7 @@ from oncall.models import (
     Service,
     User,
 )
-from oncall.notify import rules
+from oncall.notify import rules as notification_rules
 from oncall.notify.rules import Rule
 from oncall.rotations import RotationError, parse_restriction, parse_rotation
 
@@ -94,7 +94,7 @@ def collect(docs: list[Document]) -> Desired:
                                 for step in steps]
                           for sev, steps in u["notification_rules"].items()}
                 try:
-                    rules.validate(wanted)
+                    notification_rules.validate(wanted)
                 except ValueError as exc:
                     raise doc.error(("users", i, "notification_rules"), str(exc)) from None
                 desired.user_rules[u["user"]] = wanted
@@ -204,7 +204,7 @@ def apply_config(session: Session, docs: list[Document]) -> list[Change]:
         _upsert(session, User, "email", email, values, "user", src[("user", email)], changes)
     session.flush()
     ids = dict(session.execute(select(User.email, User.id)).all())
-    _apply_rules(session, desired, ids, src, changes)
+    _apply_notification_rules(session, desired, ids, src, changes)
     for name, s in desired.schedules.items():
         sched = _upsert(session, Schedule, "name", name, {"timezone": s["timezone"]},
                         "schedule", src[("schedule", name)], changes)
@@ -239,7 +239,7 @@ def apply_config(session: Session, docs: list[Document]) -> list[Change]:
     return changes
 
 
-def _apply_rules(session: Session, desired: Desired, ids: dict[str, int],
+def _apply_notification_rules(session: Session, desired: Desired, ids: dict[str, int],
                  src: dict[tuple[str, str], str], changes: list[Change]) -> None:
     """Users' notification rules from files; rules a file managed and no longer gives are
     removed (the user is back on the defaults, and may set rules through the API)."""
@@ -250,15 +250,15 @@ def _apply_rules(session: Session, desired: Desired, ids: dict[str, int],
         row.managed_by = None
     for email in desired.users:
         wanted = desired.user_rules.get(email)
-        managed = rules.managed_by(session, ids[email])
+        managed = notification_rules.managed_by(session, ids[email])
         if wanted is None and managed is None:
             continue
-        current = rules.load(session, ids[email])
+        current = notification_rules.load(session, ids[email])
         if wanted is None:
-            rules.replace(session, ids[email], {})
+            notification_rules.replace(session, ids[email], {})
             _note_user(changes, email, "notification rules: removed (defaults apply)")
         elif current != wanted or managed != src[("user", email)]:
-            rules.replace(session, ids[email], wanted, managed=src[("user", email)])
+            notification_rules.replace(session, ids[email], wanted, managed=src[("user", email)])
             _note_user(changes, email, "notification rules: " + "; ".join(
                 f"{sev}: " + ", ".join(f"{r.channel}+{r.delay}s" for r in steps)
                 for sev, steps in wanted.items()))
