@@ -1,27 +1,130 @@
-"""Manual actions on incidents that go beyond acknowledge/resolve."""
+"""What people do to a running escalation, and what time does to an acknowledgement:
+escalate now, reassign (to users or another policy), and acknowledgements that time out.
+Each takes the incident's row lock, leaves a timeline entry with its actor, and pages through
+``engine.take_step`` (so the outbox's unique key still keeps every page exactly-once).
+Callers own the transaction; nothing here commits."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from oncall import engine, escalation
 from oncall.incidents import NotFound, record
-from oncall.models import Incident
+from oncall.models import EscalationPolicy, Incident, Service, User
 
 
-# SEAM: replaced at merge (the notification-rules helper owns escalate_now). This minimal
-# version makes a triggered incident due now; the engine's next step (the caller enqueues
-# jobs.escalate, else the sweeper finds it within seconds) pages the next level.
-def escalate_now(session: Session, incident_id: int, actor: str, now: datetime) -> Incident:
-    changed = session.execute(
-        update(Incident).where(Incident.id == incident_id, Incident.status == "triggered")
-        .values(next_action_at=now, updated_at=now)
-    ).rowcount  # type: ignore[attr-defined]
-    incident = session.get(Incident, incident_id, populate_existing=True)
+class ActionError(ValueError):
+    """The request names something that does not exist; ``field`` says which part."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+def _lock(session: Session, incident_id: int) -> Incident:
+    query = select(Incident).where(Incident.id == incident_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(key_share=True, of=Incident)
+    incident = session.scalars(query.execution_options(populate_existing=True)).first()
     if incident is None:
         raise NotFound(incident_id)
-    if changed:
-        record(session, incident_id, "escalate_requested", actor, now, level=incident.level)
     return incident
+
+
+def _restart(session: Session, incident: Incident, now: datetime, **values: Any) -> Incident:
+    """Make the incident triggered and due now (its acknowledgement, if any, is dropped)."""
+    session.execute(update(Incident).where(Incident.id == incident.id).values(
+        status="triggered", acked_at=None, acked_by=None, next_action_at=now, updated_at=now,
+        **values))
+    return _lock(session, incident.id)
+
+
+def escalate_now(session: Session, incident_id: int, actor: str, now: datetime) -> Incident:
+    """Page the incident's next level now (an acknowledged incident is triggered again).
+    A resolved incident is left as it is. Raises ``oncall.incidents.NotFound``."""
+    incident = _lock(session, incident_id)
+    if incident.status == "resolved":
+        return incident
+    record(session, incident_id, "escalate_requested", actor, now, level=incident.level,
+           loop=incident.loop, was=incident.status)
+    incident = _restart(session, incident, now)
+    engine.take_step(session, incident, now, actor=actor)
+    return _lock(session, incident_id)
+
+
+def reassign(session: Session, incident_id: int, actor: str, now: datetime, *,
+             users: list[str] | None = None, policy: str | None = None) -> Incident:
+    """Hand the incident to other people and page them now, from level 1.
+
+    ``policy``: that policy's current levels replace the frozen ones. ``users``: a first
+    level naming those users is put in front of the incident's frozen policy, so that if
+    they do not acknowledge either, the original ladder runs again after them."""
+    if (users is None) == (policy is None):
+        raise ActionError("users", "give either users or policy")
+    incident = _lock(session, incident_id)
+    if incident.status == "resolved":
+        return incident
+    if policy is not None:
+        found = session.scalar(select(EscalationPolicy).where(EscalationPolicy.name == policy))
+        if found is None:
+            raise ActionError("policy", f"no policy {policy!r}")
+        snapshot = engine.policy_snapshot(found)
+        detail: dict[str, Any] = {"policy": policy}
+    else:
+        assert users is not None
+        if not users:
+            raise ActionError("users", "name at least one user")
+        known = set(session.scalars(select(User.email).where(User.email.in_(users))))
+        missing = [u for u in users if u not in known]
+        if missing:
+            raise ActionError("users", f"no user {', '.join(map(repr, missing))}")
+        snapshot = _with_users_first(session, incident, users)
+        detail = {"users": users}
+    record(session, incident_id, "reassigned", actor, now, was=incident.status,
+           from_policy=(incident.policy or {}).get("name"), **detail)
+    snapshot, loop = escalation.restarted(snapshot, incident.loop)
+    incident = _restart(session, incident, now, policy=snapshot, level=0, loop=loop)
+    engine.take_step(session, incident, now, actor=actor)
+    return _lock(session, incident_id)
+
+
+def _with_users_first(session: Session, incident: Incident, users: list[str]) -> dict[str, Any]:
+    current = incident.policy
+    if current is None:
+        service = session.get(Service, incident.service_id)
+        current = engine.policy_snapshot(service.policy if service else None)
+    ladder = escalation.levels(current)
+    after = int(ladder[0].get("escalate_after", 300)) if ladder else 300
+    first = {"escalate_after": after, "targets": [{"type": "user", "ref": u} for u in users]}
+    return {**current, "name": f"reassigned, then {current.get('name')}",
+            "levels": [first, *ladder]}
+
+
+def expire_acks(session: Session, now: datetime, limit: int = 200) -> list[int]:
+    """Re-trigger acknowledged incidents whose acknowledgement has timed out (their
+    ``next_action_at`` is the end of the ``ack_timeout``): escalation restarts at level 1,
+    in a new loop (so its pages are new pages), with the policy's full repeat count."""
+    query = (select(Incident.id, Incident.acked_by, Incident.acked_at, Incident.policy,
+                    Incident.loop)
+             .where(Incident.status == "acknowledged", Incident.next_action_at <= now)
+             .order_by(Incident.next_action_at).limit(limit))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, key_share=True, of=Incident)
+    expired = []
+    for incident_id, acked_by, acked_at, policy, loop in session.execute(query).all():
+        snapshot, new_loop = escalation.restarted(policy, loop)
+        changed = session.execute(
+            update(Incident)
+            .where(Incident.id == incident_id, Incident.status == "acknowledged",
+                   Incident.next_action_at <= now)
+            .values(status="triggered", acked_at=None, acked_by=None, level=0, loop=new_loop,
+                    policy=snapshot, next_action_at=now, updated_at=now)).rowcount  # type: ignore[attr-defined]
+        if changed:
+            record(session, incident_id, "ack_timed_out", "system", now, acked_by=acked_by,
+                   acked_at=acked_at.isoformat() if acked_at else None)
+            expired.append(incident_id)
+    return expired

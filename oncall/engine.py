@@ -1,4 +1,5 @@
-"""The escalation engine: take due incidents a step up their ladder, and deliver pages.
+"""The escalation engine: take due incidents a step up their ladder, queueing their pages
+(delivering them is ``oncall.delivery``, whose names are re-exported here).
 
 Every entry point takes ids and an explicit ``now``, reloads state, re-checks its
 precondition and claims work with a conditional UPDATE, so a task delivered twice, a task and
@@ -13,21 +14,32 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from oncall import escalation, metrics
+from oncall import escalation, metrics, outbox
+from oncall.delivery import (  # noqa: F401 - re-exported: callers use oncall.engine.*
+    LEASE,
+    MAX_ATTEMPTS,
+    MAX_BACKOFF,
+    MAX_RETRY_AFTER,
+    claim_due,
+    claim_page,
+    due_pages,
+    page_failed,
+    prepare_delivery,
+    record_outcome,
+    record_sent,
+    retry_delay,
+    send,
+)
 from oncall.incidents import record
-from oncall.models import EscalationPolicy, Incident, Page, Service, User
-from oncall.notify import DeliveryError, OutgoingPage, Recipient, page_text
-from oncall.notify.registry import channel, channels_for, enabled
+from oncall.models import EscalationPolicy, Incident, Service, User
+from oncall.notify import page_text, rules
+from oncall.notify.registry import enabled
 from oncall.scheduling.store import who_is_on_call
 
 log = logging.getLogger(__name__)
-
-LEASE = timedelta(seconds=60)  # a page claimed longer ago than this was lost with its worker
-MAX_ATTEMPTS = 8
 
 
 @dataclass
@@ -40,11 +52,39 @@ class StepResult:
     next_action_at: datetime | None = None
 
 
+@dataclass
+class Lookups:
+    """Reads shared by the steps of one sweep batch (one transaction, about a second): who is
+    on call on each schedule, users by email, and each user's plan per severity. A fresh one
+    per step when not given."""
+
+    on_call: dict[str, str | None] = field(default_factory=dict)
+    users: dict[str, User | None] = field(default_factory=dict)
+    plans: dict[tuple[int, str], rules.Plan] = field(default_factory=dict)
+
+    def user(self, session: Session, email: str) -> User | None:
+        if email not in self.users:
+            self.users[email] = session.scalar(select(User).where(User.email == email))
+        return self.users[email]
+
+    def who_is_on_call(self, session: Session, schedule: str, now: datetime) -> str | None:
+        if schedule not in self.on_call:
+            self.on_call[schedule] = who_is_on_call(session, schedule, now)
+        return self.on_call[schedule]
+
+    def plan(self, session: Session, user: User, severity: str) -> rules.Plan:
+        key = (user.id, severity)
+        if key not in self.plans:
+            self.plans[key] = rules.plan(session, user, severity)
+        return self.plans[key]
+
+
 def policy_snapshot(policy: EscalationPolicy | None) -> dict[str, Any]:
     if policy is None:
         return {"name": None, "repeat": 0, "levels": []}
     return {
         "id": policy.id, "name": policy.name, "repeat": policy.repeat,
+        "ack_timeout": policy.ack_timeout,
         "levels": [{"escalate_after": lvl.escalate_after, "targets": lvl.targets}
                    for lvl in policy.levels],
     }
@@ -85,62 +125,109 @@ def due_incidents(session: Session, now: datetime, limit: int = 200) -> list[Inc
     return list(session.scalars(query.execution_options(populate_existing=True)))
 
 
-def take_step(session: Session, incident: Incident, now: datetime) -> StepResult | None:
+def take_step(session: Session, incident: Incident, now: datetime,
+              actor: str = "system", lookups: Lookups | None = None) -> StepResult | None:
+    """Claim the incident's due step and page its level. A level that names nobody to page
+    (nobody on call, no such user) is skipped at once, with a timeline entry, to the next
+    level of the same loop; a new loop keeps its schedule."""
     policy = incident.policy
     if policy is None:
         service = session.get(Service, incident.service_id)
         policy = policy_snapshot(service.policy if service else None)
-    step = escalation.next_step(policy, incident.level, incident.loop, now)
-    claimed = session.connection().execute(
-        update(Incident)
-        .where(Incident.id == incident.id, Incident.status == "triggered",
-               Incident.level == incident.level, Incident.loop == incident.loop,
-               Incident.next_action_at <= now)
-        .values(level=step.level if step else incident.level,
-                loop=step.loop if step else incident.loop,
-                next_action_at=step.next_action_at if step else None,
-                policy=policy, updated_at=now)
-    ).rowcount
-    if claimed != 1:
-        return None
-    assert incident.next_action_at is not None
-    metrics.ESCALATION_LAG.observe(max(0.0, (now - incident.next_action_at).total_seconds()))
-    if step is None:
-        why = "no escalation policy" if not escalation.levels(policy) else "ladder exhausted"
-        record(session, incident.id, "escalation_stopped", "system", now, reason=why)
-        return StepResult(level=incident.level, loop=incident.loop)
-    result = StepResult(level=step.level, loop=step.loop, next_action_at=step.next_action_at)
-    users = _resolve_targets(session, incident.id, step, now)
-    record(session, incident.id, "escalated", "system", now, level=step.level, loop=step.loop,
-           notified=[u.email for u in users])
+    level, loop, due = incident.level, incident.loop, incident.next_action_at
+    lookups = lookups or Lookups()
+    result: StepResult | None = None
+    while True:
+        step = escalation.next_step(policy, level, loop, now)
+        # The first claim needs the step to be due; later ones hold the row already.
+        claimed = session.connection().execute(_CLAIM_DUE if result is None else _CLAIM, {
+            "incident_id": incident.id, "level": level, "loop": loop, "now": now,
+            "new_level": step.level if step else level, "new_loop": step.loop if step else loop,
+            "next_action_at": step.next_action_at if step else None, "policy": policy,
+        }).rowcount
+        if claimed != 1:
+            return result
+        if result is None:
+            assert due is not None
+            metrics.ESCALATION_LAG.observe(max(0.0, (now - due).total_seconds()))
+            result = StepResult()
+        if step is None:
+            why = "no escalation policy" if not escalation.levels(policy) else "ladder exhausted"
+            record(session, incident.id, "escalation_stopped", "system", now, reason=why)
+            result.level, result.loop, result.next_action_at = level, loop, None
+            return result
+        result.level, result.loop = step.level, step.loop
+        result.next_action_at = step.next_action_at
+        reached = _page_level(session, incident, step, now, due, actor, result, lookups)
+        nxt = escalation.following(policy, step.level, step.loop)
+        if reached or step.next_action_at is None or nxt is None or nxt[1] != step.loop:
+            return result
+        record(session, incident.id, "level_skipped", "system", now, level=step.level,
+               loop=step.loop, reason="nobody to page at this level")
+        level, loop, due = step.level, step.loop, now
+
+
+_CLAIM = (update(Incident)
+          .where(Incident.id == bindparam("incident_id"), Incident.status == "triggered",
+                 Incident.level == bindparam("level"), Incident.loop == bindparam("loop"))
+          .values(level=bindparam("new_level"), loop=bindparam("new_loop"),
+                  next_action_at=bindparam("next_action_at"), policy=bindparam("policy"),
+                  updated_at=bindparam("now")))
+_CLAIM_DUE = _CLAIM.where(Incident.next_action_at <= bindparam("now"))
+
+
+def _page_level(session: Session, incident: Incident, step: escalation.Step, now: datetime,
+                due: datetime | None, actor: str, result: StepResult,
+                lookups: Lookups) -> bool:
+    """Queue the level's pages; returns whether the level named anyone to page."""
+    users, rooms = _resolve_targets(session, incident.id, step, now, lookups)
+    record(session, incident.id, "escalated", actor, now, level=step.level, loop=step.loop,
+           notified=[u.email for u in users] + rooms,
+           due=due.isoformat() if due else None)
+    message = page_text(incident.id, incident.severity, incident.service.name, incident.summary)
+    for room in rooms:
+        page_id = outbox.enqueue(session, incident.id, step.level, step.loop, room, None,
+                                 "slack", message, now, now)
+        if page_id is not None:
+            result.page_ids.append(page_id)
     for user in users:
-        for name in channels_for(user):
-            page_id = _enqueue_page(session, incident, step, user, name, now)
-            if page_id is not None:
+        plan = lookups.plan(session, user, incident.severity)
+        if not plan.rules:
+            record(session, incident.id, "user_unreachable", "system", now, user=user.email,
+                   user_id=user.id, level=step.level, loop=step.loop, reasons=plan.skipped)
+            continue
+        for rule in plan.rules:
+            page_id = outbox.enqueue(session, incident.id, step.level, step.loop,
+                                     f"user:{user.id}", user.id, rule.channel, message,
+                                     now + timedelta(seconds=rule.delay), now)
+            if page_id is not None and rule.delay == 0:
                 result.page_ids.append(page_id)
-    result.page_ids.extend(_enqueue_channel_posts(session, incident, step, now))  # SEAM
-    return result
+    return bool(users or rooms)
 
 
 def _resolve_targets(session: Session, incident_id: int, step: escalation.Step,
-                     now: datetime) -> list[User]:
-    """The users a level names, in order, each once. A schedule contributes whoever is on
-    call now; a schedule with nobody on call is noted on the timeline, never skipped silently."""
+                     now: datetime, lookups: Lookups) -> tuple[list[User], list[str]]:
+    """The users a level names, in order, each once, and the Slack channels it names
+    (``slack:#room``). A schedule contributes whoever is on call now; a schedule with nobody
+    on call is noted on the timeline, never skipped silently."""
     users: list[User] = []
+    rooms: list[str] = []
     for target in step.targets:
         kind, ref = target.get("type"), target.get("ref")
         user: User | None = None
         if kind == "user":
-            user = session.scalar(select(User).where(User.email == ref))
-        elif kind == "slack":  # SEAM: a channel post, not a user (_enqueue_channel_posts)
-            continue
+            user = lookups.user(session, str(ref))
         elif kind == "schedule":
-            email = who_is_on_call(session, str(ref), now)
+            email = lookups.who_is_on_call(session, str(ref), now)
             if email is None:
                 record(session, incident_id, "nobody_on_call", "system", now, schedule=ref,
                        level=step.level)
                 continue
-            user = session.scalar(select(User).where(User.email == email))
+            user = lookups.user(session, email)
+        elif kind == "slack" and enabled("slack"):
+            if f"slack:{ref}" not in rooms:
+                rooms.append(f"slack:{ref}")
+            continue
         else:
             record(session, incident_id, "target_unsupported", "system", now, target=target)
             continue
@@ -148,132 +235,4 @@ def _resolve_targets(session: Session, incident_id: int, step: escalation.Step,
             record(session, incident_id, "target_missing", "system", now, target=target)
         elif user not in users:
             users.append(user)
-    return users
-
-
-def _enqueue_page(session: Session, incident: Incident, step: escalation.Step, user: User,
-                  channel_name: str, now: datetime) -> int | None:
-    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql"
-              else sqlite.insert)
-    stmt = (insert(Page)
-            .values(incident_id=incident.id, level=step.level, loop=step.loop,
-                    recipient=f"user:{user.id}", user_id=user.id, channel=channel_name,
-                    status="pending", attempts=0, next_attempt_at=now, created_at=now,
-                    message=page_text(incident.id, incident.severity, incident.service.name,
-                                      incident.summary))
-            .on_conflict_do_nothing(index_elements=["incident_id", "level", "loop",
-                                                    "recipient", "channel"])
-            .returning(Page.id))
-    return session.connection().execute(stmt).scalar()
-
-
-# SEAM (slack helper): slack:#channel targets, until the notification-rules take_step has them.
-def _enqueue_channel_posts(session: Session, incident: Incident, step: escalation.Step,
-                           now: datetime) -> list[int]:
-    """One page per ``slack:#channel`` target of the level, recipient ``slack:#channel``."""
-    ids: list[int] = []
-    for target in step.targets:
-        if target.get("type") != "slack":
-            continue
-        if not enabled("slack"):
-            record(session, incident.id, "target_unsupported", "system", now, target=target,
-                   reason="Slack is not configured (SLACK_BOT_TOKEN)")
-            continue
-        insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql"
-                  else sqlite.insert)
-        page_id = session.connection().execute(
-            insert(Page).values(
-                incident_id=incident.id, level=step.level, loop=step.loop,
-                recipient=f"slack:{target.get('ref')}", user_id=None, channel="slack",
-                status="pending", attempts=0, next_attempt_at=now, created_at=now,
-                message=page_text(incident.id, incident.severity, incident.service.name,
-                                  incident.summary))
-            .on_conflict_do_nothing(index_elements=["incident_id", "level", "loop",
-                                                    "recipient", "channel"])
-            .returning(Page.id)).scalar()
-        if page_id is not None:
-            ids.append(page_id)
-    return ids
-
-
-def claim_page(session: Session, page_id: int, now: datetime) -> bool:
-    """Take a page for sending: pending and due, or left 'sending' by a worker that died."""
-    result = session.connection().execute(
-        update(Page)
-        .where(Page.id == page_id,
-               ((Page.status == "pending") & (Page.next_attempt_at <= now))
-               | ((Page.status == "sending") & (Page.lease_until < now)))
-        .values(status="sending", attempts=Page.attempts + 1, lease_until=now + LEASE)
-    )
-    return bool(result.rowcount == 1)
-
-
-def prepare_delivery(session: Session, page_id: int, now: datetime) -> OutgoingPage | None:
-    """Claim the page and re-check that its incident still wants it. Returns what to send,
-    or None (already taken, or cancelled because the incident was acknowledged)."""
-    if not claim_page(session, page_id, now):
-        return None
-    conn = session.connection()
-    row = conn.execute(
-        select(Page.incident_id, Page.channel, Page.level, Page.message, Page.recipient,
-               Incident.status, Incident.severity, Incident.summary, Service.name,
-               User.email, User.name, User.phone, User.slack_id)
-        .join(Incident, Incident.id == Page.incident_id)
-        .join(Service, Service.id == Incident.service_id)
-        .outerjoin(User, User.id == Page.user_id)
-        .where(Page.id == page_id)).one()
-    (incident_id, channel_name, level, message, recipient, status, severity, summary,
-     service, email, name, phone, slack_id) = row
-    if status != "triggered":
-        conn.execute(update(Page).where(Page.id == page_id).values(
-            status="cancelled", error=f"incident {status} before sending"))
-        metrics.PAGES.labels(channel_name, "cancelled").inc()
-        return None
-    who = Recipient(email, name, phone, slack_id) if email else Recipient(None, recipient)
-    return OutgoingPage(page_id=page_id, incident_id=incident_id, channel=channel_name,
-                        recipient=who, severity=severity, summary=summary, service=service,
-                        level=level, text=message or "")
-
-
-def send(page: OutgoingPage) -> tuple[str | None, DeliveryError | None]:
-    """Call the provider (outside any transaction)."""
-    try:
-        return channel(page.channel).send(page).provider_id, None
-    except DeliveryError as exc:
-        return None, exc
-
-
-def record_outcome(session: Session, page_id: int, provider_id: str | None,
-                   error: DeliveryError | None, now: datetime) -> None:
-    conn = session.connection()
-    row = conn.execute(select(Page.status, Page.attempts, Page.incident_id, Page.channel,
-                              Page.recipient).where(Page.id == page_id)).first()
-    if row is None or row.status != "sending":
-        return
-    where = update(Page).where(Page.id == page_id, Page.status == "sending")
-    about = {"page_id": page_id, "channel": row.channel, "recipient": row.recipient}
-    if error is None:
-        status = "sent"
-        conn.execute(where.values(status=status, provider_id=provider_id, sent_at=now,
-                                  error=None))
-        record(session, row.incident_id, "paged", "system", now, provider_id=provider_id,
-               **about)
-    elif error.permanent or row.attempts >= MAX_ATTEMPTS:
-        status = "failed"
-        conn.execute(where.values(status=status, error=str(error)))
-        record(session, row.incident_id, "page_failed", "system", now, error=str(error),
-               **about)
-    else:
-        status = "pending"
-        conn.execute(where.values(
-            status=status, error=str(error), lease_until=None,
-            next_attempt_at=now + timedelta(seconds=min(300, 2 ** row.attempts))))
-    metrics.PAGES.labels(row.channel, status).inc()
-
-
-def due_pages(session: Session, now: datetime, limit: int = 200) -> list[int]:
-    return list(session.scalars(
-        select(Page.id)
-        .where(((Page.status == "pending") & (Page.next_attempt_at <= now))
-               | ((Page.status == "sending") & (Page.lease_until < now)))
-        .order_by(Page.next_attempt_at).limit(limit)))
+    return users, rooms

@@ -6,6 +6,10 @@ policy is a frozen snapshot taken when the incident triggered:
 
     {"name": "billing-critical", "repeat": 2,
      "levels": [{"escalate_after": 300, "targets": [{"type": "schedule", "ref": "primary"}]}]}
+
+An escalation that restarts (an acknowledgement timed out, a reassignment) continues with a
+new loop number, so that its pages never collide with earlier ones in the outbox; the
+snapshot's ``loop_base`` is the loop it restarted at, and ``repeat`` counts from there.
 """
 
 from __future__ import annotations
@@ -43,9 +47,14 @@ def following(policy: Policy | None, level: int, loop: int) -> tuple[int, int] |
     if level < len(ladder):
         return level + 1, loop
     repeat = int((policy or {}).get("repeat", 0))
-    if loop < repeat:
+    if loop < int((policy or {}).get("loop_base", 0)) + repeat:
         return 1, loop + 1
     return None
+
+
+def restarted(policy: Policy | None, loop: int) -> tuple[Policy, int]:
+    """The snapshot and loop for running ``policy`` again from level 1 after ``loop``."""
+    return {**(policy or {}), "loop_base": loop + 1}, loop + 1
 
 
 def next_step(policy: Policy | None, level: int, loop: int, now: datetime) -> Step | None:

@@ -4,7 +4,7 @@ them from alerts is ``oncall.intake``). Callers own the transaction; nothing her
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -33,8 +33,19 @@ class Outcome:
 def record(session: Session, incident_id: int, kind: str, actor: str, at: datetime,
            **detail: Any) -> None:
     """Add a timeline entry (a plain insert: nothing reads it back in the same unit of work)."""
-    session.connection().execute(insert(IncidentEvent).values(
-        incident_id=incident_id, kind=kind, actor=actor, at=at, detail=detail))
+    session.connection().execute(_EVENT, {"incident_id": incident_id, "kind": kind,
+                                          "actor": actor, "at": at, "detail": detail})
+
+
+def record_many(session: Session, events: list[dict[str, Any]]) -> None:
+    """Add several timeline entries in one statement: dicts of incident_id, kind, actor, at
+    and detail."""
+    if events:
+        session.connection().execute(_EVENT, events)
+
+
+# Built once: the sweeper records thousands of entries a minute.
+_EVENT = insert(IncidentEvent)
 
 
 class NotFound(LookupError):
@@ -52,7 +63,19 @@ def acknowledge(session: Session, incident_id: int, actor: str, now: datetime) -
     ).rowcount  # type: ignore[attr-defined]
     if changed:
         record(session, incident_id, "acknowledged", actor, now)
+        arm_ack_timeout(session, incident_id, now)
     return _get(session, incident_id)
+
+
+def arm_ack_timeout(session: Session, incident_id: int, now: datetime) -> None:
+    """If the incident's policy has an ``ack_timeout``, keep the acknowledged incident due
+    at its end (``next_action_at``): the sweeper re-triggers it if it is still open then."""
+    policy = session.scalar(select(Incident.policy).where(Incident.id == incident_id))
+    timeout = (policy or {}).get("ack_timeout")
+    if timeout:
+        session.execute(update(Incident).where(Incident.id == incident_id,
+                                               Incident.status == "acknowledged")
+                        .values(next_action_at=now + timedelta(seconds=int(timeout))))
 
 
 def resolve(session: Session, incident_id: int, actor: str, now: datetime) -> Incident:
@@ -90,6 +113,9 @@ def detail(session: Session, incident_id: int, alert_limit: int = 50) -> dict[st
         "timeline": [{"at": e.at.isoformat(), "kind": e.kind, "actor": e.actor,
                       "detail": e.detail} for e in events],
         "pages": [page_json(p) for p in pages],
+        # People a level named who could not be paged on any channel (and why).
+        "unreachable": [{"at": e.at.isoformat(), **e.detail} for e in events
+                        if e.kind == "user_unreachable"],
         "alerts": [{"id": a.id, "received_at": a.received_at.isoformat(), "status": a.status,
                     "type": a.type, "severity": a.severity, "summary": a.summary,
                     "labels": a.labels, "value": a.value} for a in alerts],

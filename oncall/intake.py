@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import JSON, bindparam, text
 from sqlalchemy.orm import Session
 
-from oncall.incidents import Outcome, record
+from oncall.incidents import Outcome, arm_ack_timeout, record
 from oncall.ingest import NormalizedAlert
 from oncall.models import Integration, UTCDateTime
 from oncall.rules import route
@@ -277,4 +277,5 @@ def acknowledge_by_key(session: Session, source: Source, dedup_key: str,
         "dedup_key": dedup_key}).scalar()
     if incident_id is not None:
         record(session, incident_id, "acknowledged", actor, now)
+        arm_ack_timeout(session, incident_id, now)
     return incident_id

@@ -99,6 +99,9 @@ class EscalationPolicy(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     repeat: Mapped[int] = mapped_column(default=0)
+    # An acknowledgement older than this (seconds) while the incident is still open re-triggers
+    # it from level 1. NULL: an acknowledgement holds until the incident is resolved.
+    ack_timeout: Mapped[int | None]
     managed_by: Mapped[str | None] = mapped_column(String(300))
     levels: Mapped[list[PolicyLevel]] = relationship(
         order_by="PolicyLevel.position", cascade="all, delete-orphan", back_populates="policy"
@@ -391,6 +394,36 @@ class RuleState(Base):
     clear_since: Mapped[datetime | None]
     observed: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+class NotificationRule(Base):
+    """One step of a user's personal notification rules: for incidents of ``severity`` (or
+    any severity without rules of its own: ``default``), page on ``channel`` ``delay_seconds``
+    after the level pages the user. A user with no rules gets the built-in defaults."""
+
+    __tablename__ = "notification_rules"
+    __table_args__ = (UniqueConstraint("user_id", "severity", "position",
+                                       name="uq_notification_rules_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    severity: Mapped[str] = mapped_column(String(16))
+    position: Mapped[int]
+    channel: Mapped[str] = mapped_column(String(32))
+    delay_seconds: Mapped[int] = mapped_column(default=0)
+    managed_by: Mapped[str | None] = mapped_column(String(300))
+
+
+class ContactMethod(Base):
+    """What happened to a user's contact on one channel. A row exists once a provider has
+    refused that contact for good: it is disabled for ``address`` (the phone number or Slack
+    id it was refused at), so editing the contact re-enables it without further bookkeeping."""
+
+    __tablename__ = "contact_methods"
+    __table_args__ = (UniqueConstraint("user_id", "channel", name="uq_contact_methods_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(32))
+    address: Mapped[str | None] = mapped_column(String(300))
+    disabled_at: Mapped[datetime]
+    disabled_reason: Mapped[str] = mapped_column(Text)
 
 
 class SystemState(Base):
@@ -408,11 +441,13 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "Base",
+    "ContactMethod",
     "EscalationPolicy",
     "Incident",
     "IncidentEvent",
     "Integration",
     "Notice",
+    "NotificationRule",
     "Override",
     "Page",
     "PolicyLevel",

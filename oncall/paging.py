@@ -5,13 +5,14 @@ opens its own transactions, commits, and returns what should be enqueued next; t
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from oncall import engine, metrics
+from oncall import actions, engine, metrics
 from oncall.models import SystemState, utcnow
 
 log = logging.getLogger(__name__)
@@ -41,34 +42,93 @@ def deliver_page(factory: sessionmaker[Session], page_id: int,
         return False
     provider_id, error = engine.send(outgoing)
     with factory() as session, session.begin():
-        engine.record_outcome(session, page_id, provider_id, error, utcnow())
+        follow = engine.record_outcome(session, page_id, provider_id, error, now or utcnow())
+    for next_id in follow:  # a permanent failure falls back to the user's next channel now
+        deliver_page(factory, next_id, now)
     return True
 
 
-def sweep(factory: sessionmaker[Session], now: datetime | None = None) -> SweepReport:
+def sweep(factory: sessionmaker[Session], now: datetime | None = None,
+          budget: float = 10.0) -> SweepReport:
     """The backstop that makes escalation durable: whatever the broker lost, every due
-    incident is stepped and every due page delivered here."""
-    now = now or utcnow()
+    incident is stepped and every due page delivered here. Works in batches until nothing
+    is due or ``budget`` seconds have passed (then the next sweep carries on)."""
+    fixed, now = now, now or utcnow()
     report = SweepReport()
+    started = time.monotonic()
     with factory() as session, session.begin():
-        for incident in engine.due_incidents(session, now):
+        actions.expire_acks(session, now)
+        _mark(session, "sweeper", now)
+    while _step_batch(factory, fixed, report) and time.monotonic() - started < budget:
+        pass
+    while _deliver_batch(factory, fixed, report) and time.monotonic() - started < budget:
+        pass
+    metrics.SWEEPS.inc()
+    return report
+
+
+def _step_batch(factory: sessionmaker[Session], fixed: datetime | None,
+                report: SweepReport, limit: int = 200) -> bool:
+    """Step one batch of due incidents in one transaction; returns whether it was full.
+    Should a step fail, the batch is rolled back and stepped again one savepoint per
+    incident, so that one bad incident cannot stall every other."""
+    lookups = engine.Lookups()
+    try:
+        with factory() as session, session.begin():
+            batch = engine.due_incidents(session, fixed or utcnow(), limit)
+            steps = [(incident.id, engine.take_step(session, incident, fixed or utcnow(),
+                                                    lookups=lookups)) for incident in batch]
+    except Exception:
+        log.warning("sweeper: a step failed; stepping the batch one incident at a time",
+                    exc_info=True)
+        return _step_each(factory, fixed, report, limit)
+    report.steps += [(incident_id, r) for incident_id, r in steps if r is not None]
+    return len(batch) == limit
+
+
+def _step_each(factory: sessionmaker[Session], fixed: datetime | None,
+               report: SweepReport, limit: int) -> bool:
+    lookups = engine.Lookups()
+    with factory() as session, session.begin():
+        batch = engine.due_incidents(session, fixed or utcnow(), limit)
+        for incident in batch:
             try:
                 with session.begin_nested():
-                    result = engine.take_step(session, incident, now)
+                    # The real time of each step (unless told), so lateness is measured true.
+                    result = engine.take_step(session, incident, fixed or utcnow(),
+                                              lookups=lookups)
             except Exception:  # one bad incident must not stall every other
                 log.exception("sweeper: incident %s failed to escalate", incident.id)
                 report.failed_incidents.append(incident.id)
                 continue
             if result is not None:
                 report.steps.append((incident.id, result))
-        _mark(session, "sweeper", now)
-    with factory() as session:
-        page_ids = engine.due_pages(session, now)
-    for page_id in page_ids:
-        if deliver_page(factory, page_id, now):
-            report.delivered += 1
-    metrics.SWEEPS.inc()
-    return report
+    return len(batch) == limit
+
+
+def _deliver_batch(factory: sessionmaker[Session], fixed: datetime | None,
+                   report: SweepReport, limit: int = 200) -> bool:
+    """Claim a batch of due pages in one statement, send them, and store the outcomes in
+    one transaction. Returns whether there may be more (a full batch, or fallbacks)."""
+    with factory() as session, session.begin():
+        claimed, outgoing = engine.claim_due(session, fixed or utcnow(), limit)
+    results = [(page.page_id, *engine.send(page)) for page in outgoing]
+    follow: list[int] = []
+    with factory() as session, session.begin():
+        engine.record_sent(session, [(page_id, provider_id)
+                                     for page_id, provider_id, error in results
+                                     if error is None], fixed or utcnow())
+        for page_id, provider_id, error in results:
+            if error is None:
+                continue
+            try:
+                with session.begin_nested():
+                    follow += engine.record_outcome(session, page_id, provider_id, error,
+                                                    fixed or utcnow())
+            except Exception:  # the page stays 'sending' and is retried after its lease
+                log.exception("sweeper: could not record the outcome of page %s", page_id)
+    report.delivered += len(results)
+    return claimed == limit or bool(follow)
 
 
 def _mark(session: Session, key: str, now: datetime) -> None:

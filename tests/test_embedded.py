@@ -35,7 +35,7 @@ def test_oncall_up_answers_an_alert_with_a_page(tmp_path: Path) -> None:
         assert proc.poll() is None, log.read_text()
         try:
             return requests.get(f"{url}/ready", timeout=1).status_code == 200
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # listening, still booting
             return False
 
     try:

@@ -13,8 +13,7 @@ from oncall import engine, incidents, intake, paging
 from oncall.ingest.generic import parse_one
 from oncall.intake import Source
 from oncall.models import EscalationPolicy, Incident, IncidentEvent, Integration, Page, utcnow
-from oncall.notify import DeliveryError, OutgoingPage, Receipt
-from oncall.notify.registry import register
+from oncall.notify import DeliveryError, OutgoingPage, Receipt, registry
 from tests.conftest import Cast, alert, make_cast
 
 
@@ -122,7 +121,8 @@ def test_a_service_without_a_policy_says_nobody_was_paged(factory: Any, cast: Ca
     assert timeline(factory, incident_id) == ["triggered", "escalation_stopped"]
 
 
-def test_a_schedule_with_nobody_on_call_is_on_the_timeline(factory: Any, cast: Cast) -> None:
+def test_a_schedule_with_nobody_on_call_is_skipped_to_the_next_level_with_an_entry(
+        factory: Any, cast: Cast) -> None:
     from oncall.models import Schedule, ScheduleLayer
 
     with factory() as s, s.begin():
@@ -132,9 +132,13 @@ def test_a_schedule_with_nobody_on_call_is_on_the_timeline(factory: Any, cast: C
         s.scalar(select(EscalationPolicy)).levels[0].targets = [
             {"type": "schedule", "ref": "empty"}]
     incident_id = trigger(factory)
-    paging.escalate_incident(factory, incident_id, now=utcnow())
-    assert "nobody_on_call" in timeline(factory, incident_id)
-    assert recipients(factory, incident_id) == []
+    now = utcnow()
+    result = paging.escalate_incident(factory, incident_id, now=now)
+    assert timeline(factory, incident_id) == [
+        "triggered", "nobody_on_call", "escalated", "level_skipped", "escalated"]
+    # Level 1 had nobody: level 2 (bob) is paged now, not 5 minutes later.
+    assert recipients(factory, incident_id) == [(2, f"user:{cast.bob.id}", "pending")]
+    assert result is not None and result.level == 2 and result.page_ids
 
 
 def test_racing_steps_page_once(factory: Any, cast: Cast) -> None:
@@ -192,8 +196,8 @@ class FlakyChannel:
 
 
 def _flaky_page(factory: Any, channel: FlakyChannel, monkeypatch: Any) -> int:
-    register(channel)
-    monkeypatch.setattr(engine, "channels_for", lambda user: ["flaky"])
+    monkeypatch.setitem(registry._CHANNELS, "flaky", channel)  # registered for this test
+    monkeypatch.setattr(registry, "channels_for", lambda user: ["flaky"])
     incident_id = trigger(factory)
     result = paging.escalate_incident(factory, incident_id, now=utcnow())
     assert result is not None
@@ -289,3 +293,20 @@ def test_a_schedule_level_pages_whoever_is_on_call_at_page_time(factory: Any,
     incident_id = trigger(factory)
     paging.escalate_incident(factory, incident_id, now=utcnow())
     assert recipients(factory, incident_id) == [(1, f"user:{cast.manager.id}", "pending")]
+
+
+def test_one_incident_failing_to_step_does_not_stall_the_others(factory: Any, cast: Cast,
+                                                                monkeypatch: Any) -> None:
+    ids = [trigger(factory, dedup_key=f"k{i}") for i in range(4)]
+    real = engine.take_step
+
+    def take_step(session: Any, incident: Any, now: Any, *args: Any, **kwargs: Any) -> Any:
+        if incident.id == ids[1]:
+            raise RuntimeError("corrupt policy")
+        return real(session, incident, now, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "take_step", take_step)
+    report = paging.sweep(factory)
+    assert report.failed_incidents == [ids[1]]
+    assert sorted(i for i, _ in report.steps) == sorted([ids[0], *ids[2:]])
+    assert [len(recipients(factory, i)) for i in ids] == [1, 0, 1, 1]

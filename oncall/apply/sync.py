@@ -17,6 +17,7 @@ from oncall.apply.loader import Document
 from oncall.audit import audit
 from oncall.models import (
     EscalationPolicy,
+    NotificationRule,
     PolicyLevel,
     Schedule,
     ScheduleLayer,
@@ -24,6 +25,8 @@ from oncall.models import (
     ThresholdRule,
     User,
 )
+from oncall.notify import rules as notification_rules
+from oncall.notify.rules import Rule
 from oncall.rotations import RotationError, parse_restriction, parse_rotation
 
 _DURATION = re.compile(r"(\d+)([smhd])")
@@ -52,6 +55,8 @@ class Desired:
     policies: dict[str, dict[str, Any]] = field(default_factory=dict)
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Personal notification rules of users whose file gives them: {email: {severity: [...]}}.
+    user_rules: dict[str, dict[str, list[Rule]]] = field(default_factory=dict)
     where: dict[tuple[str, str], tuple[Document, tuple[Any, ...]]] = field(default_factory=dict)
 
 
@@ -87,6 +92,15 @@ def collect(docs: list[Document]) -> Desired:
                 "name": u["name"], "phone": u.get("phone"), "slack_id": u.get("slack"),
                 "timezone": _zone(doc, ("users", i, "timezone"), u.get("timezone", "UTC")),
                 "role": u.get("role", "responder")}
+            if "notification_rules" in u:
+                wanted = {sev: [Rule(step["channel"], seconds(step.get("after", 0)))
+                                for step in steps]
+                          for sev, steps in u["notification_rules"].items()}
+                try:
+                    notification_rules.validate(wanted)
+                except ValueError as exc:
+                    raise doc.error(("users", i, "notification_rules"), str(exc)) from None
+                desired.user_rules[u["user"]] = wanted
         schedules: list[tuple[tuple[Any, ...], dict[str, Any]]] = (
             [((), d)] if "schedule" in d else [])
         schedules += [(("schedules", i), s) for i, s in enumerate(d.get("schedules", []))]
@@ -114,7 +128,9 @@ def collect(docs: list[Document]) -> Desired:
                 "timezone": _zone(doc, (*path, "timezone"), s["timezone"]), "layers": layers}
         for i, p in enumerate(d.get("policies", [])):
             _claim(desired, "policy", p["policy"], doc, ("policies", i))
-            desired.policies[p["policy"]] = {"repeat": p.get("repeat", 0), "levels": [
+            ack_timeout = seconds(p["ack_timeout"]) if "ack_timeout" in p else None
+            desired.policies[p["policy"]] = {"repeat": p.get("repeat", 0),
+                                             "ack_timeout": ack_timeout or None, "levels": [
                 {"escalate_after": seconds(lvl.get("escalate_after", "5m")),
                  "targets": [dict(zip(("type", "ref"), t.split(":", 1), strict=True))
                              for t in lvl["notify"]]}
@@ -194,6 +210,7 @@ def apply_config(session: Session, docs: list[Document]) -> list[Change]:
         _upsert(session, User, "email", email, values, "user", src[("user", email)], changes)
     session.flush()
     ids = dict(session.execute(select(User.email, User.id)).all())
+    _apply_notification_rules(session, desired, ids, src, changes)
     for name, s in desired.schedules.items():
         sched = _upsert(session, Schedule, "name", name, {"timezone": s["timezone"]},
                         "schedule", src[("schedule", name)], changes)
@@ -207,7 +224,8 @@ def apply_config(session: Session, docs: list[Document]) -> list[Change]:
             _note(changes, "schedule", name, f"layers: {len(current)} -> {len(wanted)} "
                                              f"({', '.join(w['name'] for w in wanted)})")
     for name, p in desired.policies.items():
-        pol = _upsert(session, EscalationPolicy, "name", name, {"repeat": p["repeat"]},
+        pol = _upsert(session, EscalationPolicy, "name", name,
+                      {"repeat": p["repeat"], "ack_timeout": p["ack_timeout"]},
                       "policy", src[("policy", name)], changes)
         current = [{"escalate_after": lvl.escalate_after, "targets": lvl.targets}
                    for lvl in pol.levels]
@@ -226,6 +244,40 @@ def apply_config(session: Session, docs: list[Document]) -> list[Change]:
     session.flush()
     _audit(session, desired, changes)
     return changes
+
+
+def _apply_notification_rules(session: Session, desired: Desired, ids: dict[str, int],
+                 src: dict[tuple[str, str], str], changes: list[Change]) -> None:
+    """Users' notification rules from files; rules a file managed and no longer gives are
+    removed (the user is back on the defaults, and may set rules through the API)."""
+    handed_back = select(NotificationRule).where(
+        NotificationRule.managed_by.is_not(None), NotificationRule.user_id.not_in(
+            [ids[e] for e in desired.users]))
+    for row in session.scalars(handed_back):  # the user left every file: rules stay, editable
+        row.managed_by = None
+    for email in desired.users:
+        wanted = desired.user_rules.get(email)
+        managed = notification_rules.managed_by(session, ids[email])
+        if wanted is None and managed is None:
+            continue
+        current = notification_rules.load(session, ids[email])
+        if wanted is None:
+            notification_rules.replace(session, ids[email], {})
+            _note_user(changes, email, "notification rules: removed (defaults apply)")
+        elif current != wanted or managed != src[("user", email)]:
+            notification_rules.replace(session, ids[email], wanted, managed=src[("user", email)])
+            _note_user(changes, email, "notification rules: " + "; ".join(
+                f"{sev}: " + ", ".join(f"{r.channel}+{r.delay}s" for r in steps)
+                for sev, steps in wanted.items()))
+
+
+def _note_user(changes: list[Change], email: str, text: str) -> None:
+    """Add ``text`` to this user's change (create or update), making one if it had none."""
+    for change in changes:
+        if (change.kind, change.name) == ("user", email):
+            change.detail.append(text)
+            return
+    changes.append(Change("update", "user", email, [text]))
 
 
 _MODELS: dict[str, tuple[Any, str]] = {

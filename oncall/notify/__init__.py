@@ -43,17 +43,25 @@ class Receipt:
 
 
 class DeliveryError(Exception):
-    """The provider did not take the page. ``permanent`` failures are not retried."""
+    """The provider did not take the page. ``permanent`` failures are not retried (the
+    contact is disabled and the user's next channel is tried); transient ones are, with
+    backoff, no sooner than ``retry_after`` seconds when the provider said so (HTTP 429)."""
 
-    def __init__(self, message: str, *, permanent: bool) -> None:
+    def __init__(self, message: str, *, permanent: bool,
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.retry_after = retry_after
 
 
 class Channel(Protocol):
     name: str
 
     def send(self, page: OutgoingPage) -> Receipt: ...
+
+    def reaches(self, recipient: Recipient) -> bool:
+        """Whether ``recipient`` has a contact for this channel (a phone for sms/voice...)."""
+        ...
 
 
 def page_text(incident_id: int, severity: str, service: str, summary: str) -> str:

@@ -1,13 +1,26 @@
-"""Which channels exist and which a user is paged on."""
+"""Which channels exist, which reach a user, and starting the configured ones.
+
+Provider channels (``sms``, ``voice``, ``slack``) register themselves from their package's
+``setup(settings)`` when their credentials are configured; :func:`setup` is the one place
+that calls those, at web and worker start. ``console`` is always registered; it is part of
+everyone's default notification rules in the embedded setup and whenever no provider is
+configured, so ``oncall up`` keeps printing pages.
+"""
 
 from __future__ import annotations
 
-from oncall.config import Settings
+from typing import Any
+
 from oncall.models import User
-from oncall.notify import Channel
+from oncall.notify import Channel, Recipient
 from oncall.notify.console import ConsoleChannel
 
+PROVIDERS = ("sms", "voice", "slack")
+# The order a user's reachable channels are listed in (the built-in defaults follow it).
+PREFERENCE = ("sms", "voice", "slack")
+
 _CHANNELS: dict[str, Channel] = {"console": ConsoleChannel()}
+_console_always = False
 
 
 def channel(name: str) -> Channel:
@@ -19,23 +32,52 @@ def register(ch: Channel) -> None:
 
 
 def unregister(name: str) -> None:
-    _CHANNELS.pop(name, None)
+    """Forget a channel (tests; ``console`` stays)."""
+    if name != "console":
+        _CHANNELS.pop(name, None)
 
 
 def enabled(name: str) -> bool:
-    """Whether the channel is registered (its provider is configured in this process)."""
     return name in _CHANNELS
 
 
-def setup(settings: Settings) -> None:
-    """Register the channels whose providers are configured. The web app factory and the
-    worker call this once at start."""
-    from oncall.notify import slack
+def console_pages() -> bool:
+    """Whether the console is one of everyone's channels: embedded, or no provider at all."""
+    return _console_always or not any(enabled(p) for p in PROVIDERS)
 
-    slack.setup(settings)
+
+def recipient_of(user: User) -> Recipient:
+    return Recipient(user.email, user.name, user.phone, user.slack_id)
+
+
+def reaches(name: str, recipient: Recipient) -> bool:
+    """Whether channel ``name`` is enabled and has a contact for ``recipient``. A channel
+    without a ``reaches`` method reaches everyone."""
+    ch = _CHANNELS.get(name)
+    if ch is None:
+        return False
+    check = getattr(ch, "reaches", None)
+    return True if check is None else bool(check(recipient))
 
 
 def channels_for(user: User) -> list[str]:
-    """The channels a user is paged on, in order. Until personal notification rules exist
-    every user is paged on the console channel."""
-    return ["console"]
+    """The enabled channels that reach ``user``, in order of preference (providers first,
+    then any other channel, then the console where it pages). Contacts disabled after a
+    permanent failure are filtered out by the caller (``oncall.notify.rules``)."""
+    who = recipient_of(user)
+    named = [n for n in PREFERENCE if n in _CHANNELS]
+    named += [n for n in _CHANNELS if n not in PREFERENCE and n != "console"]
+    found = [n for n in named if reaches(n, who)]
+    if console_pages():
+        found.append("console")
+    return found
+
+
+def setup(settings: Any) -> None:
+    """Register the channels whose providers are configured (called once per process by the
+    web app factory and the worker). Each provider package adds its line here."""
+    global _console_always
+    _console_always = bool(getattr(settings, "embedded", False))
+    from oncall.notify import slack
+
+    slack.setup(settings)

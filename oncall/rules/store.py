@@ -40,10 +40,10 @@ class Compiled:
 
 
 def policy_snapshot(policy: EscalationPolicy) -> dict[str, Any]:
-    # Same shape as oncall.engine.policy_snapshot (not imported: the engine is heavier).
-    return {"id": policy.id, "name": policy.name, "repeat": policy.repeat,
-            "levels": [{"escalate_after": lvl.escalate_after, "targets": lvl.targets}
-                       for lvl in policy.levels]}
+    """The engine's frozen-policy shape (one definition: levels, repeat, ack_timeout)."""
+    from oncall.engine import policy_snapshot as snapshot
+
+    return snapshot(policy)
 
 
 def load_rules(session: Session) -> list[Rule]:

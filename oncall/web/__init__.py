@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
         rules,
         schedules,
         slack,
+        users,
     )
 
     errors.init_app(app)
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     api.init_app(app)
     schedules.init_app(app)
     rules.init_app(app)
+    users.init_app(app)
     calendar.init_app(app)
     health.init_app(app)
     slack.init_app(app)

@@ -5,17 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from apiflask import APIBlueprint, HTTPError, Schema
-from apiflask.fields import Integer, String
+from apiflask.fields import Integer, List, String
 from apiflask.validators import OneOf, Range
 from flask import Flask
 from sqlalchemy import select
 
-from oncall import incidents
+from oncall import actions, incidents, jobs
 from oncall.audit import entry_json
 from oncall.models import INCIDENT_STATUSES, AuditEntry, Incident, utcnow
 from oncall.notify import slack
 from oncall.web import session, transaction
 from oncall.web.auth import current_user, require
+from oncall.web.errors import BadRequest
 
 bp = APIBlueprint("api", __name__, url_prefix="/api/v1", tag="Incidents")
 
@@ -79,9 +80,54 @@ def resolve_incident(incident_id: int) -> dict[str, Any]:
     return _act(incident_id, incidents.resolve)
 
 
+def _escalation_act(incident_id: int, action: Any) -> dict[str, Any]:
+    """Run a manual escalation action; a resolved incident is a 409."""
+    try:
+        with transaction() as s:
+            found = s.get(Incident, incident_id)
+            if found is None:
+                raise incidents.NotFound(incident_id)
+            if found.status == "resolved":
+                raise HTTPError(409, f"incident {incident_id} is resolved")
+            incident = action(s, incident_id, f"user:{current_user().email}", utcnow())
+    except incidents.NotFound:
+        raise HTTPError(404, f"incident {incident_id} not found") from None
+    except actions.ActionError as exc:
+        raise BadRequest(exc.field, exc.message) from None
+    if incident.next_action_at is not None:
+        jobs.escalate(incident.id, incident.level, incident.loop, at=incident.next_action_at)
+    return incidents.summary_json(incident, incidents.alert_counts(s, [incident_id]))
+
+
+@bp.post("/incidents/<int:incident_id>/escalate")
+@bp.doc(security="ApiToken", responses={404: "No such incident", 409: "Resolved"})
+@require("responder")
+def escalate_incident(incident_id: int) -> dict[str, Any]:
+    """Page the next level now, without waiting for its escalation time. An acknowledged
+    incident is triggered again."""
+    return _escalation_act(incident_id, actions.escalate_now)
+
+
+class ReassignIn(Schema):
+    users = List(String(), metadata={"description": "emails: paged now, as a first level "
+                                                    "in front of the incident's policy"})
+    policy = String(metadata={"description": "a policy name: its levels replace the "
+                                             "incident's, from level 1"})
+
+
+@bp.post("/incidents/<int:incident_id>/reassign")
+@bp.doc(security="ApiToken", responses={404: "No such incident", 409: "Resolved"})
+@bp.input(ReassignIn, arg_name="data")
+@require("responder")
+def reassign_incident(incident_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Reassign to users or to another escalation policy: paged now, from level 1."""
+    return _escalation_act(incident_id, lambda s, i, actor, now: actions.reassign(
+        s, i, actor, now, users=data.get("users"), policy=data.get("policy")))
+
+
 class AuditQuery(Schema):
     object_type = String(validate=OneOf(["schedule", "layer", "override", "policy", "service",
-                                         "user", "rule"]))
+                                         "user", "rule", "notification_rules"]))
     object_id = Integer()
     limit = Integer(load_default=100, validate=Range(min=1, max=1000))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from oncall.notify import OutgoingPage, Receipt
+from oncall.notify import OutgoingPage, Receipt, Recipient
 
 
 class ConsoleChannel:
@@ -25,3 +25,6 @@ class ConsoleChannel:
               f"     acknowledge: POST /api/v1/incidents/{page.incident_id}/ack",
               file=out, flush=True)
         return Receipt(provider_id=f"console-{page.page_id}")
+
+    def reaches(self, recipient: Recipient) -> bool:
+        return True

@@ -101,11 +101,10 @@ def delivery_error(exc: BaseException, what: str) -> DeliveryError:
     """Turn a client failure into the DeliveryError the outbox understands."""
     if isinstance(exc, SlackApiError):
         code, status = error_code(exc), exc.response.status_code
-        err = DeliveryError(f"slack {what}: {code} (HTTP {status})",
-                            permanent=code in PERMANENT)
-        if status == 429:
-            err.retry_after = retry_after(exc.response.headers)  # type: ignore[attr-defined]
-        return err
+        return DeliveryError(f"slack {what}: {code} (HTTP {status})",
+                             permanent=code in PERMANENT,
+                             retry_after=retry_after(exc.response.headers)
+                             if status == 429 else None)
     # Connection refused, DNS, timeouts, 5xx without a JSON body: Slack or the path to it.
     return DeliveryError(f"slack {what}: {type(exc).__name__}: {exc}", permanent=False)
 

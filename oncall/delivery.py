@@ -1,0 +1,219 @@
+"""Delivering pages: claim (with a lease), re-check the incident right before sending, call
+the channel outside any transaction, then store the outcome: sent; a transient failure
+retried with backoff; a permanent one (or the last attempt) failed, with a fallback to the
+user's next channel. ``oncall.engine`` re-exports these names."""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
+
+from oncall import fallback, metrics
+from oncall.incidents import record, record_many
+from oncall.models import Incident, Page, Service, User
+from oncall.notify import DeliveryError, OutgoingPage, Recipient
+from oncall.notify.registry import channel
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)  # a page claimed longer ago than this was lost with its worker
+MAX_ATTEMPTS = 8
+MAX_BACKOFF = 300.0  # seconds between attempts, at most
+MAX_RETRY_AFTER = 900.0  # a provider asking for a longer pause is not waited on longer
+
+
+def claim_page(session: Session, page_id: int, now: datetime) -> bool:
+    """Take a page for sending: pending and due, or left 'sending' by a worker that died."""
+    result = session.connection().execute(
+        update(Page)
+        .where(Page.id == page_id,
+               ((Page.status == "pending") & (Page.next_attempt_at <= now))
+               | ((Page.status == "sending") & (Page.lease_until < now)))
+        .values(status="sending", attempts=Page.attempts + 1, lease_until=now + LEASE)
+    )
+    return bool(result.rowcount == 1)
+
+
+def prepare_delivery(session: Session, page_id: int, now: datetime) -> OutgoingPage | None:
+    """Claim the page and re-check that its incident still wants it. Returns what to send,
+    or None (already taken, or cancelled because the incident was acknowledged)."""
+    if not claim_page(session, page_id, now):
+        return None
+    found = _outgoing(session, [page_id])
+    return found[0] if found else None
+
+
+def claim_due(session: Session, now: datetime, limit: int = 200) -> tuple[int, list[OutgoingPage]]:
+    """Claim up to ``limit`` due pages in one statement (PostgreSQL: ``SKIP LOCKED``, so
+    sweepers share them) and re-check their incidents. Returns how many were claimed and
+    what to send (pages of incidents acknowledged meanwhile are cancelled)."""
+    due = (((Page.status == "pending") & (Page.next_attempt_at <= now))
+           | ((Page.status == "sending") & (Page.lease_until < now)))
+    pick = select(Page.id).where(due).order_by(Page.next_attempt_at).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    ids = list(session.connection().execute(
+        update(Page).where(Page.id.in_(pick.scalar_subquery()), due)
+        .values(status="sending", attempts=Page.attempts + 1, lease_until=now + LEASE)
+        .returning(Page.id)).scalars())
+    return len(ids), _outgoing(session, ids) if ids else []
+
+
+def _outgoing(session: Session, page_ids: list[int]) -> list[OutgoingPage]:
+    """What to send for these claimed pages; those whose incident is no longer triggered
+    are cancelled instead (the re-check right before sending)."""
+    conn = session.connection()
+    rows = conn.execute(
+        select(Page.id, Page.incident_id, Page.channel, Page.level, Page.message,
+               Page.recipient, Incident.status, Incident.severity, Incident.summary,
+               Service.name, User.email, User.name, User.phone, User.slack_id)
+        .join(Incident, Incident.id == Page.incident_id)
+        .join(Service, Service.id == Incident.service_id)
+        .outerjoin(User, User.id == Page.user_id)
+        .where(Page.id.in_(page_ids)).order_by(Page.id)).all()
+    out: list[OutgoingPage] = []
+    for (page_id, incident_id, channel_name, level, message, recipient, status, severity,
+         summary, service, email, name, phone, slack_id) in rows:
+        if status != "triggered":
+            conn.execute(update(Page).where(Page.id == page_id).values(
+                status="cancelled", error=f"incident {status} before sending"))
+            metrics.PAGES.labels(channel_name, "cancelled").inc()
+            continue
+        who = Recipient(email, name, phone, slack_id) if email else Recipient(None, recipient)
+        out.append(OutgoingPage(page_id=page_id, incident_id=incident_id, channel=channel_name,
+                                recipient=who, severity=severity, summary=summary,
+                                service=service, level=level, text=message or ""))
+    return out
+
+
+def send(page: OutgoingPage) -> tuple[str | None, DeliveryError | None]:
+    """Call the provider (outside any transaction). A channel that breaks in some other way
+    (a bug, a channel no longer configured) is a transient failure: retried with backoff,
+    then falling back, never leaving the page stuck or the sweeper stalled."""
+    try:
+        return channel(page.channel).send(page).provider_id, None
+    except DeliveryError as exc:
+        return None, exc
+    except Exception as exc:
+        log.exception("channel %s failed on page %s", page.channel, page.page_id)
+        return None, DeliveryError(f"{page.channel} channel error: {exc!r}", permanent=False)
+
+
+def record_outcome(session: Session, page_id: int, provider_id: str | None,
+                   error: DeliveryError | None, now: datetime) -> list[int]:
+    """Store what the provider said. A transient failure is retried with backoff (never
+    sooner than the provider's ``retry_after``); a permanent one, or the last attempt, falls
+    back to the user's next channel. Returns pages to send now (the fallback)."""
+    conn = session.connection()
+    row = conn.execute(select(Page.status, Page.attempts, Page.incident_id, Page.channel,
+                              Page.recipient).where(Page.id == page_id)).first()
+    if row is None or row.status != "sending":
+        return []
+    where = update(Page).where(Page.id == page_id, Page.status == "sending")
+    about = {"page_id": page_id, "channel": row.channel, "recipient": row.recipient}
+    follow: list[int] = []
+    if error is None:
+        status = "sent"
+        conn.execute(where.values(status=status, provider_id=provider_id, sent_at=now,
+                                  error=None))
+        record(session, row.incident_id, "paged", "system", now, provider_id=provider_id,
+               **about)
+    elif error.permanent or row.attempts >= MAX_ATTEMPTS:
+        status = "failed"
+        conn.execute(where.values(status=status, error=str(error)))
+        record(session, row.incident_id, "page_failed", "system", now, error=str(error),
+               permanent=error.permanent, attempts=row.attempts, **about)
+        follow = fallback.after_failure(session, page_id, str(error),
+                                        permanent=error.permanent, now=now)
+    else:
+        status = "pending"
+        retry_at = now + timedelta(seconds=retry_delay(row.attempts, error.retry_after))
+        conn.execute(where.values(status=status, error=str(error), lease_until=None,
+                                  next_attempt_at=retry_at))
+        record(session, row.incident_id, "page_retry", "system", now, error=str(error),
+               attempts=row.attempts, retry_at=retry_at.isoformat(),
+               retry_after=error.retry_after, **about)
+    metrics.PAGES.labels(row.channel, status).inc()
+    return follow
+
+
+def record_sent(session: Session, sent: list[tuple[int, str | None]], now: datetime) -> None:
+    """Store many successful sends at once (the sweeper's common case): the same as
+    ``record_outcome`` without an error, in three statements instead of three per page."""
+    if not sent:
+        return
+    conn = session.connection()
+    query = select(Page.id, Page.incident_id, Page.channel, Page.recipient).where(
+        Page.id.in_([page_id for page_id, _ in sent]), Page.status == "sending")
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    rows = {row.id: row for row in conn.execute(query)}
+    done = [(page_id, provider) for page_id, provider in sent if page_id in rows]
+    if not done:
+        return
+    conn.execute(_SENT, [{"pid": page_id, "prov": provider, "now": now}
+                         for page_id, provider in done])
+    record_many(session, [
+        {"incident_id": rows[page_id].incident_id, "kind": "paged", "actor": "system",
+         "at": now, "detail": {"provider_id": provider, "page_id": page_id,
+                               "channel": rows[page_id].channel,
+                               "recipient": rows[page_id].recipient}}
+        for page_id, provider in done])
+    for page_id, _ in done:
+        metrics.PAGES.labels(rows[page_id].channel, "sent").inc()
+
+
+_SENT = (update(Page).where(Page.id == bindparam("pid"), Page.status == "sending")
+         .values(status="sent", provider_id=bindparam("prov"), sent_at=bindparam("now"),
+                 error=None))
+
+
+def retry_delay(attempts: int, retry_after: float | None = None) -> float:
+    """Seconds before the next attempt: exponential backoff (2, 4, 8 ... 300 s) with +-25%
+    jitter so that pages failed together are not retried together; never sooner than the
+    provider's Retry-After (itself capped at MAX_RETRY_AFTER)."""
+    backoff = min(MAX_BACKOFF, 2.0 ** attempts) * random.uniform(0.75, 1.25)
+    if retry_after is not None:
+        backoff = max(backoff, min(float(retry_after), MAX_RETRY_AFTER))
+    return backoff
+
+
+def page_failed(session: Session, page_id: int, error: str, *, permanent: bool,
+                now: datetime) -> None:
+    """A provider reported after the fact that page ``page_id`` was not delivered (e.g. a
+    Twilio status callback ``failed``/``undelivered``). A permanent failure disables the
+    contact and falls back to the user's next channel at once (the sweeper sends it); a
+    transient one is retried with backoff. Reporting the same failure twice changes nothing."""
+    conn = session.connection()
+    row = conn.execute(select(Page.status, Page.attempts, Page.incident_id, Page.channel,
+                              Page.recipient).where(Page.id == page_id)).first()
+    if row is None or row.status not in ("sending", "sent"):
+        return
+    about = {"page_id": page_id, "channel": row.channel, "recipient": row.recipient,
+             "reported": "asynchronously"}
+    where = update(Page).where(Page.id == page_id, Page.status.in_(("sending", "sent")))
+    if permanent or row.attempts >= MAX_ATTEMPTS:
+        if conn.execute(where.values(status="failed", error=error)).rowcount != 1:
+            return
+        record(session, row.incident_id, "page_failed", "system", now, error=error,
+               permanent=permanent, attempts=row.attempts, **about)
+        metrics.PAGES.labels(row.channel, "failed").inc()
+        fallback.after_failure(session, page_id, error, permanent=permanent, now=now)
+        return
+    retry_at = now + timedelta(seconds=retry_delay(row.attempts))
+    if conn.execute(where.values(status="pending", error=error, lease_until=None,
+                                 next_attempt_at=retry_at)).rowcount == 1:
+        record(session, row.incident_id, "page_retry", "system", now, error=error,
+               attempts=row.attempts, retry_at=retry_at.isoformat(), **about)
+
+
+def due_pages(session: Session, now: datetime, limit: int = 200) -> list[int]:
+    return list(session.scalars(
+        select(Page.id)
+        .where(((Page.status == "pending") & (Page.next_attempt_at <= now))
+               | ((Page.status == "sending") & (Page.lease_until < now)))
+        .order_by(Page.next_attempt_at).limit(limit)))

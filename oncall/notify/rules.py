@@ -1,0 +1,182 @@
+"""Personal notification rules: for each severity, which channels page a user and after what
+delay; the built-in defaults for users without rules; and contact methods disabled after a
+permanent delivery failure.
+
+The plan for (user, severity) is the user's rules for that severity, else their ``default``
+rules, else the built-in defaults. Entries whose channel is not enabled, cannot reach the
+user (no phone for ``sms``...) or whose contact is disabled are dropped. Callers own the
+transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from oncall.models import ContactMethod, NotificationRule, User
+from oncall.notify import registry
+
+SEVERITIES = ("critical", "error", "warning", "info", "default")
+URGENT = ("critical", "error")
+VOICE_DELAY = 120  # the built-in call follows the SMS after 2 minutes
+
+
+@dataclass(frozen=True)
+class Rule:
+    channel: str
+    delay: int = 0  # seconds after the level pages the user
+
+    def as_json(self) -> dict[str, Any]:
+        return {"channel": self.channel, "delay_seconds": self.delay}
+
+
+@dataclass
+class Plan:
+    """What to send a user: ``rules`` in order; ``skipped`` says why other entries were
+    dropped ({channel: reason}); ``source`` is ``rules`` or ``defaults``."""
+
+    rules: list[Rule]
+    skipped: dict[str, str] = field(default_factory=dict)
+    source: str = "defaults"
+
+
+def default_rules(severity: str, usable: list[str]) -> list[Rule]:
+    """Critical and error: every usable channel now, except a call, which follows an SMS
+    after two minutes. Warning and info: Slack, else SMS, else the first usable channel.
+    The console, where it pages, is always included."""
+    if severity in URGENT:
+        return [Rule(ch, VOICE_DELAY if ch == "voice" and "sms" in usable else 0)
+                for ch in usable]
+    providers = [ch for ch in usable if ch != "console"]
+    picked: str | None = next((ch for ch in ("slack", "sms") if ch in providers), None)
+    picked = picked or (providers[0] if providers else None)
+    out = [Rule(picked)] if picked else []
+    if "console" in usable:
+        out.append(Rule("console"))
+    return out
+
+
+def validate(rules: dict[str, list[Rule]]) -> None:
+    """Raise ``ValueError("<severity>[i]: reason")`` for rules that cannot be stored."""
+    for severity, steps in rules.items():
+        if severity not in SEVERITIES:
+            raise ValueError(f"{severity}: not a severity (one of {', '.join(SEVERITIES)})")
+        seen: set[str] = set()
+        for i, rule in enumerate(steps):
+            if rule.delay < 0 or rule.delay > 86400:
+                raise ValueError(f"{severity}[{i}].delay_seconds: must be 0..86400")
+            if not rule.channel or len(rule.channel) > 32:
+                raise ValueError(f"{severity}[{i}].channel: must be a channel name")
+            if rule.channel in seen:
+                # One page per (incident, level, loop, user, channel): a channel appears once.
+                raise ValueError(f"{severity}[{i}].channel: {rule.channel} is already listed")
+            seen.add(rule.channel)
+
+
+def load(session: Session, user_id: int) -> dict[str, list[Rule]]:
+    rows = session.execute(
+        select(NotificationRule.severity, NotificationRule.channel,
+               NotificationRule.delay_seconds)
+        .where(NotificationRule.user_id == user_id)
+        .order_by(NotificationRule.severity, NotificationRule.position)).all()
+    out: dict[str, list[Rule]] = {}
+    for severity, ch, delay in rows:
+        out.setdefault(severity, []).append(Rule(ch, delay))
+    return out
+
+
+def managed_by(session: Session, user_id: int) -> str | None:
+    """The file that manages this user's rules, if any."""
+    return session.scalar(select(NotificationRule.managed_by).where(
+        NotificationRule.user_id == user_id, NotificationRule.managed_by.is_not(None)).limit(1))
+
+
+def replace(session: Session, user_id: int, rules: dict[str, list[Rule]],
+            managed: str | None = None) -> None:
+    validate(rules)
+    session.execute(delete(NotificationRule).where(NotificationRule.user_id == user_id))
+    session.add_all(NotificationRule(user_id=user_id, severity=severity, position=i,
+                                     channel=r.channel, delay_seconds=r.delay,
+                                     managed_by=managed)
+                    for severity, steps in rules.items() for i, r in enumerate(steps))
+
+
+def address(user: User, channel: str) -> str | None:
+    """The contact a channel uses for this user (what a disabled state is tied to)."""
+    if channel in ("sms", "voice"):
+        return user.phone
+    if channel == "slack":
+        return user.slack_id or user.email
+    return None
+
+
+def disabled(session: Session, user: User) -> dict[str, ContactMethod]:
+    """The user's contacts disabled at their current address (editing a contact re-enables
+    it: the disabled row then names another address)."""
+    rows = session.scalars(select(ContactMethod).where(ContactMethod.user_id == user.id))
+    return {row.channel: row for row in rows if row.address == address(user, row.channel)}
+
+
+def disable(session: Session, user: User, channel: str, reason: str, now: datetime) -> None:
+    values = {"user_id": user.id, "channel": channel, "address": address(user, channel),
+              "disabled_at": now, "disabled_reason": reason[:2000]}
+    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql"
+              else sqlite.insert)
+    session.execute(insert(ContactMethod).values(**values).on_conflict_do_update(
+        index_elements=["user_id", "channel"],
+        set_={k: values[k] for k in ("address", "disabled_at", "disabled_reason")}))
+
+
+def plan(session: Session, user: User, severity: str) -> Plan:
+    configured = load(session, user.id)
+    steps = configured.get(severity) or configured.get("default")
+    off = disabled(session, user)
+    if steps is None:
+        usable = [ch for ch in registry.channels_for(user) if ch not in off]
+        skipped = {ch: f"disabled: {row.disabled_reason}" for ch, row in off.items()}
+        return Plan(default_rules(severity, usable), skipped, "defaults")
+    who = registry.recipient_of(user)
+    kept, skipped = [], {}
+    for rule in steps:
+        if not registry.enabled(rule.channel):
+            skipped[rule.channel] = "channel not configured"
+        elif not registry.reaches(rule.channel, who):
+            skipped[rule.channel] = "no contact for this channel"
+        elif rule.channel in off:
+            skipped[rule.channel] = f"disabled: {off[rule.channel].disabled_reason}"
+        else:
+            kept.append(rule)
+    if registry.console_pages() and registry.enabled("console") and all(
+            r.channel != "console" for r in kept):
+        kept.append(Rule("console"))
+    return Plan(kept, skipped, "rules")
+
+
+def fallbacks(session: Session, user: User, severity: str) -> list[str]:
+    """Channels to fall back to, in order: the plan's, then any other usable channel."""
+    off = disabled(session, user)
+    ordered = [r.channel for r in plan(session, user, severity).rules]
+    ordered += [ch for ch in registry.channels_for(user) if ch not in ordered and ch not in off]
+    return ordered
+
+
+def contacts_json(session: Session, user: User) -> list[dict[str, Any]]:
+    """The user's contact methods with their state, as the API shows them."""
+    off = disabled(session, user)
+    who = registry.recipient_of(user)
+    out = []
+    for ch in ("sms", "voice", "slack", "console"):
+        if ch == "console" or address(user, ch) is not None:
+            row = off.get(ch)
+            out.append({
+                "channel": ch, "address": address(user, ch),
+                "enabled": registry.enabled(ch) and registry.reaches(ch, who),
+                "state": "disabled" if row else "active",
+                "disabled_reason": row.disabled_reason if row else None,
+                "disabled_at": row.disabled_at.isoformat() if row else None})
+    return out

@@ -1,0 +1,137 @@
+"""``/api/v1/users/<id>``: a user with their contact methods and whether each works, and
+their personal notification rules (read and replaced by the user themselves or an admin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import APIBlueprint, HTTPError, Schema
+from apiflask.fields import Dict, List, Raw, String
+from flask import Flask
+
+from oncall.audit import audit
+from oncall.models import User
+from oncall.notify import registry, rules
+from oncall.web import session, transaction
+from oncall.web.auth import current_user, require
+from oncall.web.errors import BadRequest
+
+bp = APIBlueprint("users", __name__, url_prefix="/api/v1/users", tag="Users")
+KNOWN_CHANNELS = ("sms", "voice", "slack", "console")
+
+
+def _user(user_id: int) -> User:
+    found = session().get(User, user_id)
+    if found is None:
+        raise HTTPError(404, f"user {user_id} not found")
+    return found
+
+
+def _self_or_admin(user: User) -> None:
+    me = current_user()
+    if me.id != user.id and me.role != "admin":
+        raise HTTPError(403, "only the user themselves or an admin may do this")
+
+
+def _plans(user: User) -> dict[str, dict[str, Any]]:
+    out = {}
+    for severity in rules.SEVERITIES[:-1]:
+        plan = rules.plan(session(), user, severity)
+        out[severity] = {"source": plan.source, "steps": [r.as_json() for r in plan.rules],
+                         "skipped": plan.skipped, "reachable": bool(plan.rules)}
+    return out
+
+
+@bp.get("/<int:user_id>")
+@bp.doc(security="ApiToken", responses={404: "No such user"})
+@require("viewer")
+def get_user(user_id: int) -> dict[str, Any]:
+    """A user, their contact methods (``disabled`` after a provider refused them for good,
+    with the reason and time, until the contact is edited) and whether each severity can
+    reach them."""
+    user = _user(user_id)
+    plans = _plans(user)
+    return {"id": user.id, "email": user.email, "name": user.name, "phone": user.phone,
+            "slack_id": user.slack_id, "timezone": user.timezone, "role": user.role,
+            "managed_by": user.managed_by,
+            "contact_methods": rules.contacts_json(session(), user),
+            "reachable": all(p["reachable"] for p in plans.values()),
+            "notification": plans}
+
+
+def _rules_json(user: User) -> dict[str, Any]:
+    configured = rules.load(session(), user.id)
+    return {"user": user.email,
+            "rules": {sev: [r.as_json() for r in steps] for sev, steps in configured.items()},
+            "managed_by": rules.managed_by(session(), user.id),
+            "effective": _plans(user)}
+
+
+@bp.get("/<int:user_id>/notification-rules")
+@bp.doc(security="ApiToken", responses={403: "Not yours", 404: "No such user"})
+@require("viewer")
+def get_rules(user_id: int) -> dict[str, Any]:
+    """The user's notification rules as set (empty: the built-in defaults apply) and, per
+    severity, what would be sent now (``effective``)."""
+    user = _user(user_id)
+    _self_or_admin(user)
+    return _rules_json(user)
+
+
+class RulesIn(Schema):
+    rules = Dict(keys=String(), values=List(Raw()), required=True, metadata={
+        "description": 'per severity (critical, error, warning, info, default), in order: '
+                       '[{"channel": "sms", "delay_seconds": 0}, {"channel": "voice", '
+                       '"delay_seconds": 120}]. {} returns to the built-in defaults.'})
+
+
+def _parse(raw: dict[str, Any]) -> dict[str, list[rules.Rule]]:
+    parsed: dict[str, list[rules.Rule]] = {}
+    for severity, steps in raw.items():
+        where = f"rules.{severity}"
+        if severity not in rules.SEVERITIES:
+            raise BadRequest(where, f"not a severity (one of {', '.join(rules.SEVERITIES)})")
+        parsed[severity] = []
+        for i, step in enumerate(steps):
+            if not isinstance(step, dict) or set(step) - {"channel", "delay_seconds"}:
+                raise BadRequest(f"{where}[{i}]", "must be {channel, delay_seconds}")
+            channel, delay = step.get("channel"), step.get("delay_seconds", 0)
+            if channel not in KNOWN_CHANNELS and not (
+                    isinstance(channel, str) and registry.enabled(channel)):
+                raise BadRequest(f"{where}[{i}].channel",
+                                 f"{channel!r} is not a channel ({', '.join(KNOWN_CHANNELS)})")
+            if not isinstance(delay, int) or isinstance(delay, bool):
+                raise BadRequest(f"{where}[{i}].delay_seconds", "must be a whole number")
+            parsed[severity].append(rules.Rule(channel, delay))
+    try:
+        rules.validate(parsed)
+    except ValueError as exc:
+        field, _, message = str(exc).partition(": ")
+        raise BadRequest(f"rules.{field}", message) from None
+    return parsed
+
+
+@bp.put("/<int:user_id>/notification-rules")
+@bp.doc(security="ApiToken", responses={403: "Not yours", 404: "No such user",
+                                        409: "Managed by a file"})
+@bp.input(RulesIn, arg_name="data")
+@require("responder")
+def put_rules(user_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Replace the user's notification rules (a channel at most once per severity)."""
+    user = _user(user_id)
+    _self_or_admin(user)
+    parsed = _parse(data["rules"])
+    managed = rules.managed_by(session(), user.id)
+    if managed:
+        raise HTTPError(409, f"these rules are managed by {managed}; edit that file")
+    with transaction() as s:
+        before = {k: [r.as_json() for r in v] for k, v in rules.load(s, user.id).items()}
+        rules.replace(s, user.id, parsed)
+        after = {k: [r.as_json() for r in v] for k, v in parsed.items()}
+        audit(s, f"user:{current_user().email}", "update", "notification_rules", user.id,
+              user.email, {"rules": before}, {"rules": after})
+    return _rules_json(user)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
