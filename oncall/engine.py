@@ -185,11 +185,6 @@ def _page_level(session: Session, incident: Incident, step: escalation.Step, now
            notified=[u.email for u in users] + rooms,
            due=due.isoformat() if due else None)
     message = page_text(incident.id, incident.severity, incident.service.name, incident.summary)
-    for room in rooms:
-        page_id = outbox.enqueue(session, incident.id, step.level, step.loop, room, None,
-                                 "slack", message, now, now)
-        if page_id is not None:
-            result.page_ids.append(page_id)
     for user in users:
         plan = lookups.plan(session, user, incident.severity)
         if not plan.rules:
@@ -202,6 +197,12 @@ def _page_level(session: Session, incident: Incident, step: escalation.Step, now
                                      now + timedelta(seconds=rule.delay), now)
             if page_id is not None and rule.delay == 0:
                 result.page_ids.append(page_id)
+    # People first, then the channel posts of the level.
+    for room in rooms:
+        page_id = outbox.enqueue(session, incident.id, step.level, step.loop, room, None,
+                                 "slack", message, now, now)
+        if page_id is not None:
+            result.page_ids.append(page_id)
     return bool(users or rooms)
 
 
@@ -229,7 +230,10 @@ def _resolve_targets(session: Session, incident_id: int, step: escalation.Step,
                 rooms.append(f"slack:{ref}")
             continue
         else:
-            record(session, incident_id, "target_unsupported", "system", now, target=target)
+            reason = ("Slack is not configured (no SLACK_BOT_TOKEN)" if kind == "slack"
+                      else f"unknown target type {kind!r}")
+            record(session, incident_id, "target_unsupported", "system", now, target=target,
+                   reason=reason)
             continue
         if user is None:
             record(session, incident_id, "target_missing", "system", now, target=target)

@@ -68,6 +68,11 @@ def escalate(incident_id: int, level: int = 0, loop: int = 0,
     _send("oncall.escalate", [incident_id, level, loop], countdown)
 
 
+def deliver(incident_id: int) -> None:
+    """Send the incident's pages that are due now (after a manual escalate or reassign)."""
+    _send("oncall.deliver", [incident_id])
+
+
 def slack_refresh(incident_id: int) -> None:
     """Rewrite every Slack message about the incident to show its current state."""
     _send("oncall.slack_refresh", [incident_id])

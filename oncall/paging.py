@@ -48,6 +48,22 @@ def deliver_page(factory: sessionmaker[Session], page_id: int,
     return True
 
 
+def deliver_incident(factory: sessionmaker[Session], incident_id: int,
+                     now: datetime | None = None) -> int:
+    """Send the incident's pages that are due now: those a manual escalate or reassign just
+    queued (without this they would wait for the next sweep). Returns how many were tried."""
+    from sqlalchemy import select
+
+    from oncall.models import Page
+
+    at = now or utcnow()
+    with factory() as session:
+        due = list(session.scalars(select(Page.id).where(
+            Page.incident_id == incident_id, Page.status == "pending",
+            Page.next_attempt_at <= at).order_by(Page.id)))
+    return sum(deliver_page(factory, page_id, now) for page_id in due)
+
+
 def sweep(factory: sessionmaker[Session], now: datetime | None = None,
           budget: float = 10.0) -> SweepReport:
     """The backstop that makes escalation durable: whatever the broker lost, every due

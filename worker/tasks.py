@@ -37,6 +37,13 @@ def escalate(incident_id: int, level: int = 0, loop: int = 0) -> None:
     slack.after_change(incident_id)  # "escalation level 2" on its Slack messages
 
 
+@shared_task(name="oncall.deliver")
+def deliver(incident_id: int) -> None:
+    """The pages a manual escalate or reassign queued: out now, not at the next sweep."""
+    paging.deliver_incident(_factory(), incident_id)
+    slack.after_change(incident_id)
+
+
 @shared_task(name="oncall.sweep")
 def sweep() -> None:
     report = paging.sweep(_factory())

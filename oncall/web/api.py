@@ -94,6 +94,7 @@ def _escalation_act(incident_id: int, action: Any) -> dict[str, Any]:
         raise HTTPError(404, f"incident {incident_id} not found") from None
     except actions.ActionError as exc:
         raise BadRequest(exc.field, exc.message) from None
+    jobs.deliver(incident.id)  # the pages this step queued, out now rather than at a sweep
     if incident.next_action_at is not None:
         jobs.escalate(incident.id, incident.level, incident.loop, at=incident.next_action_at)
     return incidents.summary_json(incident, incidents.alert_counts(s, [incident_id]))

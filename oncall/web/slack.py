@@ -107,7 +107,7 @@ def interactive() -> tuple[str, int]:
             outcome = actions.perform(s, user, action, incident_id, utcnow())
     # Committed: now the follow-ups.
     if outcome.escalate is not None and outcome.incident_id is not None:
-        jobs.escalate(outcome.incident_id, *outcome.escalate)
+        jobs.deliver(outcome.incident_id)  # the level escalate_now just paged, out now
     if outcome.changed and outcome.incident_id is not None:
         slack.after_change(outcome.incident_id)
     elif response_url:  # nothing changed: say why, to this user only

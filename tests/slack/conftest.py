@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import select, update
 
-from oncall import engine, jobs, paging
+from oncall import jobs, paging
 from oncall.config import Settings
 from oncall.models import Incident, SlackMessage, User
 from oncall.notify import registry, slack
@@ -71,6 +71,9 @@ class Queue:
                     assert report.retry is None, report.retry
                 elif item[0] == "respond":
                     assert respond.ephemeral(item[1], item[2]) is None
+                elif item[0] == "deliver":
+                    paging.deliver_incident(factory, item[1])
+                    slack.after_change(item[1])
                 elif item[0] == "escalate":
                     result = paging.escalate_incident(factory, item[1], expect=item[2:4])
                     for page_id in result.page_ids if result else []:
@@ -84,6 +87,7 @@ def queue(monkeypatch: pytest.MonkeyPatch) -> Queue:
     monkeypatch.setattr(jobs, "slack_refresh", lambda i: q.items.append(("refresh", i)))
     monkeypatch.setattr(jobs, "slack_respond",
                         lambda url, text: q.items.append(("respond", url, text)))
+    monkeypatch.setattr(jobs, "deliver", lambda i: q.items.append(("deliver", i)))
     monkeypatch.setattr(jobs, "escalate", lambda i, level=0, loop=0, at=None:
                         q.items.append(("escalate", i, level, loop)))
     return q
@@ -91,8 +95,9 @@ def queue(monkeypatch: pytest.MonkeyPatch) -> Queue:
 
 @pytest.fixture
 def on_slack(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Everyone is paged on Slack (until notification rules choose channels per user)."""
-    monkeypatch.setattr(engine, "channels_for", lambda user: ["slack"])
+    """Everyone is paged on Slack only (the default notification rules follow the channels
+    that reach a user; this pins them to Slack)."""
+    monkeypatch.setattr(registry, "channels_for", lambda user: ["slack"])
 
 
 def link(factory: Any, **slack_ids: str | None) -> None:

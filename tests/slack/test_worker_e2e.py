@@ -14,7 +14,7 @@ from sqlalchemy import select
 from oncall.models import EscalationPolicy, PolicyLevel
 from tests.conftest import WorkerProcess, make_cast, wait_for
 from tests.slack.conftest import ALICE, link, messages, open_incident, press, status
-from tests.slack_fake import SECRET, TOKEN, FakeSlack, channel_id
+from tests.slack_fake import SECRET, TOKEN, FakeSlack, channel_id, dm
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
 
@@ -34,18 +34,21 @@ def test_a_button_press_acknowledges_and_every_message_is_updated(
     worker.start()
     incident = open_incident(web, cast)
 
-    posts = fake_slack.take("chat.postMessage", 2)
+    # Alice is linked, so her default notification rules page her on Slack too: people
+    # first (a DM), then the level's channel posts.
+    fake_slack.take("conversations.open", 1)
+    posts = fake_slack.take("chat.postMessage", 3)
     assert sorted(p.args["channel"] for p in posts) == ["#billing-incidents",
-                                                        "#payments-oncall"]
-    wait_for(lambda: len(messages(factory, incident)) == 2, 10, what="messages recorded")
+                                                        "#payments-oncall", dm(ALICE)]
+    wait_for(lambda: len(messages(factory, incident)) == 3, 10, what="messages recorded")
 
     assert press(web, "ack", incident, ALICE).status_code == 200
     assert status(factory, incident) == "acknowledged"
-    updates = fake_slack.take("chat.update", 2)
+    updates = fake_slack.take("chat.update", 3)
     assert sorted((u.args["channel"], u.args["ts"]) for u in updates) == sorted(
         (c, ts) for _, c, ts in messages(factory, incident))
     assert {u.args["channel"] for u in updates} == {channel_id("#billing-incidents"),
-                                                   channel_id("#payments-oncall")}
+                                                   channel_id("#payments-oncall"), dm(ALICE)}
     for u in updates:
         assert f"Acknowledged by <@{ALICE}>" in json.dumps(u.args["blocks"])
     time.sleep(3)  # long enough for a duplicate post or update to show up
