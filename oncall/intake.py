@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import JSON, bindparam, text
 from sqlalchemy.orm import Session
 
+from oncall import maintenance
 from oncall.incidents import Outcome, record
 from oncall.ingest import NormalizedAlert
 from oncall.models import Integration, UTCDateTime
@@ -24,13 +25,16 @@ from oncall.models import Integration, UTCDateTime
 
 @dataclass(frozen=True)
 class Source:
-    """The integration an alert came through (plain values: safe to cache across requests)."""
+    """The integration an alert came through (plain values: safe to cache across requests).
+    Alerts raised inside the service (heartbeats) have no integration (``id`` None) and
+    name their own ``actor`` for the timeline."""
 
-    id: int
+    id: int | None
     name: str
     kind: str
     service_id: int
     service: str
+    actor: str | None = None
 
     @classmethod
     def of(cls, integration: Integration) -> Source:
@@ -97,7 +101,7 @@ def _params(source: Source, service_id: int, alert: NormalizedAlert,
             "status": alert.status, "type": alert.type, "severity": alert.severity,
             "summary": alert.summary, "dedup_key": alert.dedup_key, "service": alert.service,
             "labels": alert.labels, "value": alert.value, "raw": alert.raw,
-            "actor": f"integration:{source.name}"}
+            "actor": source.actor or f"integration:{source.name}"}
 
 
 def ingest(session: Session, source: Source, alerts: list[NormalizedAlert], now: datetime,
@@ -115,6 +119,8 @@ def ingest(session: Session, source: Source, alerts: list[NormalizedAlert], now:
             outcomes.append(_trigger_pg(session, params))
         else:
             outcomes.append(_trigger(session, params, alert))
+    if maintenance.active(session, now):  # cached: free when no window is near
+        maintenance.hold(session, source, alerts, outcomes, now, service_ids or {})
     return outcomes
 
 

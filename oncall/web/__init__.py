@@ -32,7 +32,17 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     db.get_engine(settings.database_url)
     jobs.init(settings.broker_url)
 
-    from oncall.web import api, calendar, errors, health, hooks, pagerduty, schedules
+    from oncall.web import (
+        api,
+        calendar,
+        errors,
+        health,
+        heartbeats,
+        hooks,
+        maintenance,
+        pagerduty,
+        schedules,
+    )
 
     errors.init_app(app)
     hooks.init_app(app)
@@ -41,6 +51,8 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     schedules.init_app(app)
     calendar.init_app(app)
     health.init_app(app)
+    heartbeats.init_app(app)
+    maintenance.init_app(app)
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:
