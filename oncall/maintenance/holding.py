@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -84,6 +85,13 @@ def hold(session: Session, source: Source, alerts: Sequence[NormalizedAlert],
 
 def _hold(session: Session, incident_id: int, window: Window, now: datetime) -> None:
     conn = session.connection()
+    # The cache may be seconds old: hold only if the window still exists and is in force
+    # (another process may have ended or deleted it), and until its current end.
+    ends_at = conn.execute(select(MaintenanceWindow.ends_at).where(
+        MaintenanceWindow.id == window.id, MaintenanceWindow.starts_at <= now)).scalar()
+    if ends_at is None or ends_at <= now:
+        return
+    window = replace(window, ends_at=ends_at)
     held = conn.execute(
         update(Incident)
         .where(Incident.id == incident_id, Incident.status == "triggered",

@@ -81,7 +81,7 @@ def test_a_missed_run_goes_late_then_down_and_pages_level_one(factory: Any, cast
 
 def test_the_check_reports_a_down_once_and_a_further_missed_run_joins(factory: Any,
                                                                       cast: Cast) -> None:
-    hb = make(factory, cast)
+    make(factory, cast)
     [opened] = store.run_checks(factory, at(70))
     assert store.run_checks(factory, at(71)) == []
     assert store.run_checks(factory, at(130)) == []  # the next run missed too: joins
@@ -115,6 +115,7 @@ def test_a_start_without_success_within_the_grace_opens_an_incident(factory: Any
     assert store.run_checks(factory, at(14)) == []
     [opened] = store.run_checks(factory, at(15))
     [incident] = incidents(factory)
+    assert incident.id == opened
     assert "started at 2026-12-01 01:05:00 UTC and sent no success within 0:10:00" in \
         incident.summary
 
