@@ -6,9 +6,12 @@ from celery import Celery
 from celery.signals import worker_process_init
 
 from oncall import db, jobs
-from oncall.config import load_settings
+from oncall.config import env_float, load_settings
 
 settings = load_settings()
+# Heartbeats are checked at least this often (seconds): a missed cron run opens its
+# incident at most this long after its grace time ran out.
+HEARTBEAT_INTERVAL = min(env_float("ONCALL_HEARTBEAT_INTERVAL", 15.0), 30.0)
 
 app = Celery("oncall", broker=settings.broker_url, include=["worker.tasks"])
 app.conf.update(
@@ -34,6 +37,11 @@ app.conf.update(
             "task": "oncall.handoffs",
             "schedule": 60.0,
             "options": {"expires": 60, "queue": "oncall.beat"},
+        },
+        "heartbeats": {
+            "task": "oncall.heartbeats",
+            "schedule": HEARTBEAT_INTERVAL,
+            "options": {"expires": HEARTBEAT_INTERVAL * 2, "queue": "oncall.beat"},
         },
         "deadman": {
             "task": "oncall.deadman",

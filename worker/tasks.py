@@ -9,6 +9,7 @@ from celery import shared_task
 from sqlalchemy.orm import Session, sessionmaker
 
 from oncall import db, jobs, paging
+from oncall.heartbeats import store as heartbeats_store
 from oncall.models import utcnow
 from oncall.scheduling import handoff
 from worker.app import settings
@@ -39,6 +40,13 @@ def sweep() -> None:
     for incident_id, result in report.steps:
         if result.next_action_at is not None:
             jobs.escalate(incident_id, result.level, result.loop, at=result.next_action_at)
+
+
+@shared_task(name="oncall.heartbeats")
+def heartbeats() -> None:
+    """Late and down heartbeats: open their incidents, then escalate them."""
+    for incident_id in heartbeats_store.run_checks(_factory()):
+        jobs.escalate(incident_id)
 
 
 @shared_task(name="oncall.handoffs")
