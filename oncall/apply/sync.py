@@ -211,7 +211,11 @@ def apply_config(session: Session, docs: list[Document]) -> list[Change]:
     _prune(session, desired, changes)
     session.flush()
     _audit(session, desired, changes)
-    return changes
+    # Heartbeats and maintenance windows audit themselves (through their services).
+    from oncall.apply.heartbeats import sync_heartbeats
+    from oncall.apply.maintenance import sync_maintenance
+
+    return changes + sync_heartbeats(session, docs) + sync_maintenance(session, docs)
 
 
 _MODELS: dict[str, tuple[Any, str]] = {

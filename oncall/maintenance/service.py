@@ -103,13 +103,14 @@ def _unique(session: Session, name: str, other: int | None = None) -> None:
         raise WindowError("name", f"a maintenance window named {name!r} exists", status=409)
 
 
-def create(session: Session, actor: str, data: dict[str, Any],
-           now: datetime) -> MaintenanceWindow:
+def create(session: Session, actor: str, data: dict[str, Any], now: datetime,
+           managed_by: str | None = None) -> MaintenanceWindow:
     if "name" not in data:
         raise WindowError("name", "is required")
     checked = values({"matchers": {}, **data}, now)
     _unique(session, checked["name"])
-    window = MaintenanceWindow(**checked, created_by=actor, created_at=now)
+    window = MaintenanceWindow(**checked, created_by=actor, created_at=now,
+                               managed_by=managed_by)
     session.add(window)
     session.flush()
     audit(session, actor, "create", "maintenance", window.id, window.name, None,
@@ -119,9 +120,10 @@ def create(session: Session, actor: str, data: dict[str, Any],
 
 
 def update(session: Session, actor: str, window: MaintenanceWindow, data: dict[str, Any],
-           now: datetime) -> list[int]:
+           now: datetime, from_file: bool = False) -> list[int]:
     """Change a window; its held incidents follow. Returns incidents released now."""
-    editable(window)
+    if not from_file:
+        editable(window)
     checked = values(data, now, window)
     if "name" in checked:
         _unique(session, checked["name"], window.id)
@@ -147,9 +149,10 @@ def end(session: Session, actor: str, window: MaintenanceWindow, now: datetime) 
     return holding.window_changed(session, window, window.id, now, actor)
 
 
-def remove(session: Session, actor: str, window: MaintenanceWindow,
-           now: datetime) -> list[int]:
-    editable(window)
+def remove(session: Session, actor: str, window: MaintenanceWindow, now: datetime,
+           from_file: bool = False) -> list[int]:
+    if not from_file:
+        editable(window)
     released = holding.window_changed(session, None, window.id, now, actor)
     audit(session, actor, "delete", "maintenance", window.id, window.name, snapshot(window),
           None)
