@@ -44,8 +44,8 @@ def web_server(settings: Settings, log_dir: Path, workers: int = 4,
             raise AssertionError((log_dir / "web.log").read_text()[-3000:])
         try:
             return requests.get(f"{url}/health", timeout=1).ok
-        except requests.ConnectionError:
-            return False
+        except (requests.ConnectionError, requests.Timeout):
+            return False  # not listening yet, or its workers are still booting (a busy host)
 
     try:
         wait_for(up, 30, what="the web server")
