@@ -158,6 +158,7 @@ def test_ending_a_window_early_pages_what_it_held_now(client: Any, cast: Cast, f
     incident_id = send(client, cast)["incident_id"]
     r = client.post(f"/api/v1/maintenance/{window['id']}/end", headers=cast.auth("manager"))
     assert r.status_code == 200 and r.json["state"] == "ended"
+    assert r.json["held_incidents"] == 0
     assert kinds(session, incident_id)[-1] == "suppression_lifted"
     paging.sweep(factory, now=utcnow())
     assert sent_levels(factory, incident_id) == [(1, f"user:{cast.alice.id}")]

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from oncall.audit import audit
 from oncall.maintenance import holding
 from oncall.maintenance.window import WindowError, check_matchers, describe
-from oncall.models import MaintenanceSuppression, MaintenanceWindow
+from oncall.models import Incident, MaintenanceSuppression, MaintenanceWindow
 
 MAX_LENGTH = timedelta(days=90)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_. :-]{0,199}$")
@@ -41,8 +41,11 @@ def state(window: MaintenanceWindow, now: datetime) -> str:
 
 
 def window_json(session: Session, window: MaintenanceWindow, now: datetime) -> dict[str, Any]:
-    held = session.scalar(select(func.count()).select_from(MaintenanceSuppression)
-                          .where(MaintenanceSuppression.window_id == window.id))
+    held = session.scalar(  # incidents it holds now: open, not yet paged, due later
+        select(func.count()).select_from(MaintenanceSuppression)
+        .join(Incident, Incident.id == MaintenanceSuppression.incident_id)
+        .where(MaintenanceSuppression.window_id == window.id, Incident.status == "triggered",
+               Incident.level == 0, Incident.next_action_at > now))
     return {"id": window.id, "name": window.name, "matchers": window.matchers,
             "matches": describe(window.matchers), "starts_at": window.starts_at.isoformat(),
             "ends_at": window.ends_at.isoformat(), "state": state(window, now),
