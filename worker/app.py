@@ -11,7 +11,7 @@ from oncall.config import env_float, load_settings
 settings = load_settings()
 # Heartbeats are checked at least this often (seconds): a missed cron run opens its
 # incident at most this long after its grace time ran out.
-HEARTBEAT_INTERVAL = min(env_float("ONCALL_HEARTBEAT_INTERVAL", 15.0), 30.0)
+HEARTBEAT_INTERVAL = min(max(env_float("ONCALL_HEARTBEAT_INTERVAL", 15.0), 0.5), 30.0)
 
 app = Celery("oncall", broker=settings.broker_url, include=["worker.tasks"])
 app.conf.update(

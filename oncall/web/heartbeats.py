@@ -20,7 +20,7 @@ from sqlalchemy import select
 from oncall import jobs
 from oncall.heartbeats import service, store
 from oncall.ingest import SEVERITIES
-from oncall.models import Heartbeat, HeartbeatPing, utcnow
+from oncall.models import ROLES, Heartbeat, HeartbeatPing, utcnow
 from oncall.web import session, settings, transaction
 from oncall.web.auth import current_user, require
 from oncall.web.errors import BadRequest
@@ -115,7 +115,11 @@ def _get(heartbeat_id: int) -> Heartbeat:
 
 
 def _json(hb: Heartbeat) -> dict[str, Any]:
-    return service.heartbeat_json(hb, settings().public_url)
+    out = service.heartbeat_json(hb, settings().public_url)
+    if ROLES.index(current_user().role) < ROLES.index("manager"):
+        # Whoever has the URL can ping it, and so hide a broken job: managers only.
+        out["uuid"] = out["ping_url"] = None
+    return out
 
 
 def _commit(work: Callable[[], Any]) -> Any:

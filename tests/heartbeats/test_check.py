@@ -213,3 +213,16 @@ def test_a_heartbeat_that_would_page_nobody_is_refused(factory: Any, cast: Cast)
     with factory() as s, pytest.raises(service.HeartbeatError) as err:
         service.create(s, "x", {"name": "hb", "period": "1h"}, T0)  # default service
     assert err.value.field == "policy" and "nobody would be paged" in err.value.message
+
+
+def test_a_heartbeat_another_checker_holds_is_skipped_not_waited_for(factory: Any,
+                                                                    cast: Cast) -> None:
+    hb = make(factory, cast)
+    with factory() as holder, holder.begin():
+        if holder.get_bind().dialect.name != "postgresql":
+            pytest.skip("row locks are PostgreSQL's; SQLite has one writer at a time")
+        holder.scalars(select(Heartbeat).where(Heartbeat.id == hb.id)
+                       .with_for_update(of=Heartbeat)).one()
+        assert store.run_checks(factory, at(70)) == []  # SKIP LOCKED: no wait, no double
+    [opened] = store.run_checks(factory, at(70))  # once released, it is checked
+    assert opened

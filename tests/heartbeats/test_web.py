@@ -32,6 +32,9 @@ def test_a_manager_creates_a_heartbeat_and_gets_its_ping_url(client: Any, cast: 
     assert hb["next_due_at"].endswith("02:00:00+00:00")
     listed = client.get("/api/v1/heartbeats", headers=cast.auth("viewer")).json["heartbeats"]
     assert [h["name"] for h in listed] == ["nightly-charge-run"]
+    assert listed[0]["ping_url"] is None and listed[0]["uuid"] is None  # the secret: managers'
+    audit = client.get("/api/v1/audit?object_type=heartbeat", headers=cast.auth("manager"))
+    assert [e["action"] for e in audit.json["entries"]] == ["create"]
 
 
 def test_responders_cannot_create_heartbeats(client: Any, cast: Cast) -> None:
