@@ -229,6 +229,7 @@ class Stack:
     workdir: Path
     env: dict[str, str]
     token: str = ""
+    am_token: str = ""  # an alertmanager integration on billing-charges
 
     @property
     def database_name(self) -> str:
@@ -322,6 +323,12 @@ def prepare(database_url: str, broker_url: str, workdir: Path) -> Stack:
     if not found:
         raise RuntimeError(f"no webhook URL in:\n{out}")
     stack.token = found.group(1)
+    out = run(oncall_cmd("integration", "add", "billing-charges", "--kind", "alertmanager"),
+              env, cwd=config)
+    found = re.search(r"/integrations/(\S+)", out)
+    if not found:
+        raise RuntimeError(f"no webhook URL in:\n{out}")
+    stack.am_token = found.group(1)
     stack.flush_broker()
     return stack
 
@@ -548,6 +555,34 @@ class LoadResult:
         return {**asdict(self), "rps": round(self.rps, 1)}
 
 
+ALERTS_PER_REQUEST = {"am50-repeat": 50, "am50-new": 50}
+
+
+def alertmanager_body(group: str, size: int = 50) -> bytes:
+    """An Alertmanager webhook (version 4) of ``size`` alerts, fingerprints ``<group>-<i>``."""
+    return json.dumps({
+        "version": "4", "groupKey": '{}:{alertname="ChargeFailures"}', "truncatedAlerts": 0,
+        "status": "firing", "receiver": "oncall", "groupLabels": {"alertname": "ChargeFailures"},
+        "commonLabels": {"alertname": "ChargeFailures"}, "commonAnnotations": {},
+        "externalURL": "http://alertmanager:9093",
+        "alerts": [{"status": "firing",
+                    "labels": {"alertname": "ChargeFailures", "type": "charge_failure",
+                               "severity": "critical", "merchant_id": f"m{i}"},
+                    "annotations": {"summary": f"bench: charge failures for m{i}"},
+                    "startsAt": "2026-11-27T02:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
+                    "generatorURL": "http://prometheus/graph", "fingerprint": f"{group}-{i}"}
+                   for i in range(1, size + 1)]}).encode()
+
+
+def request_body(key_mode: str, prefix: str, tid: int, n: int) -> bytes:
+    """What request ``n`` of loader thread ``tid`` sends (the same as the wrk script)."""
+    if key_mode == "am50-repeat":
+        return alertmanager_body(f"{prefix}-repeat")
+    if key_mode == "am50-new":
+        return alertmanager_body(f"{prefix}-{tid}-{n}")
+    return alert_body(f"{prefix}-shared" if key_mode == "shared" else f"{prefix}-{tid}-{n}")
+
+
 def alert_body(key: str) -> bytes:
     return json.dumps({"type": "charge_failure", "summary": "bench: charge failures spiking",
                        "severity": "critical", "dedup_key": key,
@@ -572,8 +607,32 @@ function init(args)
   n, ok, bad, codes = 0, 0, 0, {}
 end
 
+-- An Alertmanager webhook (version 4) with 50 alerts of one group. "am50-repeat": the same 50
+-- fingerprints every time (Alertmanager re-notifying a standing group: the dedup path);
+-- "am50-new": 50 fingerprints never seen before in every request (50 new incidents each).
+function am_body(group)
+  local parts = {}
+  for i = 1, 50 do
+    parts[i] = '{"status":"firing","labels":{"alertname":"ChargeFailures",' ..
+      '"type":"charge_failure",' ..
+      '"severity":"critical","merchant_id":"m' .. i .. '"},"annotations":{"summary":' ..
+      '"bench: charge failures for m' .. i .. '"},"startsAt":"2026-11-27T02:00:00Z",' ..
+      '"endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus/graph",' ..
+      '"fingerprint":"' .. group .. '-' .. i .. '"}'
+  end
+  return '{"version":"4","groupKey":"{}:{alertname=\\"ChargeFailures\\"}","truncatedAlerts":0,' ..
+    '"status":"firing","receiver":"oncall","groupLabels":{"alertname":"ChargeFailures"},' ..
+    '"commonLabels":{"alertname":"ChargeFailures"},"commonAnnotations":{},' ..
+    '"externalURL":"http://alertmanager:9093","alerts":[' .. table.concat(parts, ",") .. ']}'
+end
+
 function request()
   n = n + 1
+  if key_mode == "am50-repeat" or key_mode == "am50-new" then
+    local group = prefix .. "-repeat"
+    if key_mode == "am50-new" then group = prefix .. "-" .. tid .. "-" .. n end
+    return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, am_body(group))
+  end
   local key = prefix .. "-shared"
   if key_mode == "unique" then key = prefix .. "-" .. tid .. "-" .. n end
   local body = '{"type":"charge_failure","summary":"bench: charge failures spiking",' ..
@@ -667,10 +726,10 @@ def run_python_load(url: str, seconds: float, connections: int, key_mode: str,
         n = 0
         while time.monotonic() < deadline:
             n += 1
-            key = f"{prefix}-shared" if key_mode == "shared" else f"{prefix}-{tid}-{n}"
+            body = request_body(key_mode, prefix, tid, n)
             t0 = time.perf_counter()
             try:
-                conn.request("POST", parts.path, alert_body(key),
+                conn.request("POST", parts.path, body,
                              {"Content-Type": "application/json"})
                 resp = conn.getresponse()
                 resp.read()

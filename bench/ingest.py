@@ -39,10 +39,14 @@ VARIANTS = {
     "oncall-dedup": ("oncall", "shared", True),
     # Diagnostic: the intake alone, with no worker competing for the CPU (tasks pile up).
     "oncall-unique-noworker": ("oncall", "unique", False),
+    # Alertmanager webhooks of 50 alerts: a standing group re-notified (every alert joins its
+    # open incident), and 50 new alerts in every request (50 incidents to open and page).
+    "am50-repeat": ("oncall", "am50-repeat", True),
+    "am50-new": ("oncall", "am50-new", True),
 }
 
-TARGETS = {"rps": 1000.0, "ratio_to_insert": 0.65, "p99_ms": 50.0, "web_rss_mb": 100.0,
-           "celery_rss_mb": 120.0}
+TARGETS = {"am_alerts_per_s": 5000.0, "rps": 1000.0, "ratio_to_insert": 0.65, "p99_ms": 50.0,
+           "web_rss_mb": 100.0, "celery_rss_mb": 120.0}
 
 BASELINE_DDL = """
 CREATE TABLE bench_baseline (
@@ -69,6 +73,12 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--only", nargs="+", choices=list(VARIANTS), default=list(VARIANTS),
                    help="run only these (default: all)")
     p.add_argument("--no-dedup", action="store_true", help="skip oncall-dedup")
+    p.add_argument("--storm", type=int, default=10_000, metavar="N",
+                   help="after the variants: N copies of one alert as fast as they go (one "
+                        "incident, one page expected); 0 skips it")
+    p.add_argument("--rate-limit", default="off",
+                   help="ONCALL_INTAKE_RATE_LIMIT for the oncall servers (default off: this "
+                        "measures intake capacity; 'default' keeps the shipped limit)")
     p.add_argument("--max-wait-quiet", type=float, default=20,
                    help="before each measurement wait up to this long for other load on the "
                         "machine to stop")
@@ -108,7 +118,8 @@ def measure(name: str, stack: h.Stack, port: int, args: argparse.Namespace) -> d
         server = h.start_web(stack, port, args.workers, args.threads)
     else:
         server = start_baseline(stack, server_kind.split("-")[1], port, args)
-    url = f"http://127.0.0.1:{port}/integrations/{stack.token}"
+    token = stack.am_token if key_mode.startswith("am50") else stack.token
+    url = f"http://127.0.0.1:{port}/integrations/{token}"
     try:
         h.log(f"{name}: warm-up {args.warmup:g}s")
         warm = load(args, url, args.warmup, key_mode, f"warm-{name}", stack)
@@ -145,7 +156,7 @@ def measure(name: str, stack: h.Stack, port: int, args: argparse.Namespace) -> d
 def after_run(name: str, stack: h.Stack, warm: h.LoadResult,
               result: h.LoadResult) -> dict[str, Any]:
     """What the database and the broker hold afterwards (and a check that 202 meant stored)."""
-    sent = warm.ok + result.ok
+    sent = (warm.ok + result.ok) * h.ALERTS_PER_REQUEST.get(VARIANTS[name][1], 1)
     if name == "insert":
         stored = stack.sql("SELECT count(*) FROM bench_baseline")[0][0]
         return {"rows_stored": stored, "ok_responses": sent, "all_stored": stored >= sent}
@@ -168,6 +179,10 @@ def _per_alert_ms(cores: float | None, rps: float) -> float | None:
     return cores / rps * 1000 if cores is not None and rps else None
 
 
+def alerts_per_s(run: dict[str, Any]) -> float:
+    return float(run["load"]["rps"]) * h.ALERTS_PER_REQUEST.get(run["key_mode"], 1)
+
+
 def summarize(runs: list[dict[str, Any]]) -> tuple[str, str, dict[str, Any]]:
     """The results table, the CPU table, and the verdict against the targets."""
     by_name = {r["name"]: r for r in runs}
@@ -179,7 +194,8 @@ def summarize(runs: list[dict[str, Any]]) -> tuple[str, str, dict[str, Any]]:
             celery = (f"{h.fmt(roles['celery_main']['peak_rss_mb_max'], 1)} / "
                       f"{h.fmt(roles['celery_children']['peak_rss_mb_max'], 1)}")
         rows.append([
-            r["name"], h.fmt(load_["rps"], 0), str(load_["errors"]), h.fmt(load_["p50_ms"], 1),
+            r["name"], h.fmt(load_["rps"], 0), h.fmt(alerts_per_s(r), 0), str(load_["errors"]),
+            h.fmt(load_["p50_ms"], 1),
             h.fmt(load_["p99_ms"], 1), h.fmt(load_["max_ms"], 0),
             h.fmt(roles["web_workers"]["peak_rss_mb_max"], 1),
             h.fmt(roles["web_workers"]["pss_mb_at_end_max"], 1), celery])
@@ -190,10 +206,11 @@ def summarize(runs: list[dict[str, Any]]) -> tuple[str, str, dict[str, Any]]:
             r["name"], h.fmt(web, 2), h.fmt(pg, 2), h.fmt(cel, 2),
             h.fmt(_cores(roles, "redis"), 2), h.fmt(_cores(roles, "loadgen"), 2),
             h.fmt(sampling["other_busy_cores"], 2), h.fmt(sampling["machine_busy_cores"], 2),
-            h.fmt(_per_alert_ms(web, load_["rps"]), 2), h.fmt(_per_alert_ms(pg, load_["rps"]), 2),
-            h.fmt(_per_alert_ms(cel, load_["rps"]), 2)])
+            h.fmt(_per_alert_ms(web, alerts_per_s(r)), 2),
+            h.fmt(_per_alert_ms(pg, alerts_per_s(r)), 2),
+            h.fmt(_per_alert_ms(cel, alerts_per_s(r)), 2)])
     table = h.markdown_table(
-        ["server", "req/s (202 only)", "errors", "p50 ms", "p99 ms", "max ms",
+        ["server", "req/s (202 only)", "alerts/s", "errors", "p50 ms", "p99 ms", "max ms",
          "web worker peak RSS MB (max)", "web worker PSS MB at end (max)",
          "celery peak RSS MB (main / max child)"],
         rows)
@@ -206,13 +223,22 @@ def summarize(runs: list[dict[str, Any]]) -> tuple[str, str, dict[str, Any]]:
         if name in by_name and floor and floor["load"]["rps"]:
             verdict[f"ratio {name} / insert"] = round(
                 by_name[name]["load"]["rps"] / floor["load"]["rps"], 3)
+    for name in ("am50-repeat", "am50-new"):
+        if name in by_name and floor and floor["load"]["rps"]:
+            verdict[f"ratio {name} alerts/s / insert"] = round(
+                alerts_per_s(by_name[name]) / floor["load"]["rps"], 3)
+    am = by_name.get("am50-repeat")
+    if am:
+        verdict.setdefault("targets", {})[
+            f"am50-repeat >= {TARGETS['am_alerts_per_s']:,.0f} alerts/s "
+            f"(got {alerts_per_s(am):,.0f})"] = alerts_per_s(am) >= TARGETS["am_alerts_per_s"]
     if real:
         roles = real["sampling"]["roles"]
         celery_peak = max(roles["celery_main"]["peak_rss_mb_max"] or 0,
                           roles["celery_children"]["peak_rss_mb_max"] or 0)
         web_peak = max(r["sampling"]["roles"]["web_workers"]["peak_rss_mb_max"] or 0
                        for r in runs if r["server"] == "oncall")
-        verdict["targets"] = {
+        verdict.setdefault("targets", {}).update({
             f"oncall-unique >= {TARGETS['rps']:,.0f} alerts/s "
             f"(got {real['load']['rps']:,.0f})": real["load"]["rps"] >= TARGETS["rps"],
             f"oncall-unique >= {TARGETS['ratio_to_insert']:.0%} of insert "
@@ -224,8 +250,85 @@ def summarize(runs: list[dict[str, Any]]) -> tuple[str, str, dict[str, Any]]:
                 web_peak < TARGETS["web_rss_mb"],
             f"celery peak RSS < {TARGETS['celery_rss_mb']:g} MB, every process "
             f"(got {celery_peak:.1f})": celery_peak < TARGETS["celery_rss_mb"],
-        }
+        })
     return table, cpu_table, verdict
+
+
+def storm(stack: h.Stack, copies: int, port: int, args: argparse.Namespace) -> dict[str, Any]:
+    """``copies`` posts of one alert, as fast as ``args.concurrency`` connections go, with the
+    worker running; then wait for the worker and check: one incident, every copy stored,
+    exactly one page (level 1's on-call, console channel), no error."""
+    import http.client
+    import threading
+    import time
+    from urllib.parse import urlsplit
+
+    stack.sql(f"TRUNCATE {VOLUME_TABLES} RESTART IDENTITY CASCADE")
+    stack.flush_broker()
+    worker = h.start_worker(stack, args.celery_concurrency)
+    server = h.start_web(stack, port, args.workers, args.threads)
+    path = urlsplit(f"http://127.0.0.1:{port}/integrations/{stack.token}").path
+    body = h.alert_body("storm-one-key")
+    remaining = iter(range(copies))
+    lock = threading.Lock()
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+
+    def sender() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while True:
+            with lock:
+                if next(remaining, None) is None:
+                    break
+            t0 = time.perf_counter()
+            try:
+                conn.request("POST", path, body, {"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                resp.read()
+                code = str(resp.status)
+                if resp.will_close:
+                    conn.close()
+            except OSError as exc:
+                conn.close()
+                code = type(exc).__name__
+            with lock:
+                latencies.append((time.perf_counter() - t0) * 1000)
+                statuses[code] = statuses.get(code, 0) + 1
+
+    h.log(f"storm: {copies:,} copies of one alert")
+    try:
+        t0 = time.monotonic()
+        threads = [threading.Thread(target=sender) for _ in range(args.concurrency)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.monotonic() - t0
+        deadline = time.monotonic() + 30
+        while stack.queue_length("oncall") and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(5)  # anything more the worker would page, it pages within this
+        incidents, alerts = stack.sql(
+            "SELECT (SELECT count(*) FROM incidents), (SELECT count(*) FROM alerts)")[0]
+        pages = stack.sql("SELECT count(*) FROM pages")[0][0]
+    finally:
+        server.stop()
+        worker.stop(timeout=20)
+    ok = statuses.get("202", 0)
+    result = {
+        "sent": copies, "seconds": round(elapsed, 2), "alerts_per_s": round(ok / elapsed, 1),
+        "p50_ms": h.percentile(latencies, 50), "p99_ms": h.percentile(latencies, 99),
+        "statuses": statuses, "incidents": incidents, "alerts_stored": alerts, "pages": pages,
+        "rate_limit": stack.env.get("ONCALL_INTAKE_RATE_LIMIT", "default")}
+    result["checks"] = {
+        f"every copy answered 202 (got {ok:,} of {copies:,})": ok == copies,
+        f"one incident (got {incidents})": incidents == 1,
+        f"every copy stored (got {alerts:,})": alerts == copies,
+        f"one page, none after the first (got {pages})": pages == 1,
+    }
+    h.log(f"storm: {result['alerts_per_s']:,.0f} alerts/s, {incidents} incident(s), "
+          f"{pages} page(s)")
+    return result
 
 
 def main() -> None:
@@ -237,9 +340,13 @@ def main() -> None:
     h.log(f"scratch directory (process logs): {workdir}")
     stack = h.prepare(args.database_url, args.broker_url, workdir)
     stack.sql(BASELINE_DDL)
+    if args.rate_limit != "default":
+        stack.env["ONCALL_INTAKE_RATE_LIMIT"] = args.rate_limit
     runs = []
     for i, name in enumerate(n for n in VARIANTS if n in args.only):
         runs.append(measure(name, stack, args.port + i, args))
+    storm_result = storm(stack, args.storm, args.port + len(VARIANTS), args) if args.storm \
+        else None
     table, cpu_table, verdict = summarize(runs)
     tool = runs[0]["load"]["tool"] if runs else "-"
     print(f"\n## Alert intake, {args.workers} gunicorn workers"
@@ -261,10 +368,19 @@ def main() -> None:
     for r in runs:
         if r["after"]:
             print(f"{r['name']}: {r['after']}")
+    if storm_result:
+        print(f"\n## Duplicate storm: {storm_result['sent']:,} copies of one alert, "
+              f"{args.concurrency} connections\n")
+        print(f"{storm_result['alerts_per_s']:,.0f} alerts/s, p50 {storm_result['p50_ms']:.1f} ms,"
+              f" p99 {storm_result['p99_ms']:.1f} ms; statuses {storm_result['statuses']}; "
+              f"incidents {storm_result['incidents']}, alerts stored "
+              f"{storm_result['alerts_stored']:,}, pages {storm_result['pages']}")
+        for what, ok in storm_result["checks"].items():
+            print(f"  [{'PASS' if ok else 'FAIL'}] {what}")
     path = h.save_results("ingest", {
         "command": shlex.join([Path(sys.executable).name, *sys.argv]),
         "args": vars(args), "machine": h.machine_info(args.database_url), "runs": runs,
-        "summary": verdict, "table": table, "cpu_table": cpu_table,
+        "summary": verdict, "storm": storm_result, "table": table, "cpu_table": cpu_table,
         "scratch_dir": str(workdir)})
     stack.flush_broker()
     print(f"\nJSON: {path.relative_to(h.REPO)}")

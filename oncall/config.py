@@ -65,6 +65,9 @@ def sqlite_url(data_dir: Path, name: str = "oncall.sqlite") -> str:
     return f"sqlite:///{(data_dir / name).resolve()}"
 
 
+DEFAULT_INTAKE_RATE_LIMIT = "100/second;3000/minute"
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -79,6 +82,10 @@ class Settings:
     ready_max_sweep_age: float = 30.0
     max_body_bytes: int = 1024 * 1024
     metrics_dir: str | None = None
+    # Per-integration intake limit (flask-limiter notation, ";"-separated), "off" to disable,
+    # and where the counters live (default: the broker's Redis, else this process's memory).
+    intake_rate_limit: str = DEFAULT_INTAKE_RATE_LIMIT
+    ratelimit_storage_url: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -107,4 +114,6 @@ def load_settings(data_dir: Path | None = None) -> Settings:
         ready_max_sweep_age=env_float("ONCALL_READY_MAX_SWEEP_AGE", 30.0),
         max_body_bytes=env_int("ONCALL_MAX_BODY_BYTES", 1024 * 1024),
         metrics_dir=env_str("ONCALL_METRICS_DIR") or env_str("PROMETHEUS_MULTIPROC_DIR"),
+        intake_rate_limit=env_str("ONCALL_INTAKE_RATE_LIMIT") or DEFAULT_INTAKE_RATE_LIMIT,
+        ratelimit_storage_url=env_str("ONCALL_RATELIMIT_STORAGE_URL"),
     )

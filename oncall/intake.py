@@ -10,6 +10,7 @@ the whole firing path (incident, alert, timeline entry) is one statement: one ro
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -85,6 +86,56 @@ ev AS (INSERT INTO incident_events (incident_id, at, kind, actor, detail)
        FROM inc WHERE inc.new)
 SELECT inc.id, inc.status, inc.new, (SELECT id FROM al) FROM inc
 """)
+# PostgreSQL, a batch (an Alertmanager group, a JSON array): the same in one statement for
+# every firing alert of the batch, from arrays. Alert ids are drawn first so that each input
+# row keeps its own; the first alert of a key opens its incident, the rest join it. Rows whose
+# incident a concurrent transaction opened meanwhile come back missing and are run again.
+_PG_TRIGGER_BATCH = _typed("""
+WITH input AS (
+  SELECT nextval(pg_get_serial_sequence('alerts', 'id')) AS alert_id, t.*
+  FROM unnest(CAST(:ord AS int[]), CAST(:service_id AS int[]), CAST(:dedup_key AS text[]),
+              CAST(:type AS text[]), CAST(:severity AS text[]), CAST(:summary AS text[]),
+              CAST(:service AS text[]), CAST(:texts_labels AS text[]), CAST(:value AS float8[]),
+              CAST(:texts_raw AS text[]))
+       AS t(ord, service_id, dedup_key, type, severity, summary, service, labels, value, raw)
+),
+firsts AS (
+  SELECT DISTINCT ON (service_id, dedup_key) * FROM input ORDER BY service_id, dedup_key, ord
+),
+ins AS (
+  INSERT INTO incidents (service_id, dedup_key, status, severity, summary, level, loop,
+                         next_action_at, created_at, updated_at)
+  SELECT service_id, dedup_key, 'triggered', severity, summary, 0, 0, :now, :now, :now
+  FROM firsts ORDER BY ord
+  ON CONFLICT (service_id, dedup_key) WHERE status <> 'resolved' DO NOTHING
+  RETURNING id, service_id, dedup_key, status
+),
+inc AS (
+  SELECT id, service_id, dedup_key, status, true AS new FROM ins
+  UNION ALL
+  SELECT i.id, i.service_id, i.dedup_key, i.status, false AS new
+  FROM incidents i JOIN firsts f ON i.service_id = f.service_id AND i.dedup_key = f.dedup_key
+  WHERE i.status <> 'resolved' AND NOT EXISTS (
+    SELECT 1 FROM ins WHERE ins.service_id = f.service_id AND ins.dedup_key = f.dedup_key)
+),
+al AS (
+  INSERT INTO alerts (id, integration_id, incident_id, received_at, status, type, severity,
+                      summary, dedup_key, service, labels, value, raw)
+  SELECT input.alert_id, :integration_id, inc.id, :now, 'firing', input.type, input.severity,
+         input.summary, input.dedup_key, input.service, CAST(input.labels AS json),
+         input.value, CAST(input.raw AS json)
+  FROM input JOIN inc USING (service_id, dedup_key)
+),
+ev AS (
+  INSERT INTO incident_events (incident_id, at, kind, actor, detail)
+  SELECT inc.id, :now, 'triggered', :actor,
+         json_build_object('alert_id', f.alert_id, 'summary', f.summary,
+                           'severity', f.severity)
+  FROM inc JOIN firsts f USING (service_id, dedup_key) WHERE inc.new
+)
+SELECT input.ord, input.alert_id, inc.id, inc.status, inc.new AND input.alert_id = f.alert_id
+FROM input JOIN inc USING (service_id, dedup_key) JOIN firsts f USING (service_id, dedup_key)
+""")
 _OPEN = _typed(_OPEN_INCIDENT)
 _FIND = text(_FIND_OPEN)
 _STORE = _typed(f"INSERT INTO alerts ({_ALERT_COLUMNS}) VALUES "
@@ -109,19 +160,54 @@ def ingest(session: Session, source: Source, alerts: list[NormalizedAlert], now:
     """Store each alert and open, join or resolve its incident. ``service_ids`` maps service
     names an alert may name to ids; an unknown name falls back to the integration's service
     (an alert is never dropped for a typo)."""
-    outcomes = []
-    for alert in alerts:
-        service_id = (service_ids or {}).get(alert.service or "", source.service_id)
-        params = _params(source, service_id, alert, now)
-        if alert.status == "resolved":
-            outcomes.append(_resolve(session, params, now))
-        elif session.get_bind().dialect.name == "postgresql":
-            outcomes.append(_trigger_pg(session, params))
-        else:
-            outcomes.append(_trigger(session, params, alert))
+    postgres = session.get_bind().dialect.name == "postgresql"
+    firing = [a for a in alerts if a.status != "resolved"]
+    if postgres and len(firing) > 1 and len(firing) == len(alerts):
+        outcomes = _trigger_pg_batch(session, source, alerts, now, service_ids or {})
+    else:
+        outcomes = []
+        for alert in alerts:
+            service_id = (service_ids or {}).get(alert.service or "", source.service_id)
+            params = _params(source, service_id, alert, now)
+            if alert.status == "resolved":
+                outcomes.append(_resolve(session, params, now))
+            elif postgres:
+                outcomes.append(_trigger_pg(session, params))
+            else:
+                outcomes.append(_trigger(session, params, alert))
     if maintenance.active(session, now):  # cached: free when no window is near
         maintenance.hold(session, source, alerts, outcomes, now, service_ids or {})
     return outcomes
+
+
+def _trigger_pg_batch(session: Session, source: Source, alerts: list[NormalizedAlert],
+                      now: datetime, service_ids: dict[str, int]) -> list[Outcome]:
+    """Every alert of a firing batch in one statement (``_PG_TRIGGER_BATCH``)."""
+    conn = session.connection()
+    outcomes: dict[int, Outcome] = {}
+    pending = list(range(len(alerts)))
+    for _ in range(5):
+        batch = [alerts[i] for i in pending]
+        rows = conn.execute(_PG_TRIGGER_BATCH, {
+            "ord": pending,
+            "service_id": [service_ids.get(a.service or "", source.service_id) for a in batch],
+            "dedup_key": [a.dedup_key for a in batch],
+            "type": [a.type for a in batch],
+            "severity": [a.severity for a in batch],
+            "summary": [a.summary for a in batch],
+            "service": [a.service for a in batch],
+            "texts_labels": [json.dumps(a.labels) for a in batch],
+            "value": [None if a.value is None else float(a.value) for a in batch],
+            "texts_raw": [None if a.raw is None else json.dumps(a.raw) for a in batch],
+            "integration_id": source.id, "now": now,
+            "actor": source.actor or f"integration:{source.name}",
+        }).all()
+        for ord_, alert_id, incident_id, status, new in rows:
+            outcomes[ord_] = Outcome(alert_id, incident_id, status, bool(new))
+        pending = [i for i in pending if i not in outcomes]
+        if not pending:
+            return [outcomes[i] for i in range(len(alerts))]
+    raise RuntimeError(f"could not open or find the incidents for {len(pending)} alerts")
 
 
 def _trigger_pg(session: Session, params: dict[str, Any]) -> Outcome:

@@ -43,9 +43,9 @@ def web_server(settings: Settings, log_dir: Path, workers: int = 4,
         if proc.poll() is not None:
             raise AssertionError((log_dir / "web.log").read_text()[-3000:])
         try:
-            return requests.get(f"{url}/health", timeout=1).ok
-        except (requests.ConnectionError, requests.Timeout):
-            return False  # not listening yet, or its workers are still booting (a busy host)
+            return requests.get(f"{url}/health", timeout=5).ok
+        except requests.RequestException:
+            return False
 
     try:
         wait_for(up, 30, what="the web server")

@@ -71,6 +71,72 @@ def test_a_batch_is_accepted_whole(client: Any, cast: Cast, session: Any) -> Non
     assert count(session, Incident) == 2
 
 
+def test_a_batch_keeps_each_alert_its_own_outcome(client: Any, cast: Cast, session: Any,
+                                                  factory: Any) -> None:
+    """The batch path (one statement for a whole firing batch on PostgreSQL) answers, stores
+    and records exactly what alerts sent one by one would."""
+    from oncall.models import Service
+
+    with factory() as s, s.begin():
+        s.add(Service(name="billing-cron"))
+    b = post(client, cast.integration_token, alert(dedup_key="b")).json["incidents"][0]
+    batch = [alert(dedup_key="a", summary="first a", value=1.5),
+             alert(dedup_key="b", summary="b again"),
+             alert(dedup_key="a", summary="second a", labels={"n": 2}),
+             alert(dedup_key="a", service="billing-cron", summary="a elsewhere")]
+    r = post(client, cast.integration_token, batch)
+    assert r.status_code == 202 and r.json["accepted"] == 4
+    first, joined_b, second, other = r.json["incidents"]
+    assert first["new"] and not second["new"] and other["new"]
+    assert second["incident_id"] == first["incident_id"] != other["incident_id"]
+    assert joined_b["incident_id"] == b["incident_id"] and not joined_b["new"]
+    ids = [o["alert_id"] for o in r.json["incidents"]]
+    assert ids == sorted(ids) and len(set(ids)) == 4
+    stored = {a.id: a for a in session.scalars(select(Alert))}
+    assert [stored[i].summary for i in ids] == ["first a", "b again", "second a", "a elsewhere"]
+    assert [stored[i].incident_id for i in ids] == [o["incident_id"] for o in r.json["incidents"]]
+    assert stored[ids[0]].value == 1.5 and stored[ids[2]].labels == {"n": 2}
+    assert stored[ids[0]].raw["summary"] == "first a"
+    incident = session.get(Incident, first["incident_id"])
+    assert incident.summary == "first a"  # the first alert of a key names the incident
+    assert session.get(Incident, other["incident_id"]).service.name == "billing-cron"
+    events = session.execute(select(IncidentEvent.incident_id, IncidentEvent.detail)
+                             .where(IncidentEvent.kind == "triggered")).all()
+    assert sorted(e[0] for e in events) == sorted(
+        [b["incident_id"], first["incident_id"], other["incident_id"]])
+    assert {e[1]["alert_id"] for e in events if e[0] == first["incident_id"]} == {ids[0]}
+
+
+def test_concurrent_overlapping_batches_open_each_incident_once(cast: Cast,
+                                                                factory: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from oncall import intake
+    from oncall.ingest import generic
+    from oncall.models import Integration, utcnow
+
+    with factory() as s:
+        source = intake.Source.of(s.scalars(select(Integration)).one())
+    keys = [f"k{i}" for i in range(20)]
+
+    def send(n: int) -> list[Any]:
+        batch = generic.parse([alert(dedup_key=k) for k in (keys if n % 2 else keys[::-1])])
+        with factory() as s, s.begin():
+            return intake.ingest(s, source, batch, utcnow())
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(send, range(16)))
+    with factory() as s:
+        assert count(s, Incident) == 20 and count(s, Alert) == 320
+    assert sum(o.new for r in results for o in r) == 20
+    assert len({o.incident_id for r in results for o in r}) == 20
+    # Every batch maps each key to the one incident of that key.
+    first = {keys[i]: o.incident_id for i, o in enumerate(results[1])}
+    for n, r in enumerate(results):
+        order = keys if n % 2 else keys[::-1]
+        assert [o.incident_id for o in r] == [first[k] for k in order]
+
+
 def test_the_token_may_come_as_a_bearer_header(client: Any, cast: Cast) -> None:
     r = client.post("/integrations", json=alert(),
                     headers={"Authorization": f"Bearer {cast.integration_token}"})

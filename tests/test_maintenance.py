@@ -125,6 +125,22 @@ def test_the_incident_pages_level_one_when_the_window_ends_if_still_open(
     assert sent_levels(factory, incident_id)[1] == (2, f"user:{cast.bob.id}")
 
 
+def test_a_batch_of_alerts_is_held_like_single_ones(client: Any, cast: Cast, factory: Any,
+                                                    session: Any) -> None:
+    window = open_window(client, cast)
+    r = client.post(f"/integrations/{cast.integration_token}",
+                    json=[alert(labels={"merchant_id": m}) for m in ("acme", "globex")])
+    assert r.status_code == 202
+    ids = [o["incident_id"] for o in r.json["incidents"]]
+    assert len(set(ids)) == 2
+    for incident_id in ids:
+        assert kinds(session, incident_id) == ["triggered", "suppressed"]
+    paging.sweep(factory, now=utcnow())
+    assert [sent_levels(factory, i) for i in ids] == [[], []]
+    paging.sweep(factory, now=ends(window))
+    assert [len(sent_levels(factory, i)) for i in ids] == [1, 1]
+
+
 def test_an_incident_resolved_during_the_window_never_pages(
         client: Any, cast: Cast, factory: Any) -> None:
     window = open_window(client, cast)

@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
         health,
         heartbeats,
         hooks,
+        limits,
         maintenance,
         pagerduty,
         schedules,
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     schedules.init_app(app)
     calendar.init_app(app)
     health.init_app(app)
+    limits.init_app(app, settings)
     heartbeats.init_app(app)
     maintenance.init_app(app)
 
