@@ -142,3 +142,10 @@ def test_the_ping_and_heartbeat_paths_are_in_the_openapi_document(client: Any) -
                  "/api/v1/heartbeats", "/api/v1/heartbeats/{heartbeat_id}/pings",
                  "/api/v1/maintenance", "/api/v1/maintenance/{window_id}/end"):
         assert path in paths, path
+
+
+def test_metrics_count_heartbeats_by_state(client: Any, cast: Cast, hb: dict[str, Any]) -> None:
+    client.post(f"/ping/{hb['uuid']}/fail")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'oncall_heartbeats{state="down"} 1.0' in text
+    assert 'oncall_heartbeats{state="up"} 0.0' in text
