@@ -86,6 +86,7 @@ def detail(session: Session, incident_id: int, alert_limit: int = 50) -> dict[st
     return {
         **summary_json(incident, alert_counts(session, [incident_id])),
         "policy": incident.policy,
+        "runbook": incident.runbook,
         "timeline": [{"at": e.at.isoformat(), "kind": e.kind, "actor": e.actor,
                       "detail": e.detail} for e in events],
         "pages": [page_json(p) for p in pages],

@@ -22,6 +22,7 @@ from oncall import maintenance
 from oncall.incidents import Outcome, record
 from oncall.ingest import NormalizedAlert
 from oncall.models import Integration, UTCDateTime
+from oncall.rules import route
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,8 @@ class Source:
                    integration.service.name)
 
 
-_TYPES: dict[str, Any] = {"now": UTCDateTime(), "labels": JSON(), "raw": JSON()}
+_TYPES: dict[str, Any] = {"now": UTCDateTime(), "labels": JSON(), "raw": JSON(),
+                          "policy": JSON(none_as_null=True)}
 
 
 def _typed(sql: str) -> Any:
@@ -53,17 +55,19 @@ def _typed(sql: str) -> Any:
                              if f":{name}" in sql))
 
 
+# The alert keeps what its sender said; the incident takes the matching threshold rule's key,
+# summary, severity, policy and runbook (``inc_*``: the alert's own when no rule matches).
 _ALERT_COLUMNS = ("integration_id, incident_id, received_at, status, type, severity, summary, "
-                  "dedup_key, service, labels, value, raw")
+                  "dedup_key, service, labels, value, raw, rule, held")
 _ALERT_VALUES = (":integration_id, {incident}, :now, :status, :type, :severity, :summary, "
-                 ":dedup_key, :service, :labels, :value, :raw")
+                 ":dedup_key, :service, :labels, :value, :raw, :rule, :held")
 _OPEN_INCIDENT = ("INSERT INTO incidents (service_id, dedup_key, status, severity, summary, "
-                  "level, loop, next_action_at, created_at, updated_at) VALUES "
-                  "(:service_id, :dedup_key, 'triggered', :severity, :summary, 0, 0, :now, "
-                  ":now, :now) ON CONFLICT (service_id, dedup_key) WHERE status <> 'resolved' "
-                  "DO NOTHING RETURNING id, status")
+                  "policy, runbook, level, loop, next_action_at, created_at, updated_at) VALUES "
+                  "(:service_id, :inc_key, 'triggered', :inc_severity, :inc_summary, :policy, "
+                  ":runbook, 0, 0, :now, :now, :now) ON CONFLICT (service_id, dedup_key) "
+                  "WHERE status <> 'resolved' DO NOTHING RETURNING id, status")
 _FIND_OPEN = ("SELECT id, status FROM incidents WHERE service_id = :service_id AND "
-              "dedup_key = :dedup_key AND status <> 'resolved'")
+              "dedup_key = :inc_key AND status <> 'resolved'")
 
 # PostgreSQL: one statement. If a concurrent transaction opened the incident after this
 # statement's snapshot was taken, neither branch of `inc` sees a row and nothing is written;
@@ -74,15 +78,16 @@ inc AS (
   SELECT id, status, true AS new FROM ins
   UNION ALL
   (SELECT id, status, false AS new FROM incidents
-    WHERE service_id = :service_id AND dedup_key = :dedup_key AND status <> 'resolved'
+    WHERE service_id = :service_id AND dedup_key = :inc_key AND status <> 'resolved'
       AND NOT EXISTS (SELECT 1 FROM ins) LIMIT 1)
 ),
 al AS (INSERT INTO alerts ({_ALERT_COLUMNS})
        SELECT {_ALERT_VALUES.format(incident="inc.id")} FROM inc RETURNING id),
 ev AS (INSERT INTO incident_events (incident_id, at, kind, actor, detail)
        SELECT inc.id, :now, 'triggered', :actor,
-              json_build_object('alert_id', (SELECT id FROM al), 'summary', :summary,
-                                'severity', :severity)
+              json_strip_nulls(json_build_object(
+                'alert_id', (SELECT id FROM al), 'summary', CAST(:inc_summary AS text),
+                'severity', CAST(:inc_severity AS text), 'rule', CAST(:rule AS text)))
        FROM inc WHERE inc.new)
 SELECT inc.id, inc.status, inc.new, (SELECT id FROM al) FROM inc
 """)
@@ -142,7 +147,7 @@ _STORE = _typed(f"INSERT INTO alerts ({_ALERT_COLUMNS}) VALUES "
                 f"({_ALERT_VALUES.format(incident=':incident_id')}) RETURNING id")
 _RESOLVE = _typed("UPDATE incidents SET status = 'resolved', resolved_at = :now, "
                   "resolved_by = :actor, next_action_at = NULL, updated_at = :now "
-                  "WHERE service_id = :service_id AND dedup_key = :dedup_key "
+                  "WHERE service_id = :service_id AND dedup_key = :inc_key "
                   "AND status IN ('triggered', 'acknowledged') RETURNING id")
 
 
@@ -152,7 +157,9 @@ def _params(source: Source, service_id: int, alert: NormalizedAlert,
             "status": alert.status, "type": alert.type, "severity": alert.severity,
             "summary": alert.summary, "dedup_key": alert.dedup_key, "service": alert.service,
             "labels": alert.labels, "value": alert.value, "raw": alert.raw,
-            "actor": source.actor or f"integration:{source.name}"}
+            "actor": source.actor or f"integration:{source.name}", "inc_key": alert.dedup_key,
+            "inc_summary": alert.summary, "inc_severity": alert.severity, "policy": None,
+            "runbook": None, "rule": None, "held": False}
 
 
 def ingest(session: Session, source: Source, alerts: list[NormalizedAlert], now: datetime,
@@ -162,21 +169,39 @@ def ingest(session: Session, source: Source, alerts: list[NormalizedAlert], now:
     (an alert is never dropped for a typo)."""
     postgres = session.get_bind().dialect.name == "postgresql"
     firing = [a for a in alerts if a.status != "resolved"]
-    if postgres and len(firing) > 1 and len(firing) == len(alerts):
+    names = [a.service if a.service in (service_ids or {}) else None for a in alerts]
+    if postgres and len(firing) > 1 and len(firing) == len(alerts) and not route.any_match(
+            session, [(a, n or source.service) for a, n in zip(alerts, names, strict=True)]):
         outcomes = _trigger_pg_batch(session, source, alerts, now, service_ids or {})
     else:
-        outcomes = []
-        for alert in alerts:
-            service_id = (service_ids or {}).get(alert.service or "", source.service_id)
-            params = _params(source, service_id, alert, now)
-            if alert.status == "resolved":
-                outcomes.append(_resolve(session, params, now))
-            elif postgres:
-                outcomes.append(_trigger_pg(session, params))
-            else:
-                outcomes.append(_trigger(session, params, alert))
+        outcomes = _one_by_one(session, source, alerts, names, now, service_ids or {})
     if maintenance.active(session, now):  # cached: free when no window is near
         maintenance.hold(session, source, alerts, outcomes, now, service_ids or {})
+    return outcomes
+
+
+def _one_by_one(session: Session, source: Source, alerts: list[NormalizedAlert],
+                names: list[str | None], now: datetime,
+                service_ids: dict[str, int]) -> list[Outcome]:
+    postgres = session.get_bind().dialect.name == "postgresql"
+    outcomes = []
+    for alert, named in zip(alerts, names, strict=True):
+        service_id = service_ids.get(named or "", source.service_id)
+        params = _params(source, service_id, alert, now)
+        verdict = route.route(session, alert, named or source.service, now)
+        if verdict is not None:
+            params.update(verdict.params())
+        if verdict is not None and (verdict.held or (verdict.manages_resolution
+                                                     and alert.status == "resolved")):
+            outcomes.append(_store_only(session, params))
+        elif alert.status == "resolved":
+            outcomes.append(_resolve(session, params, now))
+        elif postgres:
+            outcomes.append(_trigger_pg(session, params))
+        else:
+            outcomes.append(_trigger(session, params, alert))
+        if verdict is not None:
+            route.remember(session, verdict, outcomes[-1].incident_id, outcomes[-1].new, now)
     return outcomes
 
 
@@ -210,6 +235,13 @@ def _trigger_pg_batch(session: Session, source: Source, alerts: list[NormalizedA
     raise RuntimeError(f"could not open or find the incidents for {len(pending)} alerts")
 
 
+def _store_only(session: Session, params: dict[str, Any]) -> Outcome:
+    """An alert a rule held below its threshold (stored and visible, paging nobody), or a
+    sender's "resolved" for a rule that resolves its incidents itself."""
+    alert_id = session.connection().execute(_STORE, {**params, "incident_id": None}).scalar_one()
+    return Outcome(alert_id, None, "held" if params["held"] else params["status"], False)
+
+
 def _trigger_pg(session: Session, params: dict[str, Any]) -> Outcome:
     conn = session.connection()
     for _ in range(5):
@@ -230,8 +262,10 @@ def _trigger(session: Session, params: dict[str, Any], alert: NormalizedAlert) -
     incident_id, status = row
     alert_id = conn.execute(_STORE, {**params, "incident_id": incident_id}).scalar_one()
     if new:
+        extra = {"rule": params["rule"]} if params["rule"] else {}
         record(session, incident_id, "triggered", params["actor"], params["now"],
-               alert_id=alert_id, summary=alert.summary, severity=alert.severity)
+               alert_id=alert_id, summary=params["inc_summary"],
+               severity=params["inc_severity"], **extra)
     return Outcome(alert_id, incident_id, status, new)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -264,11 +265,15 @@ class Incident(Base):
     acked_by: Mapped[str | None] = mapped_column(String(300))
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(String(300))
+    # Where to start when it fires: set by the threshold rule that opened the incident.
+    runbook: Mapped[str | None] = mapped_column(String(1024))
     service: Mapped[Service] = relationship(lazy="joined")
 
 
 class Alert(Base):
     __tablename__ = "alerts"
+    # Windowed threshold rules count recent alerts of a type.
+    __table_args__ = (Index("ix_alerts_type_received", "type", "received_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     integration_id: Mapped[int | None] = mapped_column(
         ForeignKey("integrations.id", ondelete="SET NULL")
@@ -287,6 +292,10 @@ class Alert(Base):
     value: Mapped[float | None] = mapped_column(Float)
     # The adapter's input for this alert, kept so that nothing the sender said is lost.
     raw: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The threshold rule that matched it, and whether that rule held it below its threshold
+    # (stored and visible, paged to nobody).
+    rule: Mapped[str | None] = mapped_column(String(200))
+    held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 PAGE_STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
@@ -331,6 +340,37 @@ class IncidentEvent(Base):
     kind: Mapped[str] = mapped_column(String(40))
     actor: Mapped[str] = mapped_column(String(300))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ThresholdRule(Base):
+    """A threshold rule as its file gives it (``spec``), in evaluation order (``position``:
+    the first rule that matches an alert decides)."""
+
+    __tablename__ = "rules"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    position: Mapped[int] = mapped_column(default=0)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    managed_by: Mapped[str | None] = mapped_column(String(300))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RuleState(Base):
+    """A windowed rule's memory of one group (e.g. one merchant): whether its condition held
+    at the last evaluation, since when it has been clear (the hold-down), and its incident."""
+
+    __tablename__ = "rule_states"
+    __table_args__ = (UniqueConstraint("rule", "group_key", name="uq_rule_states_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule: Mapped[str] = mapped_column(String(200))
+    group_key: Mapped[str] = mapped_column(String(255))
+    labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    firing: Mapped[bool] = mapped_column(Boolean, default=False)
+    incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="SET NULL"))
+    clear_since: Mapped[datetime | None]
+    observed: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class SystemState(Base):
@@ -448,10 +488,12 @@ __all__ = [
     "Override",
     "Page",
     "PolicyLevel",
+    "RuleState",
     "Schedule",
     "ScheduleLayer",
     "Service",
     "SystemState",
+    "ThresholdRule",
     "User",
     "utcnow",
 ]

@@ -117,6 +117,9 @@ def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
     with db.session_scope(url) as s:
         for table in reversed(Base.metadata.sorted_tables):
             s.execute(delete(table))
+    from oncall.rules.store import CACHE
+
+    CACHE.clear()  # the next test's rules are its own
 
 
 @pytest.fixture

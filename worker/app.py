@@ -12,6 +12,8 @@ settings = load_settings()
 # Heartbeats are checked at least this often (seconds): a missed cron run opens its
 # incident at most this long after its grace time ran out.
 HEARTBEAT_INTERVAL = min(max(env_float("ONCALL_HEARTBEAT_INTERVAL", 15.0), 0.5), 30.0)
+# How often windowed threshold rules are re-evaluated (crossings and hold-downs).
+rules_interval = env_float("ONCALL_RULES_INTERVAL", 15.0)
 
 app = Celery("oncall", broker=settings.broker_url, include=["worker.tasks"])
 app.conf.update(
@@ -32,6 +34,11 @@ app.conf.update(
             "schedule": settings.sweep_interval,
             # A sweep nobody ran in time is worthless later: don't let them pile up.
             "options": {"expires": max(settings.sweep_interval * 3, 5), "queue": "oncall.beat"},
+        },
+        "rules": {  # windowed threshold rules: crossings and hold-downs with no new alert
+            "task": "oncall.rules",
+            "schedule": rules_interval,
+            "options": {"expires": max(rules_interval, 5), "queue": "oncall.beat"},
         },
         "handoffs": {
             "task": "oncall.handoffs",

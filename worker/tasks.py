@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from oncall import db, jobs, paging
 from oncall.heartbeats import store as heartbeats_store
 from oncall.models import utcnow
+from oncall.rules import tick
 from oncall.scheduling import handoff
 from worker.app import settings
 
@@ -40,6 +41,14 @@ def sweep() -> None:
     for incident_id, result in report.steps:
         if result.next_action_at is not None:
             jobs.escalate(incident_id, result.level, result.loop, at=result.next_action_at)
+
+
+@shared_task(name="oncall.rules")
+def rules() -> None:
+    """Re-evaluate windowed threshold rules: open on a crossing, resolve after a hold-down."""
+    report = tick.run(_factory(), utcnow())
+    for incident_id in report.opened:
+        jobs.escalate(incident_id)
 
 
 @shared_task(name="oncall.heartbeats")

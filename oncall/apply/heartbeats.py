@@ -5,16 +5,18 @@ heartbeat may name a service or policy defined in the same run."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oncall.apply.loader import Document
-from oncall.apply.sync import Change
 from oncall.heartbeats import service
 from oncall.heartbeats.service import DEFAULT_SERVICE, HeartbeatError
 from oncall.models import Heartbeat, utcnow
+
+if TYPE_CHECKING:  # sync imports this module; Change comes in as an argument
+    from oncall.apply.sync import Change
 
 KIND = "heartbeat"
 
@@ -35,7 +37,8 @@ def _wanted(entry: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def sync_heartbeats(session: Session, docs: list[Document]) -> list[Change]:
+def sync_heartbeats(session: Session, docs: list[Document],
+                    change: type[Change]) -> list[Change]:
     now = utcnow()
     changes: list[Change] = []
     seen: dict[str, str] = {}
@@ -46,27 +49,28 @@ def sync_heartbeats(session: Session, docs: list[Document]) -> list[Change]:
                 raise doc.error(path, f"heartbeat {name!r} is already defined in {seen[name]}")
             seen[name] = doc.file
             try:
-                change = _apply_one(session, doc.file, _wanted(entry), now)
+                found = _apply_one(session, doc.file, change, _wanted(entry), now)
             except HeartbeatError as exc:
                 raise doc.error((*path, exc.field or ""), exc.message) from None
-            if change is not None:
-                changes.append(change)
+            if found is not None:
+                changes.append(found)
     for hb in session.scalars(select(Heartbeat).where(Heartbeat.managed_by.is_not(None))):
         if hb.name not in seen:
             service.remove(session, f"file:{hb.managed_by}", hb, from_file=True)
-            changes.append(Change("delete", KIND, hb.name))
+            changes.append(change("delete", KIND, hb.name))
     session.flush()
     return changes
 
 
-def _apply_one(session: Session, file: str, data: dict[str, Any], now: Any) -> Change | None:
+def _apply_one(session: Session, file: str, change: type[Change], data: dict[str, Any],
+               now: Any) -> Change | None:
     actor = f"file:{file}"
     hb = session.scalar(select(Heartbeat).where(Heartbeat.name == data["name"]))
     if hb is None:
         created = service.create(session, actor, data, now, managed_by=file)
         when = f"cron {created.cron} {created.timezone}" if created.cron else \
             f"every {created.period}s"
-        return Change("create", KIND, created.name, [f"{when}, grace {created.grace}s "
+        return change("create", KIND, created.name, [f"{when}, grace {created.grace}s "
                                                      "(`oncall heartbeat list` prints its URL)"])
     if "cron" not in data and "period" not in data:
         raise HeartbeatError("period", "a heartbeat needs a period (e.g. 1h) or a cron "
@@ -80,4 +84,4 @@ def _apply_one(session: Session, file: str, data: dict[str, Any], now: Any) -> C
     if taken_over:
         hb.managed_by = file
         detail.append(f"managed_by: now {file}")
-    return Change("update", KIND, hb.name, detail) if detail else None
+    return change("update", KIND, hb.name, detail) if detail else None

@@ -3,21 +3,24 @@ Windows no file names any more are deleted, and whatever they held pages then.""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oncall.apply.loader import Document
-from oncall.apply.sync import Change
 from oncall.maintenance import service
 from oncall.maintenance.window import WindowError
 from oncall.models import MaintenanceWindow, utcnow
 
+if TYPE_CHECKING:  # sync imports this module; Change comes in as an argument
+    from oncall.apply.sync import Change
+
 KIND = "maintenance"
 
 
-def sync_maintenance(session: Session, docs: list[Document]) -> list[Change]:
+def sync_maintenance(session: Session, docs: list[Document],
+                     change: type[Change]) -> list[Change]:
     now = utcnow()
     changes: list[Change] = []
     seen: dict[str, str] = {}
@@ -32,29 +35,30 @@ def sync_maintenance(session: Session, docs: list[Document]) -> list[Change]:
                     "starts_at": entry.get("starts_at"), "ends_at": entry["ends_at"],
                     "reason": entry.get("reason")}
             try:
-                change = _apply_one(session, doc.file, data, now)
+                found = _apply_one(session, doc.file, change, data, now)
             except WindowError as exc:
                 field = {"matchers": "match"}.get(exc.field or "", exc.field or "")
                 raise doc.error((*path, *field.replace("matchers.", "match.").split(".")),
                                 exc.message) from None
-            if change is not None:
-                changes.append(change)
+            if found is not None:
+                changes.append(found)
     for window in session.scalars(select(MaintenanceWindow)
                                   .where(MaintenanceWindow.managed_by.is_not(None))):
         if window.name not in seen:
             service.remove(session, f"file:{window.managed_by}", window, now, from_file=True)
-            changes.append(Change("delete", KIND, window.name))
+            changes.append(change("delete", KIND, window.name))
     session.flush()
     return changes
 
 
-def _apply_one(session: Session, file: str, data: dict[str, Any], now: Any) -> Change | None:
+def _apply_one(session: Session, file: str, change: type[Change], data: dict[str, Any],
+               now: Any) -> Change | None:
     actor = f"file:{file}"
     window = session.scalar(select(MaintenanceWindow)
                             .where(MaintenanceWindow.name == data["name"]))
     if window is None:
         created = service.create(session, actor, data, now, managed_by=file)
-        return Change("create", KIND, created.name,
+        return change("create", KIND, created.name,
                       [f"{created.starts_at.isoformat()} to {created.ends_at.isoformat()}"])
     if data["starts_at"] is None:
         data.pop("starts_at")  # keep when it started
@@ -65,6 +69,6 @@ def _apply_one(session: Session, file: str, data: dict[str, Any], now: Any) -> C
     service.update(session, actor, window, data, now, from_file=True)
     window.managed_by = file
     after = service.snapshot(window)
-    return Change("update", KIND, window.name,
+    return change("update", KIND, window.name,
                   [f"{k}: {before[k]!r} -> {after[k]!r}" for k in after if before[k] != after[k]]
                   or [f"managed_by: now {file}"])

@@ -12,9 +12,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from oncall.apply import heartbeats as heartbeat_files
+from oncall.apply import maintenance as maintenance_files
+from oncall.apply import rules as rule_files
 from oncall.apply.loader import Document
 from oncall.audit import audit
-from oncall.models import EscalationPolicy, PolicyLevel, Schedule, ScheduleLayer, Service, User
+from oncall.models import (
+    EscalationPolicy,
+    PolicyLevel,
+    Schedule,
+    ScheduleLayer,
+    Service,
+    ThresholdRule,
+    User,
+)
 from oncall.rotations import RotationError, parse_restriction, parse_rotation
 
 _DURATION = re.compile(r"(\d+)([smhd])")
@@ -42,6 +53,7 @@ class Desired:
     schedules: dict[str, dict[str, Any]] = field(default_factory=dict)
     policies: dict[str, dict[str, Any]] = field(default_factory=dict)
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     where: dict[tuple[str, str], tuple[Document, tuple[Any, ...]]] = field(default_factory=dict)
 
 
@@ -113,6 +125,7 @@ def collect(docs: list[Document]) -> Desired:
             _claim(desired, "service", svc["service"], doc, ("services", i))
             desired.services[svc["service"]] = {"description": svc.get("description"),
                                                 "policy": svc.get("policy")}
+        rule_files.collect(doc, lambda *a: _claim(desired, *a), desired.rules)
     return desired
 
 
@@ -139,6 +152,8 @@ def check_references(session: Session, desired: Desired) -> None:
         if svc["policy"] and svc["policy"] not in policies:
             doc, path = desired.where[("service", name)]
             raise doc.error((*path, "policy"), f"no policy {svc['policy']!r}")
+    rule_files.check(session, desired.rules, set(desired.policies), set(desired.services),
+                     desired.where)
 
 
 def _set(obj: Any, values: dict[str, Any], detail: list[str]) -> None:
@@ -208,19 +223,19 @@ def apply_config(session: Session, docs: list[Document]) -> list[Change]:
                 {"description": svc["description"],
                  "policy_id": policy_ids[svc["policy"]] if svc["policy"] else None},
                 "service", src[("service", name)], changes)
+    rule_files.sync(session, desired.rules, src, changes, Change)
     _prune(session, desired, changes)
     session.flush()
     _audit(session, desired, changes)
     # Heartbeats and maintenance windows audit themselves (through their services).
-    from oncall.apply.heartbeats import sync_heartbeats
-    from oncall.apply.maintenance import sync_maintenance
-
-    return changes + sync_heartbeats(session, docs) + sync_maintenance(session, docs)
+    return (changes + heartbeat_files.sync_heartbeats(session, docs, Change)
+            + maintenance_files.sync_maintenance(session, docs, Change))
 
 
 _MODELS: dict[str, tuple[Any, str]] = {
     "user": (User, "email"), "schedule": (Schedule, "name"),
     "policy": (EscalationPolicy, "name"), "service": (Service, "name"),
+    "rule": (ThresholdRule, "name"),
 }
 
 

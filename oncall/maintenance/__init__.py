@@ -2,6 +2,6 @@
 ends. Pure matching in ``window``; intake's hook and the cache in ``holding``; changes (API and
 ``oncall apply``) in ``service``."""
 
-from oncall.maintenance.holding import active, hold, invalidate
+from oncall.maintenance.holding import active, hold, hold_opened, invalidate
 
-__all__ = ["active", "hold", "invalidate"]
+__all__ = ["active", "hold", "hold_opened", "invalidate"]

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -81,6 +81,15 @@ def hold(session: Session, source: Source, alerts: Sequence[NormalizedAlert],
         elif not matching and not outcome.new:
             release(session, [outcome.incident_id], now,
                     "an alert outside every maintenance window joined it")
+
+
+def hold_opened(session: Session, incident_id: int, service: str | None, type_: str,
+                labels: Mapping[str, Any], now: datetime) -> None:
+    """Hold an incident opened other than by an alert (a threshold rule's periodic
+    re-evaluation) if a window in force matches what opened it."""
+    matching = [w for w in active(session, now) if w.matches(service, type_, labels)]
+    if matching:
+        _hold(session, incident_id, max(matching, key=lambda w: w.ends_at), now)
 
 
 def _hold(session: Session, incident_id: int, window: Window, now: datetime) -> None:

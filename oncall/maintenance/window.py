@@ -7,6 +7,7 @@ alert class) and each of ``labels`` (compared as text, so ``42`` in YAML matches
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -35,7 +36,7 @@ class Window:
     def active_at(self, now: datetime) -> bool:
         return self.starts_at <= now < self.ends_at
 
-    def matches(self, service: str | None, type_: str, labels: dict[str, Any]) -> bool:
+    def matches(self, service: str | None, type_: str, labels: Mapping[str, Any]) -> bool:
         if self.service is not None and self.service != service:
             return False
         if self.type is not None and self.type != type_:

@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
         limits,
         maintenance,
         pagerduty,
+        rules,
         schedules,
     )
 
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     pagerduty.init_app(app)
     api.init_app(app)
     schedules.init_app(app)
+    rules.init_app(app)
     calendar.init_app(app)
     health.init_app(app)
     limits.init_app(app, settings)

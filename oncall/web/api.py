@@ -79,7 +79,7 @@ def resolve_incident(incident_id: int) -> dict[str, Any]:
 
 class AuditQuery(Schema):
     object_type = String(validate=OneOf(["schedule", "layer", "override", "policy", "service",
-                                         "user", "heartbeat", "maintenance"]))
+                                         "user", "rule", "heartbeat", "maintenance"]))
     object_id = Integer()
     limit = Integer(load_default=100, validate=Range(min=1, max=1000))
 

@@ -77,8 +77,10 @@ def test_an_edit_is_an_update_and_a_removal_a_delete(factory: Any, config: Path)
     rules = config / "rules" / "billing.yaml"
     text = rules.read_text().replace("grace: 30m", "grace: 45m")
     start = text.index("  - heartbeat: dunning-retries")
-    rules.write_text(text[:start])
+    end = text.index("\n\n", start)
+    rules.write_text(text[:start] + text[end + 2:])
     changes = apply(factory, *dirs(config))
+    assert len(changes) == 2, changes
     assert "~ heartbeat nightly-charge-run\n    grace: 1800 -> 2700" in changes
     assert "- heartbeat dunning-retries" in changes
     assert heartbeats(factory)["nightly-charge-run"].uuid == uuid

@@ -1,7 +1,7 @@
 """heartbeats and maintenance windows
 
-Revision ID: 0004_heartbeats
-Revises: 0003
+Revision ID: 0005_heartbeats
+Revises: 0004_rules
 Create Date: 2026-11-27
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import oncall.models
 
-revision: str = '0004_heartbeats'
-down_revision: str | None = '0003'
+revision: str = '0005_heartbeats'
+down_revision: str | None = '0004_rules'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

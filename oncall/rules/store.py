@@ -1,0 +1,182 @@
+"""Rules in the database: the per-process cache of compiled rules (checked against a version
+row at most every few seconds, so an alert that matches no rule costs no query), and the
+queries windowed conditions run over stored alerts."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, selectinload
+
+from oncall.models import (
+    Alert,
+    EscalationPolicy,
+    Integration,
+    Service,
+    SystemState,
+    ThresholdRule,
+)
+from oncall.rules.evaluate import Sample
+from oncall.rules.model import Rule, RuleError, parse
+
+VERSION_KEY = "rules"
+REFRESH_SECONDS = 5.0  # a rule change or a policy edit reaches intake within this
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A rule ready for intake, with a snapshot of its policy (None: the service's own)."""
+
+    rule: Rule
+    policy: dict[str, Any] | None
+
+
+def policy_snapshot(policy: EscalationPolicy) -> dict[str, Any]:
+    # Same shape as oncall.engine.policy_snapshot (not imported: the engine is heavier).
+    return {"id": policy.id, "name": policy.name, "repeat": policy.repeat,
+            "levels": [{"escalate_after": lvl.escalate_after, "targets": lvl.targets}
+                       for lvl in policy.levels]}
+
+
+def load_rules(session: Session) -> list[Rule]:
+    """Every stored rule, in evaluation order. One that no longer parses (it never should:
+    apply checks it) is skipped rather than stopping intake."""
+    rules = []
+    for row in session.scalars(select(ThresholdRule).order_by(ThresholdRule.position,
+                                                              ThresholdRule.id)):
+        try:
+            rules.append(parse(row.spec))
+        except (RuleError, KeyError, TypeError, ValueError):
+            continue
+    return rules
+
+
+def compile_rules(session: Session, rules: list[Rule]) -> list[Compiled]:
+    names = {r.policy for r in rules if r.policy}
+    policies: dict[str, dict[str, Any]] = {}
+    if names:
+        for p in session.scalars(select(EscalationPolicy).where(EscalationPolicy.name.in_(names))
+                                 .options(selectinload(EscalationPolicy.levels))):
+            policies[p.name] = policy_snapshot(p)
+    return [Compiled(r, policies.get(r.policy) if r.policy else None) for r in rules]
+
+
+class RuleCache:
+    """Compiled rules per process. ``get`` costs nothing until REFRESH_SECONDS have passed;
+    then one primary-key read of the version row, and a reload only if it changed (policy
+    snapshots are re-read on every refresh while some rule names a policy)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.clear()
+
+    def clear(self) -> None:
+        self._rules: list[Compiled] = []
+        self._version: Any = None
+        self._checked = float("-inf")
+
+    def get(self, session: Session) -> list[Compiled]:
+        if time.monotonic() - self._checked < REFRESH_SECONDS:
+            return self._rules
+        with self._lock:
+            if time.monotonic() - self._checked < REFRESH_SECONDS:
+                return self._rules
+            version = session.scalar(select(SystemState.updated_at)
+                                     .where(SystemState.key == VERSION_KEY))
+            if version is None:
+                self._rules = []
+            elif version != self._version or any(c.rule.policy for c in self._rules):
+                rules = (load_rules(session) if version != self._version
+                         else [c.rule for c in self._rules])
+                self._rules = compile_rules(session, rules)
+            self._version = version
+            self._checked = time.monotonic()
+            return self._rules
+
+
+CACHE = RuleCache()
+
+
+def bump_version(session: Session, now: datetime, count: int) -> None:
+    """Tell every process's cache that the rules changed."""
+    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql"
+              else sqlite.insert)
+    session.execute(insert(SystemState).values(key=VERSION_KEY, value={"rules": count},
+                                               updated_at=now)
+                    .on_conflict_do_update(index_elements=["key"],
+                                           set_={"updated_at": now, "value": {"rules": count}}))
+    CACHE.clear()
+
+
+def services(session: Session) -> dict[str, int]:
+    return dict(session.execute(select(Service.name, Service.id)).all())
+
+
+def samples(session: Session, rule: Rule, now: datetime, seconds: int,
+            group: Mapping[str, Any] | None = None, known: Mapping[str, int] | None = None,
+            enough: int | None = None) -> list[Sample]:
+    """The firing alerts the rule matches in ``(now - seconds, now]``, newest first (on the
+    type index), optionally only one group's. String label conditions are filtered in SQL,
+    the rest in Python. ``enough``: stop after that many (a count only needs to know that it
+    reached its threshold, however many alerts a storm brought). ``group`` holds the label
+    values as the alert sent them."""
+    if enough == 0:
+        return []
+    stmt = (select(Alert.received_at, Alert.labels, Alert.value, Alert.service,
+                   Alert.severity, Service.name)
+            .outerjoin(Integration, Integration.id == Alert.integration_id)
+            .outerjoin(Service, Service.id == Integration.service_id)
+            .where(Alert.type.in_(rule.match.types), Alert.status == "firing",
+                   Alert.received_at > now - timedelta(seconds=seconds),
+                   Alert.received_at <= now)
+            .order_by(Alert.received_at.desc()))
+    for key, value in (group or {}).items():
+        if isinstance(value, str) and value:
+            stmt = stmt.where(Alert.labels[key].as_string() == value)
+    for key, wanted in rule.match.labels:
+        # Values from YAML are strings here; a label sent as a number is matched in Python.
+        if all(not _numeric(v) for v in wanted):
+            stmt = stmt.where(Alert.labels[key].as_string().in_(wanted))
+    if known is None:  # service names matter only to a rule that matches on them
+        known = services(session) if rule.match.services else {}
+    wanted_group = rule.group_of(group) if group is not None else None
+    out: list[Sample] = []
+    result = session.execute(stmt.execution_options(yield_per=500))
+    try:
+        for at, labels, value, named, severity, via in result:
+            service = named if named in known else via
+            labels = labels or {}
+            if not rule.match(_type_of(rule), service, labels):
+                continue
+            if wanted_group is not None and rule.group_of(labels) != wanted_group:
+                continue
+            out.append(Sample(at, labels, value, service, severity))
+            if enough is not None and len(out) >= enough:
+                break
+    finally:
+        result.close()
+    return out
+
+
+def _numeric(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return value.lower() in ("true", "false")
+    return True
+
+
+def _type_of(rule: Rule) -> str:
+    return rule.match.types[0]  # the query already kept only the rule's types
+
+
+def group_key(group: tuple[str, ...]) -> str:
+    return json.dumps(list(group))[:255]
