@@ -82,6 +82,10 @@ class Settings:
     ready_max_sweep_age: float = 30.0
     max_body_bytes: int = 1024 * 1024
     metrics_dir: str | None = None
+    # Slack: disabled without a bot token; the signing secret verifies Slack's requests.
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_api_base_url: str | None = None
     # Per-integration intake limit (flask-limiter notation, ";"-separated), "off" to disable,
     # and where the counters live (default: the broker's Redis, else this process's memory).
     intake_rate_limit: str = DEFAULT_INTAKE_RATE_LIMIT
@@ -114,6 +118,9 @@ def load_settings(data_dir: Path | None = None) -> Settings:
         ready_max_sweep_age=env_float("ONCALL_READY_MAX_SWEEP_AGE", 30.0),
         max_body_bytes=env_int("ONCALL_MAX_BODY_BYTES", 1024 * 1024),
         metrics_dir=env_str("ONCALL_METRICS_DIR") or env_str("PROMETHEUS_MULTIPROC_DIR"),
+        slack_bot_token=env_str("SLACK_BOT_TOKEN"),
+        slack_signing_secret=env_str("SLACK_SIGNING_SECRET"),
+        slack_api_base_url=env_str("SLACK_API_BASE_URL"),
         intake_rate_limit=env_str("ONCALL_INTAKE_RATE_LIMIT") or DEFAULT_INTAKE_RATE_LIMIT,
         ratelimit_storage_url=env_str("ONCALL_RATELIMIT_STORAGE_URL"),
     )

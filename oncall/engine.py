@@ -21,7 +21,7 @@ from oncall import escalation, metrics
 from oncall.incidents import record
 from oncall.models import EscalationPolicy, Incident, Page, Service, User
 from oncall.notify import DeliveryError, OutgoingPage, Recipient, page_text
-from oncall.notify.registry import channel, channels_for
+from oncall.notify.registry import channel, channels_for, enabled
 from oncall.scheduling.store import who_is_on_call
 
 log = logging.getLogger(__name__)
@@ -118,6 +118,7 @@ def take_step(session: Session, incident: Incident, now: datetime) -> StepResult
             page_id = _enqueue_page(session, incident, step, user, name, now)
             if page_id is not None:
                 result.page_ids.append(page_id)
+    result.page_ids.extend(_enqueue_channel_posts(session, incident, step, now))  # SEAM
     return result
 
 
@@ -131,6 +132,8 @@ def _resolve_targets(session: Session, incident_id: int, step: escalation.Step,
         user: User | None = None
         if kind == "user":
             user = session.scalar(select(User).where(User.email == ref))
+        elif kind == "slack":  # SEAM: a channel post, not a user (_enqueue_channel_posts)
+            continue
         elif kind == "schedule":
             email = who_is_on_call(session, str(ref), now)
             if email is None:
@@ -162,6 +165,35 @@ def _enqueue_page(session: Session, incident: Incident, step: escalation.Step, u
                                                     "recipient", "channel"])
             .returning(Page.id))
     return session.connection().execute(stmt).scalar()
+
+
+# SEAM (slack helper): slack:#channel targets, until the notification-rules take_step has them.
+def _enqueue_channel_posts(session: Session, incident: Incident, step: escalation.Step,
+                           now: datetime) -> list[int]:
+    """One page per ``slack:#channel`` target of the level, recipient ``slack:#channel``."""
+    ids: list[int] = []
+    for target in step.targets:
+        if target.get("type") != "slack":
+            continue
+        if not enabled("slack"):
+            record(session, incident.id, "target_unsupported", "system", now, target=target,
+                   reason="Slack is not configured (SLACK_BOT_TOKEN)")
+            continue
+        insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql"
+                  else sqlite.insert)
+        page_id = session.connection().execute(
+            insert(Page).values(
+                incident_id=incident.id, level=step.level, loop=step.loop,
+                recipient=f"slack:{target.get('ref')}", user_id=None, channel="slack",
+                status="pending", attempts=0, next_attempt_at=now, created_at=now,
+                message=page_text(incident.id, incident.severity, incident.service.name,
+                                  incident.summary))
+            .on_conflict_do_nothing(index_elements=["incident_id", "level", "loop",
+                                                    "recipient", "channel"])
+            .returning(Page.id)).scalar()
+        if page_id is not None:
+            ids.append(page_id)
+    return ids
 
 
 def claim_page(session: Session, page_id: int, now: datetime) -> bool:

@@ -66,3 +66,13 @@ def escalate(incident_id: int, level: int = 0, loop: int = 0,
         if countdown > MAX_COUNTDOWN:
             return
     _send("oncall.escalate", [incident_id, level, loop], countdown)
+
+
+def slack_refresh(incident_id: int) -> None:
+    """Rewrite every Slack message about the incident to show its current state."""
+    _send("oncall.slack_refresh", [incident_id])
+
+
+def slack_respond(response_url: str, text: str) -> None:
+    """Answer a Slack user privately (an ephemeral message through ``response_url``)."""
+    _send("oncall.slack_respond", [response_url, text])

@@ -328,6 +328,26 @@ class Page(Base):
     sent_at: Mapped[datetime | None]
 
 
+class SlackMessage(Base):
+    """A Slack message posted about an incident (a DM to a paged user, or a channel post),
+    kept so that every one of them is updated when the incident changes."""
+
+    __tablename__ = "slack_messages"
+    __table_args__ = (UniqueConstraint("channel_id", "ts", name="uq_slack_messages_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    page_id: Mapped[int | None] = mapped_column(ForeignKey("pages.id", ondelete="SET NULL"))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))  # dm | channel
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The incident state the message shows (see oncall.notify.slack.store.version).
+    rendered: Mapped[str | None] = mapped_column(String(100))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
 class IncidentEvent(Base):
     """The incident timeline: every event, with who did it and when."""
 
@@ -492,6 +512,7 @@ __all__ = [
     "Schedule",
     "ScheduleLayer",
     "Service",
+    "SlackMessage",
     "SystemState",
     "ThresholdRule",
     "User",

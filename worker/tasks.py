@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import urllib.request
 
-from celery import shared_task
+from celery import Task, shared_task
 from sqlalchemy.orm import Session, sessionmaker
 
 from oncall import db, jobs, paging
 from oncall.heartbeats import store as heartbeats_store
 from oncall.models import utcnow
+from oncall.notify import slack
+from oncall.notify.slack import respond, store
 from oncall.rules import tick
 from oncall.scheduling import handoff
 from worker.app import settings
@@ -33,6 +35,7 @@ def escalate(incident_id: int, level: int = 0, loop: int = 0) -> None:
         paging.deliver_page(_factory(), page_id)
     if result.next_action_at is not None:
         jobs.escalate(incident_id, result.level, result.loop, at=result.next_action_at)
+    slack.after_change(incident_id)  # "escalation level 2" on its Slack messages
 
 
 @shared_task(name="oncall.sweep")
@@ -41,6 +44,7 @@ def sweep() -> None:
     for incident_id, result in report.steps:
         if result.next_action_at is not None:
             jobs.escalate(incident_id, result.level, result.loop, at=result.next_action_at)
+        slack.after_change(incident_id)
 
 
 @shared_task(name="oncall.rules")
@@ -49,6 +53,8 @@ def rules() -> None:
     report = tick.run(_factory(), utcnow())
     for incident_id in report.opened:
         jobs.escalate(incident_id)
+    for incident_id in report.resolved:
+        slack.after_change(incident_id)
 
 
 @shared_task(name="oncall.heartbeats")
@@ -74,3 +80,21 @@ def deadman() -> None:
             response.read(1024)
     except OSError as exc:
         log.warning("dead-man's switch ping to %s failed: %s", settings.deadman_url, exc)
+
+
+@shared_task(name="oncall.slack_refresh", bind=True, max_retries=8)
+def slack_refresh(self: Task, incident_id: int) -> None:
+    """Rewrite the incident's Slack messages; Slack's transient failures are retried."""
+    if not slack.enabled():
+        return
+    report = store.refresh(slack.factory(), slack.client(), incident_id)
+    if report.retry is not None:
+        raise self.retry(countdown=respond.backoff(self.request.retries, report.retry))
+
+
+@shared_task(name="oncall.slack_respond", bind=True, max_retries=3)
+def slack_respond(self: Task, response_url: str, text: str) -> None:
+    """A private answer to a Slack user (through the interaction's ``response_url``)."""
+    error = respond.ephemeral(response_url, text)
+    if error is not None and not error.permanent:
+        raise self.retry(countdown=respond.backoff(self.request.retries, error))

@@ -10,6 +10,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from oncall.audit import audit
 from oncall.cli import cli
 from oncall.cli.common import json_option, session, settings, table
 from oncall.models import INTEGRATION_KINDS, ROLES, ApiToken, Integration, Service, User
@@ -53,6 +54,27 @@ def user_add(email: str, name: str, phone: str | None, slack_id: str | None, tim
         s.add(User(email=email, name=name, phone=phone, slack_id=slack_id, timezone=timezone,
                    role=role))
     click.echo(f"added user {email} ({role})")
+
+
+@user.command("slack")
+@click.argument("email")
+@click.argument("slack_id")
+def user_slack(email: str, slack_id: str) -> None:
+    """Link a user to their Slack member id (Slack: profile, "Copy member ID")."""
+    if not re.fullmatch(r"[UW][A-Z0-9]{2,31}", slack_id):
+        raise click.BadParameter(f"{slack_id!r} is not a Slack member id (like U012AB3CD)",
+                                 param_hint="SLACK_ID")
+    with session() as s:
+        found = s.scalar(select(User).where(User.email == email))
+        if found is None:
+            raise click.ClickException(f"no user {email}")
+        if found.managed_by:
+            raise click.ClickException(f"user {email} is defined in {found.managed_by}; set "
+                                       "`slack:` there and run `oncall apply`")
+        audit(s, "cli", "update", "user", found.id, email, {"slack": found.slack_id},
+              {"slack": slack_id})
+        found.slack_id = slack_id
+    click.echo(f"linked {email} to Slack member {slack_id}")
 
 
 @user.command("list")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from oncall.config import Settings
 from oncall.models import User
 from oncall.notify import Channel
 from oncall.notify.console import ConsoleChannel
@@ -15,6 +16,23 @@ def channel(name: str) -> Channel:
 
 def register(ch: Channel) -> None:
     _CHANNELS[ch.name] = ch
+
+
+def unregister(name: str) -> None:
+    _CHANNELS.pop(name, None)
+
+
+def enabled(name: str) -> bool:
+    """Whether the channel is registered (its provider is configured in this process)."""
+    return name in _CHANNELS
+
+
+def setup(settings: Settings) -> None:
+    """Register the channels whose providers are configured. The web app factory and the
+    worker call this once at start."""
+    from oncall.notify import slack
+
+    slack.setup(settings)
 
 
 def channels_for(user: User) -> list[str]:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from oncall import __version__, db, jobs
 from oncall.config import Settings, load_settings
+from oncall.notify import registry
 
 
 def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     app.extensions["oncall"] = settings
     db.get_engine(settings.database_url)
     jobs.init(settings.broker_url)
+    registry.setup(settings)
 
     from oncall.web import (
         api,
@@ -44,6 +46,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
         pagerduty,
         rules,
         schedules,
+        slack,
     )
 
     errors.init_app(app)
@@ -54,6 +57,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     rules.init_app(app)
     calendar.init_app(app)
     health.init_app(app)
+    slack.init_app(app)
     limits.init_app(app, settings)
     heartbeats.init_app(app)
     maintenance.init_app(app)

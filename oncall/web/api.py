@@ -13,6 +13,7 @@ from sqlalchemy import select
 from oncall import incidents
 from oncall.audit import entry_json
 from oncall.models import INCIDENT_STATUSES, AuditEntry, Incident, utcnow
+from oncall.notify import slack
 from oncall.web import session, transaction
 from oncall.web.auth import current_user, require
 
@@ -58,6 +59,7 @@ def _act(incident_id: int, action: Any) -> dict[str, Any]:
             incident = action(s, incident_id, f"user:{current_user().email}", utcnow())
     except incidents.NotFound:
         raise HTTPError(404, f"incident {incident_id} not found") from None
+    slack.after_change(incident_id)
     return incidents.summary_json(incident, incidents.alert_counts(s, [incident_id]))
 
 

@@ -22,6 +22,7 @@ from oncall.models import (
     SystemState,
     utcnow,
 )
+from oncall.notify import slack
 from oncall.web import settings
 
 bp = APIBlueprint("health", __name__, tag="Health")
@@ -69,7 +70,10 @@ def ready() -> tuple[dict[str, Any], int]:
         beat["error"] = "the sweeper has never run: are beat and a worker running?"
     checks = {"database": database, "broker": broker, "beat": beat}
     ok = all(c["ok"] for c in checks.values())
-    return {"status": "ready" if ok else "not ready", "checks": checks}, 200 if ok else 503
+    # Optional integrations: how they are configured, never a reason to be "not ready".
+    details = {"slack": slack.status(settings())}
+    return ({"status": "ready" if ok else "not ready", "checks": checks, "details": details},
+            200 if ok else 503)
 
 
 class DatabaseCollector:

@@ -20,6 +20,7 @@ from oncall.incidents import Outcome
 from oncall.ingest import SEVERITIES, NormalizedAlert, PayloadError, alertmanager, generic, grafana
 from oncall.intake import Source
 from oncall.models import Integration, Service, utcnow
+from oncall.notify import slack
 from oncall.security import hash_token
 from oncall.web import session, transaction
 from oncall.web.auth import bearer_token
@@ -138,6 +139,8 @@ def store(source: Source, alerts: list[NormalizedAlert]) -> list[Outcome]:
     for outcome in outcomes:
         if outcome.new and outcome.incident_id is not None:
             jobs.escalate(outcome.incident_id)
+        elif outcome.status == "resolved" and outcome.incident_id is not None:
+            slack.after_change(outcome.incident_id)
     metrics.ALERTS.labels(source.name, source.kind).inc(len(alerts))
     return outcomes
 

@@ -13,6 +13,7 @@ from flask import Flask, request
 from oncall import intake, metrics
 from oncall.ingest import pagerduty
 from oncall.models import utcnow
+from oncall.notify import slack
 from oncall.web import transaction
 from oncall.web.hooks import integration_for, store
 
@@ -50,7 +51,9 @@ def enqueue() -> tuple[dict[str, Any], int]:
         store(source, [event.alert])
     else:  # acknowledge: PagerDuty drops it when nothing is open with that key
         with transaction() as s:
-            intake.acknowledge_by_key(s, source, event.dedup_key, utcnow())
+            acked = intake.acknowledge_by_key(s, source, event.dedup_key, utcnow())
+        if acked is not None:
+            slack.after_change(acked)
     return pagerduty.response_202(event.dedup_key), 202
 
 

@@ -1,7 +1,7 @@
 """heartbeats and maintenance windows
 
-Revision ID: 0005_heartbeats
-Revises: 0004_rules
+Revision ID: 0006_heartbeats
+Revises: 0005_slack
 Create Date: 2026-11-27
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import oncall.models
 
-revision: str = '0005_heartbeats'
-down_revision: str | None = '0004_rules'
+revision: str = '0006_heartbeats'
+down_revision: str | None = '0005_slack'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
