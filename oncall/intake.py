@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import JSON, bindparam, text
 from sqlalchemy.orm import Session
 
+from oncall import maintenance
 from oncall.incidents import Outcome, arm_ack_timeout, record
 from oncall.ingest import NormalizedAlert
 from oncall.models import Integration, UTCDateTime
@@ -26,13 +27,16 @@ from oncall.rules import route
 
 @dataclass(frozen=True)
 class Source:
-    """The integration an alert came through (plain values: safe to cache across requests)."""
+    """The integration an alert came through (plain values: safe to cache across requests).
+    Alerts raised inside the service (heartbeats) have no integration (``id`` None) and
+    name their own ``actor`` for the timeline."""
 
-    id: int
+    id: int | None
     name: str
     kind: str
     service_id: int
     service: str
+    actor: str | None = None
 
     @classmethod
     def of(cls, integration: Integration) -> Source:
@@ -153,7 +157,7 @@ def _params(source: Source, service_id: int, alert: NormalizedAlert,
             "status": alert.status, "type": alert.type, "severity": alert.severity,
             "summary": alert.summary, "dedup_key": alert.dedup_key, "service": alert.service,
             "labels": alert.labels, "value": alert.value, "raw": alert.raw,
-            "actor": f"integration:{source.name}", "inc_key": alert.dedup_key,
+            "actor": source.actor or f"integration:{source.name}", "inc_key": alert.dedup_key,
             "inc_summary": alert.summary, "inc_severity": alert.severity, "policy": None,
             "runbook": None, "rule": None, "held": False}
 
@@ -168,10 +172,21 @@ def ingest(session: Session, source: Source, alerts: list[NormalizedAlert], now:
     names = [a.service if a.service in (service_ids or {}) else None for a in alerts]
     if postgres and len(firing) > 1 and len(firing) == len(alerts) and not route.any_match(
             session, [(a, n or source.service) for a, n in zip(alerts, names, strict=True)]):
-        return _trigger_pg_batch(session, source, alerts, now, service_ids or {})
+        outcomes = _trigger_pg_batch(session, source, alerts, now, service_ids or {})
+    else:
+        outcomes = _one_by_one(session, source, alerts, names, now, service_ids or {})
+    if maintenance.active(session, now):  # cached: free when no window is near
+        maintenance.hold(session, source, alerts, outcomes, now, service_ids or {})
+    return outcomes
+
+
+def _one_by_one(session: Session, source: Source, alerts: list[NormalizedAlert],
+                names: list[str | None], now: datetime,
+                service_ids: dict[str, int]) -> list[Outcome]:
+    postgres = session.get_bind().dialect.name == "postgresql"
     outcomes = []
     for alert, named in zip(alerts, names, strict=True):
-        service_id = (service_ids or {}).get(named or "", source.service_id)
+        service_id = service_ids.get(named or "", source.service_id)
         params = _params(source, service_id, alert, now)
         verdict = route.route(session, alert, named or source.service, now)
         if verdict is not None:
@@ -209,7 +224,8 @@ def _trigger_pg_batch(session: Session, source: Source, alerts: list[NormalizedA
             "texts_labels": [json.dumps(a.labels) for a in batch],
             "value": [None if a.value is None else float(a.value) for a in batch],
             "texts_raw": [None if a.raw is None else json.dumps(a.raw) for a in batch],
-            "integration_id": source.id, "now": now, "actor": f"integration:{source.name}",
+            "integration_id": source.id, "now": now,
+            "actor": source.actor or f"integration:{source.name}",
         }).all()
         for ord_, alert_id, incident_id, status, new in rows:
             outcomes[ord_] = Outcome(alert_id, incident_id, status, bool(new))

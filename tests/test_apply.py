@@ -59,7 +59,7 @@ def test_applied_changes_are_in_the_audit_log(factory: Any, config: Path) -> Non
 
 def test_a_dry_run_changes_nothing(factory: Any, config: Path) -> None:
     changes = apply(factory, config / "rules", config / "schedules", dry_run=True)
-    assert len(changes) == 15  # 5 users, 2 schedules, 1 policy, 3 services, 4 rules
+    assert len(changes) == 18  # 5 users, 2 schedules, 1 policy, 3 services, 4 rules, 3 heartbeats
     assert counts(factory) == (0, 0, 0, 0)
 
 

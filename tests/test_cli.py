@@ -89,8 +89,8 @@ def test_apply_and_who_use_the_shipped_examples(oncall: Any, tmp_path: Path) -> 
     for name in ("rules", "schedules"):
         shutil.copytree(ROOT / name, tmp_path / name)
     dry = oncall("apply", "--dry-run").output
-    assert "would change 15 object(s)" in dry
-    assert "applied 15 object(s)" in oncall("apply").output
+    assert "would change 18 object(s)" in dry
+    assert "applied 18 object(s)" in oncall("apply").output
     assert "no changes: up to date" in oncall("apply").output
     rows = json.loads(oncall("who", "billing-primary", "--at", "2026-11-10T15:00:00Z",
                              "--json").output)

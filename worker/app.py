@@ -10,6 +10,9 @@ from oncall.config import env_float, load_settings
 from oncall.notify import registry
 
 settings = load_settings()
+# Heartbeats are checked at least this often (seconds): a missed cron run opens its
+# incident at most this long after its grace time ran out.
+HEARTBEAT_INTERVAL = min(max(env_float("ONCALL_HEARTBEAT_INTERVAL", 15.0), 0.5), 30.0)
 # How often windowed threshold rules are re-evaluated (crossings and hold-downs).
 rules_interval = env_float("ONCALL_RULES_INTERVAL", 15.0)
 
@@ -42,6 +45,11 @@ app.conf.update(
             "task": "oncall.handoffs",
             "schedule": 60.0,
             "options": {"expires": 60, "queue": "oncall.beat"},
+        },
+        "heartbeats": {
+            "task": "oncall.heartbeats",
+            "schedule": HEARTBEAT_INTERVAL,
+            "options": {"expires": HEARTBEAT_INTERVAL * 2, "queue": "oncall.beat"},
         },
         "deadman": {
             "task": "oncall.deadman",

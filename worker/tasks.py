@@ -9,6 +9,7 @@ from celery import Task, shared_task
 from sqlalchemy.orm import Session, sessionmaker
 
 from oncall import db, jobs, paging
+from oncall.heartbeats import store as heartbeats_store
 from oncall.models import utcnow
 from oncall.notify import slack
 from oncall.notify.slack import respond, store
@@ -61,6 +62,13 @@ def rules() -> None:
         jobs.escalate(incident_id)
     for incident_id in report.resolved:
         slack.after_change(incident_id)
+
+
+@shared_task(name="oncall.heartbeats")
+def heartbeats() -> None:
+    """Late and down heartbeats: open their incidents, then escalate them."""
+    for incident_id in heartbeats_store.run_checks(_factory()):
+        jobs.escalate(incident_id)
 
 
 @shared_task(name="oncall.handoffs")

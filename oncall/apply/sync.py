@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from oncall.apply import heartbeats as heartbeat_files
+from oncall.apply import maintenance as maintenance_files
 from oncall.apply import rules as rule_files
 from oncall.apply.loader import Document
 from oncall.audit import audit
@@ -243,7 +245,9 @@ def apply_config(session: Session, docs: list[Document]) -> list[Change]:
     _prune(session, desired, changes)
     session.flush()
     _audit(session, desired, changes)
-    return changes
+    # Heartbeats and maintenance windows audit themselves (through their services).
+    return (changes + heartbeat_files.sync_heartbeats(session, docs, Change)
+            + maintenance_files.sync_maintenance(session, docs, Change))
 
 
 def _apply_notification_rules(session: Session, desired: Desired, ids: dict[str, int],

@@ -24,6 +24,6 @@ def cli(data_dir: Path) -> None:
 
 
 def main() -> None:
-    from oncall.cli import admin, config, run  # noqa: F401 - they attach their commands
+    from oncall.cli import admin, config, heartbeats, run  # noqa: F401 - they attach commands
 
     cli(prog_name="oncall")

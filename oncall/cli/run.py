@@ -79,7 +79,7 @@ def worker(concurrency: int | None) -> None:
 
 @cli.command()
 def beat() -> None:
-    """Run Celery beat: the sweeper and the dead-man's switch on their schedules."""
+    """Run Celery beat: the sweeper, the heartbeat check and the dead-man's switch."""
     schedule = Path(tempfile.gettempdir()) / f"oncall-beat-{os.getuid()}"
     os.execv(sys.executable, celery_argv("beat", "-l", "INFO", "-s", str(schedule)))
 

@@ -23,6 +23,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from oncall import maintenance
 from oncall.incidents import OPEN, record
 from oncall.models import Incident, RuleState
 from oncall.rules import evaluate, store
@@ -140,6 +141,8 @@ def _open(session: Session, c: store.Compiled, obs: Observation, known: dict[str
         record(session, incident_id, "triggered", f"rule:{rule.name}", now, rule=rule.name,
                summary=summary, severity=severity, observed=obs.values,
                reason="threshold crossed (found by the periodic re-evaluation)")
+        maintenance.hold_opened(session, incident_id, service, rule.match.types[0],
+                                latest.labels, now)
         return incident_id, True
     found = session.scalar(select(Incident.id).where(
         Incident.service_id == service_id, Incident.dedup_key == dedup_key, where))

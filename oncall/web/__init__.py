@@ -39,8 +39,10 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
         calendar,
         errors,
         health,
+        heartbeats,
         hooks,
         limits,
+        maintenance,
         pagerduty,
         rules,
         schedules,
@@ -59,6 +61,8 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     health.init_app(app)
     slack.init_app(app)
     limits.init_app(app, settings)
+    heartbeats.init_app(app)
+    maintenance.init_app(app)
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:

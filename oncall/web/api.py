@@ -128,7 +128,8 @@ def reassign_incident(incident_id: int, data: dict[str, Any]) -> dict[str, Any]:
 
 class AuditQuery(Schema):
     object_type = String(validate=OneOf(["schedule", "layer", "override", "policy", "service",
-                                         "user", "rule", "notification_rules"]))
+                                         "user", "rule", "notification_rules", "heartbeat",
+                                         "maintenance"]))
     object_id = Integer()
     limit = Integer(load_default=100, validate=Range(min=1, max=1000))
 

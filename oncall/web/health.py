@@ -13,7 +13,15 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select, text
 
 from oncall import db
-from oncall.models import INCIDENT_STATUSES, Incident, Page, SystemState, utcnow
+from oncall.models import (
+    HEARTBEAT_STATES,
+    INCIDENT_STATUSES,
+    Heartbeat,
+    Incident,
+    Page,
+    SystemState,
+    utcnow,
+)
 from oncall.notify import slack
 from oncall.web import settings
 
@@ -79,6 +87,8 @@ class DatabaseCollector:
                                   labels=["channel", "status"])
         sweep = GaugeMetricFamily("oncall_sweeper_last_run_age_seconds",
                                   "Seconds since the sweeper last ran.")
+        heartbeats = GaugeMetricFamily("oncall_heartbeats", "Heartbeats by state.",
+                                       labels=["state"])
         try:
             with db.session_factory(settings().database_url)() as s:
                 counts = dict(s.execute(select(Incident.status, func.count())
@@ -89,6 +99,10 @@ class DatabaseCollector:
                         select(Page.channel, Page.status, func.count())
                         .group_by(Page.channel, Page.status)).all():
                     pages.add_metric([channel, status], n)
+                states = dict(s.execute(select(Heartbeat.state, func.count())
+                                        .group_by(Heartbeat.state)).all())
+                for state in HEARTBEAT_STATES:
+                    heartbeats.add_metric([state], states.get(state, 0))
                 row = s.get(SystemState, "sweeper")
                 if row is not None:
                     sweep.add_metric([], (utcnow() - row.updated_at).total_seconds())
@@ -97,6 +111,7 @@ class DatabaseCollector:
         yield incidents
         yield pages
         yield sweep
+        yield heartbeats
 
 
 @bp.get("/metrics")

@@ -1,7 +1,7 @@
 """notification rules, contact methods, ack timeout
 
-Revision ID: 0006_notify_rules
-Revises: 0005_slack
+Revision ID: 0007_notify_rules
+Revises: 0006_heartbeats
 Create Date: 2026-11-27
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import oncall.models
 
-revision: str = '0006_notify_rules'
-down_revision: str | None = '0005_slack'
+revision: str = '0007_notify_rules'
+down_revision: str | None = '0006_heartbeats'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,7 @@
+"""Maintenance windows: alerts that match one are stored and shown but page nobody until it
+ends. Pure matching in ``window``; intake's hook and the cache in ``holding``; changes (API and
+``oncall apply``) in ``service``."""
+
+from oncall.maintenance.holding import active, hold, hold_opened, invalidate
+
+__all__ = ["active", "hold", "hold_opened", "invalidate"]
