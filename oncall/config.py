@@ -79,7 +79,17 @@ class Settings:
     ready_max_sweep_age: float = 30.0
     max_body_bytes: int = 1024 * 1024
     metrics_dir: str | None = None
+    # Twilio (SMS and voice). Without an account SID and auth token the console stands in.
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from_number: str | None = None
+    twilio_api_base_url: str | None = None  # a mock or proxy instead of https://api.twilio.com
+    twilio_timeout: float = 10.0
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def twilio_enabled(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
 
     @property
     def embedded(self) -> bool:
@@ -107,4 +117,9 @@ def load_settings(data_dir: Path | None = None) -> Settings:
         ready_max_sweep_age=env_float("ONCALL_READY_MAX_SWEEP_AGE", 30.0),
         max_body_bytes=env_int("ONCALL_MAX_BODY_BYTES", 1024 * 1024),
         metrics_dir=env_str("ONCALL_METRICS_DIR") or env_str("PROMETHEUS_MULTIPROC_DIR"),
+        twilio_account_sid=env_str("TWILIO_ACCOUNT_SID"),
+        twilio_auth_token=env_str("TWILIO_AUTH_TOKEN"),
+        twilio_from_number=env_str("TWILIO_FROM_NUMBER"),
+        twilio_api_base_url=env_str("TWILIO_API_BASE_URL"),
+        twilio_timeout=env_float("TWILIO_TIMEOUT", 10.0),
     )

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from oncall import escalation, metrics
+from oncall.config import env_float
 from oncall.incidents import record
 from oncall.models import EscalationPolicy, Incident, Page, Service, User
 from oncall.notify import DeliveryError, OutgoingPage, Recipient, page_text
@@ -26,7 +27,8 @@ from oncall.scheduling.store import who_is_on_call
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)  # a page claimed longer ago than this was lost with its worker
+# A page claimed longer ago than this was lost with its worker (tests shorten it).
+LEASE = timedelta(seconds=env_float("ONCALL_PAGE_LEASE_SECONDS", 60.0))
 MAX_ATTEMPTS = 8
 
 
@@ -245,3 +247,19 @@ def due_pages(session: Session, now: datetime, limit: int = 200) -> list[int]:
         .where(((Page.status == "pending") & (Page.next_attempt_at <= now))
                | ((Page.status == "sending") & (Page.lease_until < now)))
         .order_by(Page.next_attempt_at).limit(limit)))
+
+
+def page_failed(session: Session, page_id: int, error: str, *, permanent: bool,
+                now: datetime) -> None:
+    """A provider reported asynchronously that a sent page was not delivered (e.g. a Twilio
+    status callback ``undelivered``). Records it on the page and the timeline."""
+    # SEAM: replaced at merge (the notification-rules helper falls back to the next channel).
+    conn = session.connection()
+    row = conn.execute(select(Page.incident_id, Page.channel, Page.recipient, Page.status)
+                       .where(Page.id == page_id)).first()
+    if row is None or row.status == "failed":
+        return
+    conn.execute(update(Page).where(Page.id == page_id).values(status="failed", error=error))
+    record(session, row.incident_id, "page_failed", "system", now, page_id=page_id,
+           channel=row.channel, recipient=row.recipient, error=error, permanent=permanent)
+    metrics.PAGES.labels(row.channel, "failed").inc()

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from oncall import engine, metrics
 from oncall.models import SystemState, utcnow
+from oncall.notify.sms import outbox
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +40,15 @@ def deliver_page(factory: sessionmaker[Session], page_id: int,
         outgoing = engine.prepare_delivery(session, page_id, now or utcnow())
     if outgoing is None:
         return False
-    provider_id, error = engine.send(outgoing)
+    # Twilio channels: throttle per number, bundle waiting SMS, record the request first.
+    batch = outbox.prepare(factory, outgoing, now or utcnow())
+    if batch is None:
+        return False
+    provider_id, error = engine.send(batch.page)
     with factory() as session, session.begin():
-        engine.record_outcome(session, page_id, provider_id, error, utcnow())
+        for sent_id in batch.page_ids:
+            engine.record_outcome(session, sent_id, provider_id, error, utcnow())
+        outbox.finish(session, batch, provider_id, error, utcnow())
     return True
 
 

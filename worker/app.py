@@ -7,6 +7,7 @@ from celery.signals import worker_process_init
 
 from oncall import db, jobs
 from oncall.config import load_settings
+from oncall.notify import registry
 
 settings = load_settings()
 
@@ -44,6 +45,7 @@ app.conf.update(
     beat_max_loop_interval=1,
 )
 jobs.init(settings.broker_url)
+registry.setup(settings)
 
 if settings.broker_url.startswith("sqla+"):
     from kombu.transport import sqlalchemy as _sqla_transport

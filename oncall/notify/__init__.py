@@ -45,15 +45,19 @@ class Receipt:
 class DeliveryError(Exception):
     """The provider did not take the page. ``permanent`` failures are not retried."""
 
-    def __init__(self, message: str, *, permanent: bool) -> None:
+    def __init__(self, message: str, *, permanent: bool,
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.retry_after = retry_after  # seconds the provider asked us to wait (429)
 
 
 class Channel(Protocol):
     name: str
 
     def send(self, page: OutgoingPage) -> Receipt: ...
+
+    def reaches(self, recipient: Recipient) -> bool: ...
 
 
 def page_text(incident_id: int, severity: str, service: str, summary: str) -> str:

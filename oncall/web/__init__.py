@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from oncall import __version__, db, jobs
 from oncall.config import Settings, load_settings
+from oncall.notify import registry
 
 
 def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
@@ -31,8 +32,9 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     app.extensions["oncall"] = settings
     db.get_engine(settings.database_url)
     jobs.init(settings.broker_url)
+    registry.setup(settings)
 
-    from oncall.web import api, calendar, errors, health, hooks, pagerduty, schedules
+    from oncall.web import api, calendar, errors, health, hooks, pagerduty, schedules, twilio
 
     errors.init_app(app)
     hooks.init_app(app)
@@ -41,6 +43,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     schedules.init_app(app)
     calendar.init_app(app)
     health.init_app(app)
+    twilio.init_app(app)
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:

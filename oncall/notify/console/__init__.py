@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from oncall.notify import OutgoingPage, Receipt
+from oncall.notify import OutgoingPage, Receipt, Recipient
 
 
 class ConsoleChannel:
@@ -14,6 +14,9 @@ class ConsoleChannel:
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream
+
+    def reaches(self, recipient: Recipient) -> bool:
+        return True
 
     def send(self, page: OutgoingPage) -> Receipt:
         out = self.stream or sys.stdout

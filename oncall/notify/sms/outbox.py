@@ -1,0 +1,149 @@
+"""Around each Twilio send: throttle per number, bundle several waiting SMS pages for one
+person into one message, and record the request before it is made (``provider_sends``).
+
+``paging.deliver_page`` calls :func:`prepare` after the page is claimed and :func:`finish`
+in the transaction that stores the outcome. Channels other than SMS and voice pass through
+untouched (no database work).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from oncall import engine
+from oncall.incidents import record
+from oncall.models import Incident, Page, ProviderSend, Service
+from oncall.notify import DeliveryError, OutgoingPage
+from oncall.notify.sms import codes, throttle
+from oncall.notify.sms import text as sms_text
+
+TWILIO_CHANNELS = ("sms", "voice")
+MAX_BUNDLE = 10
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What to send, and every page row the one provider request delivers."""
+
+    page: OutgoingPage
+    page_ids: list[int]
+    send_id: int | None = None
+
+
+def prepare(factory: sessionmaker[Session], outgoing: OutgoingPage,
+            now: datetime) -> Batch | None:
+    """Returns the batch to send, or None when the throttle deferred the page (it is pending
+    again, due when the number may next be reached)."""
+    single = Batch(outgoing, [outgoing.page_id])
+    if outgoing.channel not in TWILIO_CHANNELS or outgoing.kind != "page" \
+            or not outgoing.recipient.phone:
+        return single
+    destination = outgoing.recipient.phone
+    with factory() as session, session.begin():
+        _lock(session, f"{outgoing.channel}:{destination}")
+        # Written first: on SQLite this takes the write lock, so the count below is exact.
+        send = ProviderSend(channel=outgoing.channel, destination=destination,
+                            page_ids=[outgoing.page_id], status="requested",
+                            created_at=now, updated_at=now)
+        session.add(send)
+        session.flush()
+        allowed = throttle.next_allowed(outgoing.channel,
+                                        _recent(session, outgoing.channel, destination, now,
+                                                exclude=send.id), now)
+        if allowed is not None:
+            session.execute(delete(ProviderSend).where(ProviderSend.id == send.id))
+            _defer(session, outgoing, allowed, now)
+            return None
+        user_id = session.scalar(select(Page.user_id).where(Page.id == outgoing.page_id))
+        page_ids = [outgoing.page_id]
+        if outgoing.channel == "sms" and user_id is not None:
+            page_ids += _claim_waiting(session, user_id, outgoing.page_id, now)
+        if outgoing.channel == "sms" and user_id is not None:
+            body = _compose(session, user_id, page_ids, now)
+            outgoing = dataclasses.replace(outgoing, text=body)
+        send.page_ids = page_ids
+        send.user_id = user_id
+        send.body = outgoing.text
+        return Batch(outgoing, page_ids, send.id)
+
+
+def finish(session: Session, batch: Batch, provider_id: str | None,
+           error: DeliveryError | None, now: datetime) -> None:
+    """Store the provider's id (or the error) on the send, after ``record_outcome``."""
+    if batch.send_id is None:
+        return
+    session.execute(update(ProviderSend).where(ProviderSend.id == batch.send_id).values(
+        status="accepted" if error is None else "rejected", provider_id=provider_id,
+        error=str(error) if error else None, updated_at=now))
+    if error is not None and error.retry_after:
+        # Twilio said when to come back (429): don't knock sooner.
+        session.execute(update(Page).where(
+            Page.id.in_(batch.page_ids), Page.status == "pending",
+            Page.next_attempt_at < now + timedelta(seconds=error.retry_after),
+        ).values(next_attempt_at=now + timedelta(seconds=error.retry_after)))
+
+
+def _lock(session: Session, key: str) -> None:
+    """Serialise sends to one destination (PostgreSQL; SQLite has one writer anyway)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                        {"k": zlib.crc32(key.encode())})
+
+
+def _recent(session: Session, channel: str, destination: str, now: datetime,
+            exclude: int) -> list[datetime]:
+    """When requests to this destination were made within the longest throttle window; a
+    request whose outcome was lost counts (it may have gone out), a rejected one does not."""
+    since = now - throttle.longest_window(channel)
+    return list(session.scalars(select(ProviderSend.created_at).where(
+        ProviderSend.channel == channel, ProviderSend.destination == destination,
+        ProviderSend.created_at > since, ProviderSend.id != exclude,
+        ProviderSend.status != "rejected")))
+
+
+def _defer(session: Session, outgoing: OutgoingPage, until: datetime, now: datetime) -> None:
+    """Hand the claimed page back, due when the throttle allows; not counted as an attempt."""
+    changed = session.execute(
+        update(Page).where(Page.id == outgoing.page_id, Page.status == "sending")
+        .values(status="pending", attempts=Page.attempts - 1, lease_until=None,
+                next_attempt_at=until)).rowcount  # type: ignore[attr-defined]
+    if changed and outgoing.incident_id is not None:
+        record(session, outgoing.incident_id, "page_throttled", "system", now,
+               page_id=outgoing.page_id, channel=outgoing.channel, until=until.isoformat())
+
+
+def _claim_waiting(session: Session, user_id: int, page_id: int, now: datetime) -> list[int]:
+    """Take the user's other due SMS pages (for incidents still triggered) into this send."""
+    waiting = session.scalars(
+        select(Page.id).join(Incident, Incident.id == Page.incident_id)
+        .where(Page.user_id == user_id, Page.channel == "sms", Page.status == "pending",
+               Page.next_attempt_at <= now, Page.id != page_id,
+               Incident.status == "triggered")
+        .order_by(Page.id).limit(MAX_BUNDLE - 1)).all()
+    claimed = []
+    for other in waiting:
+        if engine.claim_page(session, other, now):
+            claimed.append(other)
+    return claimed
+
+
+def _compose(session: Session, user_id: int, page_ids: list[int], now: datetime) -> str:
+    rows = session.execute(
+        select(Incident.id, Incident.severity, Service.name, Incident.summary)
+        .join(Page, Page.incident_id == Incident.id)
+        .join(Service, Service.id == Incident.service_id)
+        .where(Page.id.in_(page_ids)).order_by(Incident.id)).all()
+    items, seen = [], set()
+    for incident_id, severity, service, summary in rows:
+        if incident_id in seen:
+            continue
+        seen.add(incident_id)
+        items.append(sms_text.Item(codes.code_for(session, user_id, incident_id, now),
+                                   incident_id, severity, service, summary))
+    return sms_text.bundle(items)
