@@ -8,6 +8,7 @@ would send to Twilio.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -74,6 +75,10 @@ class RecordingHttpClient(TwilioHttpClient):
         self._local.response = response
         return response
 
+    def last_text(self) -> str:
+        response = getattr(self._local, "response", None)
+        return str(response.text) if response is not None else ""
+
     def last_headers(self) -> dict[str, str]:
         response = getattr(self._local, "response", None)
         return dict(response.headers or {}) if response is not None else {}
@@ -114,6 +119,9 @@ class TwilioAPI:
         code = int(exc.code) if isinstance(exc.code, int | str) and str(exc.code).isdigit() \
             else None
         message = getattr(exc, "msg", None) or getattr(exc, "detail", None) or str(exc)
+        problems = _validation(self.http.last_text())
+        if problems:  # a mock such as Prism says what was wrong with the request
+            message = f"{message} ({problems})"
         permanent = is_permanent_code(code, status)
         wait = retry_after(self.http.last_headers()) if status == 429 or code == 20429 else None
         return DeliveryError(f"twilio {status} error {code}: {message}", permanent=permanent,
@@ -128,3 +136,11 @@ def retry_after(headers: dict[str, str]) -> float | None:
             except ValueError:
                 return None
     return None
+
+
+def _validation(body: str) -> str:
+    try:
+        found = json.loads(body).get("validation") or []
+    except (ValueError, AttributeError):
+        return ""
+    return "; ".join(str(v.get("message")) for v in found if isinstance(v, dict))

@@ -4,6 +4,10 @@ phones for the cast, and a pager that drives the engine on a virtual clock."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
+import socket
+import subprocess
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +21,8 @@ from oncall.ingest.generic import parse_one
 from oncall.intake import Source
 from oncall.models import Integration, User, utcnow
 from oncall.notify import registry
-from tests.conftest import Cast, alert, make_cast
+from tests.conftest import REQUIRED, ROOT, Cast, alert, make_cast, wait_for
+from tests.servers import free_port
 from tests.twilio.fakes import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -120,3 +125,46 @@ class Pager:
 @pytest.fixture
 def pager(factory: Any, twilio_app: Any) -> Pager:
     return Pager(factory)
+
+
+PRISM = ROOT / "tests" / "tools" / "node_modules" / ".bin" / "prism"
+TWILIO_SPEC = ROOT / "tests" / "fixtures" / "twilio_api_v2010.json"
+
+
+@pytest.fixture(scope="session")
+def prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Prism mocking the Twilio REST API from Twilio's OpenAPI document, validating every
+    request against it (an invalid one is answered 422, which the SDK raises). Install it
+    with ``npm ci`` in tests/tools. Missing it is a failure when ONCALL_TEST_REQUIRE is set
+    (CI), else a skip."""
+    if not PRISM.exists():
+        message = f"Prism is not installed: run `npm ci` in {PRISM.parents[2]}"
+        if REQUIRED:
+            pytest.fail(message)
+        pytest.skip(message)
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("prism") / "prism.log"
+    log = open(log_path, "wb")  # noqa: SIM115
+    # -d: a generated response per request (unique SIDs), validated against the spec.
+    proc = subprocess.Popen([str(PRISM), "mock", "-d", "-h", "127.0.0.1", "-p", str(port),
+                             str(TWILIO_SPEC)], stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    log.close()
+    url = f"http://127.0.0.1:{port}"
+
+    def listening() -> bool:
+        if proc.poll() is not None:
+            pytest.fail(f"Prism exited: {log_path.read_text()[-2000:]}")
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    try:
+        wait_for(listening, 90, interval=0.3, what="Prism")
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)

@@ -35,8 +35,9 @@ class VoiceChannel:
         call = self.api.call(lambda: calls.create(
             to=page.recipient.phone, from_=self.api.from_number,
             url=f"{self.api.public_url}/twilio/voice?page={page.page_id}", method="POST",
+            # Only the default "completed" event: its CallStatus (completed, busy, no-answer,
+            # failed) is all the escalation needs.
             status_callback=self.api.status_callback, status_callback_method="POST",
-            status_callback_event=["initiated", "ringing", "answered", "completed"],
             timeout=30))
         return Receipt(provider_id=call.sid, detail=call.status)
 
