@@ -68,10 +68,10 @@ def test_no_reply_escalates_to_the_next_level_by_sms(factory: Any, pager: Pager,
     alice.expect_sms(r"Reply 1a to ack")
     pager.tick(301)
     bob.expect_sms(rf"#{inc} .*Reply 1a to ack")
-    status, text = bob.reply("1r")
+    _, text = bob.reply("1r")
     assert text.startswith(f"Resolved incident #{inc}")
     assert incident(factory, inc).resolved_by == "bob@example.com"
-    status, text = alice.reply("1a")  # alice is late: polite, and nothing changes
+    _, text = alice.reply("1a")  # alice is late: polite, and nothing changes
     assert text.startswith(f"Incident #{inc} (billing-api: Charge failures for acme) is "
                            "already resolved by bob@example.com")
     assert incident(factory, inc).acked_by is None

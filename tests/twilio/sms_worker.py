@@ -1,0 +1,24 @@
+"""``celery`` as ``oncall worker`` runs it, with every user paged by SMS (tests only: until
+notification rules exist in this branch, channel selection is patched here), and with the
+throttle off when ONCALL_TEST_NO_THROTTLE is set."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from celery.__main__ import main
+
+from oncall import engine
+from oncall.notify import registry
+from oncall.notify.sms import throttle
+
+engine.channels_for = registry.channels_for = lambda user: ["sms"]
+if os.environ.get("ONCALL_TEST_NO_THROTTLE"):
+    throttle.THROTTLE["sms"] = []
+
+if __name__ == "__main__":
+    sys.exit(main())
