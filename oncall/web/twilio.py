@@ -57,8 +57,8 @@ def _first_time(session: Session, key: str) -> bool:
     insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql"
               else sqlite.insert)
     stmt = (insert(TwilioInbound).values(key=key[:100], received_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["key"]))
-    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+            .on_conflict_do_nothing(index_elements=["key"]).returning(TwilioInbound.key))
+    return session.connection().execute(stmt).scalar() is not None
 
 
 @bp.post("/twilio/sms")

@@ -109,10 +109,10 @@ def _recent(session: Session, channel: str, destination: str, now: datetime,
 
 def _defer(session: Session, outgoing: OutgoingPage, until: datetime, now: datetime) -> None:
     """Hand the claimed page back, due when the throttle allows; not counted as an attempt."""
-    changed = session.execute(
+    changed = session.connection().execute(
         update(Page).where(Page.id == outgoing.page_id, Page.status == "sending")
         .values(status="pending", attempts=Page.attempts - 1, lease_until=None,
-                next_attempt_at=until)).rowcount  # type: ignore[attr-defined]
+                next_attempt_at=until)).rowcount
     if changed and outgoing.incident_id is not None:
         record(session, outgoing.incident_id, "page_throttled", "system", now,
                page_id=outgoing.page_id, channel=outgoing.channel, until=until.isoformat())
