@@ -44,6 +44,7 @@ class Received:
     sid: str | None = None
     completed: bool = False
     at: float = field(default_factory=time.monotonic)
+    wall: float = field(default_factory=time.time)
 
 
 class FakeTwilio:

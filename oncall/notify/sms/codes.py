@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from oncall.models import Incident, ReplyCode
@@ -15,23 +15,27 @@ from oncall.models import Incident, ReplyCode
 
 def code_for(session: Session, user_id: int, incident_id: int, now: datetime) -> int:
     """The user's reply number for the incident, assigned on first use."""
+    conn = session.connection()
+    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)
     for _ in range(5):
-        found = session.scalar(select(ReplyCode.code).where(
-            ReplyCode.user_id == user_id, ReplyCode.incident_id == incident_id))
-        if found is not None:
-            return int(found)
-        closed = select(Incident.id).where(Incident.status == "resolved").scalar_subquery()
-        session.execute(delete(ReplyCode).where(ReplyCode.user_id == user_id,
-                                                ReplyCode.incident_id.in_(closed)))
-        used = set(session.scalars(select(ReplyCode.code).where(ReplyCode.user_id == user_id)))
-        code = next(n for n in range(1, len(used) + 2) if n not in used)
-        try:
-            with session.begin_nested():
-                session.add(ReplyCode(user_id=user_id, incident_id=incident_id, code=code,
-                                      created_at=now))
-            return code
-        except IntegrityError:  # another worker assigned one at the same moment: look again
-            continue
+        rows = conn.execute(select(ReplyCode.incident_id, ReplyCode.code, Incident.status)
+                            .join(Incident, Incident.id == ReplyCode.incident_id)
+                            .where(ReplyCode.user_id == user_id)).all()
+        for incident, code, _status in rows:
+            if incident == incident_id:
+                return int(code)
+        stale = [incident for incident, _code, status in rows if status == "resolved"]
+        if stale:
+            conn.execute(delete(ReplyCode).where(ReplyCode.user_id == user_id,
+                                                 ReplyCode.incident_id.in_(stale)))
+        used = {code for _incident, code, status in rows if status != "resolved"}
+        free = next(n for n in range(1, len(used) + 2) if n not in used)
+        got = conn.execute(insert(ReplyCode).values(
+            user_id=user_id, incident_id=incident_id, code=free, created_at=now)
+            .on_conflict_do_nothing().returning(ReplyCode.code)).scalar()
+        if got is not None:
+            return int(got)
+        # Another worker took that number (or coded this incident) at the same moment.
     raise RuntimeError(f"could not assign a reply code to user {user_id}")
 
 

@@ -13,7 +13,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from oncall import engine
@@ -46,31 +46,30 @@ def prepare(factory: sessionmaker[Session], outgoing: OutgoingPage,
         return single
     destination = outgoing.recipient.phone
     with factory() as session, session.begin():
+        conn = session.connection()
         _lock(session, f"{outgoing.channel}:{destination}")
         # Written first: on SQLite this takes the write lock, so the count below is exact.
-        send = ProviderSend(channel=outgoing.channel, destination=destination,
-                            page_ids=[outgoing.page_id], status="requested",
-                            created_at=now, updated_at=now)
-        session.add(send)
-        session.flush()
+        send_id = conn.execute(insert(ProviderSend).values(
+            channel=outgoing.channel, destination=destination, page_ids=[outgoing.page_id],
+            status="requested", created_at=now, updated_at=now)
+            .returning(ProviderSend.id)).scalar_one()
         allowed = throttle.next_allowed(outgoing.channel,
                                         _recent(session, outgoing.channel, destination, now,
-                                                exclude=send.id), now)
+                                                exclude=send_id), now)
         if allowed is not None:
-            session.execute(delete(ProviderSend).where(ProviderSend.id == send.id))
+            conn.execute(delete(ProviderSend).where(ProviderSend.id == send_id))
             _defer(session, outgoing, allowed, now)
             return None
-        user_id = session.scalar(select(Page.user_id).where(Page.id == outgoing.page_id))
+        user_id = conn.execute(select(Page.user_id)
+                               .where(Page.id == outgoing.page_id)).scalar()
         page_ids = [outgoing.page_id]
         if outgoing.channel == "sms" and user_id is not None:
             page_ids += _claim_waiting(session, user_id, outgoing.page_id, now)
-        if outgoing.channel == "sms" and user_id is not None:
-            body = _compose(session, user_id, page_ids, now)
-            outgoing = dataclasses.replace(outgoing, text=body)
-        send.page_ids = page_ids
-        send.user_id = user_id
-        send.body = outgoing.text
-        return Batch(outgoing, page_ids, send.id)
+            outgoing = dataclasses.replace(outgoing,
+                                           text=_compose(session, user_id, page_ids, now))
+        conn.execute(update(ProviderSend).where(ProviderSend.id == send_id).values(
+            page_ids=page_ids, user_id=user_id, body=outgoing.text))
+        return Batch(outgoing, page_ids, send_id)
 
 
 def finish(session: Session, batch: Batch, provider_id: str | None,
@@ -78,12 +77,13 @@ def finish(session: Session, batch: Batch, provider_id: str | None,
     """Store the provider's id (or the error) on the send, after ``record_outcome``."""
     if batch.send_id is None:
         return
-    session.execute(update(ProviderSend).where(ProviderSend.id == batch.send_id).values(
+    conn = session.connection()
+    conn.execute(update(ProviderSend).where(ProviderSend.id == batch.send_id).values(
         status="accepted" if error is None else "rejected", provider_id=provider_id,
         error=str(error) if error else None, updated_at=now))
     if error is not None and error.retry_after:
         # Twilio said when to come back (429): don't knock sooner.
-        session.execute(update(Page).where(
+        conn.execute(update(Page).where(
             Page.id.in_(batch.page_ids), Page.status == "pending",
             Page.next_attempt_at < now + timedelta(seconds=error.retry_after),
         ).values(next_attempt_at=now + timedelta(seconds=error.retry_after)))
@@ -101,7 +101,7 @@ def _recent(session: Session, channel: str, destination: str, now: datetime,
     """When requests to this destination were made within the longest throttle window; a
     request whose outcome was lost counts (it may have gone out), a rejected one does not."""
     since = now - throttle.longest_window(channel)
-    return list(session.scalars(select(ProviderSend.created_at).where(
+    return list(session.connection().scalars(select(ProviderSend.created_at).where(
         ProviderSend.channel == channel, ProviderSend.destination == destination,
         ProviderSend.created_at > since, ProviderSend.id != exclude,
         ProviderSend.status != "rejected")))
@@ -120,7 +120,7 @@ def _defer(session: Session, outgoing: OutgoingPage, until: datetime, now: datet
 
 def _claim_waiting(session: Session, user_id: int, page_id: int, now: datetime) -> list[int]:
     """Take the user's other due SMS pages (for incidents still triggered) into this send."""
-    waiting = session.scalars(
+    waiting = session.connection().scalars(
         select(Page.id).join(Incident, Incident.id == Page.incident_id)
         .where(Page.user_id == user_id, Page.channel == "sms", Page.status == "pending",
                Page.next_attempt_at <= now, Page.id != page_id,
@@ -134,7 +134,7 @@ def _claim_waiting(session: Session, user_id: int, page_id: int, now: datetime) 
 
 
 def _compose(session: Session, user_id: int, page_ids: list[int], now: datetime) -> str:
-    rows = session.execute(
+    rows = session.connection().execute(
         select(Incident.id, Incident.severity, Service.name, Incident.summary)
         .join(Page, Page.incident_id == Incident.id)
         .join(Service, Service.id == Incident.service_id)
