@@ -44,7 +44,7 @@ def deliver_page(factory: sessionmaker[Session], page_id: int,
     batch = outbox.prepare(factory, outgoing, now or utcnow())
     if batch is None:
         return False
-    provider_id, error = engine.send(batch.page)
+    provider_id, error = outbox.send(batch)
     with factory() as session, session.begin():
         for sent_id in batch.page_ids:
             engine.record_outcome(session, sent_id, provider_id, error, utcnow())

@@ -14,6 +14,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -56,6 +58,7 @@ class FakeTwilio:
         self.errors: deque[tuple[int, int, dict[str, str]]] = deque()
         self.error_for: dict[str, tuple[int, int]] = {}  # To number -> (status, code)
         self.delay = 0.0
+        self.lookups = 0
         self._lock = threading.Lock()
         self._sids = itertools.count(1)
         self.listeners: list[Callable[[Received], None]] = []
@@ -67,6 +70,9 @@ class FakeTwilio:
 
             def do_POST(self) -> None:
                 fake._handle(self)
+
+            def do_GET(self) -> None:
+                fake._list(self)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -103,25 +109,51 @@ class FakeTwilio:
             error = self.errors.popleft() if self.errors else None
             if error is None and form.get("To") in self.error_for:
                 error = (*self.error_for[form["To"]], {})
+            if error is None:  # taken: it exists at Twilio even if the caller dies now
+                got.sid = f"{'SM' if kind == 'message' else 'CA'}{next(self._sids):032x}"
+                got.status = 201
+            else:
+                got.status = error[0]
         if self.delay:
             time.sleep(self.delay)
         if error is not None:
             status, code, headers = error
-            got.status = status
             body = {"code": code, "message": f"fake error {code}",
                     "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}
             return self._answer(handler, status, body, headers)
-        got.sid = f"{'SM' if kind == 'message' else 'CA'}{next(self._sids):032x}"
-        got.status = 201
-        body = {"sid": got.sid, "account_sid": found.group(1), "to": form.get("To"),
-                "from": form.get("From"), "body": form.get("Body"),
-                "status": "queued", "api_version": "2010-04-01", "direction": "outbound-api",
-                "date_created": "Tue, 11 Mar 2025 02:15:02 +0000", "error_code": None,
-                "num_segments": "1", "uri": f"{handler.path[:-5]}/{got.sid}.json"}
-        self._answer(handler, 201, body)
+        self._answer(handler, 201, self._resource(got, found.group(1)))
         got.completed = True
         for listener in list(self.listeners):
             listener(got)
+
+    @staticmethod
+    def _resource(got: Received, account: str) -> dict[str, Any]:
+        return {"sid": got.sid, "account_sid": account, "to": got.form.get("To"),
+                "from": got.form.get("From"), "body": got.form.get("Body"),
+                "status": "queued", "api_version": "2010-04-01", "direction": "outbound-api",
+                "date_created": format_datetime(datetime.fromtimestamp(got.wall, UTC),
+                                                usegmt=True),
+                "error_code": None, "num_segments": "1",
+                "uri": f"{got.path[:-5]}/{got.sid}.json"}
+
+    def _list(self, handler: BaseHTTPRequestHandler) -> None:
+        """GET Messages.json?To=...: the most recent messages taken for a number."""
+        path, _, query = handler.path.partition("?")
+        found = re.fullmatch(r"/2010-04-01/Accounts/(\w+)/Messages\.json", path)
+        if found is None:
+            return self._answer(handler, 404, {"code": 20404, "message": "not found",
+                                               "status": 404})
+        args = {k: v[-1] for k, v in parse_qs(query).items()}
+        size = int(args.get("PageSize", "50"))
+        self.lookups += 1
+        with self._lock:
+            mine = [r for r in self.requests if r.kind == "message" and r.sid
+                    and r.form.get("To") == args.get("To", r.form.get("To"))]
+        items = [self._resource(r, found.group(1)) for r in reversed(mine)][:size]
+        self._answer(handler, 200, {"messages": items, "page": 0, "page_size": size,
+                                    "first_page_uri": handler.path, "next_page_uri": None,
+                                    "previous_page_uri": None, "uri": handler.path,
+                                    "start": 0, "end": max(0, len(items) - 1)})
 
     @staticmethod
     def _answer(handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any],

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from oncall import engine, paging
 from oncall.models import Incident, IncidentEvent, Page, ProviderSend
-from oncall.notify.sms import throttle
+from oncall.notify.sms import outbox, throttle
 from tests.conftest import Cast
 from tests.twilio.conftest import Pager
 from tests.twilio.fakes import FakeTwilio, Phone
@@ -224,3 +225,35 @@ def test_a_permanent_failure_is_not_retried_and_the_next_level_is_paged(
         rejected = s.scalars(select(ProviderSend.status)
                              .where(ProviderSend.destination == alice.number)).all()
     assert rejected == ["rejected"]
+
+
+def _die_after_the_request(factory: Any, pager: Pager, inc: int, make_request: bool) -> None:
+    """A worker claims the page, records the request and (maybe) makes it, then dies before
+    storing the answer."""
+    result = paging.escalate_incident(factory, inc, now=pager.now)
+    assert result is not None
+    [page_id] = result.page_ids
+    with factory() as s, s.begin():
+        outgoing = engine.prepare_delivery(s, page_id, pager.now)
+    assert outgoing is not None
+    batch = outbox.prepare(factory, outgoing, pager.now)
+    assert batch is not None
+    if make_request:
+        engine.send(batch.page)
+
+
+@pytest.mark.parametrize("made", [True, False])
+def test_a_request_whose_answer_was_lost_is_looked_up_not_repeated(
+        made: bool, factory: Any, pager: Pager, alice: Phone, fake_twilio: FakeTwilio) -> None:
+    inc = pager.trigger()
+    _die_after_the_request(factory, pager, inc, make_request=made)
+    pager.tick(61)  # the claim's lease has run out: the sweeper takes the page again
+    sms = alice.expect_sms(rf"#{inc} billing-api")
+    alice.assert_quiet()
+    [page] = pages(factory, inc)
+    assert (page.status, page.provider_id) == ("sent", sms.sid)
+    assert fake_twilio.lookups == 1
+    assert len([r for r in fake_twilio.requests if r.kind == "message"]) == 1
+    with factory() as s:
+        states = s.scalars(select(ProviderSend.status).order_by(ProviderSend.id)).all()
+    assert states == ["superseded", "accepted"]

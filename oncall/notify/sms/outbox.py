@@ -9,6 +9,7 @@ untouched (no database work).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,12 +20,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from oncall import engine
 from oncall.incidents import record
 from oncall.models import Incident, Page, ProviderSend, Service
-from oncall.notify import DeliveryError, OutgoingPage
+from oncall.notify import DeliveryError, OutgoingPage, registry
 from oncall.notify.sms import codes, throttle
 from oncall.notify.sms import text as sms_text
 
 TWILIO_CHANNELS = ("sms", "voice")
 MAX_BUNDLE = 10
+LOST_LOOKBACK = timedelta(hours=1)  # how far back a lost request is looked up at Twilio
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,27 @@ class Batch:
     page: OutgoingPage
     page_ids: list[int]
     send_id: int | None = None
+    # Earlier requests for these pages whose outcome was lost (a worker died between the
+    # request and storing its answer): (send id, body, when).
+    lost: tuple[tuple[int, str, datetime], ...] = ()
+
+
+def send(batch: Batch) -> tuple[str | None, DeliveryError | None]:
+    """Send the batch, unless an earlier request for it whose answer was lost did reach
+    Twilio: then that message's SID is the outcome, and nobody gets the page twice."""
+    if batch.lost and batch.page.recipient.phone:
+        channel = registry.channel(batch.page.channel)
+        find = getattr(channel, "find_sent", None)
+        for _send_id, body, at in batch.lost if find else ():
+            try:
+                sid = find(batch.page.recipient.phone, body, at)  # type: ignore[misc]
+            except DeliveryError as exc:  # can't tell: sending again beats not at all
+                log.warning("twilio: lookup of a lost send failed (%s); sending again", exc)
+                break
+            if sid:
+                log.info("twilio: page(s) %s already reached Twilio as %s", batch.page_ids, sid)
+                return sid, None
+    return engine.send(batch.page)
 
 
 def prepare(factory: sessionmaker[Session], outgoing: OutgoingPage,
@@ -69,7 +93,8 @@ def prepare(factory: sessionmaker[Session], outgoing: OutgoingPage,
                                            text=_compose(session, user_id, page_ids, now))
         conn.execute(update(ProviderSend).where(ProviderSend.id == send_id).values(
             page_ids=page_ids, user_id=user_id, body=outgoing.text))
-        return Batch(outgoing, page_ids, send_id)
+        lost = _lost(session, outgoing.channel, destination, page_ids, send_id, now)
+        return Batch(outgoing, page_ids, send_id, lost)
 
 
 def finish(session: Session, batch: Batch, provider_id: str | None,
@@ -78,6 +103,11 @@ def finish(session: Session, batch: Batch, provider_id: str | None,
     if batch.send_id is None:
         return
     conn = session.connection()
+    if batch.lost and error is None:
+        # This request's outcome stands for the lost ones: they no longer await an answer.
+        conn.execute(update(ProviderSend).where(
+            ProviderSend.id.in_([lost[0] for lost in batch.lost]),
+            ProviderSend.status == "requested").values(status="superseded", updated_at=now))
     conn.execute(update(ProviderSend).where(ProviderSend.id == batch.send_id).values(
         status="accepted" if error is None else "rejected", provider_id=provider_id,
         error=str(error) if error else None, updated_at=now))
@@ -87,6 +117,24 @@ def finish(session: Session, batch: Batch, provider_id: str | None,
             Page.id.in_(batch.page_ids), Page.status == "pending",
             Page.next_attempt_at < now + timedelta(seconds=error.retry_after),
         ).values(next_attempt_at=now + timedelta(seconds=error.retry_after)))
+
+
+def _lost(session: Session, channel: str, destination: str, page_ids: list[int], send_id: int,
+          now: datetime) -> tuple[tuple[int, str, datetime], ...]:
+    """Earlier requests for any of these pages still marked ``requested``: made, or about
+    to be, by a worker that died before storing the answer."""
+    if channel != "sms":
+        return ()
+    rows = session.connection().execute(
+        select(ProviderSend.id, ProviderSend.body, ProviderSend.created_at,
+               ProviderSend.page_ids)
+        .where(ProviderSend.channel == channel, ProviderSend.destination == destination,
+               ProviderSend.status == "requested", ProviderSend.id != send_id,
+               ProviderSend.created_at > now - LOST_LOOKBACK)
+        .order_by(ProviderSend.id.desc())).all()
+    wanted = set(page_ids)
+    return tuple((row.id, row.body, row.created_at) for row in rows
+                 if row.body and wanted & set(row.page_ids or []))
 
 
 def _lock(session: Session, key: str) -> None:
