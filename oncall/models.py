@@ -352,7 +352,8 @@ class ProviderSend(Base):
     page_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     body: Mapped[str | None] = mapped_column(Text)
-    # requested (call in flight or its outcome lost) | accepted | rejected
+    # requested (in flight, or its answer lost with a worker) | accepted | rejected |
+    # superseded (lost, later delivered) | recovered (no request: a lost one had gone out)
     status: Mapped[str] = mapped_column(String(16), default="requested")
     provider_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     provider_status: Mapped[str | None] = mapped_column(String(32))

@@ -38,8 +38,18 @@ class Batch:
     page_ids: list[int]
     send_id: int | None = None
     # Earlier requests for these pages whose outcome was lost (a worker died between the
-    # request and storing its answer): (send id, body, when).
-    lost: tuple[tuple[int, str, datetime], ...] = ()
+    # request and storing its answer).
+    lost: tuple[LostSend, ...] = ()
+    # Set by send(): the lost request found at Twilio, whose message stands for this batch.
+    found: list[int] = dataclasses.field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LostSend:
+    id: int
+    body: str
+    at: datetime
+    page_ids: frozenset[int]
 
 
 def send(batch: Batch) -> tuple[str | None, DeliveryError | None]:
@@ -48,14 +58,15 @@ def send(batch: Batch) -> tuple[str | None, DeliveryError | None]:
     if batch.lost and batch.page.recipient.phone:
         channel = registry.channel(batch.page.channel)
         find = getattr(channel, "find_sent", None)
-        for _send_id, body, at in batch.lost if find else ():
+        for lost in batch.lost if find else ():
             try:
-                sid = find(batch.page.recipient.phone, body, at)  # type: ignore[misc]
+                sid = find(batch.page.recipient.phone, lost.body, lost.at)  # type: ignore[misc]
             except DeliveryError as exc:  # can't tell: sending again beats not at all
                 log.warning("twilio: lookup of a lost send failed (%s); sending again", exc)
                 break
             if sid:
                 log.info("twilio: page(s) %s already reached Twilio as %s", batch.page_ids, sid)
+                batch.found.append(lost.id)
                 return sid, None
     return engine.send(batch.page)
 
@@ -87,13 +98,14 @@ def prepare(factory: sessionmaker[Session], outgoing: OutgoingPage,
         user_id = conn.execute(select(Page.user_id)
                                .where(Page.id == outgoing.page_id)).scalar()
         page_ids = [outgoing.page_id]
+        lost = _lost(session, outgoing.channel, destination, outgoing.page_id, send_id, now)
         if outgoing.channel == "sms" and user_id is not None:
-            page_ids += _claim_waiting(session, user_id, outgoing.page_id, now)
+            if not lost:  # after a lost request, resend exactly what may have gone out
+                page_ids += _claim_waiting(session, user_id, outgoing.page_id, now)
             outgoing = dataclasses.replace(outgoing,
                                            text=_compose(session, user_id, page_ids, now))
         conn.execute(update(ProviderSend).where(ProviderSend.id == send_id).values(
             page_ids=page_ids, user_id=user_id, body=outgoing.text))
-        lost = _lost(session, outgoing.channel, destination, page_ids, send_id, now)
         return Batch(outgoing, page_ids, send_id, lost)
 
 
@@ -103,11 +115,22 @@ def finish(session: Session, batch: Batch, provider_id: str | None,
     if batch.send_id is None:
         return
     conn = session.connection()
-    if batch.lost and error is None:
-        # This request's outcome stands for the lost ones: they no longer await an answer.
+    covered = [lost.id for lost in batch.lost if lost.page_ids <= set(batch.page_ids)]
+    if covered and error is None:
+        # Every page of these lost requests is now delivered: they await nothing more. (One
+        # that also carried other pages stays, for those pages' own lookup.)
         conn.execute(update(ProviderSend).where(
-            ProviderSend.id.in_([lost[0] for lost in batch.lost]),
-            ProviderSend.status == "requested").values(status="superseded", updated_at=now))
+            ProviderSend.id.in_(covered), ProviderSend.status == "requested")
+            .values(status="superseded", updated_at=now))
+    if batch.found:
+        # No new request was made: the lost one was found at Twilio and holds the SID.
+        conn.execute(update(ProviderSend).where(
+            ProviderSend.id == batch.found[0], ProviderSend.provider_id.is_(None))
+            .values(provider_id=provider_id, updated_at=now))
+        conn.execute(update(ProviderSend).where(ProviderSend.id == batch.send_id).values(
+            status="recovered", error=f"already sent by request {batch.found[0]}",
+            updated_at=now))
+        return
     conn.execute(update(ProviderSend).where(ProviderSend.id == batch.send_id).values(
         status="accepted" if error is None else "rejected", provider_id=provider_id,
         error=str(error) if error else None, updated_at=now))
@@ -119,10 +142,10 @@ def finish(session: Session, batch: Batch, provider_id: str | None,
         ).values(next_attempt_at=now + timedelta(seconds=error.retry_after)))
 
 
-def _lost(session: Session, channel: str, destination: str, page_ids: list[int], send_id: int,
-          now: datetime) -> tuple[tuple[int, str, datetime], ...]:
-    """Earlier requests for any of these pages still marked ``requested``: made, or about
-    to be, by a worker that died before storing the answer."""
+def _lost(session: Session, channel: str, destination: str, page_id: int, send_id: int,
+          now: datetime) -> tuple[LostSend, ...]:
+    """Earlier requests carrying this page still marked ``requested``: made, or about to
+    be, by a worker that died before storing the answer. Most recent first."""
     if channel != "sms":
         return ()
     rows = session.connection().execute(
@@ -132,9 +155,8 @@ def _lost(session: Session, channel: str, destination: str, page_ids: list[int],
                ProviderSend.status == "requested", ProviderSend.id != send_id,
                ProviderSend.created_at > now - LOST_LOOKBACK)
         .order_by(ProviderSend.id.desc())).all()
-    wanted = set(page_ids)
-    return tuple((row.id, row.body, row.created_at) for row in rows
-                 if row.body and wanted & set(row.page_ids or []))
+    return tuple(LostSend(row.id, row.body, row.created_at, frozenset(row.page_ids or []))
+                 for row in rows if row.body and page_id in (row.page_ids or []))
 
 
 def _lock(session: Session, key: str) -> None:
@@ -147,12 +169,13 @@ def _lock(session: Session, key: str) -> None:
 def _recent(session: Session, channel: str, destination: str, now: datetime,
             exclude: int) -> list[datetime]:
     """When requests to this destination were made within the longest throttle window; a
-    request whose outcome was lost counts (it may have gone out), a rejected one does not."""
+    request whose outcome was lost counts (it may have gone out); a rejected one does not,
+    nor a "recovered" row (no request: an earlier lost one was found to have gone out)."""
     since = now - throttle.longest_window(channel)
     return list(session.connection().scalars(select(ProviderSend.created_at).where(
         ProviderSend.channel == channel, ProviderSend.destination == destination,
         ProviderSend.created_at > since, ProviderSend.id != exclude,
-        ProviderSend.status != "rejected")))
+        ProviderSend.status.notin_(["rejected", "recovered"]))))
 
 
 def _defer(session: Session, outgoing: OutgoingPage, until: datetime, now: datetime) -> None:
