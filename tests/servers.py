@@ -44,7 +44,7 @@ def web_server(settings: Settings, log_dir: Path, workers: int = 4,
             raise AssertionError((log_dir / "web.log").read_text()[-3000:])
         try:
             return requests.get(f"{url}/health", timeout=1).ok
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # workers still booting
             return False
 
     try:
