@@ -257,3 +257,37 @@ def test_a_request_whose_answer_was_lost_is_looked_up_not_repeated(
     with factory() as s:
         states = s.scalars(select(ProviderSend.status).order_by(ProviderSend.id)).all()
     assert states == ["superseded", "recovered" if made else "accepted"]
+
+
+def test_1e_escalates_now_to_the_next_level(factory: Any, pager: Pager, alice: Phone,
+                                            bob: Phone) -> None:
+    inc = pager.trigger()
+    pager.tick()
+    alice.expect_sms("Reply 1a")
+    _, text = alice.reply("1e")
+    assert text.startswith(f"Escalated incident #{inc}")
+    assert ("escalation_requested", "alice@example.com") in events(factory, inc)
+    pager.tick(1)  # not the 300 s the level would wait
+    bob.expect_sms(rf"#{inc} .*Reply 1a to ack")
+    _, text = bob.reply("1a")
+    assert text.startswith(f"Acknowledged incident #{inc}")
+    _, text = alice.reply("1e")
+    assert text.endswith("is acknowledged by bob@example.com; nothing to escalate.")
+    alice.assert_quiet()
+    bob.assert_quiet()
+
+
+def test_a_status_callback_that_overtakes_the_answer_finds_its_request(
+        factory: Any, pager: Pager, alice: Phone, tclient: Any) -> None:
+    from tests.twilio.fakes import post_signed
+
+    inc = pager.trigger()
+    _die_after_the_request(factory, pager, inc, make_request=False)
+    form = {"MessageSid": "SM" + "7" * 32, "MessageStatus": "undelivered", "ErrorCode": "30005",
+            "To": alice.number, "From": "+12125550147"}
+    assert post_signed(tclient, "/twilio/status", form).status_code == 200
+    with factory() as s:
+        send = s.scalars(select(ProviderSend)).one()
+    assert (send.provider_id, send.provider_status) == ("SM" + "7" * 32, "undelivered")
+    [page] = pages(factory, inc)
+    assert page.status == "failed" and "30005" in (page.error or "")
