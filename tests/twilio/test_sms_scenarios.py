@@ -291,3 +291,21 @@ def test_a_status_callback_that_overtakes_the_answer_finds_its_request(
     assert (send.provider_id, send.provider_status) == ("SM" + "7" * 32, "undelivered")
     [page] = pages(factory, inc)
     assert page.status == "failed" and "30005" in (page.error or "")
+
+
+def test_calls_are_throttled_per_number_too(factory: Any, pager: Pager, alice: Phone,
+                                            channels: Any, fake_twilio: FakeTwilio) -> None:
+    channels("voice")
+    first = pager.trigger(dedup_key="one")
+    pager.tick()
+    second = pager.trigger(dedup_key="two")
+    pager.tick(10)  # voice: at most 1 call a minute to one number
+    assert [c.form["To"] for c in fake_twilio.accepted("call")] == [alice.number]
+    [waiting] = pages(factory, second)
+    assert waiting.status == "pending"
+    pager.tick(51)
+    calls = fake_twilio.accepted("call")
+    assert len(calls) == 2
+    assert [p.provider_id for i in (first, second) for p in pages(factory, i)] == \
+        [c.sid for c in calls]
+    alice.assert_quiet()  # no SMS at all
