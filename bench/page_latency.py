@@ -1,6 +1,6 @@
 """Alert in to page out: how long from an alert arriving to its console page being sent.
 
-    python bench/page_latency.py [--alerts 200] [--rate 20]
+    python bench/page_latency.py [--alerts 200] [--rate 20] [--twilio [fake|prism]]
 
 Runs the real ``oncall web`` (gunicorn), a real Celery worker (``oncall worker -c 2``) and beat
 (the sweeper) on Redis and PostgreSQL, sends N alerts with unique dedup keys at a steady rate
@@ -10,7 +10,13 @@ Runs the real ``oncall web`` (gunicorn), a real Celery worker (``oncall worker -
   alert -> page created   pages.created_at - alerts.received_at (the escalate task's turn)
   page created -> sent    pages.sent_at - pages.created_at (the deliver task's turn)
 
-plus the HTTP latency the sender saw and the peak RSS of every process. Results: Markdown on
+plus the HTTP latency the sender saw and the peak RSS of every process.
+
+``--twilio`` pages by SMS through the real twilio SDK instead of the console, against the
+tests' fake Twilio (``fake``, the default: it notes when each request arrives, so the table
+gains "alert received -> Twilio request made") or Prism mocking Twilio's OpenAPI document
+(``prism``: "page sent" is then after Prism's answer). Users get phone numbers; the SMS
+throttle is off (one person receives every page here) and bundling stays on. Results: Markdown on
 stdout and JSON in bench/results/page-latency-<timestamp>.json. See bench/README.md.
 """
 
@@ -61,6 +67,8 @@ def parse_args() -> argparse.Namespace:
                         "load on one dedup_key): incident created -> its first page sent")
     p.add_argument("--storm-seconds", type=float, default=8)
     p.add_argument("--port", type=int, default=18280)
+    p.add_argument("--twilio", nargs="?", const="fake", choices=["fake", "prism"],
+                   help="page by SMS through the twilio SDK against a fake Twilio or Prism")
     p.add_argument("--database-url", default=h.DEFAULT_DATABASE_URL)
     p.add_argument("--broker-url", default=h.DEFAULT_BROKER_URL)
     return p.parse_args()
@@ -110,8 +118,13 @@ def main() -> None:
     h.install_cleanup()
     workdir = h.scratch_dir("oncall-bench-latency-")
     h.log(f"scratch directory (process logs): {workdir}")
+    twilio = TwilioMock(args.twilio, workdir) if args.twilio else None
     stack = h.prepare(args.database_url, args.broker_url, workdir)
-    worker = h.start_worker(stack, args.celery_concurrency)
+    if twilio is not None:
+        twilio.configure(stack)
+        worker = twilio.start_worker(stack, args.celery_concurrency)
+    else:
+        worker = h.start_worker(stack, args.celery_concurrency)
     beat = None if args.no_beat else h.start_beat(stack)
     web = h.start_web(stack, args.port, args.workers, args.threads)
     url = f"http://127.0.0.1:{args.port}/integrations/{stack.token}"
@@ -160,8 +173,16 @@ def main() -> None:
         if proc is not None:
             proc.stop(timeout=20)
 
+    if twilio is not None:
+        result["twilio"] = args.twilio
+        if twilio.fake is not None:
+            result["latency_ms"]["alert_to_twilio_request"] = h.describe(
+                twilio.request_latencies(stack, "lat-%"))
+            result["twilio_requests"] = len(twilio.fake.requests)
+        twilio.stop()
     lat = result["latency_ms"]
-    labels = {"alert_to_page_sent": "alert received -> page sent (end to end)",
+    labels = {"alert_to_twilio_request": "alert received -> Twilio request made",
+              "alert_to_page_sent": "alert received -> page sent (end to end)",
               "alert_to_page_created": "alert received -> page row created (escalate task)",
               "page_created_to_sent": "page created -> page sent (deliver task)",
               "http_response": "HTTP response time seen by the sender"}
@@ -180,10 +201,11 @@ def main() -> None:
     mem_table = h.markdown_table(
         ["process", "count", "peak RSS MB (max)", "peak RSS MB (sum)", "PSS MB at end (max)",
          "CPU cores"], mem_rows)
-    p99 = lat["alert_to_page_sent"]["p99"]
+    p99 = lat.get("alert_to_twilio_request", lat["alert_to_page_sent"])["p99"]
     ok = p99 is not None and p99 < TARGET_P99_MS and result["pages_missing"] == 0
     print(f"\n## Alert -> page latency: {args.alerts} alerts at {args.rate:g}/s, "
           f"{args.workers} web workers, celery -c {args.celery_concurrency}"
+          f"{f', SMS via Twilio ({args.twilio})' if args.twilio else ''}"
           f"{'' if args.no_beat else ' + beat'} ({os.cpu_count()} CPUs)\n")
     print(table)
     print(f"\naccepted {accepted}/{args.alerts}, pages sent {got}, missing "
@@ -196,7 +218,8 @@ def main() -> None:
         print(h.markdown_table(["trial", "alerts/s on one key", "first page ms"], [
             [t["key"], h.fmt(t["rps"], 0), h.fmt(t["first_page_ms"])]
             for t in result["storms"]]))
-    print(f"\n  [{'PASS' if ok else 'FAIL'}] alert -> page p99 < {TARGET_P99_MS:g} ms "
+    what = "Twilio request" if "alert_to_twilio_request" in lat else "page"
+    print(f"\n  [{'PASS' if ok else 'FAIL'}] alert -> {what} p99 < {TARGET_P99_MS:g} ms "
           f"(got {h.fmt(p99)}) with every page sent")
     path = h.save_results("page-latency", {
         "command": shlex.join([Path(sys.executable).name, *sys.argv]), "args": vars(args),
@@ -207,6 +230,65 @@ def main() -> None:
         "scratch_dir": str(workdir)})
     stack.flush_broker()
     print(f"\nJSON: {path.relative_to(h.REPO)}")
+
+
+class TwilioMock:
+    """The fake Twilio (in this process) or Prism, and a worker that pages by SMS."""
+
+    ACCOUNT = "AC5e0f2a4c6b8d0e1f3a5c7b9d1e3f5a7c"
+
+    def __init__(self, kind: str, workdir: Path) -> None:
+        sys.path.insert(0, str(h.REPO))
+        self.fake: Any = None
+        self.prism: h.Proc | None = None
+        if kind == "fake":
+            from tests.twilio.fakes import FakeTwilio
+
+            self.fake = FakeTwilio()
+            self.url = self.fake.url
+        else:
+            port = 18290
+            prism = h.REPO / "tests" / "tools" / "node_modules" / ".bin" / "prism"
+            self.prism = h.Proc("prism", [str(prism), "mock", "-d", "-h", "127.0.0.1", "-p",
+                                          str(port),
+                                          str(h.REPO / "tests/fixtures/twilio_api_v2010.json")],
+                                dict(os.environ), workdir)
+            h.wait_log(self.prism, "Prism is listening", timeout=120)
+            self.url = f"http://127.0.0.1:{port}"
+
+    def configure(self, stack: h.Stack) -> None:
+        stack.env.update(TWILIO_ACCOUNT_SID=self.ACCOUNT, TWILIO_AUTH_TOKEN="0" * 32,
+                         TWILIO_FROM_NUMBER="+12125550147", TWILIO_API_BASE_URL=self.url,
+                         ONCALL_PUBLIC_URL="https://oncall.example.com",
+                         ONCALL_TEST_NO_THROTTLE="1")
+        stack.sql("UPDATE users SET phone = '+1415555' || lpad(id::text, 4, '0')")
+
+    def start_worker(self, stack: h.Stack, concurrency: int) -> h.Proc:
+        """The worker as ``oncall worker`` runs it, every user paged by SMS."""
+        argv = [sys.executable, str(h.REPO / "tests" / "twilio" / "sms_worker.py"), "-A",
+                "worker.app", "worker", "-Q", "oncall,oncall.beat", "-l", "INFO",
+                "-c", str(concurrency)]
+        proc = h.Proc("celery-worker", argv, stack.env, stack.workdir, cwd=stack.workdir)
+        h.wait_log(proc, " ready.", timeout=60)
+        return proc
+
+    def request_latencies(self, stack: h.Stack, prefix: str) -> list[float]:
+        """Alert received -> the first request to Twilio naming its incident, in ms."""
+        import re
+
+        first: dict[int, float] = {}
+        for req in self.fake.requests:
+            for inc in map(int, re.findall(r"#(\d+) ", req.form.get("Body", ""))):
+                first.setdefault(inc, req.wall)
+        rows = stack.sql("SELECT incident_id, extract(epoch FROM received_at) FROM alerts "
+                         "WHERE dedup_key LIKE :prefix", prefix=prefix)
+        return [(first[int(i)] - float(t)) * 1000 for i, t in rows if int(i) in first]
+
+    def stop(self) -> None:
+        if self.fake is not None:
+            self.fake.close()
+        if self.prism is not None:
+            self.prism.stop(timeout=10)
 
 
 if __name__ == "__main__":

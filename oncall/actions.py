@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from oncall import engine, escalation
-from oncall.incidents import NotFound, record
+from oncall.incidents import NotFound, note_change, record
 from oncall.models import EscalationPolicy, Incident, Service, User
 
 
@@ -53,6 +53,7 @@ def escalate_now(session: Session, incident_id: int, actor: str, now: datetime) 
            loop=incident.loop, was=incident.status)
     incident = _restart(session, incident, now)
     engine.take_step(session, incident, now, actor=actor)
+    note_change(session, incident_id)
     return _lock(session, incident_id)
 
 

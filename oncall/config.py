@@ -90,7 +90,17 @@ class Settings:
     # and where the counters live (default: the broker's Redis, else this process's memory).
     intake_rate_limit: str = DEFAULT_INTAKE_RATE_LIMIT
     ratelimit_storage_url: str | None = None
+    # Twilio (SMS and voice). Without an account SID and auth token the console stands in.
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from_number: str | None = None
+    twilio_api_base_url: str | None = None  # a mock or proxy instead of https://api.twilio.com
+    twilio_timeout: float = 10.0
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def twilio_enabled(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
 
     @property
     def embedded(self) -> bool:
@@ -123,4 +133,9 @@ def load_settings(data_dir: Path | None = None) -> Settings:
         slack_api_base_url=env_str("SLACK_API_BASE_URL"),
         intake_rate_limit=env_str("ONCALL_INTAKE_RATE_LIMIT") or DEFAULT_INTAKE_RATE_LIMIT,
         ratelimit_storage_url=env_str("ONCALL_RATELIMIT_STORAGE_URL"),
+        twilio_account_sid=env_str("TWILIO_ACCOUNT_SID"),
+        twilio_auth_token=env_str("TWILIO_AUTH_TOKEN"),
+        twilio_from_number=env_str("TWILIO_FROM_NUMBER"),
+        twilio_api_base_url=env_str("TWILIO_API_BASE_URL"),
+        twilio_timeout=env_float("TWILIO_TIMEOUT", 10.0),
     )

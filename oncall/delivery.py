@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from oncall import fallback, metrics
+from oncall.config import env_float
 from oncall.incidents import record, record_many
 from oncall.models import Incident, Page, Service, User
 from oncall.notify import DeliveryError, OutgoingPage, Recipient
@@ -20,7 +21,8 @@ from oncall.notify.registry import channel
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)  # a page claimed longer ago than this was lost with its worker
+# A page claimed longer ago than this was lost with its worker (the crash tests shorten it).
+LEASE = timedelta(seconds=env_float("ONCALL_PAGE_LEASE_SECONDS", 60.0))
 MAX_ATTEMPTS = 8
 MAX_BACKOFF = 300.0  # seconds between attempts, at most
 MAX_RETRY_AFTER = 900.0  # a provider asking for a longer pause is not waited on longer

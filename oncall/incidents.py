@@ -52,6 +52,18 @@ class NotFound(LookupError):
     pass
 
 
+def note_change(session: Session, incident_id: int) -> None:
+    """Remember, on the session, that a person changed this incident: the web layer reads
+    ``changed_in(session)`` after its commit to update Slack messages and send queued pages."""
+    session.info.setdefault("changed_incidents", set()).add(incident_id)
+
+
+def changed_in(session: Session) -> set[int]:
+    """The incidents ``note_change`` saw in this session, forgotten once read."""
+    found: set[int] = session.info.pop("changed_incidents", set())
+    return found
+
+
 def acknowledge(session: Session, incident_id: int, actor: str, now: datetime) -> Incident:
     """Stop the escalation. Acknowledging an acknowledged or resolved incident changes
     nothing and is not an error (two people pressing the button at once)."""
@@ -63,6 +75,7 @@ def acknowledge(session: Session, incident_id: int, actor: str, now: datetime) -
     ).rowcount  # type: ignore[attr-defined]
     if changed:
         record(session, incident_id, "acknowledged", actor, now)
+        note_change(session, incident_id)
         arm_ack_timeout(session, incident_id, now)
     return _get(session, incident_id)
 
@@ -87,6 +100,7 @@ def resolve(session: Session, incident_id: int, actor: str, now: datetime) -> In
     ).rowcount  # type: ignore[attr-defined]
     if changed:
         record(session, incident_id, "resolved", actor, now)
+        note_change(session, incident_id)
     return _get(session, incident_id)
 
 

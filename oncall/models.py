@@ -326,6 +326,9 @@ class Page(Base):
     lease_until: Mapped[datetime | None]
     message: Mapped[str | None] = mapped_column(Text)
     provider_id: Mapped[str | None] = mapped_column(String(100))
+    # The provider's own delivery status (Twilio: queued, sent, delivered, undelivered, ...),
+    # from its status callbacks; it only ever moves forward.
+    provider_status: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
@@ -349,6 +352,53 @@ class SlackMessage(Base):
     # The incident state the message shows (see oncall.notify.slack.store.version).
     rendered: Mapped[str | None] = mapped_column(String(100))
     error: Mapped[str | None] = mapped_column(Text)
+class ReplyCode(Base):
+    """A user's short SMS reply number for an open incident ("reply 4a to ack"). Numbers are
+    per user and are reused once the incident they named has closed."""
+
+    __tablename__ = "reply_codes"
+    __table_args__ = (
+        UniqueConstraint("user_id", "code", name="uq_reply_codes_user_code"),
+        UniqueConstraint("user_id", "incident_id", name="uq_reply_codes_user_incident"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"),
+                                             index=True)
+    code: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProviderSend(Base):
+    """One request to a provider (a Twilio message or call), written before the request is
+    made and given the provider's id after. A bundled SMS carries several pages. Throttling
+    counts these rows per destination."""
+
+    __tablename__ = "provider_sends"
+    __table_args__ = (Index("ix_provider_sends_dest", "channel", "destination", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    destination: Mapped[str] = mapped_column(String(64))
+    page_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    body: Mapped[str | None] = mapped_column(Text)
+    # requested (in flight, or its answer lost with a worker) | accepted | rejected |
+    # superseded (lost, later delivered) | recovered (no request: a lost one had gone out)
+    status: Mapped[str] = mapped_column(String(16), default="requested")
+    provider_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    provider_status: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TwilioInbound(Base):
+    """Inbound Twilio requests already acted on, by MessageSid (or CallSid and step): a
+    replayed request, even correctly signed, changes nothing."""
+
+    __tablename__ = "twilio_inbound"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class IncidentEvent(Base):
@@ -543,6 +593,8 @@ __all__ = [
     "Override",
     "Page",
     "PolicyLevel",
+    "ProviderSend",
+    "ReplyCode",
     "RuleState",
     "Schedule",
     "ScheduleLayer",
@@ -550,6 +602,7 @@ __all__ = [
     "SlackMessage",
     "SystemState",
     "ThresholdRule",
+    "TwilioInbound",
     "User",
     "utcnow",
 ]

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from oncall import actions, engine, metrics
 from oncall.models import SystemState, utcnow
+from oncall.notify import OutgoingPage
+from oncall.notify.sms import outbox
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +42,27 @@ def deliver_page(factory: sessionmaker[Session], page_id: int,
         outgoing = engine.prepare_delivery(session, page_id, now or utcnow())
     if outgoing is None:
         return False
-    provider_id, error = engine.send(outgoing)
-    with factory() as session, session.begin():
-        follow = engine.record_outcome(session, page_id, provider_id, error, now or utcnow())
+    sent, follow = _deliver_claimed(factory, outgoing, now)
     for next_id in follow:  # a permanent failure falls back to the user's next channel now
         deliver_page(factory, next_id, now)
-    return True
+    return sent
+
+
+def _deliver_claimed(factory: sessionmaker[Session], outgoing: OutgoingPage,
+                     now: datetime | None) -> tuple[bool, list[int]]:
+    """Send a claimed page. Twilio channels go through their outbox: throttle per number,
+    bundle the person's waiting SMS, record the request before making it. Returns whether a
+    send was attempted, and the fallback pages to send now."""
+    batch = outbox.prepare(factory, outgoing, now or utcnow())
+    if batch is None:  # throttled: pending again, due when the number may next be reached
+        return False, []
+    provider_id, error = outbox.send(batch)
+    follow: list[int] = []
+    with factory() as session, session.begin():
+        for sent_id in batch.page_ids:
+            follow += engine.record_outcome(session, sent_id, provider_id, error, utcnow())
+        outbox.finish(session, batch, provider_id, error, utcnow())
+    return True, follow
 
 
 def deliver_incident(factory: sessionmaker[Session], incident_id: int,
@@ -128,8 +145,11 @@ def _deliver_batch(factory: sessionmaker[Session], fixed: datetime | None,
     one transaction. Returns whether there may be more (a full batch, or fallbacks)."""
     with factory() as session, session.begin():
         claimed, outgoing = engine.claim_due(session, fixed or utcnow(), limit)
-    results = [(page.page_id, *engine.send(page)) for page in outgoing]
     follow: list[int] = []
+    for page in [p for p in outgoing if outbox.handles(p)]:
+        follow += _deliver_claimed(factory, page, fixed)[1]
+    results = [(page.page_id, *engine.send(page)) for page in outgoing
+               if not outbox.handles(page)]
     with factory() as session, session.begin():
         engine.record_sent(session, [(page_id, provider_id)
                                      for page_id, provider_id, error in results

@@ -24,6 +24,10 @@ _console_always = False
 
 
 def channel(name: str) -> Channel:
+    """The channel; the console stands in for a provider no longer configured (a page queued
+    before a restart without its credentials still reaches someone's terminal, not a crash)."""
+    if name not in _CHANNELS and name in PROVIDERS:
+        return _CHANNELS["console"]
     return _CHANNELS[name]
 
 
@@ -78,6 +82,8 @@ def setup(settings: Any) -> None:
     web app factory and the worker). Each provider package adds its line here."""
     global _console_always
     _console_always = bool(getattr(settings, "embedded", False))
-    from oncall.notify import slack
+    from oncall.notify import slack, sms, voice
 
+    sms.setup(settings)
+    voice.setup(settings)
     slack.setup(settings)

@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
         rules,
         schedules,
         slack,
+        twilio,
         users,
     )
 
@@ -60,9 +61,10 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     calendar.init_app(app)
     health.init_app(app)
     slack.init_app(app)
-    limits.init_app(app, settings)
+    twilio.init_app(app)
     heartbeats.init_app(app)
     maintenance.init_app(app)
+    limits.init_app(app, settings)
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:

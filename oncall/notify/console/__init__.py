@@ -15,6 +15,9 @@ class ConsoleChannel:
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream
 
+    def reaches(self, recipient: Recipient) -> bool:
+        return True
+
     def send(self, page: OutgoingPage) -> Receipt:
         out = self.stream or sys.stdout
         who = page.recipient.email or page.recipient.name
@@ -25,6 +28,3 @@ class ConsoleChannel:
               f"     acknowledge: POST /api/v1/incidents/{page.incident_id}/ack",
               file=out, flush=True)
         return Receipt(provider_id=f"console-{page.page_id}")
-
-    def reaches(self, recipient: Recipient) -> bool:
-        return True

@@ -1,0 +1,119 @@
+"""Replies to page SMS: "4a" acknowledges the incident behind the user's code 4, "4r"
+resolves, "4e" escalates; "a", "r" or "e" alone act on the user's latest page; "aa" acks all
+of the user's open incidents; "help" explains. Only a registered user's number can act, and
+only on codes that user was sent. Each answer is the text of the SMS reply."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from oncall import actions, incidents
+from oncall.models import Incident, Page, User
+from oncall.notify.sms import codes
+from oncall.notify.sms.text import help_text
+
+ACTIONS = {"a": "ack", "ack": "ack", "acknowledge": "ack",
+           "r": "resolve", "res": "resolve", "resolve": "resolve", "c": "resolve",
+           "e": "escalate", "esc": "escalate", "escalate": "escalate"}
+_REPLY = re.compile(r"^(?:(\d{1,6})\s*([a-z]+)|([a-z]+)\s*(\d{1,6})?)$")
+REFUSED = "This number is not registered with oncall; it cannot act on pages."
+
+
+@dataclass(frozen=True)
+class Command:
+    action: str  # ack | resolve | escalate | ack_all | help | unknown
+    code: int | None = None
+
+
+def parse(body: str) -> Command:
+    """Pure: what a reply asks for. Accepts "4a", "4 a", "a4", "ack 4", "A", "aa", "help"."""
+    words = " ".join(body.strip().lower().split()).rstrip(".!")
+    if words in ("aa", "ack all", "ackall"):
+        return Command("ack_all")
+    if words in ("help", "h", "?", "info"):
+        return Command("help")
+    found = _REPLY.match(words)
+    if found is None:
+        return Command("unknown")
+    number, word = found.group(1), found.group(2)
+    if number is None:
+        word, number = found.group(3), found.group(4)
+    action = ACTIONS.get(word)
+    if action is None:
+        return Command("unknown")
+    return Command(action, int(number) if number is not None else None)
+
+
+def handle(session: Session, from_number: str, body: str, now: datetime) -> str:
+    """Act on a reply from ``from_number`` (the caller owns the transaction)."""
+    user = session.scalar(select(User).where(User.phone == from_number).order_by(User.id))
+    if user is None:
+        return REFUSED
+    command = parse(body)
+    if command.action == "help":
+        return _help(session, user)
+    if command.action == "ack_all":
+        return _ack_all(session, user, now)
+    if command.action == "unknown":
+        return "Sorry, I did not understand that.\n" + _help(session, user)
+    if command.code is None:
+        incident_id = _latest(session, user)
+        if incident_id is None:
+            return "You have no pages to act on.\n" + _help(session, user)
+    else:
+        found = codes.incident_for(session, user.id, command.code)
+        if found is None:
+            return f"Unknown code {command.code}.\n" + _help(session, user)
+        incident_id = found
+    return _act(session, user, command.action, incident_id, now)
+
+
+def _act(session: Session, user: User, action: str, incident_id: int, now: datetime) -> str:
+    incident = session.get(Incident, incident_id, populate_existing=True)
+    if incident is None:
+        return f"Incident #{incident_id} no longer exists."
+    name = f"#{incident.id} ({incident.service.name}: {incident.summary[:60]})"
+    if incident.status == "resolved":
+        return f"Incident {name} is already resolved by {incident.resolved_by or 'someone'}."
+    do: Callable[..., Incident]
+    if action == "ack":
+        if incident.status == "acknowledged":
+            return f"Incident {name} was already acknowledged by {incident.acked_by}."
+        do, done = incidents.acknowledge, "Acknowledged"
+    elif action == "resolve":
+        do, done = incidents.resolve, "Resolved"
+    else:
+        if incident.status != "triggered":
+            return (f"Incident {name} is acknowledged by {incident.acked_by}; "
+                    "nothing to escalate.")
+        do, done = actions.escalate_now, "Escalated"
+    do(session, incident.id, user.email, now)
+    return f"{done} incident {name}."
+
+
+def _ack_all(session: Session, user: User, now: datetime) -> str:
+    acked = []
+    for _code, incident in codes.open_codes(session, user.id):
+        if incident.status == "triggered":
+            incidents.acknowledge(session, incident.id, user.email, now)
+            acked.append(f"#{incident.id}")
+    if not acked:
+        return "You have no unacknowledged incidents."
+    return f"Acknowledged {len(acked)} incident{'s' if len(acked) > 1 else ''}: " \
+        + ", ".join(acked) + "."
+
+
+def _latest(session: Session, user: User) -> int | None:
+    """The incident of the user's most recent page."""
+    return session.scalar(select(Page.incident_id).where(
+        Page.user_id == user.id, Page.status == "sent").order_by(Page.id.desc()).limit(1))
+
+
+def _help(session: Session, user: User) -> str:
+    return help_text([(code, i.id, i.summary) for code, i in codes.open_codes(session, user.id)])

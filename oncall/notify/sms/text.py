@@ -1,0 +1,60 @@
+"""What the SMS says (pure functions). Twilio takes up to 1,600 characters per message."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from oncall.notify import page_text
+
+MAX_SMS = 1600
+
+
+@dataclass(frozen=True)
+class Item:
+    code: int
+    incident_id: int
+    severity: str
+    service: str
+    summary: str
+
+
+def single(item: Item) -> str:
+    c = item.code
+    head = page_text(item.incident_id, item.severity, item.service, item.summary)
+    tail = f"\nReply {c}a to ack, {c}r to resolve, {c}e to escalate."
+    return head[:MAX_SMS - len(tail)] + tail
+
+
+def bundle(items: list[Item]) -> str:
+    """Several open incidents for one person in one message."""
+    if len(items) == 1:
+        return single(items[0])
+    services = sorted({i.service for i in items})
+    head = (f"{len(items)} open incidents for {services[0]}:" if len(services) == 1
+            else f"{len(items)} open incidents:")
+    tail = "\nReply aa to ack all, or e.g. {0}a to ack, {0}r to resolve #{1}.".format(
+        items[0].code, items[0].incident_id)
+    room = MAX_SMS - len(head) - len(tail)
+    lines = []
+    for item in items:
+        line = f"\n{item.code}: [{item.severity.upper()}] #{item.incident_id} "
+        if len(services) > 1:
+            line += f"{item.service}: "
+        line += item.summary[:80]
+        if len(line) > room:
+            lines.append("\n...")
+            break
+        room -= len(line)
+        lines.append(line)
+    return head + "".join(lines) + tail
+
+
+def help_text(codes: list[tuple[int, int, str]]) -> str:
+    """``codes``: (code, incident id, summary) of the user's open incidents."""
+    lines = ["oncall replies: <n>a ack, <n>r resolve, <n>e escalate incident n; a, r or e "
+             "alone act on your latest page; aa acks all your open incidents."]
+    if codes:
+        lines.append("Open: " + "; ".join(f"{c} = #{i} {s[:40]}" for c, i, s in codes))
+    else:
+        lines.append("You have no open incidents.")
+    return "\n".join(lines)[:MAX_SMS]

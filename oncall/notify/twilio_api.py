@@ -1,0 +1,146 @@
+"""The Twilio REST client the SMS and voice channels share, and how its failures are classed.
+
+The real ``twilio`` SDK does the talking. ``TWILIO_API_BASE_URL`` points its ``api`` domain
+(``api.twilio.com``, where Messages and Calls live) at a mock or proxy: the SDK supports that
+by its ``Domain.base_url`` attribute, so the request it sends is otherwise exactly what it
+would send to Twilio.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import requests
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from oncall.config import Settings
+from oncall.notify import DeliveryError
+
+T = TypeVar("T")
+
+# Twilio error codes that no retry will fix: the number, not the moment, is the problem.
+# https://www.twilio.com/docs/api/errors
+PERMANENT_CODES = {
+    20003,  # authentication failed (wrong account SID or token: retrying won't help)
+    20404,  # resource not found (e.g. wrong account)
+    21211,  # invalid 'To' phone number
+    21212,  # invalid 'From' phone number
+    21214,  # 'To' number cannot be reached
+    21217,  # phone number does not appear to be valid
+    21219,  # 'To' not verified (trial accounts)
+    21401,  # invalid phone number (voice)
+    21408,  # permission to send to this region not enabled
+    21606,  # 'From' number is not a valid SMS-capable number
+    21610,  # recipient unsubscribed (replied STOP)
+    21612,  # 'To' not currently reachable via SMS
+    21614,  # 'To' is not a mobile number
+    30004,  # message blocked
+    30005,  # unknown destination handset
+    30006,  # landline or unreachable carrier
+    30007,  # message filtered by the carrier
+    30032,  # toll-free number not verified
+}
+# Codes that mean "try again later" whatever the HTTP status says.
+TRANSIENT_CODES = {20429, 20500, 20503, 30001, 30003, 30008, 30009, 30010, 31005}
+
+
+def is_permanent_code(code: int | None, http_status: int | None = None) -> bool:
+    """Classify a Twilio error: True when no retry can succeed."""
+    if code in TRANSIENT_CODES:
+        return False
+    if code in PERMANENT_CODES:
+        return True
+    if http_status is None:
+        return False  # an asynchronous failure with an unknown code: try again
+    return 400 <= http_status < 500 and http_status not in (408, 409, 429)
+
+
+class RecordingHttpClient(TwilioHttpClient):
+    """The SDK's own HTTP client, keeping each thread's last response so that a 429's
+    ``Retry-After`` header can be read after the SDK has raised."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self._local = threading.local()
+
+    def request(self, *args: Any, **kwargs: Any) -> Response:
+        self._local.response = None
+        response = super().request(*args, **kwargs)
+        self._local.response = response
+        return response
+
+    def last_text(self) -> str:
+        response = getattr(self._local, "response", None)
+        return str(response.text) if response is not None else ""
+
+    def last_headers(self) -> dict[str, str]:
+        response = getattr(self._local, "response", None)
+        return dict(response.headers or {}) if response is not None else {}
+
+
+class TwilioAPI:
+    """One authenticated client (thread-safe: one requests session per process)."""
+
+    def __init__(self, settings: Settings) -> None:
+        if not settings.twilio_enabled:
+            raise ValueError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required")
+        self.settings = settings
+        self.http = RecordingHttpClient(timeout=settings.twilio_timeout)
+        self.client = Client(settings.twilio_account_sid, settings.twilio_auth_token,
+                             http_client=self.http)
+        if settings.twilio_api_base_url:
+            self.client.api.base_url = settings.twilio_api_base_url.rstrip("/")
+        self.from_number = settings.twilio_from_number
+        self.public_url = settings.public_url.rstrip("/")
+
+    @property
+    def status_callback(self) -> str:
+        return f"{self.public_url}/twilio/status"
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run one SDK call, turning every failure into a :class:`DeliveryError`."""
+        try:
+            return fn()
+        except (TwilioRestException, TwilioServiceException) as exc:
+            raise self._classify(exc) from exc
+        except requests.Timeout as exc:
+            raise DeliveryError(f"twilio: timed out: {exc}", permanent=False) from exc
+        except requests.RequestException as exc:
+            raise DeliveryError(f"twilio: connection failed: {exc}", permanent=False) from exc
+
+    def _classify(self, exc: TwilioRestException | TwilioServiceException) -> DeliveryError:
+        status = int(exc.status) if exc.status is not None else None
+        code = int(exc.code) if isinstance(exc.code, int | str) and str(exc.code).isdigit() \
+            else None
+        message = getattr(exc, "msg", None) or getattr(exc, "detail", None) or str(exc)
+        problems = _validation(self.http.last_text())
+        if problems:  # a mock such as Prism says what was wrong with the request
+            message = f"{message} ({problems})"
+        permanent = is_permanent_code(code, status)
+        wait = retry_after(self.http.last_headers()) if status == 429 or code == 20429 else None
+        return DeliveryError(f"twilio {status} error {code}: {message}", permanent=permanent,
+                             retry_after=wait)
+
+
+def retry_after(headers: dict[str, str]) -> float | None:
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                return None
+    return None
+
+
+def _validation(body: str) -> str:
+    try:
+        found = json.loads(body).get("validation") or []
+    except (ValueError, AttributeError):
+        return ""
+    return "; ".join(str(v.get("message")) for v in found if isinstance(v, dict))

@@ -1,0 +1,75 @@
+"""Voice pages through Twilio: a call that reads the incident and waits for one key
+(1 acknowledge, 2 resolve, 3 escalate). No key: the page did not acknowledge anything.
+
+Twilio fetches what to say from ``/twilio/voice?page=<id>`` when the call is answered, and
+posts the key to ``/twilio/voice/gather?page=<id>`` (see ``oncall.web.twilio``).
+"""
+
+from __future__ import annotations
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from oncall.config import Settings
+from oncall.notify import DeliveryError, OutgoingPage, Receipt, Recipient
+from oncall.notify.twilio_api import TwilioAPI
+
+KEYS = {"1": "acknowledge", "2": "resolve", "3": "escalate"}
+
+
+class VoiceChannel:
+    name = "voice"
+
+    def __init__(self, api: TwilioAPI) -> None:
+        self.api = api
+
+    def reaches(self, recipient: Recipient) -> bool:
+        return bool(recipient.phone)
+
+    def send(self, page: OutgoingPage) -> Receipt:
+        if not page.recipient.phone:
+            raise DeliveryError(f"{page.recipient.email or page.recipient.name} has no phone "
+                                "number", permanent=True)
+        if not self.api.from_number:
+            raise DeliveryError("TWILIO_FROM_NUMBER is not set", permanent=True)
+        calls = self.api.client.api.v2010.account.calls
+        call = self.api.call(lambda: calls.create(
+            to=page.recipient.phone, from_=self.api.from_number,
+            url=f"{self.api.public_url}/twilio/voice?page={page.page_id}", method="POST",
+            # Only the default "completed" event: its CallStatus (completed, busy, no-answer,
+            # failed) is all the escalation needs.
+            status_callback=self.api.status_callback, status_callback_method="POST",
+            timeout=30))
+        return Receipt(provider_id=call.sid, detail=call.status)
+
+
+def speakable(severity: str, incident_id: int, service: str, summary: str) -> str:
+    return (f"This is on call. {severity} incident {incident_id} for {service}: {summary}. ")
+
+
+def gather_twiml(action: str, script: str) -> str:
+    """Read the incident, take one key; with no key, say so and hang up."""
+    response = VoiceResponse()
+    gather = response.gather(num_digits=1, action=action, method="POST", timeout=10,
+                             input="dtmf", action_on_empty_result=False)
+    gather.say(script + "Press 1 to acknowledge. Press 2 to resolve. Press 3 to escalate.")
+    response.say("No key pressed. The incident is not acknowledged. Goodbye.")
+    response.hangup()
+    return str(response)
+
+
+def say_twiml(text: str) -> str:
+    response = VoiceResponse()
+    response.say(text)
+    response.hangup()
+    return str(response)
+
+
+def setup(settings: Settings) -> VoiceChannel | None:
+    """Register the voice channel when Twilio credentials are configured."""
+    if not settings.twilio_enabled:
+        return None
+    from oncall.notify.registry import register
+
+    channel = VoiceChannel(TwilioAPI(settings))
+    register(channel)
+    return channel

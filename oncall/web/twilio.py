@@ -1,0 +1,182 @@
+"""Twilio webhooks: ``POST /twilio/sms`` (replies), ``/twilio/voice`` (what a paging call
+says), ``/twilio/voice/gather`` (the key pressed) and ``/twilio/status`` (delivery status).
+
+Every request must carry a valid ``X-Twilio-Signature`` for the URL Twilio was given, i.e.
+``ONCALL_PUBLIC_URL`` + path + query (Twilio's ``RequestValidator``); otherwise 403 and
+nothing changes. Replies are TwiML. A replayed SMS or key press (same MessageSid, or same
+CallSid at the same step) is refused with 409 and changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from apiflask import APIBlueprint
+from flask import Flask, Response, abort, request
+from sqlalchemy import or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from oncall import actions, incidents, jobs
+from oncall.models import Incident, Page, ProviderSend, Service, TwilioInbound, User, utcnow
+from oncall.notify import slack, twilio_status, voice
+from oncall.notify.sms import replies
+from oncall.web import settings, transaction
+
+log = logging.getLogger(__name__)
+bp = APIBlueprint("twilio", __name__, tag="Twilio webhooks", enable_openapi=False)
+
+
+def _verified() -> None:
+    """403 unless the request is signed by Twilio with our auth token for our public URL."""
+    token = settings().twilio_auth_token
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not token or not signature:
+        abort(403)
+    query = request.query_string.decode()
+    url = settings().public_url.rstrip("/") + request.path + (f"?{query}" if query else "")
+    if not RequestValidator(token).validate(url, request.form, signature):
+        log.warning("twilio: bad signature for %s", url)
+        abort(403)
+
+
+def _twiml(xml: str, status: int = 200) -> Response:
+    return Response(xml, status=status, mimetype="text/xml")
+
+
+def _message(text: str, status: int = 200) -> Response:
+    reply = MessagingResponse()
+    reply.message(text)
+    return _twiml(str(reply), status)
+
+
+def _first_time(session: Session, key: str) -> bool:
+    """Note an inbound request as acted on; False when it already was (a replay)."""
+    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql"
+              else sqlite.insert)
+    stmt = (insert(TwilioInbound).values(key=key[:100], received_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["key"]).returning(TwilioInbound.key))
+    return session.connection().execute(stmt).scalar() is not None
+
+
+def _after_commit(session: Session) -> None:
+    """After a reply or key press changed incidents: send what an escalation queued now (not
+    at the next sweep), and bring every Slack message about them up to date."""
+    for incident_id in incidents.changed_in(session):
+        jobs.deliver(incident_id)
+        slack.after_change(incident_id)
+
+
+@bp.post("/twilio/sms")
+def sms() -> Response:
+    _verified()
+    sid = request.form.get("MessageSid") or request.form.get("SmsSid") or ""
+    with transaction() as s:
+        if sid and not _first_time(s, f"sms:{sid}"):
+            return _twiml(str(MessagingResponse()), 409)
+        text = replies.handle(s, request.form.get("From", ""), request.form.get("Body", ""),
+                              utcnow())
+    _after_commit(s)
+    return _message(text)
+
+
+@bp.post("/twilio/status")
+def status() -> Response:
+    _verified()
+    form = request.form
+    sid = form.get("MessageSid") or form.get("CallSid")
+    state = form.get("MessageStatus") or form.get("SmsStatus") or form.get("CallStatus")
+    if not sid or not state:
+        abort(400)
+    code = form.get("ErrorCode") or ""
+    channel = "sms" if form.get("MessageSid") else "voice"
+    with transaction() as s:
+        twilio_status.apply(s, sid, state, int(code) if code.isdigit() else None, utcnow(),
+                            channel=channel, destination=form.get("To"))
+    return _twiml(str(MessagingResponse()))
+
+
+def _voice_page(session: Session) -> tuple[Page, Incident, User] | None:
+    """The voice page this call is about, when the call is really that page's: the callee
+    is the paged user's number and (once stored) the CallSid is the page's."""
+    page_id = request.args.get("page", "")
+    if not page_id.isdigit():
+        return None
+    row = session.execute(select(Page, Incident, User)
+                          .join(Incident, Incident.id == Page.incident_id)
+                          .join(User, User.id == Page.user_id)
+                          .where(Page.id == int(page_id), Page.channel == "voice")).first()
+    if row is None:
+        return None
+    page, incident, user = row
+    if not user.phone or request.form.get("To") != user.phone:
+        return None
+    call_sid = request.form.get("CallSid", "")
+    owned = session.scalar(select(ProviderSend.id).where(
+        ProviderSend.channel == "voice", ProviderSend.provider_id == call_sid))
+    if page.provider_id != call_sid and owned is None:
+        # Twilio may fetch the script before our worker has stored the SID: accept a call
+        # to the right number while the page's request is still in flight.
+        in_flight = session.scalar(select(ProviderSend.id).where(
+            ProviderSend.channel == "voice", ProviderSend.status == "requested",
+            or_(ProviderSend.provider_id.is_(None), ProviderSend.provider_id == call_sid),
+            ProviderSend.destination == user.phone))
+        if request.path.endswith("/gather") or in_flight is None:
+            return None
+    return page, incident, user
+
+
+@bp.post("/twilio/voice")
+def voice_answer() -> Response:
+    _verified()
+    with transaction() as s:
+        found = _voice_page(s)
+        if found is None:
+            return _twiml(voice.say_twiml("This call is not about a page. Goodbye."))
+        page, incident, _user = found
+        if incident.status != "triggered":
+            return _twiml(voice.say_twiml(
+                f"Incident {incident.id} is already {incident.status}. Goodbye."))
+        service = s.scalar(select(Service.name).where(Service.id == incident.service_id))
+        script = voice.speakable(incident.severity, incident.id, service or "", incident.summary)
+    action = f"{settings().public_url.rstrip('/')}/twilio/voice/gather?page={page.id}"
+    return _twiml(voice.gather_twiml(action, script))
+
+
+@bp.post("/twilio/voice/gather")
+def voice_gather() -> Response:
+    _verified()
+    digits = request.form.get("Digits", "")
+    with transaction() as s:
+        found = _voice_page(s)
+        if found is None:
+            return _twiml(voice.say_twiml("This call cannot act on that incident. Goodbye."))
+        _page, incident, user = found
+        if not _first_time(s, f"gather:{request.form.get('CallSid', '')}"):
+            return _twiml(voice.say_twiml("Already done. Goodbye."), 409)
+        what = voice.KEYS.get(digits)
+        now = utcnow()
+        if what is None:
+            return _twiml(voice.say_twiml("No valid key pressed. The incident is not "
+                                          "acknowledged. Goodbye."))
+        if incident.status == "resolved" or (what != "resolve"
+                                             and incident.status != "triggered"):
+            return _twiml(voice.say_twiml(
+                f"Incident {incident.id} is already {incident.status}. Goodbye."))
+        if what == "acknowledge":
+            incidents.acknowledge(s, incident.id, user.email, now)
+            said = "acknowledged"
+        elif what == "resolve":
+            incidents.resolve(s, incident.id, user.email, now)
+            said = "resolved"
+        else:
+            actions.escalate_now(s, incident.id, user.email, now)
+            said = "escalated"
+    _after_commit(s)
+    return _twiml(voice.say_twiml(f"Incident {incident.id} {said}. Goodbye."))
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
