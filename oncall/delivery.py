@@ -49,12 +49,16 @@ def prepare_delivery(session: Session, page_id: int, now: datetime) -> OutgoingP
     return found[0] if found else None
 
 
-def claim_due(session: Session, now: datetime, limit: int = 200) -> tuple[int, list[OutgoingPage]]:
+def claim_due(session: Session, now: datetime, limit: int = 200,
+              exclude: tuple[str, ...] = ()) -> tuple[int, list[OutgoingPage]]:
     """Claim up to ``limit`` due pages in one statement (PostgreSQL: ``SKIP LOCKED``, so
     sweepers share them) and re-check their incidents. Returns how many were claimed and
-    what to send (pages of incidents acknowledged meanwhile are cancelled)."""
+    what to send (pages of incidents acknowledged meanwhile are cancelled). Pages on the
+    ``exclude`` channels are left for one-by-one delivery (Twilio's throttle and bundling)."""
     due = (((Page.status == "pending") & (Page.next_attempt_at <= now))
            | ((Page.status == "sending") & (Page.lease_until < now)))
+    if exclude:
+        due = due & Page.channel.not_in(exclude)
     pick = select(Page.id).where(due).order_by(Page.next_attempt_at).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
@@ -213,9 +217,12 @@ def page_failed(session: Session, page_id: int, error: str, *, permanent: bool,
                attempts=row.attempts, retry_at=retry_at.isoformat(), **about)
 
 
-def due_pages(session: Session, now: datetime, limit: int = 200) -> list[int]:
-    return list(session.scalars(
-        select(Page.id)
-        .where(((Page.status == "pending") & (Page.next_attempt_at <= now))
-               | ((Page.status == "sending") & (Page.lease_until < now)))
-        .order_by(Page.next_attempt_at).limit(limit)))
+def due_pages(session: Session, now: datetime, limit: int = 200,
+              channels: tuple[str, ...] | None = None) -> list[int]:
+    query = (select(Page.id)
+             .where(((Page.status == "pending") & (Page.next_attempt_at <= now))
+                    | ((Page.status == "sending") & (Page.lease_until < now)))
+             .order_by(Page.next_attempt_at).limit(limit))
+    if channels is not None:
+        query = query.where(Page.channel.in_(channels))
+    return list(session.scalars(query))

@@ -144,12 +144,16 @@ def _deliver_batch(factory: sessionmaker[Session], fixed: datetime | None,
     """Claim a batch of due pages in one statement, send them, and store the outcomes in
     one transaction. Returns whether there may be more (a full batch, or fallbacks)."""
     with factory() as session, session.begin():
-        claimed, outgoing = engine.claim_due(session, fixed or utcnow(), limit)
+        claimed, outgoing = engine.claim_due(session, fixed or utcnow(), limit,
+                                             exclude=outbox.TWILIO_CHANNELS)
+        one_by_one = engine.due_pages(session, fixed or utcnow(), limit,
+                                      channels=outbox.TWILIO_CHANNELS)
+    # SMS and voice one by one: each claim bundles that person's other waiting SMS and
+    # respects the per-number throttle (a page bundled into an earlier one is then skipped).
+    for page_id in one_by_one:
+        deliver_page(factory, page_id, fixed)
     follow: list[int] = []
-    for page in [p for p in outgoing if outbox.handles(p)]:
-        follow += _deliver_claimed(factory, page, fixed)[1]
-    results = [(page.page_id, *engine.send(page)) for page in outgoing
-               if not outbox.handles(page)]
+    results = [(page.page_id, *engine.send(page)) for page in outgoing]
     with factory() as session, session.begin():
         engine.record_sent(session, [(page_id, provider_id)
                                      for page_id, provider_id, error in results
@@ -163,8 +167,8 @@ def _deliver_batch(factory: sessionmaker[Session], fixed: datetime | None,
                                                     fixed or utcnow())
             except Exception:  # the page stays 'sending' and is retried after its lease
                 log.exception("sweeper: could not record the outcome of page %s", page_id)
-    report.delivered += len(results)
-    return claimed == limit or bool(follow)
+    report.delivered += len(results) + len(one_by_one)
+    return claimed == limit or len(one_by_one) == limit or bool(follow)
 
 
 def _mark(session: Session, key: str, now: datetime) -> None:

@@ -266,7 +266,7 @@ def test_1e_escalates_now_to_the_next_level(factory: Any, pager: Pager, alice: P
     alice.expect_sms("Reply 1a")
     _, text = alice.reply("1e")
     assert text.startswith(f"Escalated incident #{inc}")
-    assert ("escalation_requested", "alice@example.com") in events(factory, inc)
+    assert ("escalate_requested", "alice@example.com") in events(factory, inc)
     pager.tick(1)  # not the 300 s the level would wait
     bob.expect_sms(rf"#{inc} .*Reply 1a to ack")
     _, text = bob.reply("1a")

@@ -123,9 +123,9 @@ def test_status_callbacks_move_forward_only(factory: Any, tclient: Any, paged: i
 
 
 @pytest.mark.parametrize(("state", "code", "permanent"), [
-    ("undelivered", "30003", False), ("failed", "21610", True), ("undelivered", "30006", True)])
-def test_an_async_failure_reaches_page_failed(state: str, code: str, permanent: bool,
-                                              factory: Any, tclient: Any, paged: int) -> None:
+    ("failed", "21610", True), ("undelivered", "30006", True)])
+def test_an_async_permanent_failure_reaches_page_failed(
+        state: str, code: str, permanent: bool, factory: Any, tclient: Any, paged: int) -> None:
     sid = page_row(factory, paged).provider_id
     assert sid
     assert status(tclient, sid, "sent").status_code == 200
@@ -136,6 +136,21 @@ def test_an_async_failure_reaches_page_failed(state: str, code: str, permanent: 
         [detail] = s.scalars(select(IncidentEvent.detail).where(
             IncidentEvent.incident_id == paged, IncidentEvent.kind == "page_failed")).all()
     assert detail["permanent"] is permanent
+
+
+def test_an_async_transient_failure_is_retried(factory: Any, tclient: Any, paged: int) -> None:
+    """30003 (handset unreachable) may pass: the page is sent again after a backoff."""
+    sid = page_row(factory, paged).provider_id
+    assert sid
+    assert status(tclient, sid, "sent").status_code == 200
+    assert status(tclient, sid, "undelivered", "30003").status_code == 200
+    page = page_row(factory, paged)
+    assert page.status == "pending" and page.provider_status == "undelivered"
+    assert "30003" in page.error
+    with factory() as s:
+        kinds = s.scalars(select(IncidentEvent.kind).where(
+            IncidentEvent.incident_id == paged)).all()
+    assert "page_retry" in kinds and "page_failed" not in kinds
 
 
 def test_a_callback_for_the_fixture_status_and_unknown_sids_changes_nothing(
@@ -220,7 +235,7 @@ def test_other_keys(digits: str, expect: str, factory: Any, tclient: Any,
         kinds = s.scalars(select(IncidentEvent.kind)
                           .where(IncidentEvent.incident_id == inc)).all()
     if digits == "3":
-        assert "escalation_requested" in kinds and incident.level == 2
+        assert "escalate_requested" in kinds and incident.level == 2
     if digits == "9":
         assert "not acknowledged" in r.get_data(as_text=True)
 
