@@ -60,8 +60,9 @@ def _deliver_claimed(factory: sessionmaker[Session], outgoing: OutgoingPage,
     follow: list[int] = []
     with factory() as session, session.begin():
         for sent_id in batch.page_ids:
-            follow += engine.record_outcome(session, sent_id, provider_id, error, utcnow())
-        outbox.finish(session, batch, provider_id, error, utcnow())
+            follow += engine.record_outcome(session, sent_id, provider_id, error,
+                                            now or utcnow())
+        outbox.finish(session, batch, provider_id, error, now or utcnow())
     return True, follow
 
 

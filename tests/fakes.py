@@ -20,7 +20,8 @@ class FakeChannel:
         if error is not None:
             raise error
         self.sent.append(page)
-        return Receipt(provider_id=f"{self.name}-{page.page_id}")
+        # Like a provider: every request gets its own id, a resend of one page included.
+        return Receipt(provider_id=f"{self.name}-{page.page_id}-{len(self.sent)}")
 
     def reaches(self, recipient: Recipient) -> bool:
         if self.name in ("sms", "voice"):
