@@ -68,7 +68,10 @@ def route(session: Session, alert: NormalizedAlert, service: str,
     observed: dict[str, Any] = {}
     summary = alert.summary
     held = False
-    if alert.status == "firing" and rule.windowed:
+    if alert.status == "firing" and rule.windowed and rule.dedup_key is None \
+            and store.open_incident_of(session, rule, group) is not None:
+        pass  # the group's incident is open and over: this alert joins it, nothing to count
+    elif alert.status == "firing" and rule.windowed:
         assert rule.when is not None and hasattr(rule.when, "within")
         past = store.samples(session, rule, now, rule.when.within,
                              {k: alert.labels.get(k) for k in rule.per}, enough=_enough(rule))

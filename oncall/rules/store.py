@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session, selectinload
 from oncall.models import (
     Alert,
     EscalationPolicy,
+    Incident,
     Integration,
+    RuleState,
     Service,
     SystemState,
     ThresholdRule,
@@ -176,6 +178,18 @@ def _numeric(value: str) -> bool:
 
 def _type_of(rule: Rule) -> str:
     return rule.match.types[0]  # the query already kept only the rule's types
+
+
+def open_incident_of(session: Session, rule: Rule, group: tuple[str, ...]) -> int | None:
+    """The open incident a windowed rule opened for this group, while its condition holds and
+    no hold-down runs: one indexed lookup, so a storm of alerts for a group already paged
+    joins its incident without counting the window again for every alert."""
+    return session.scalar(
+        select(RuleState.incident_id)
+        .join(Incident, Incident.id == RuleState.incident_id)
+        .where(RuleState.rule == rule.name, RuleState.group_key == group_key(group),
+               RuleState.firing.is_(True), RuleState.clear_since.is_(None),
+               Incident.status != "resolved"))
 
 
 def group_key(group: tuple[str, ...]) -> str:

@@ -177,3 +177,24 @@ def test_the_beat_opens_and_pages_a_crossing_nobody_posted(
     [page] = wait_for(lambda: pages_for(factory, incident.id), 20, what="the page")
     with factory() as s:
         assert s.get(User, page.user_id).email == "bob@example.com"  # the rule's policy
+
+
+def test_alerts_for_a_group_already_over_join_its_incident_without_counting_again(
+        apply_rules: Callable[[str], Any], send: Callable[..., Any], factory: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from oncall.rules import store
+
+    apply_rules(SPIKE_RULE)
+    opened = spike(send, [0, 1, 2])[-1]
+    assert opened.new
+    counted: list[str] = []
+    real = store.samples
+    monkeypatch.setattr(store, "samples", lambda *a, **k: counted.append("x") or real(*a, **k))
+    storm = spike(send, [2.1, 2.2, 2.3])
+    assert [o.incident_id for o in storm] == [opened.incident_id] * 3
+    assert counted == []  # the open group's incident is found by its rule state
+    other = spike(send, [2.4], merchant="globex")[0]
+    assert other.status == "held" and counted == ["x"]  # another group is still counted
+    run(factory, 8)  # (12:03, 12:08]: empty: the hold-down starts; alerts are counted again
+    counted.clear()
+    assert spike(send, [8.1])[0].status == "held" and counted == ["x"]
