@@ -555,10 +555,10 @@ class LoadResult:
         return {**asdict(self), "rps": round(self.rps, 1)}
 
 
-ALERTS_PER_REQUEST = {"am50-repeat": 50, "am50-new": 50}
+ALERTS_PER_REQUEST = {"am50-repeat": 50, "am50-new": 50, "am50-norule": 50}
 
 
-def alertmanager_body(group: str, size: int = 50) -> bytes:
+def alertmanager_body(group: str, size: int = 50, alert_type: str = "charge_failure") -> bytes:
     """An Alertmanager webhook (version 4) of ``size`` alerts, fingerprints ``<group>-<i>``."""
     return json.dumps({
         "version": "4", "groupKey": '{}:{alertname="ChargeFailures"}', "truncatedAlerts": 0,
@@ -566,7 +566,7 @@ def alertmanager_body(group: str, size: int = 50) -> bytes:
         "commonLabels": {"alertname": "ChargeFailures"}, "commonAnnotations": {},
         "externalURL": "http://alertmanager:9093",
         "alerts": [{"status": "firing",
-                    "labels": {"alertname": "ChargeFailures", "type": "charge_failure",
+                    "labels": {"alertname": "ChargeFailures", "type": alert_type,
                                "severity": "critical", "merchant_id": f"m{i}"},
                     "annotations": {"summary": f"bench: charge failures for m{i}"},
                     "startsAt": "2026-11-27T02:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
@@ -580,6 +580,8 @@ def request_body(key_mode: str, prefix: str, tid: int, n: int) -> bytes:
         return alertmanager_body(f"{prefix}-repeat")
     if key_mode == "am50-new":
         return alertmanager_body(f"{prefix}-{tid}-{n}")
+    if key_mode == "am50-norule":
+        return alertmanager_body(f"{prefix}-repeat", alert_type="api_latency")
     return alert_body(f"{prefix}-shared" if key_mode == "shared" else f"{prefix}-{tid}-{n}")
 
 
@@ -610,11 +612,11 @@ end
 -- An Alertmanager webhook (version 4) with 50 alerts of one group. "am50-repeat": the same 50
 -- fingerprints every time (Alertmanager re-notifying a standing group: the dedup path);
 -- "am50-new": 50 fingerprints never seen before in every request (50 new incidents each).
-function am_body(group)
+function am_body(group, alert_type)
   local parts = {}
   for i = 1, 50 do
     parts[i] = '{"status":"firing","labels":{"alertname":"ChargeFailures",' ..
-      '"type":"charge_failure",' ..
+      '"type":"' .. alert_type .. '",' ..
       '"severity":"critical","merchant_id":"m' .. i .. '"},"annotations":{"summary":' ..
       '"bench: charge failures for m' .. i .. '"},"startsAt":"2026-11-27T02:00:00Z",' ..
       '"endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus/graph",' ..
@@ -628,10 +630,13 @@ end
 
 function request()
   n = n + 1
-  if key_mode == "am50-repeat" or key_mode == "am50-new" then
+  if key_mode == "am50-repeat" or key_mode == "am50-new" or key_mode == "am50-norule" then
     local group = prefix .. "-repeat"
+    local alert_type = "charge_failure"
     if key_mode == "am50-new" then group = prefix .. "-" .. tid .. "-" .. n end
-    return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, am_body(group))
+    if key_mode == "am50-norule" then alert_type = "api_latency" end
+    return wrk.format("POST", nil, {["Content-Type"] = "application/json"},
+                      am_body(group, alert_type))
   end
   local key = prefix .. "-shared"
   if key_mode == "unique" then key = prefix .. "-" .. tid .. "-" .. n end

@@ -43,6 +43,10 @@ VARIANTS = {
     # open incident), and 50 new alerts in every request (50 incidents to open and page).
     "am50-repeat": ("oncall", "am50-repeat", True),
     "am50-new": ("oncall", "am50-new", True),
+    # The same standing group with an alert type no rule matches (api_latency): the path of
+    # most Alertmanager traffic, one statement per batch. The two above are charge_failure
+    # alerts, which rules/billing.yaml's per-merchant count rule judges one by one.
+    "am50-norule": ("oncall", "am50-norule", True),
 }
 
 TARGETS = {"am_alerts_per_s": 5000.0, "rps": 1000.0, "ratio_to_insert": 0.65, "p99_ms": 50.0,
@@ -223,15 +227,16 @@ def summarize(runs: list[dict[str, Any]]) -> tuple[str, str, dict[str, Any]]:
         if name in by_name and floor and floor["load"]["rps"]:
             verdict[f"ratio {name} / insert"] = round(
                 by_name[name]["load"]["rps"] / floor["load"]["rps"], 3)
-    for name in ("am50-repeat", "am50-new"):
+    for name in ("am50-repeat", "am50-new", "am50-norule"):
         if name in by_name and floor and floor["load"]["rps"]:
             verdict[f"ratio {name} alerts/s / insert"] = round(
                 alerts_per_s(by_name[name]) / floor["load"]["rps"], 3)
-    am = by_name.get("am50-repeat")
-    if am:
-        verdict.setdefault("targets", {})[
-            f"am50-repeat >= {TARGETS['am_alerts_per_s']:,.0f} alerts/s "
-            f"(got {alerts_per_s(am):,.0f})"] = alerts_per_s(am) >= TARGETS["am_alerts_per_s"]
+    for name in ("am50-norule", "am50-repeat"):
+        if name in by_name:
+            got = alerts_per_s(by_name[name])
+            verdict.setdefault("targets", {})[
+                f"{name} >= {TARGETS['am_alerts_per_s']:,.0f} alerts/s (got {got:,.0f})"] = \
+                got >= TARGETS["am_alerts_per_s"]
     if real:
         roles = real["sampling"]["roles"]
         celery_peak = max(roles["celery_main"]["peak_rss_mb_max"] or 0,
