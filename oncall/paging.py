@@ -9,11 +9,12 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from oncall import actions, engine, metrics
-from oncall.models import SystemState, utcnow
+from oncall.models import Page, SystemState, utcnow
 from oncall.notify import OutgoingPage
 from oncall.notify.sms import outbox
 
@@ -70,10 +71,6 @@ def deliver_incident(factory: sessionmaker[Session], incident_id: int,
                      now: datetime | None = None) -> int:
     """Send the incident's pages that are due now: those a manual escalate or reassign just
     queued (without this they would wait for the next sweep). Returns how many were tried."""
-    from sqlalchemy import select
-
-    from oncall.models import Page
-
     at = now or utcnow()
     with factory() as session:
         due = list(session.scalars(select(Page.id).where(

@@ -20,7 +20,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from oncall.config import Settings
-from oncall.notify import DeliveryError
+from oncall.notify import DeliveryError, OutgoingPage, Receipt, Recipient
 
 T = TypeVar("T")
 
@@ -82,6 +82,45 @@ class RecordingHttpClient(TwilioHttpClient):
     def last_headers(self) -> dict[str, str]:
         response = getattr(self._local, "response", None)
         return dict(response.headers or {}) if response is not None else {}
+
+
+class TwilioChannel:
+    """What the SMS and voice channels share: the client, who they reach (anyone with a
+    phone), and the checks before a request."""
+
+    name = ""
+
+    def __init__(self, api: TwilioAPI) -> None:
+        self.api = api
+
+    def reaches(self, recipient: Recipient) -> bool:
+        return bool(recipient.phone)
+
+    def send(self, page: OutgoingPage) -> Receipt:  # each channel's own request
+        raise NotImplementedError
+
+    def destination(self, page: OutgoingPage) -> str:
+        """The number to page, or a permanent DeliveryError saying why there is none."""
+        if not page.recipient.phone:
+            raise DeliveryError(f"{page.recipient.email or page.recipient.name} has no phone "
+                                "number", permanent=True)
+        if not self.api.from_number:
+            raise DeliveryError("TWILIO_FROM_NUMBER is not set", permanent=True)
+        return page.recipient.phone
+
+
+C = TypeVar("C", bound=TwilioChannel)
+
+
+def setup_channel(settings: Settings, make: Callable[[TwilioAPI], C]) -> C | None:
+    """Register a Twilio channel when Twilio credentials are configured."""
+    if not settings.twilio_enabled:
+        return None
+    from oncall.notify.registry import register
+
+    channel = make(TwilioAPI(settings))
+    register(channel)
+    return channel
 
 
 class TwilioAPI:

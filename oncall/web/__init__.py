@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from apiflask import APIFlask
 from flask import g
@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 from oncall import __version__, db, jobs
 from oncall.config import Settings, load_settings
 from oncall.notify import registry
+
+T = TypeVar("T")
 
 
 def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
@@ -91,6 +93,20 @@ def transaction() -> Iterator[Session]:
     except BaseException:
         s.rollback()
         raise
+
+
+def commit(work: Callable[[], T], refusals: type[Exception]) -> T:
+    """Run a change in the request's transaction and commit it; a domain refusal (an
+    exception with ``field``, ``message`` and ``status``) becomes that 4xx, naming the field,
+    and nothing is kept."""
+    from oncall.web.errors import BadRequest
+
+    try:
+        with transaction():
+            return work()
+    except refusals as exc:
+        err: Any = exc
+        raise BadRequest(err.field or "", err.message, err.status) from None
 
 
 def session() -> Session:

@@ -15,7 +15,7 @@ from oncall.audit import entry_json
 from oncall.models import INCIDENT_STATUSES, AuditEntry, Incident, utcnow
 from oncall.notify import slack
 from oncall.web import session, transaction
-from oncall.web.auth import current_user, require
+from oncall.web.auth import actor, require
 from oncall.web.errors import BadRequest
 
 bp = APIBlueprint("api", __name__, url_prefix="/api/v1", tag="Incidents")
@@ -57,7 +57,7 @@ def get_incident(incident_id: int) -> dict[str, Any]:
 def _act(incident_id: int, action: Any) -> dict[str, Any]:
     try:
         with transaction() as s:
-            incident = action(s, incident_id, f"user:{current_user().email}", utcnow())
+            incident = action(s, incident_id, actor(), utcnow())
     except incidents.NotFound:
         raise HTTPError(404, f"incident {incident_id} not found") from None
     slack.after_change(incident_id)
@@ -89,7 +89,7 @@ def _escalation_act(incident_id: int, action: Any) -> dict[str, Any]:
                 raise incidents.NotFound(incident_id)
             if found.status == "resolved":
                 raise HTTPError(409, f"incident {incident_id} is resolved")
-            incident = action(s, incident_id, f"user:{current_user().email}", utcnow())
+            incident = action(s, incident_id, actor(), utcnow())
     except incidents.NotFound:
         raise HTTPError(404, f"incident {incident_id} not found") from None
     except actions.ActionError as exc:

@@ -30,6 +30,11 @@ def current_user() -> User:
     return g.user
 
 
+def actor() -> str:
+    """The timeline and audit actor for the authenticated user: ``user:<email>``."""
+    return f"user:{current_user().email}"
+
+
 def require(role: str) -> Callable[[F], F]:
     """Allow the view to users whose role is ``role`` or above."""
     needed = ROLES.index(role)

@@ -21,8 +21,8 @@ from oncall import jobs
 from oncall.heartbeats import service, store
 from oncall.ingest import SEVERITIES
 from oncall.models import ROLES, Heartbeat, HeartbeatPing, utcnow
-from oncall.web import session, settings, transaction
-from oncall.web.auth import current_user, require
+from oncall.web import commit, session, settings, transaction
+from oncall.web.auth import actor, current_user, require
 from oncall.web.errors import BadRequest
 
 pings = APIBlueprint("pings", __name__, tag="Heartbeats")
@@ -103,9 +103,6 @@ class PingQuery(Schema):
     limit = Integer(load_default=50, validate=Range(min=1, max=store.PINGS_KEPT))
 
 
-def _actor() -> str:
-    return f"user:{current_user().email}"
-
 
 def _get(heartbeat_id: int) -> Heartbeat:
     found = session().get(Heartbeat, heartbeat_id)
@@ -123,11 +120,8 @@ def _json(hb: Heartbeat) -> dict[str, Any]:
 
 
 def _commit(work: Callable[[], Any]) -> Any:
-    try:
-        with transaction():
-            return work()
-    except service.HeartbeatError as exc:
-        raise BadRequest(exc.field or "", exc.message, exc.status) from None
+    """Run a change and commit it, turning refusals into 4xx answers."""
+    return commit(work, service.HeartbeatError)
 
 
 @bp.get("")
@@ -146,7 +140,7 @@ def list_heartbeats() -> dict[str, Any]:
 def create_heartbeat(data: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Create a heartbeat: `period` or `cron` (+ `timezone`), `grace`. It is due one period
     (or at the first cron time) from now, and goes down if no ping came by then plus grace."""
-    hb = _commit(lambda: service.create(session(), _actor(), data, utcnow()))
+    hb = _commit(lambda: service.create(session(), actor(), data, utcnow()))
     return _json(hb), 201
 
 
@@ -163,7 +157,7 @@ def get_heartbeat(heartbeat_id: int) -> dict[str, Any]:
 @require("manager")
 def update_heartbeat(heartbeat_id: int, data: dict[str, Any]) -> dict[str, Any]:
     hb = _get(heartbeat_id)
-    _commit(lambda: service.update(session(), _actor(), hb, data, utcnow()))
+    _commit(lambda: service.update(session(), actor(), hb, data, utcnow()))
     return _json(hb)
 
 
@@ -172,7 +166,7 @@ def update_heartbeat(heartbeat_id: int, data: dict[str, Any]) -> dict[str, Any]:
 @require("manager")
 def delete_heartbeat(heartbeat_id: int) -> tuple[str, int]:
     hb = _get(heartbeat_id)
-    _commit(lambda: service.remove(session(), _actor(), hb))
+    _commit(lambda: service.remove(session(), actor(), hb))
     return "", 204
 
 
@@ -182,7 +176,7 @@ def delete_heartbeat(heartbeat_id: int) -> tuple[str, int]:
 def pause_heartbeat(heartbeat_id: int) -> dict[str, Any]:
     """Stop checking it (e.g. the job is switched off). Its next ping resumes it."""
     hb = _get(heartbeat_id)
-    _commit(lambda: service.pause(session(), _actor(), hb, utcnow()))
+    _commit(lambda: service.pause(session(), actor(), hb, utcnow()))
     return _json(hb)
 
 
@@ -192,7 +186,7 @@ def pause_heartbeat(heartbeat_id: int) -> dict[str, Any]:
 def resume_heartbeat(heartbeat_id: int) -> dict[str, Any]:
     """Check it again, as if created now."""
     hb = _get(heartbeat_id)
-    _commit(lambda: service.resume(session(), _actor(), hb, utcnow()))
+    _commit(lambda: service.resume(session(), actor(), hb, utcnow()))
     return _json(hb)
 
 

@@ -16,9 +16,8 @@ from oncall import jobs
 from oncall.maintenance import service
 from oncall.maintenance.window import WindowError
 from oncall.models import MaintenanceWindow, utcnow
-from oncall.web import session, transaction
-from oncall.web.auth import current_user, require
-from oncall.web.errors import BadRequest
+from oncall.web import commit, session
+from oncall.web.auth import actor, require
 
 bp = APIBlueprint("maintenance", __name__, url_prefix="/api/v1/maintenance",
                   tag="Maintenance windows")
@@ -44,9 +43,6 @@ class WindowQuery(Schema):
                    metadata={"description": "`current`: scheduled or active"})
 
 
-def _actor() -> str:
-    return f"user:{current_user().email}"
-
 
 def _get(window_id: int) -> MaintenanceWindow:
     found = session().get(MaintenanceWindow, window_id)
@@ -56,11 +52,8 @@ def _get(window_id: int) -> MaintenanceWindow:
 
 
 def _commit(work: Callable[[], Any]) -> Any:
-    try:
-        with transaction():
-            return work()
-    except WindowError as exc:
-        raise BadRequest(exc.field or "", exc.message, exc.status) from None
+    """Run a change and commit it, turning refusals into 4xx answers."""
+    return commit(work, WindowError)
 
 
 def _page(released: list[int]) -> None:
@@ -93,7 +86,7 @@ def create_window(data: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Open a window: alerts matching it are stored and shown, and the incidents they open
     page when it ends (if still open). Incidents already open keep escalating."""
     now = utcnow()
-    created = _commit(lambda: service.create(session(), _actor(), data, now))
+    created = _commit(lambda: service.create(session(), actor(), data, now))
     return service.window_json(session(), created, now), 201
 
 
@@ -113,7 +106,7 @@ def update_window(window_id: int, data: dict[str, Any]) -> dict[str, Any]:
     longer covers now)."""
     window = _get(window_id)
     now = utcnow()
-    _page(_commit(lambda: service.update(session(), _actor(), window, data, now)))
+    _page(_commit(lambda: service.update(session(), actor(), window, data, now)))
     return service.window_json(session(), window, now)
 
 
@@ -124,7 +117,7 @@ def end_window(window_id: int) -> dict[str, Any]:
     """End the window now (cancel it, if it has not started): what it held pages now."""
     window = _get(window_id)
     now = utcnow()
-    _page(_commit(lambda: service.end(session(), _actor(), window, now)))
+    _page(_commit(lambda: service.end(session(), actor(), window, now)))
     return service.window_json(session(), window, now)
 
 
@@ -134,7 +127,7 @@ def end_window(window_id: int) -> dict[str, Any]:
 def delete_window(window_id: int) -> tuple[str, int]:
     """Delete the window; what it held pages now."""
     window = _get(window_id)
-    _page(_commit(lambda: service.remove(session(), _actor(), window, utcnow())))
+    _page(_commit(lambda: service.remove(session(), actor(), window, utcnow())))
     return "", 204
 
 

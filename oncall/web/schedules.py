@@ -19,8 +19,8 @@ from oncall.models import ROLES, Override, Schedule, ScheduleLayer, User, utcnow
 from oncall.rotations import final_shifts, layer_shifts, next_shift, on_call_by_layer
 from oncall.scheduling import service
 from oncall.scheduling.store import override_json, schedule_json, spec_for
-from oncall.web import session, transaction
-from oncall.web.auth import current_user, require
+from oncall.web import commit, session
+from oncall.web.auth import actor, current_user, require
 from oncall.web.errors import BadRequest
 
 bp = APIBlueprint("schedules", __name__, url_prefix="/api/v1/schedules", tag="Schedules")
@@ -118,17 +118,10 @@ def _user(email: str, field: str) -> User:
     return found
 
 
-def _actor() -> str:
-    return f"user:{current_user().email}"
-
 
 def _commit(work: Callable[[], Any]) -> Any:
     """Run a change and commit it, turning refusals into 4xx answers."""
-    try:
-        with transaction():
-            return work()
-    except service.ScheduleError as exc:
-        raise BadRequest(exc.field or "", exc.message, exc.status) from None
+    return commit(work, service.ScheduleError)
 
 
 @bp.get("")
@@ -146,7 +139,7 @@ def list_schedules() -> dict[str, Any]:
 @require("manager")
 def create_schedule(data: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Create a schedule (with its layers, in order: a later layer wins)."""
-    created = _commit(lambda: service.create_schedule(session(), _actor(), data))
+    created = _commit(lambda: service.create_schedule(session(), actor(), data))
     return schedule_json(session(), created), 201
 
 
@@ -163,7 +156,7 @@ def get_schedule(schedule_id: int) -> dict[str, Any]:
 @require("manager")
 def update_schedule(schedule_id: int, data: dict[str, Any]) -> dict[str, Any]:
     sched = _schedule(schedule_id)
-    _commit(lambda: service.update_schedule(session(), _actor(), sched, data))
+    _commit(lambda: service.update_schedule(session(), actor(), sched, data))
     return schedule_json(session(), sched)
 
 
@@ -172,7 +165,7 @@ def update_schedule(schedule_id: int, data: dict[str, Any]) -> dict[str, Any]:
 @require("manager")
 def delete_schedule(schedule_id: int) -> tuple[str, int]:
     sched = _schedule(schedule_id)
-    _commit(lambda: service.delete_schedule(session(), _actor(), sched))
+    _commit(lambda: service.delete_schedule(session(), actor(), sched))
     return "", 204
 
 
@@ -182,7 +175,7 @@ def delete_schedule(schedule_id: int) -> tuple[str, int]:
 @require("manager")
 def add_layer(schedule_id: int, data: dict[str, Any]) -> tuple[dict[str, Any], int]:
     sched = _schedule(schedule_id)
-    _commit(lambda: service.add_layer(session(), _actor(), sched, data))
+    _commit(lambda: service.add_layer(session(), actor(), sched, data))
     return schedule_json(session(), sched), 201
 
 
@@ -194,7 +187,7 @@ def update_layer(schedule_id: int, layer_id: int, data: dict[str, Any]) -> dict[
     """Change a layer: its rotation, members (in order), restrictions, name or position."""
     sched = _schedule(schedule_id)
     layer = _layer(sched, layer_id)
-    _commit(lambda: service.update_layer(session(), _actor(), layer, data))
+    _commit(lambda: service.update_layer(session(), actor(), layer, data))
     return schedule_json(session(), sched)
 
 
@@ -204,7 +197,7 @@ def update_layer(schedule_id: int, layer_id: int, data: dict[str, Any]) -> dict[
 def delete_layer(schedule_id: int, layer_id: int) -> tuple[str, int]:
     sched = _schedule(schedule_id)
     layer = _layer(sched, layer_id)
-    _commit(lambda: service.delete_layer(session(), _actor(), layer))
+    _commit(lambda: service.delete_layer(session(), actor(), layer))
     return "", 204
 
 
@@ -215,7 +208,7 @@ def _edit_members(schedule_id: int, layer_id: int, edit: Callable[[list[str]], N
     layer = _layer(sched, layer_id)
     members = list(schedule_json(session(), sched)["layers"][layer.position]["members"])
     edit(members)
-    _commit(lambda: service.update_layer(session(), _actor(), layer, {"members": members}))
+    _commit(lambda: service.update_layer(session(), actor(), layer, {"members": members}))
     return schedule_json(session(), sched)
 
 
@@ -273,7 +266,7 @@ def add_override(schedule_id: int, data: dict[str, Any]) -> tuple[dict[str, Any]
     user = _user(data["user"], "user") if data.get("user") else current_user()
     _may_override_for(user)
     start, end = parse_time(data["start"], "start"), parse_time(data["end"], "end")
-    made = _commit(lambda: service.add_override(session(), _actor(), sched, user, start, end,
+    made = _commit(lambda: service.add_override(session(), actor(), sched, user, start, end,
                                                 data.get("note")))
     return override_json(made), 201
 
@@ -286,7 +279,7 @@ def delete_override(schedule_id: int, override_id: int) -> tuple[str, int]:
     if found is None or found.schedule_id != schedule_id:
         raise HTTPError(404, f"override {override_id} not found")
     _may_override_for(found.user)
-    _commit(lambda: service.delete_override(session(), _actor(), found))
+    _commit(lambda: service.delete_override(session(), actor(), found))
     return "", 204
 
 
@@ -305,7 +298,7 @@ def swap_shift(schedule_id: int, data: dict[str, Any]) -> tuple[dict[str, Any], 
         detail = on_call_by_layer(spec_for(session(), sched, at), at)
         if detail.by_layer.get(data["layer"]) != me.email:
             raise HTTPError(403, "responders may swap only shifts they hold or take")
-    made = _commit(lambda: service.swap(session(), _actor(), sched, data["layer"], at, to_user))
+    made = _commit(lambda: service.swap(session(), actor(), sched, data["layer"], at, to_user))
     return override_json(made), 201
 
 

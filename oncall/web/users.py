@@ -13,7 +13,7 @@ from oncall.audit import audit
 from oncall.models import User
 from oncall.notify import registry, rules
 from oncall.web import session, transaction
-from oncall.web.auth import current_user, require
+from oncall.web.auth import actor, current_user, require
 from oncall.web.errors import BadRequest
 
 bp = APIBlueprint("users", __name__, url_prefix="/api/v1/users", tag="Users")
@@ -128,7 +128,7 @@ def put_rules(user_id: int, data: dict[str, Any]) -> dict[str, Any]:
         before = {k: [r.as_json() for r in v] for k, v in rules.load(s, user.id).items()}
         rules.replace(s, user.id, parsed)
         after = {k: [r.as_json() for r in v] for k, v in parsed.items()}
-        audit(s, f"user:{current_user().email}", "update", "notification_rules", user.id,
+        audit(s, actor(), "update", "notification_rules", user.id,
               user.email, {"rules": before}, {"rules": after})
     return _rules_json(user)
 

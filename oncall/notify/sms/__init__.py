@@ -9,31 +9,21 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from oncall.config import Settings
-from oncall.notify import DeliveryError, OutgoingPage, Receipt, Recipient
-from oncall.notify.twilio_api import TwilioAPI
+from oncall.notify import OutgoingPage, Receipt
+from oncall.notify.twilio_api import TwilioChannel, setup_channel
 
 LOOKUP_LIMIT = 20  # the most recent messages to a number that a lookup reads
 CLOCK_SKEW = timedelta(minutes=2)
 
 
-class SmsChannel:
+class SmsChannel(TwilioChannel):
     name = "sms"
 
-    def __init__(self, api: TwilioAPI) -> None:
-        self.api = api
-
-    def reaches(self, recipient: Recipient) -> bool:
-        return bool(recipient.phone)
-
     def send(self, page: OutgoingPage) -> Receipt:
-        if not page.recipient.phone:
-            raise DeliveryError(f"{page.recipient.email or page.recipient.name} has no phone "
-                                "number", permanent=True)
-        if not self.api.from_number:
-            raise DeliveryError("TWILIO_FROM_NUMBER is not set", permanent=True)
+        to = self.destination(page)
         messages = self.api.client.api.v2010.account.messages
         message = self.api.call(lambda: messages.create(
-            to=page.recipient.phone, from_=self.api.from_number, body=page.text,
+            to=to, from_=self.api.from_number, body=page.text,
             status_callback=self.api.status_callback))
         return Receipt(provider_id=message.sid, detail=message.status)
 
@@ -53,10 +43,4 @@ class SmsChannel:
 
 def setup(settings: Settings) -> SmsChannel | None:
     """Register the SMS channel when Twilio credentials are configured."""
-    if not settings.twilio_enabled:
-        return None
-    from oncall.notify.registry import register
-
-    channel = SmsChannel(TwilioAPI(settings))
-    register(channel)
-    return channel
+    return setup_channel(settings, SmsChannel)

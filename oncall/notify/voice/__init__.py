@@ -10,30 +10,20 @@ from __future__ import annotations
 from twilio.twiml.voice_response import VoiceResponse
 
 from oncall.config import Settings
-from oncall.notify import DeliveryError, OutgoingPage, Receipt, Recipient
-from oncall.notify.twilio_api import TwilioAPI
+from oncall.notify import OutgoingPage, Receipt
+from oncall.notify.twilio_api import TwilioChannel, setup_channel
 
 KEYS = {"1": "acknowledge", "2": "resolve", "3": "escalate"}
 
 
-class VoiceChannel:
+class VoiceChannel(TwilioChannel):
     name = "voice"
 
-    def __init__(self, api: TwilioAPI) -> None:
-        self.api = api
-
-    def reaches(self, recipient: Recipient) -> bool:
-        return bool(recipient.phone)
-
     def send(self, page: OutgoingPage) -> Receipt:
-        if not page.recipient.phone:
-            raise DeliveryError(f"{page.recipient.email or page.recipient.name} has no phone "
-                                "number", permanent=True)
-        if not self.api.from_number:
-            raise DeliveryError("TWILIO_FROM_NUMBER is not set", permanent=True)
+        to = self.destination(page)
         calls = self.api.client.api.v2010.account.calls
         call = self.api.call(lambda: calls.create(
-            to=page.recipient.phone, from_=self.api.from_number,
+            to=to, from_=self.api.from_number,
             url=f"{self.api.public_url}/twilio/voice?page={page.page_id}", method="POST",
             # Only the default "completed" event: its CallStatus (completed, busy, no-answer,
             # failed) is all the escalation needs.
@@ -66,10 +56,4 @@ def say_twiml(text: str) -> str:
 
 def setup(settings: Settings) -> VoiceChannel | None:
     """Register the voice channel when Twilio credentials are configured."""
-    if not settings.twilio_enabled:
-        return None
-    from oncall.notify.registry import register
-
-    channel = VoiceChannel(TwilioAPI(settings))
-    register(channel)
-    return channel
+    return setup_channel(settings, VoiceChannel)
