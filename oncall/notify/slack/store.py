@@ -95,6 +95,23 @@ class RefreshReport:
 ROUNDS = 3
 
 
+def _claim(factory: sessionmaker[Session], message_id: int, version: str) -> bool:
+    with factory() as session, session.begin():
+        return bool(session.execute(
+            update(SlackMessage).where(SlackMessage.id == message_id,
+                                       SlackMessage.rendered.is_distinct_from(version))
+            .values(rendered=version)).rowcount)  # type: ignore[attr-defined]
+
+
+def _unclaim(factory: sessionmaker[Session], message_id: int, version: str,
+             previous: str | None) -> None:
+    """Give the claim back after a transient failure, so that the retry writes it."""
+    with factory() as session, session.begin():
+        session.execute(update(SlackMessage).where(SlackMessage.id == message_id,
+                                                   SlackMessage.rendered == version)
+                        .values(rendered=previous))
+
+
 def refresh(factory: sessionmaker[Session], client: WebClient,
             incident_id: int) -> RefreshReport:
     """Rewrite every message about the incident that does not show its current state.
@@ -116,22 +133,29 @@ def refresh(factory: sessionmaker[Session], client: WebClient,
         if view is None or not stale:
             return report
         content = blocks.message(view)
+        version = view.version()
         for msg in stale:
+            # Claim the message for this state first: of two refreshes racing (two tasks for
+            # one change), only one calls Slack. A crash after the claim leaves the message
+            # one state behind until the incident's next change.
+            if not _claim(factory, msg.id, version):
+                continue
             error: str | None = None
             try:
                 client.chat_update(channel=msg.channel_id, ts=msg.ts, **content)
             except NETWORK_ERRORS as exc:
                 err = delivery_error(exc, "chat.update")
                 if not err.permanent:
+                    _unclaim(factory, msg.id, version, msg.rendered)
                     report.retry = err
                     continue
                 error = str(err)
                 report.failed.append(f"{msg.channel_id}/{msg.ts}: {err}")
                 log.warning("slack: cannot update %s/%s for incident %s: %s",
                             msg.channel_id, msg.ts, incident_id, err)
-            with factory() as session, session.begin():
-                session.execute(update(SlackMessage).where(SlackMessage.id == msg.id).values(
-                    rendered=view.version(), error=error))
+                with factory() as session, session.begin():
+                    session.execute(update(SlackMessage).where(SlackMessage.id == msg.id)
+                                    .values(error=error))
             report.updated += error is None
         if report.retry is not None:
             return report
