@@ -68,11 +68,12 @@ def session_scope(url: str) -> Iterator[Session]:
         yield session
 
 
-def dispose_all() -> None:
-    """Drop pooled connections (after fork, or between tests)."""
+def dispose_all(close: bool = True) -> None:
+    """Drop pooled connections (between tests; after a fork with ``close=False``, which
+    leaves the parent's connections alone instead of closing them under it)."""
     with _lock:
         for engine in _engines.values():
-            engine.dispose()
+            engine.dispose(close=close)
         _engines.clear()
         _factories.clear()
 

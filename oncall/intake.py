@@ -5,7 +5,8 @@ There is at most one open incident per (service, dedup key), guaranteed by a par
 index. A firing alert runs ``INSERT .. ON CONFLICT DO NOTHING``: concurrent duplicates cannot
 open two incidents, and joining an open incident takes no lock on its row, so a storm of
 duplicates neither queues on one row nor holds off the incident's escalation. On PostgreSQL
-the whole firing path (incident, alert, timeline entry) is one statement: one round trip.
+the whole firing path (incident, alert, timeline entry) is one statement: one round trip,
+which also wakes the dispatcher (``oncall.wake``) when it opens an incident.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from sqlalchemy import JSON, bindparam, text
 from sqlalchemy.orm import Session
 
-from oncall import maintenance
+from oncall import maintenance, wake
 from oncall.incidents import Outcome, arm_ack_timeout, record
 from oncall.ingest import NormalizedAlert
 from oncall.models import Integration, UTCDateTime
@@ -89,13 +90,14 @@ ev AS (INSERT INTO incident_events (incident_id, at, kind, actor, detail)
                 'alert_id', (SELECT id FROM al), 'summary', CAST(:inc_summary AS text),
                 'severity', CAST(:inc_severity AS text), 'rule', CAST(:rule AS text)))
        FROM inc WHERE inc.new)
-SELECT inc.id, inc.status, inc.new, (SELECT id FROM al) FROM inc
+SELECT inc.id, inc.status, inc.new, (SELECT id FROM al),
+       (SELECT {wake.NOTIFY_SQL} FROM inc WHERE inc.new) FROM inc
 """)
 # PostgreSQL, a batch (an Alertmanager group, a JSON array): the same in one statement for
 # every firing alert of the batch, from arrays. Alert ids are drawn first so that each input
 # row keeps its own; the first alert of a key opens its incident, the rest join it. Rows whose
 # incident a concurrent transaction opened meanwhile come back missing and are run again.
-_PG_TRIGGER_BATCH = _typed("""
+_PG_TRIGGER_BATCH = _typed(f"""
 WITH input AS (
   SELECT nextval(pg_get_serial_sequence('alerts', 'id')) AS alert_id, t.*
   FROM unnest(CAST(:ord AS int[]), CAST(:service_id AS int[]), CAST(:dedup_key AS text[]),
@@ -138,7 +140,8 @@ ev AS (
                            'severity', f.severity)
   FROM inc JOIN firsts f USING (service_id, dedup_key) WHERE inc.new
 )
-SELECT input.ord, input.alert_id, inc.id, inc.status, inc.new AND input.alert_id = f.alert_id
+SELECT input.ord, input.alert_id, inc.id, inc.status, inc.new AND input.alert_id = f.alert_id,
+       (SELECT {wake.NOTIFY_SQL} WHERE EXISTS (SELECT 1 FROM inc WHERE inc.new))
 FROM input JOIN inc USING (service_id, dedup_key) JOIN firsts f USING (service_id, dedup_key)
 """)
 _OPEN = _typed(_OPEN_INCIDENT)
@@ -227,7 +230,7 @@ def _trigger_pg_batch(session: Session, source: Source, alerts: list[NormalizedA
             "integration_id": source.id, "now": now,
             "actor": source.actor or f"integration:{source.name}",
         }).all()
-        for ord_, alert_id, incident_id, status, new in rows:
+        for ord_, alert_id, incident_id, status, new, _ in rows:
             outcomes[ord_] = Outcome(alert_id, incident_id, status, bool(new))
         pending = [i for i in pending if i not in outcomes]
         if not pending:
@@ -247,7 +250,7 @@ def _trigger_pg(session: Session, params: dict[str, Any]) -> Outcome:
     for _ in range(5):
         row = conn.execute(_PG_TRIGGER, params).first()
         if row is not None:
-            incident_id, status, new, alert_id = row
+            incident_id, status, new, alert_id, _ = row
             return Outcome(alert_id, incident_id, status, new)
     raise RuntimeError(f"could not open or find the incident for {params['dedup_key']!r}")
 

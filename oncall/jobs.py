@@ -68,6 +68,14 @@ def escalate(incident_id: int, level: int = 0, loop: int = 0,
     _send("oncall.escalate", [incident_id, level, loop], countdown)
 
 
+def opened(incident_id: int, woken: bool) -> None:
+    """A new incident was committed. ``woken``: its commit already woke the dispatcher
+    (PostgreSQL ``NOTIFY``, see ``oncall.wake``), so no task is needed; otherwise (SQLite)
+    enqueue its first step."""
+    if not woken:
+        escalate(incident_id)
+
+
 def deliver(incident_id: int) -> None:
     """Send the incident's pages that are due now (after a manual escalate or reassign)."""
     _send("oncall.deliver", [incident_id])

@@ -84,17 +84,28 @@ def sweep(factory: sessionmaker[Session], now: datetime | None = None,
     """The backstop that makes escalation durable: whatever the broker lost, every due
     incident is stepped and every due page delivered here. Works in batches until nothing
     is due or ``budget`` seconds have passed (then the next sweep carries on)."""
-    fixed, now = now, now or utcnow()
+    with factory() as session, session.begin():
+        actions.expire_acks(session, now or utcnow())
+        _mark(session, "sweeper", now or utcnow())
+    report = dispatch(factory, now, budget)
+    metrics.SWEEPS.inc()
+    return report
+
+
+def dispatch(factory: sessionmaker[Session], now: datetime | None = None,
+             budget: float = 10.0, limit: int = 200) -> SweepReport:
+    """Step every due incident and deliver every due page, in batches: the sweep without
+    its housekeeping. Also run the moment the database announces new incidents
+    (``oncall.wake``), so that a burst of them is stepped in a few transactions rather
+    than one task each."""
     report = SweepReport()
     started = time.monotonic()
-    with factory() as session, session.begin():
-        actions.expire_acks(session, now)
-        _mark(session, "sweeper", now)
-    while _step_batch(factory, fixed, report) and time.monotonic() - started < budget:
+    while (_step_batch(factory, now, report, limit)
+           and time.monotonic() - started < budget):
         pass
-    while _deliver_batch(factory, fixed, report) and time.monotonic() - started < budget:
+    while (_deliver_batch(factory, now, report, limit)
+           and time.monotonic() - started < budget):
         pass
-    metrics.SWEEPS.inc()
     return report
 
 

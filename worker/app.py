@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from celery import Celery
+from celery import Celery, bootsteps
 from celery.signals import worker_process_init
 
-from oncall import db, jobs
+from oncall import db, jobs, wake
 from oncall.config import env_float, load_settings
 from oncall.notify import registry
 
@@ -71,5 +71,33 @@ if settings.broker_url.startswith("sqla+"):
 
 @worker_process_init.connect
 def _fresh_connections(**_: object) -> None:
-    # A forked child must not share the parent's database connections.
-    db.dispose_all()
+    # A forked child must not use the parent's database connections, nor close them (the
+    # parent's wake listener keeps using its own).
+    db.dispose_all(close=False)
+
+
+class WakeListener(bootsteps.StartStopStep):
+    """On PostgreSQL, every worker listens for the notification that the intake's commit
+    sends when it opens an incident, and steps what is due at once, in batches, in a thread
+    of the worker's main process (``oncall.wake``). The pool's tasks do the rest."""
+
+    requires = {"celery.worker.components:Pool"}
+
+    def __init__(self, parent: object, **kwargs: object) -> None:
+        super().__init__(parent, **kwargs)
+        self.listener: wake.Listener | None = None
+
+    def start(self, parent: object) -> None:
+        if not settings.database_url.startswith("postgresql"):
+            return  # SQLite: the intake enqueues each new incident's first step instead
+        from worker import tasks
+
+        self.listener = wake.Listener(settings.database_url, tasks.dispatch).start()
+
+    def stop(self, parent: object) -> None:
+        if self.listener is not None:
+            self.listener.stop()
+            self.listener = None
+
+
+app.steps["worker"].add(WakeListener)

@@ -47,7 +47,18 @@ def deliver(incident_id: int) -> None:
 
 @shared_task(name="oncall.sweep")
 def sweep() -> None:
-    report = paging.sweep(_factory())
+    follow_up(paging.sweep(_factory()))
+
+
+def dispatch() -> None:
+    """What a new incident's notification runs (``oncall.wake``, in the worker's listener
+    thread): step and page everything due, then enqueue the follow-ups."""
+    follow_up(paging.dispatch(_factory(), limit=100))
+
+
+def follow_up(report: paging.SweepReport) -> None:
+    """After a sweep or a dispatch: next steps within a minute get a countdown task (later
+    ones are the sweeper's), and stepped incidents' Slack messages are refreshed."""
     for incident_id, result in report.steps:
         if result.next_action_at is not None:
             jobs.escalate(incident_id, result.level, result.loop, at=result.next_action_at)

@@ -90,6 +90,8 @@ def queue(monkeypatch: pytest.MonkeyPatch) -> Queue:
     monkeypatch.setattr(jobs, "deliver", lambda i: q.items.append(("deliver", i)))
     monkeypatch.setattr(jobs, "escalate", lambda i, level=0, loop=0, at=None:
                         q.items.append(("escalate", i, level, loop)))
+    # A new incident's first step, whether the commit woke the dispatcher or not.
+    monkeypatch.setattr(jobs, "opened", lambda i, woken: q.items.append(("escalate", i, 0, 0)))
     return q
 
 

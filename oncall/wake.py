@@ -1,0 +1,105 @@
+"""New incidents wake the dispatcher through the database (PostgreSQL ``LISTEN/NOTIFY``).
+
+The intake statement that opens an incident also runs ``pg_notify('oncall_due', '')``.
+PostgreSQL delivers a notification only when (and if) its transaction commits, so a
+listener hears of every committed incident and never of one that was rolled back, with no
+window between "committed" and "enqueued" for a crash to fall into, and no broker round
+trip on the alert's path. Each worker process listens (``worker/app.py``) and, on a
+notification, steps everything due in batches (``paging.dispatch``): a burst of a thousand
+new incidents becomes a few transactions, not a thousand tasks.
+
+A notification is only a nudge. Notifications sent while no one listens are dropped, so the
+listener dispatches once after every (re)connection, and the beat sweeper still finds
+every due incident every few seconds whatever happens here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "oncall_due"
+# The SQL the intake statements embed (uncorrelated: evaluated once per statement).
+NOTIFY_SQL = f"pg_notify('{CHANNEL}', '')"
+
+
+def conninfo(database_url: str) -> str:
+    """A libpq connection string for a SQLAlchemy PostgreSQL URL."""
+    url = make_url(database_url)
+    parts = {"host": url.host, "port": url.port, "dbname": url.database, "user": url.username,
+             "password": url.password, **{k: v for k, v in url.query.items()
+                                          if isinstance(v, str)}}
+    return psycopg.conninfo.make_conninfo("", **{k: v for k, v in parts.items() if v is not None})
+
+
+def wait(conn: psycopg.Connection, timeout: float) -> int:
+    """Block up to ``timeout`` seconds for a notification, then take every one already
+    queued behind it. Returns how many arrived (0: timed out)."""
+    got = sum(1 for _ in conn.notifies(timeout=timeout, stop_after=1))
+    if got:
+        got += sum(1 for _ in conn.notifies(timeout=0.0))
+    return got
+
+
+def listen(database_url: str, wake: Callable[[], object], stop: threading.Event,
+           idle: float = 1.0, max_backoff: float = 10.0,
+           on_listening: Callable[[], object] | None = None) -> None:
+    """Call ``wake()`` after every batch of notifications until ``stop`` is set. Runs in a
+    thread of its own. Notifications arriving while ``wake`` runs are queued on the
+    connection and handled by the next call: bursts coalesce, nothing is missed. A lost
+    connection is reopened (with backoff), followed by one ``wake()`` for whatever opened
+    meanwhile. ``wake`` errors are logged: the sweeper covers for them."""
+    backoff = 0.5
+    while not stop.is_set():
+        try:
+            with psycopg.connect(conninfo(database_url), autocommit=True,
+                                 connect_timeout=5) as conn:
+                conn.execute(f"LISTEN {CHANNEL}")
+                log.info("wake: listening for new incidents on %s", CHANNEL)
+                if on_listening is not None:
+                    on_listening()
+                backoff = 0.5
+                _call(wake)  # incidents that opened while nobody listened
+                while not stop.is_set():
+                    if wait(conn, idle):
+                        _call(wake)
+        except psycopg.Error as exc:
+            if stop.is_set():
+                return
+            log.warning("wake: listener connection failed (%s); again in %.1f s", exc, backoff)
+            stop.wait(backoff)
+            backoff = min(backoff * 2, max_backoff)
+
+
+def _call(wake: Callable[[], object]) -> None:
+    try:
+        wake()
+    except Exception:
+        log.exception("wake: dispatch failed; the sweeper will step what is due")
+
+
+class Listener:
+    """``listen`` in a daemon thread, with a ``stop()`` that waits for it."""
+
+    def __init__(self, database_url: str, wake: Callable[[], object],
+                 idle: float = 1.0) -> None:
+        self.stop_event = threading.Event()
+        self.listening = threading.Event()
+        self.thread = threading.Thread(
+            target=listen, name="oncall-wake", daemon=True,
+            args=(database_url, wake, self.stop_event, idle),
+            kwargs={"on_listening": self.listening.set})
+
+    def start(self) -> Listener:
+        self.thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout)

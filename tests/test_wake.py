@@ -1,0 +1,133 @@
+"""New incidents wake the dispatcher through PostgreSQL LISTEN/NOTIFY (``oncall.wake``)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import select
+
+from oncall import intake, jobs, wake
+from oncall.config import Settings
+from oncall.ingest import generic
+from oncall.intake import Source
+from oncall.models import Incident, SystemState, utcnow
+from tests.conftest import Cast, WorkerProcess, alert, make_cast, pages_for, wait_for
+
+
+@pytest.fixture
+def postgres(settings: Settings) -> str:
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; on SQLite the intake enqueues a task")
+    return settings.database_url
+
+
+@pytest.fixture
+def listening(postgres: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(wake.conninfo(postgres), autocommit=True) as conn:
+        conn.execute(f"LISTEN {wake.CHANNEL}")
+        yield conn
+
+
+def heard(conn: psycopg.Connection) -> int:
+    return wake.wait(conn, 0.5)
+
+
+def test_a_new_incident_notifies_once_and_a_duplicate_does_not(
+        listening: psycopg.Connection, client: Any, cast: Cast) -> None:
+    url = f"/integrations/{cast.integration_token}"
+    assert client.post(url, json=alert(dedup_key="a")).status_code == 202
+    assert heard(listening) == 1
+    assert client.post(url, json=alert(dedup_key="a")).status_code == 202  # joins
+    assert heard(listening) == 0
+    batch = [alert(dedup_key="b"), alert(dedup_key="c"), alert(dedup_key="a")]
+    assert client.post(url, json=batch).status_code == 202  # one statement, one notification
+    assert heard(listening) == 1
+    assert client.post(url, json=alert(dedup_key="a", status="resolved")).status_code == 202
+    assert heard(listening) == 0
+
+
+def test_nothing_is_announced_for_a_transaction_that_rolls_back(
+        listening: psycopg.Connection, factory: Any, cast: Cast) -> None:
+    source = Source(None, "test", "generic", cast.service.id, cast.service.name)
+    with factory() as s:
+        [outcome] = intake.ingest(s, source, generic.parse(alert(dedup_key="gone")), utcnow())
+        assert outcome.new
+        s.rollback()
+    assert heard(listening) == 0
+    with factory() as s:
+        assert s.scalar(select(Incident).where(Incident.dedup_key == "gone")) is None
+
+
+def test_the_web_enqueues_no_task_when_the_commit_woke_the_dispatcher(
+        postgres: str, client: Any, cast: Cast, monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[Any] = []
+    monkeypatch.setattr(jobs, "_send", lambda *a, **k: sent.append(a))
+    r = client.post(f"/integrations/{cast.integration_token}", json=alert())
+    assert r.status_code == 202 and r.json["incidents"][0]["new"]
+    assert sent == []
+
+
+def test_the_listener_wakes_on_notifications_and_after_reconnecting(postgres: str) -> None:
+    woken = threading.Semaphore(0)
+    listener = wake.Listener(postgres, woken.release, idle=0.2).start()
+    try:
+        assert listener.listening.wait(10)
+        assert woken.acquire(timeout=10)  # the catch-up call on connecting
+        with psycopg.connect(wake.conninfo(postgres), autocommit=True) as other:
+            for _ in range(3):
+                other.execute(f"SELECT {wake.NOTIFY_SQL}")
+            assert woken.acquire(timeout=10)
+            listener.listening.clear()
+            # Lose the listener's connection: it reconnects and catches up once more.
+            other.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()")
+            assert listener.listening.wait(15)
+            assert woken.acquire(timeout=10)
+    finally:
+        listener.stop()
+    assert not listener.thread.is_alive()
+
+
+def test_a_failing_dispatch_does_not_stop_the_listener(postgres: str) -> None:
+    calls: list[int] = []
+    done = threading.Event()
+
+    def flaky() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("database blip")
+        done.set()
+
+    listener = wake.Listener(postgres, flaky, idle=0.2).start()
+    try:
+        assert listener.listening.wait(10)
+        with psycopg.connect(wake.conninfo(postgres), autocommit=True) as other:
+            wait_for(lambda: calls, 10, what="the first (failing) dispatch")
+            other.execute(f"SELECT {wake.NOTIFY_SQL}")
+            assert done.wait(10)
+    finally:
+        listener.stop()
+
+
+@pytest.mark.worker
+@pytest.mark.slow
+def test_a_real_worker_pages_a_new_incident_with_no_task_and_no_sweep(
+        postgres: str, factory: Any, client: Any, worker: WorkerProcess) -> None:
+    """The sweeper runs once an hour here and the web enqueues nothing: only the worker's
+    listener can page this incident."""
+    cast = make_cast(factory)
+    worker.sweep_interval = 3600
+    worker.start(wait=False)
+    wait_for(lambda: "wake: listening" in worker.log(), 30, what="the worker's listener")
+    r = client.post(f"/integrations/{cast.integration_token}", json=alert())
+    incident = int(r.json["incidents"][0]["incident_id"])
+    wait_for(lambda: [p.status for p in pages_for(factory, incident)] == ["sent"], 15,
+             what="the level-1 page")
+    with factory() as s:
+        opened = s.get(Incident, incident).created_at
+        sweep = s.get(SystemState, "sweeper")
+        assert sweep is None or sweep.updated_at < opened, "a sweep paged it, not the listener"
