@@ -10,15 +10,14 @@ cronie, which most Linux hosts run):
 * a fixed time that happens twice on a fall-back day (``30 1 * * *``) runs once, the first
   time. A job whose minute or hour field starts with ``*`` follows real time and runs in
   both hours.
+
+``croniter`` is imported on first use: only a heartbeat with a cron expression needs it.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from croniter import croniter
-from croniter.croniter import CroniterError
 
 
 class ScheduleError(ValueError):
@@ -43,6 +42,9 @@ def check_cron(expr: str) -> str:
     if len(fields) != 5:
         raise ScheduleError("cron", f"{expr!r} must have five fields: minute hour "
                                     "day-of-month month day-of-week")
+    from croniter import croniter
+    from croniter.croniter import CroniterError
+
     try:
         croniter(expr)
     except (CroniterError, ValueError, KeyError) as exc:
@@ -57,6 +59,8 @@ def _follows_real_time(expr: str) -> bool:
 
 def next_run(expr: str, timezone: str, after: datetime) -> datetime:
     """The first time strictly after ``after`` at which cron runs ``expr`` in ``timezone``."""
+    from croniter import croniter
+
     tz = zone(timezone)
     it = croniter(expr, after.astimezone(tz))
     skip_repeats = not _follows_real_time(expr)

@@ -4,6 +4,9 @@ The real ``twilio`` SDK does the talking. ``TWILIO_API_BASE_URL`` points its ``a
 (``api.twilio.com``, where Messages and Calls live) at a mock or proxy: the SDK supports that
 by its ``Domain.base_url`` attribute, so the request it sends is otherwise exactly what it
 would send to Twilio.
+
+``twilio`` and ``requests`` are imported when a client first talks to Twilio, not when this
+module is: a web process that only takes alerts never loads them.
 """
 
 from __future__ import annotations
@@ -11,16 +14,16 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
-
-import requests
-from twilio.base.exceptions import TwilioRestException, TwilioServiceException
-from twilio.http.http_client import TwilioHttpClient
-from twilio.http.response import Response
-from twilio.rest import Client
+from typing import TYPE_CHECKING, TypeVar
 
 from oncall.config import Settings
 from oncall.notify import DeliveryError, OutgoingPage, Receipt, Recipient
+
+if TYPE_CHECKING:
+    from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+    from twilio.rest import Client
+
+    from oncall.notify.twilio_http import RecordingHttpClient
 
 T = TypeVar("T")
 
@@ -59,29 +62,6 @@ def is_permanent_code(code: int | None, http_status: int | None = None) -> bool:
     if http_status is None:
         return False  # an asynchronous failure with an unknown code: try again
     return 400 <= http_status < 500 and http_status not in (408, 409, 429)
-
-
-class RecordingHttpClient(TwilioHttpClient):
-    """The SDK's own HTTP client, keeping each thread's last response so that a 429's
-    ``Retry-After`` header can be read after the SDK has raised."""
-
-    def __init__(self, timeout: float) -> None:
-        super().__init__(timeout=timeout)
-        self._local = threading.local()
-
-    def request(self, *args: Any, **kwargs: Any) -> Response:
-        self._local.response = None
-        response = super().request(*args, **kwargs)
-        self._local.response = response
-        return response
-
-    def last_text(self) -> str:
-        response = getattr(self._local, "response", None)
-        return str(response.text) if response is not None else ""
-
-    def last_headers(self) -> dict[str, str]:
-        response = getattr(self._local, "response", None)
-        return dict(response.headers or {}) if response is not None else {}
 
 
 class TwilioChannel:
@@ -124,19 +104,45 @@ def setup_channel(settings: Settings, make: Callable[[TwilioAPI], C]) -> C | Non
 
 
 class TwilioAPI:
-    """One authenticated client (thread-safe: one requests session per process)."""
+    """One authenticated client (thread-safe: one requests session per process), made when
+    it is first used."""
 
     def __init__(self, settings: Settings) -> None:
         if not settings.twilio_enabled:
             raise ValueError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required")
         self.settings = settings
-        self.http = RecordingHttpClient(timeout=settings.twilio_timeout)
-        self.client = Client(settings.twilio_account_sid, settings.twilio_auth_token,
-                             http_client=self.http)
-        if settings.twilio_api_base_url:
-            self.client.api.base_url = settings.twilio_api_base_url.rstrip("/")
         self.from_number = settings.twilio_from_number
         self.public_url = settings.public_url.rstrip("/")
+        self._lock = threading.Lock()
+        self._http: RecordingHttpClient | None = None
+        self._client: Client | None = None
+
+    @property
+    def client(self) -> Client:
+        return self._connect()[1]
+
+    @property
+    def http(self) -> RecordingHttpClient:
+        return self._connect()[0]
+
+    def _connect(self) -> tuple[RecordingHttpClient, Client]:
+        """The HTTP client and the SDK client on it, made once (the first use imports the
+        ``twilio`` SDK)."""
+        if self._http is not None and self._client is not None:
+            return self._http, self._client
+        with self._lock:
+            if self._http is None or self._client is None:
+                from twilio.rest import Client
+
+                from oncall.notify.twilio_http import RecordingHttpClient
+
+                http = RecordingHttpClient(timeout=self.settings.twilio_timeout)
+                client = Client(self.settings.twilio_account_sid,
+                                self.settings.twilio_auth_token, http_client=http)
+                if self.settings.twilio_api_base_url:
+                    client.api.base_url = self.settings.twilio_api_base_url.rstrip("/")
+                self._http, self._client = http, client
+            return self._http, self._client
 
     @property
     def status_callback(self) -> str:
@@ -144,6 +150,9 @@ class TwilioAPI:
 
     def call(self, fn: Callable[[], T]) -> T:
         """Run one SDK call, turning every failure into a :class:`DeliveryError`."""
+        import requests
+        from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+
         try:
             return fn()
         except (TwilioRestException, TwilioServiceException) as exc:

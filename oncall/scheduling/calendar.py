@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from icalendar import Calendar, Event
-
 from oncall.rotations import Shift
 
 
 def feed(title: str, entries: Iterable[tuple[str, Shift]], stamp: datetime) -> bytes:
     """``entries`` are (schedule name, shift); gaps (no user) are left out."""
+    from icalendar import Calendar, Event  # on first use: a web process rarely serves feeds
+
     cal = Calendar()
     cal.add("prodid", "-//oncall//schedules//EN")
     cal.add("version", "2.0")

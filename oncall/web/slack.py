@@ -17,14 +17,12 @@ from urllib.parse import urlsplit
 
 from apiflask import APIBlueprint, HTTPError
 from flask import Flask, request
-from slack_sdk.signature import SignatureVerifier
 from werkzeug.datastructures import MultiDict
 
 from oncall import jobs
 from oncall.models import utcnow
 from oncall.notify import slack
 from oncall.notify.slack import actions, commands
-from oncall.notify.slack.api import make_client, member_email
 from oncall.web import settings, transaction
 from oncall.web.errors import BadRequest
 
@@ -38,6 +36,8 @@ def verified_form() -> MultiDict[str, str]:
     secret = settings().slack_signing_secret
     if not secret:
         raise HTTPError(404, "Slack is not configured here (SLACK_SIGNING_SECRET)")
+    from slack_sdk.signature import SignatureVerifier  # on first use: slack_sdk is big
+
     raw = request.get_data(cache=True)  # the exact bytes Slack signed, before the form parser
     if not SignatureVerifier(secret).is_valid_request(raw, dict(request.headers)):
         raise HTTPError(403, "invalid or stale Slack signature (X-Slack-Signature, "
@@ -137,6 +137,8 @@ def _email_of() -> Callable[[str], str | None] | None:
     s = settings()
     if not s.slack_bot_token:
         return None
+    from oncall.notify.slack.api import make_client, member_email  # slack_sdk, on first use
+
     client = make_client(s.slack_bot_token, s.slack_api_base_url, timeout=2, retries=False)
     return lambda slack_id: member_email(client, slack_id)
 

@@ -16,8 +16,6 @@ from flask import Flask, Response, abort, request
 from sqlalchemy import or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
-from twilio.request_validator import RequestValidator
-from twilio.twiml.messaging_response import MessagingResponse
 
 from oncall import actions, incidents, jobs
 from oncall.models import Incident, Page, ProviderSend, Service, TwilioInbound, User, utcnow
@@ -35,6 +33,8 @@ def _verified() -> None:
     signature = request.headers.get("X-Twilio-Signature", "")
     if not token or not signature:
         abort(403)
+    from twilio.request_validator import RequestValidator  # on first use: twilio is big
+
     query = request.query_string.decode()
     url = settings().public_url.rstrip("/") + request.path + (f"?{query}" if query else "")
     if not RequestValidator(token).validate(url, request.form, signature):
@@ -46,9 +46,13 @@ def _twiml(xml: str, status: int = 200) -> Response:
     return Response(xml, status=status, mimetype="text/xml")
 
 
-def _message(text: str, status: int = 200) -> Response:
+def _message(text: str | None = None, status: int = 200) -> Response:
+    """A TwiML messaging answer: ``text`` as an SMS reply, or no reply at all."""
+    from twilio.twiml.messaging_response import MessagingResponse
+
     reply = MessagingResponse()
-    reply.message(text)
+    if text is not None:
+        reply.message(text)
     return _twiml(str(reply), status)
 
 
@@ -75,7 +79,7 @@ def sms() -> Response:
     sid = request.form.get("MessageSid") or request.form.get("SmsSid") or ""
     with transaction() as s:
         if sid and not _first_time(s, f"sms:{sid}"):
-            return _twiml(str(MessagingResponse()), 409)
+            return _message(status=409)
         text = replies.handle(s, request.form.get("From", ""), request.form.get("Body", ""),
                               utcnow())
     _after_commit(s)
@@ -95,7 +99,7 @@ def status() -> Response:
     with transaction() as s:
         twilio_status.apply(s, sid, state, int(code) if code.isdigit() else None, utcnow(),
                             channel=channel, destination=form.get("To"))
-    return _twiml(str(MessagingResponse()))
+    return _message()
 
 
 def _voice_page(session: Session) -> tuple[Page, Incident, User] | None:

@@ -8,12 +8,15 @@ the buttons and the command also need ``SLACK_SIGNING_SECRET``. See docs/slack.m
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from slack_sdk import WebClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from oncall import db
 from oncall.config import Settings
+
+if TYPE_CHECKING:  # slack_sdk is imported on first use (oncall.notify.slack.api), not here
+    from slack_sdk import WebClient
 
 
 @dataclass

@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from slack_sdk import WebClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from oncall.models import User, utcnow
 from oncall.notify import DeliveryError, OutgoingPage, Receipt, Recipient
 from oncall.notify.slack import blocks, store
-from oncall.notify.slack.api import NETWORK_ERRORS, delivery_error
+
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,8 @@ class SlackChannel:
 
 
 def _call(what: str, method: Callable[..., Any], **kwargs: Any) -> Any:
+    from oncall.notify.slack.api import NETWORK_ERRORS, delivery_error  # slack_sdk, on use
+
     try:
         return method(**kwargs)
     except NETWORK_ERRORS as exc:

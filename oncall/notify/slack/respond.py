@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import logging
 
-from slack_sdk.webhook import WebhookClient
-
 from oncall.notify import DeliveryError
-from oncall.notify.slack.api import NETWORK_ERRORS, TIMEOUT
 
 log = logging.getLogger(__name__)
 
 
 def ephemeral(response_url: str, text: str) -> DeliveryError | None:
     """Post ``text`` for the user's eyes only; the failure, if any (never raised)."""
+    from slack_sdk.webhook import WebhookClient
+
+    from oncall.notify.slack.api import NETWORK_ERRORS, TIMEOUT
+
     try:
         response = WebhookClient(response_url, timeout=TIMEOUT).send(
             text=text, response_type="ephemeral", replace_original=False)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from slack_sdk import WebClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,7 +16,9 @@ from oncall.incidents import alert_counts
 from oncall.models import Alert, Incident, SlackMessage, User
 from oncall.notify import DeliveryError
 from oncall.notify.slack import blocks
-from oncall.notify.slack.api import NETWORK_ERRORS, delivery_error
+
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +122,8 @@ def refresh(factory: sessionmaker[Session], client: WebClient,
     task costs a query. Two refreshes racing can finish out of order; each re-reads the state
     after its updates and goes round again if it moved, so the last word is the newest state.
     """
+    from oncall.notify.slack.api import NETWORK_ERRORS, delivery_error  # slack_sdk, on use
+
     report = RefreshReport()
     for _ in range(ROUNDS):
         with factory() as session:

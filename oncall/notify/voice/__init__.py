@@ -7,11 +7,14 @@ posts the key to ``/twilio/voice/gather?page=<id>`` (see ``oncall.web.twilio``).
 
 from __future__ import annotations
 
-from twilio.twiml.voice_response import VoiceResponse
+from typing import TYPE_CHECKING
 
 from oncall.config import Settings
 from oncall.notify import OutgoingPage, Receipt
 from oncall.notify.twilio_api import TwilioChannel, setup_channel
+
+if TYPE_CHECKING:
+    from twilio.twiml.voice_response import VoiceResponse
 
 KEYS = {"1": "acknowledge", "2": "resolve", "3": "escalate"}
 
@@ -36,9 +39,16 @@ def speakable(severity: str, incident_id: int, service: str, summary: str) -> st
     return (f"This is on call. {severity} incident {incident_id} for {service}: {summary}. ")
 
 
+def _twiml() -> VoiceResponse:
+    """An empty TwiML voice response (the ``twilio`` SDK is imported on first use)."""
+    from twilio.twiml.voice_response import VoiceResponse
+
+    return VoiceResponse()
+
+
 def gather_twiml(action: str, script: str) -> str:
     """Read the incident, take one key; with no key, say so and hang up."""
-    response = VoiceResponse()
+    response = _twiml()
     gather = response.gather(num_digits=1, action=action, method="POST", timeout=10,
                              input="dtmf", action_on_empty_result=False)
     gather.say(script + "Press 1 to acknowledge. Press 2 to resolve. Press 3 to escalate.")
@@ -48,7 +58,7 @@ def gather_twiml(action: str, script: str) -> str:
 
 
 def say_twiml(text: str) -> str:
-    response = VoiceResponse()
+    response = _twiml()
     response.say(text)
     response.hangup()
     return str(response)
