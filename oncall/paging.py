@@ -100,12 +100,13 @@ def dispatch(factory: sessionmaker[Session], now: datetime | None = None,
     than one task each."""
     report = SweepReport()
     started = time.monotonic()
-    while (_step_batch(factory, now, report, limit)
-           and time.monotonic() - started < budget):
-        pass
-    while (_deliver_batch(factory, now, report, limit)
-           and time.monotonic() - started < budget):
-        pass
+    # A batch of steps, then the pages due (theirs first among them), and again: while new
+    # incidents keep coming, the pages of the ones already stepped still go out.
+    more = True
+    while more and time.monotonic() - started < budget:
+        stepped = _step_batch(factory, now, report, limit)
+        delivered = _deliver_batch(factory, now, report, limit)
+        more = stepped or delivered
     return report
 
 
