@@ -7,8 +7,8 @@ Runs the real ``oncall web`` (gunicorn), a real Celery worker (``oncall worker -
 (open loop), waits for their pages, then reads the timings from the database:
 
   alert -> page sent      pages.sent_at - alerts.received_at (the number that matters)
-  alert -> page created   pages.created_at - alerts.received_at (the escalate task's turn)
-  page created -> sent    pages.sent_at - pages.created_at (the deliver task's turn)
+  alert -> page created   pages.created_at - alerts.received_at (waking a worker, the first step)
+  page created -> sent    pages.sent_at - pages.created_at (claiming and sending the page)
 
 plus the HTTP latency the sender saw and the peak RSS of every process.
 
@@ -183,8 +183,8 @@ def main() -> None:
     lat = result["latency_ms"]
     labels = {"alert_to_twilio_request": "alert received -> Twilio request made",
               "alert_to_page_sent": "alert received -> page sent (end to end)",
-              "alert_to_page_created": "alert received -> page row created (escalate task)",
-              "page_created_to_sent": "page created -> page sent (deliver task)",
+              "alert_to_page_created": "alert received -> page row created (wake + first step)",
+              "page_created_to_sent": "page created -> page sent (delivery)",
               "http_response": "HTTP response time seen by the sender"}
     table = h.markdown_table(["", "n", "p50 ms", "p90 ms", "p99 ms", "max ms"], [
         [labels[k], str(v["n"]), h.fmt(v["p50"]), h.fmt(v["p90"]), h.fmt(v["p99"]),

@@ -246,7 +246,12 @@ class Incident(Base):
             postgresql_where=text("status <> 'resolved'"),
             sqlite_where=text("status <> 'resolved'"),
         ),
-        Index("ix_incidents_due", "next_action_at"),
+        # What the sweeper and the dispatcher claim (triggered and due) and what ack timeouts
+        # expire (acknowledged and due): only rows with a next action, so an outage's
+        # thousands of incidents paged and waiting are not scanned at every claim.
+        Index("ix_incidents_due", "status", "next_action_at",
+              postgresql_where=text("next_action_at IS NOT NULL"),
+              sqlite_where=text("next_action_at IS NOT NULL")),
         Index("ix_incidents_status", "status"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
