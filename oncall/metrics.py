@@ -19,3 +19,5 @@ ESCALATION_LAG = Histogram(
     "oncall_escalation_lag_seconds", "How late an escalation step ran after it was due.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300))
 SWEEPS = Counter("oncall_sweeper_runs", "Sweeper runs (the durable escalation backstop).")
+WAKES = Counter("oncall_wake_dispatches", "Dispatches run by a worker's listener for new "
+                "incidents (PostgreSQL NOTIFY), by outcome.", ["outcome"])

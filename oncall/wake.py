@@ -22,6 +22,8 @@ from collections.abc import Callable
 import psycopg
 from sqlalchemy.engine import make_url
 
+from oncall import metrics
+
 log = logging.getLogger(__name__)
 
 CHANNEL = "oncall_due"
@@ -81,7 +83,10 @@ def _call(wake: Callable[[], object]) -> None:
     try:
         wake()
     except Exception:
+        metrics.WAKES.labels("error").inc()
         log.exception("wake: dispatch failed; the sweeper will step what is due")
+    else:
+        metrics.WAKES.labels("ok").inc()
 
 
 class Listener:

@@ -8,6 +8,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from oncall import intake, jobs, wake
@@ -102,6 +103,11 @@ def test_a_failing_dispatch_does_not_stop_the_listener(postgres: str) -> None:
             raise RuntimeError("database blip")
         done.set()
 
+    def errors() -> float:
+        return REGISTRY.get_sample_value("oncall_wake_dispatches_total",
+                                         {"outcome": "error"}) or 0.0
+
+    before = errors()
     listener = wake.Listener(postgres, flaky, idle=0.2).start()
     try:
         assert listener.listening.wait(10)
@@ -111,6 +117,7 @@ def test_a_failing_dispatch_does_not_stop_the_listener(postgres: str) -> None:
             assert done.wait(10)
     finally:
         listener.stop()
+    assert errors() == before + 1
 
 
 @pytest.mark.worker
