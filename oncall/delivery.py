@@ -50,15 +50,19 @@ def prepare_delivery(session: Session, page_id: int, now: datetime) -> OutgoingP
 
 
 def claim_due(session: Session, now: datetime, limit: int = 200,
-              exclude: tuple[str, ...] = ()) -> tuple[int, list[OutgoingPage]]:
+              exclude: tuple[str, ...] = (),
+              only: tuple[str, ...] | None = None) -> tuple[int, list[OutgoingPage]]:
     """Claim up to ``limit`` due pages in one statement (PostgreSQL: ``SKIP LOCKED``, so
     sweepers share them) and re-check their incidents. Returns how many were claimed and
     what to send (pages of incidents acknowledged meanwhile are cancelled). Pages on the
-    ``exclude`` channels are left for one-by-one delivery (Twilio's throttle and bundling)."""
+    ``exclude`` channels are left for one-by-one delivery (Twilio's throttle and bundling);
+    ``only``: claim pages on these channels alone."""
     due = (((Page.status == "pending") & (Page.next_attempt_at <= now))
            | ((Page.status == "sending") & (Page.lease_until < now)))
     if exclude:
         due = due & Page.channel.not_in(exclude)
+    if only is not None:
+        due = due & Page.channel.in_(only)
     pick = select(Page.id).where(due).order_by(Page.next_attempt_at).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)

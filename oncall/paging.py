@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from oncall import actions, engine, metrics
 from oncall.models import Page, SystemState, utcnow
-from oncall.notify import OutgoingPage
+from oncall.notify import OutgoingPage, registry
 from oncall.notify.sms import outbox
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,8 @@ class SweepReport:
     steps: list[tuple[int, engine.StepResult]] = field(default_factory=list)
     delivered: int = 0
     failed_incidents: list[int] = field(default_factory=list)
+    # Stepped incidents whose due pages are on channels left to a deliver task each.
+    to_deliver: list[int] = field(default_factory=list)
 
 
 def escalate_incident(factory: sessionmaker[Session], incident_id: int,
@@ -93,21 +95,37 @@ def sweep(factory: sessionmaker[Session], now: datetime | None = None,
 
 
 def dispatch(factory: sessionmaker[Session], now: datetime | None = None,
-             budget: float = 10.0, limit: int = 200) -> SweepReport:
+             budget: float = 10.0, limit: int = 200, local_only: bool = False) -> SweepReport:
     """Step every due incident and deliver every due page, in batches: the sweep without
     its housekeeping. Also run the moment the database announces new incidents
     (``oncall.wake``), so that a burst of them is stepped in a few transactions rather
-    than one task each."""
+    than one task each. ``local_only``: deliver only pages on channels that make no network
+    call (the console) and list the stepped incidents with other due pages in
+    ``to_deliver``, for tasks to send (in parallel, so a slow provider holds up no one)."""
     report = SweepReport()
     started = time.monotonic()
+    only = registry.LOCAL if local_only else None
     # A batch of steps, then the pages due (theirs first among them), and again: while new
     # incidents keep coming, the pages of the ones already stepped still go out.
     more = True
     while more and time.monotonic() - started < budget:
         stepped = _step_batch(factory, now, report, limit)
-        delivered = _deliver_batch(factory, now, report, limit)
+        delivered = _deliver_batch(factory, now, report, limit, only)
         more = stepped or delivered
+    if local_only and report.steps:
+        report.to_deliver = _with_due_pages(factory, [i for i, _ in report.steps],
+                                            now or utcnow())
     return report
+
+
+def _with_due_pages(factory: sessionmaker[Session], incident_ids: list[int],
+                    now: datetime) -> list[int]:
+    with factory() as session:
+        return list(session.scalars(
+            select(Page.incident_id).distinct()
+            .where(Page.incident_id.in_(incident_ids), Page.status == "pending",
+                   Page.next_attempt_at <= now, Page.channel.not_in(registry.LOCAL))
+            .order_by(Page.incident_id)))
 
 
 def _step_batch(factory: sessionmaker[Session], fixed: datetime | None,
@@ -150,14 +168,16 @@ def _step_each(factory: sessionmaker[Session], fixed: datetime | None,
 
 
 def _deliver_batch(factory: sessionmaker[Session], fixed: datetime | None,
-                   report: SweepReport, limit: int = 200) -> bool:
+                   report: SweepReport, limit: int = 200,
+                   only: tuple[str, ...] | None = None) -> bool:
     """Claim a batch of due pages in one statement, send them, and store the outcomes in
-    one transaction. Returns whether there may be more (a full batch, or fallbacks)."""
+    one transaction. Returns whether there may be more (a full batch, or fallbacks).
+    ``only``: these channels alone (none of them Twilio's)."""
     with factory() as session, session.begin():
         claimed, outgoing = engine.claim_due(session, fixed or utcnow(), limit,
-                                             exclude=outbox.TWILIO_CHANNELS)
-        one_by_one = engine.due_pages(session, fixed or utcnow(), limit,
-                                      channels=outbox.TWILIO_CHANNELS)
+                                             exclude=outbox.TWILIO_CHANNELS, only=only)
+        one_by_one = [] if only is not None else engine.due_pages(
+            session, fixed or utcnow(), limit, channels=outbox.TWILIO_CHANNELS)
     # SMS and voice one by one: each claim bundles that person's other waiting SMS and
     # respects the per-number throttle (a page bundled into an earlier one is then skipped).
     for page_id in one_by_one:

@@ -11,12 +11,13 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
-from oncall import intake, jobs, wake
+from oncall import intake, jobs, paging, wake
 from oncall.config import Settings
 from oncall.ingest import generic
 from oncall.intake import Source
 from oncall.models import Incident, SystemState, utcnow
 from tests.conftest import Cast, WorkerProcess, alert, make_cast, pages_for, wait_for
+from tests.fakes import install
 
 
 @pytest.fixture
@@ -138,3 +139,33 @@ def test_a_real_worker_pages_a_new_incident_with_no_task_and_no_sweep(
         opened = s.get(Incident, incident).created_at
         sweep = s.get(SystemState, "sweeper")
         assert sweep is None or sweep.updated_at < opened, "a sweep paged it, not the listener"
+
+
+def test_the_listener_sends_console_pages_itself_and_hands_provider_pages_to_tasks(
+        factory: Any, client: Any, cast: Cast, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages that make a network call are not sent from the listener's one thread, where a
+    slow provider would hold up every other incident: a deliver task each sends them."""
+    pigeon = install(monkeypatch, "pigeon")["pigeon"]
+    r = client.post(f"/integrations/{cast.integration_token}", json=alert())
+    incident = int(r.json["incidents"][0]["incident_id"])
+    report = paging.dispatch(factory, local_only=True)
+    assert [i for i, _ in report.steps] == [incident]
+    assert report.to_deliver == [incident]
+    assert pigeon.sent == []
+    pages = {p.channel: p.status for p in pages_for(factory, incident)}
+    assert pages["pigeon"] == "pending"
+    assert pages.get("console", "sent") == "sent"
+    # What the deliver task does:
+    paging.deliver_incident(factory, incident)
+    assert pigeon.who() == ["alice@example.com"]
+
+
+def test_a_sweep_still_sends_every_channel(factory: Any, client: Any, cast: Cast,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    pigeon = install(monkeypatch, "pigeon")["pigeon"]
+    r = client.post(f"/integrations/{cast.integration_token}", json=alert())
+    incident = int(r.json["incidents"][0]["incident_id"])
+    report = paging.dispatch(factory)
+    assert report.to_deliver == []
+    assert pigeon.who() == ["alice@example.com"]
+    assert all(p.status == "sent" for p in pages_for(factory, incident))

@@ -52,8 +52,13 @@ def sweep() -> None:
 
 def dispatch() -> None:
     """What a new incident's notification runs (``oncall.wake``, in the worker's listener
-    thread): step and page everything due, then enqueue the follow-ups."""
-    follow_up(paging.dispatch(_factory(), limit=100))
+    thread): step everything due and send its console pages, then hand the pages for
+    providers (SMS, voice, Slack) to the pool, a deliver task per incident, and enqueue the
+    follow-ups."""
+    report = paging.dispatch(_factory(), limit=100, local_only=True)
+    for incident_id in report.to_deliver:
+        jobs.deliver(incident_id)
+    follow_up(report)
 
 
 def follow_up(report: paging.SweepReport) -> None:

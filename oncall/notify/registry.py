@@ -16,6 +16,9 @@ from oncall.notify import Channel, Recipient
 from oncall.notify.console import ConsoleChannel
 
 PROVIDERS = ("sms", "voice", "slack")
+# Channels that make no network call: sent in batches right where incidents are stepped.
+# Every other channel is sent by tasks, in parallel, so one slow provider holds up no one.
+LOCAL = ("console",)
 # The order a user's reachable channels are listed in (the built-in defaults follow it).
 PREFERENCE = ("sms", "voice", "slack")
 
