@@ -170,13 +170,13 @@ def voice_gather() -> Response:
             return _twiml(voice.say_twiml(
                 f"Incident {incident.id} is already {incident.status}. Goodbye."))
         if what == "acknowledge":
-            incidents.acknowledge(s, incident.id, user.email, now)
+            incidents.acknowledge(s, incident.id, f"user:{user.email}", now)
             said = "acknowledged"
         elif what == "resolve":
-            incidents.resolve(s, incident.id, user.email, now)
+            incidents.resolve(s, incident.id, f"user:{user.email}", now)
             said = "resolved"
         else:
-            actions.escalate_now(s, incident.id, user.email, now)
+            actions.escalate_now(s, incident.id, f"user:{user.email}", now)
             said = "escalated"
     _after_commit(s)
     return _twiml(voice.say_twiml(f"Incident {incident.id} {said}. Goodbye."))

@@ -54,8 +54,8 @@ def test_page_reply_1a_acknowledges_and_nothing_else_is_sent(
     status, text = alice.reply("1a")
     assert status == 200
     assert text.startswith(f"Acknowledged incident #{inc} (billing-api:")
-    assert incident(factory, inc).acked_by == "alice@example.com"
-    assert ("acknowledged", "alice@example.com") in events(factory, inc)
+    assert incident(factory, inc).acked_by == "user:alice@example.com"
+    assert ("acknowledged", "user:alice@example.com") in events(factory, inc)
 
     pager.tick(600)  # level 2 would have paged bob by now
     alice.assert_quiet()
@@ -71,7 +71,7 @@ def test_no_reply_escalates_to_the_next_level_by_sms(factory: Any, pager: Pager,
     bob.expect_sms(rf"#{inc} .*Reply 1a to ack")
     _, text = bob.reply("1r")
     assert text.startswith(f"Resolved incident #{inc}")
-    assert incident(factory, inc).resolved_by == "bob@example.com"
+    assert incident(factory, inc).resolved_by == "user:bob@example.com"
     _, text = alice.reply("1a")  # alice is late: polite, and nothing changes
     assert text.startswith(f"Incident #{inc} (billing-api: Charge failures for acme) is "
                            "already resolved by bob@example.com")
@@ -120,7 +120,7 @@ def test_aa_acknowledges_all_help_explains_and_nonsense_gets_help(
     _, text = alice.reply("aa")
     assert text == f"Acknowledged 2 incidents: #{one}, #{two}."
     assert incident(factory, one).acked_by == incident(factory, two).acked_by \
-        == "alice@example.com"
+        == "user:alice@example.com"
     alice.assert_quiet()
 
 
@@ -266,7 +266,7 @@ def test_1e_escalates_now_to_the_next_level(factory: Any, pager: Pager, alice: P
     alice.expect_sms("Reply 1a")
     _, text = alice.reply("1e")
     assert text.startswith(f"Escalated incident #{inc}")
-    assert ("escalate_requested", "alice@example.com") in events(factory, inc)
+    assert ("escalate_requested", "user:alice@example.com") in events(factory, inc)
     pager.tick(1)  # not the 300 s the level would wait
     bob.expect_sms(rf"#{inc} .*Reply 1a to ack")
     _, text = bob.reply("1a")

@@ -213,7 +213,7 @@ def test_a_voice_page_reads_the_incident_and_key_1_acknowledges(
     assert "acknowledged" in pressed.get_data(as_text=True)
     with factory() as s:
         incident = s.get(Incident, inc)
-        assert incident is not None and incident.acked_by == "alice@example.com"
+        assert incident is not None and incident.acked_by == "user:alice@example.com"
     replay = post_signed(tclient, f"/twilio/voice/gather?page={page.id}",
                          call_form(call, Digits="2"))
     assert replay.status_code == 409

@@ -80,20 +80,20 @@ def _act(session: Session, user: User, action: str, incident_id: int, now: datet
         return f"Incident #{incident_id} no longer exists."
     name = f"#{incident.id} ({incident.service.name}: {incident.summary[:60]})"
     if incident.status == "resolved":
-        return f"Incident {name} is already resolved by {incident.resolved_by or 'someone'}."
+        return f"Incident {name} is already resolved by {_shown(incident.resolved_by)}."
     do: Callable[..., Incident]
     if action == "ack":
         if incident.status == "acknowledged":
-            return f"Incident {name} was already acknowledged by {incident.acked_by}."
+            return f"Incident {name} was already acknowledged by {_shown(incident.acked_by)}."
         do, done = incidents.acknowledge, "Acknowledged"
     elif action == "resolve":
         do, done = incidents.resolve, "Resolved"
     else:
         if incident.status != "triggered":
-            return (f"Incident {name} is acknowledged by {incident.acked_by}; "
+            return (f"Incident {name} is acknowledged by {_shown(incident.acked_by)}; "
                     "nothing to escalate.")
         do, done = actions.escalate_now, "Escalated"
-    do(session, incident.id, user.email, now)
+    do(session, incident.id, f"user:{user.email}", now)
     return f"{done} incident {name}."
 
 
@@ -101,7 +101,7 @@ def _ack_all(session: Session, user: User, now: datetime) -> str:
     acked = []
     for _code, incident in codes.open_codes(session, user.id):
         if incident.status == "triggered":
-            incidents.acknowledge(session, incident.id, user.email, now)
+            incidents.acknowledge(session, incident.id, f"user:{user.email}", now)
             acked.append(f"#{incident.id}")
     if not acked:
         return "You have no unacknowledged incidents."
@@ -117,3 +117,8 @@ def _latest(session: Session, user: User) -> int | None:
 
 def _help(session: Session, user: User) -> str:
     return help_text([(code, i.id, i.summary) for code, i in codes.open_codes(session, user.id)])
+
+
+def _shown(actor: str | None) -> str:
+    """A timeline actor as an SMS shows it: the email of ``user:<email>``."""
+    return (actor or "someone").removeprefix("user:")
