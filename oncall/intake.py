@@ -95,7 +95,9 @@ SELECT inc.id, inc.status, inc.new, (SELECT id FROM al),
 """)
 # PostgreSQL, a batch (an Alertmanager group, a JSON array): the same in one statement for
 # every firing alert of the batch, from arrays. Alert ids are drawn first so that each input
-# row keeps its own; the first alert of a key opens its incident, the rest join it. Rows whose
+# row keeps its own; the first alert of an incident key opens its incident, the rest join it.
+# Each row carries its incident's key, summary, severity, policy and runbook (a threshold
+# rule's, else the alert's own); alerts a rule held are stored with no incident. Rows whose
 # incident a concurrent transaction opened meanwhile come back missing and are run again.
 _PG_TRIGGER_BATCH = _typed(f"""
 WITH input AS (
@@ -103,46 +105,58 @@ WITH input AS (
   FROM unnest(CAST(:ord AS int[]), CAST(:service_id AS int[]), CAST(:dedup_key AS text[]),
               CAST(:type AS text[]), CAST(:severity AS text[]), CAST(:summary AS text[]),
               CAST(:service AS text[]), CAST(:texts_labels AS text[]), CAST(:value AS float8[]),
-              CAST(:texts_raw AS text[]))
-       AS t(ord, service_id, dedup_key, type, severity, summary, service, labels, value, raw)
+              CAST(:texts_raw AS text[]), CAST(:inc_key AS text[]),
+              CAST(:inc_summary AS text[]), CAST(:inc_severity AS text[]),
+              CAST(:texts_policy AS text[]), CAST(:runbook AS text[]), CAST(:rule AS text[]),
+              CAST(:held AS boolean[]))
+       AS t(ord, service_id, dedup_key, type, severity, summary, service, labels, value, raw,
+            inc_key, inc_summary, inc_severity, policy, runbook, rule, held)
 ),
+paged AS (SELECT * FROM input WHERE NOT held),
 firsts AS (
-  SELECT DISTINCT ON (service_id, dedup_key) * FROM input ORDER BY service_id, dedup_key, ord
+  SELECT DISTINCT ON (service_id, inc_key) * FROM paged ORDER BY service_id, inc_key, ord
 ),
 ins AS (
-  INSERT INTO incidents (service_id, dedup_key, status, severity, summary, level, loop,
-                         next_action_at, created_at, updated_at)
-  SELECT service_id, dedup_key, 'triggered', severity, summary, 0, 0, :now, :now, :now
+  INSERT INTO incidents (service_id, dedup_key, status, severity, summary, policy, runbook,
+                         level, loop, next_action_at, created_at, updated_at)
+  SELECT service_id, inc_key, 'triggered', inc_severity, inc_summary, CAST(policy AS json),
+         runbook, 0, 0, :now, :now, :now
   FROM firsts ORDER BY ord
   ON CONFLICT (service_id, dedup_key) WHERE status <> 'resolved' DO NOTHING
-  RETURNING id, service_id, dedup_key, status
+  RETURNING id, service_id, dedup_key AS inc_key, status
 ),
 inc AS (
-  SELECT id, service_id, dedup_key, status, true AS new FROM ins
+  SELECT id, service_id, inc_key, status, true AS new FROM ins
   UNION ALL
   SELECT i.id, i.service_id, i.dedup_key, i.status, false AS new
-  FROM incidents i JOIN firsts f ON i.service_id = f.service_id AND i.dedup_key = f.dedup_key
+  FROM incidents i JOIN firsts f ON i.service_id = f.service_id AND i.dedup_key = f.inc_key
   WHERE i.status <> 'resolved' AND NOT EXISTS (
-    SELECT 1 FROM ins WHERE ins.service_id = f.service_id AND ins.dedup_key = f.dedup_key)
+    SELECT 1 FROM ins WHERE ins.service_id = f.service_id AND ins.inc_key = f.inc_key)
+),
+placed AS (
+  SELECT paged.*, inc.id AS incident_id, inc.status AS incident_status,
+         inc.new AND paged.alert_id = f.alert_id AS opened
+  FROM paged JOIN inc USING (service_id, inc_key) JOIN firsts f USING (service_id, inc_key)
+  UNION ALL
+  SELECT input.*, NULL, 'held', false FROM input WHERE held
 ),
 al AS (
   INSERT INTO alerts (id, integration_id, incident_id, received_at, status, type, severity,
-                      summary, dedup_key, service, labels, value, raw)
-  SELECT input.alert_id, :integration_id, inc.id, :now, 'firing', input.type, input.severity,
-         input.summary, input.dedup_key, input.service, CAST(input.labels AS json),
-         input.value, CAST(input.raw AS json)
-  FROM input JOIN inc USING (service_id, dedup_key)
+                      summary, dedup_key, service, labels, value, raw, rule, held)
+  SELECT alert_id, :integration_id, incident_id, :now, 'firing', type, severity, summary,
+         dedup_key, service, CAST(labels AS json), value, CAST(raw AS json), rule, held
+  FROM placed
 ),
 ev AS (
   INSERT INTO incident_events (incident_id, at, kind, actor, detail)
-  SELECT inc.id, :now, 'triggered', :actor,
-         json_build_object('alert_id', f.alert_id, 'summary', f.summary,
-                           'severity', f.severity)
-  FROM inc JOIN firsts f USING (service_id, dedup_key) WHERE inc.new
+  SELECT incident_id, :now, 'triggered', :actor,
+         json_strip_nulls(json_build_object('alert_id', alert_id, 'summary', inc_summary,
+                                            'severity', inc_severity, 'rule', rule))
+  FROM placed WHERE opened
 )
-SELECT input.ord, input.alert_id, inc.id, inc.status, inc.new AND input.alert_id = f.alert_id,
+SELECT ord, alert_id, incident_id, incident_status, opened,
        (SELECT {wake.NOTIFY_SQL} WHERE EXISTS (SELECT 1 FROM inc WHERE inc.new))
-FROM input JOIN inc USING (service_id, dedup_key) JOIN firsts f USING (service_id, dedup_key)
+FROM placed
 """)
 _OPEN = _typed(_OPEN_INCIDENT)
 _FIND = text(_FIND_OPEN)
@@ -173,9 +187,15 @@ def ingest(session: Session, source: Source, alerts: list[NormalizedAlert], now:
     postgres = session.get_bind().dialect.name == "postgresql"
     firing = [a for a in alerts if a.status != "resolved"]
     names = [a.service if a.service in (service_ids or {}) else None for a in alerts]
-    if postgres and len(firing) > 1 and len(firing) == len(alerts) and not route.any_match(
-            session, [(a, n or source.service) for a, n in zip(alerts, names, strict=True)]):
-        outcomes = _trigger_pg_batch(session, source, alerts, now, service_ids or {})
+    if postgres and len(firing) > 1 and len(firing) == len(alerts):
+        named = [(a, n or source.service) for a, n in zip(alerts, names, strict=True)]
+        verdicts: list[route.Verdict | None] = (
+            route.route_many(session, named, now) if route.any_match(session, named)
+            else [None] * len(alerts))
+        outcomes = _trigger_pg_batch(session, source, alerts, now, service_ids or {}, verdicts)
+        for verdict, outcome in zip(verdicts, outcomes, strict=True):
+            if verdict is not None:
+                route.remember(session, verdict, outcome.incident_id, outcome.new, now)
     else:
         outcomes = _one_by_one(session, source, alerts, names, now, service_ids or {})
     if maintenance.active(session, now):  # cached: free when no window is near
@@ -209,26 +229,20 @@ def _one_by_one(session: Session, source: Source, alerts: list[NormalizedAlert],
 
 
 def _trigger_pg_batch(session: Session, source: Source, alerts: list[NormalizedAlert],
-                      now: datetime, service_ids: dict[str, int]) -> list[Outcome]:
-    """Every alert of a firing batch in one statement (``_PG_TRIGGER_BATCH``)."""
+                      now: datetime, service_ids: dict[str, int],
+                      verdicts: list[route.Verdict | None]) -> list[Outcome]:
+    """Every alert of a firing batch in one statement (``_PG_TRIGGER_BATCH``), each with
+    its rule's verdict (None: no rule matched)."""
     conn = session.connection()
     outcomes: dict[int, Outcome] = {}
     pending = list(range(len(alerts)))
+    actor = source.actor or f"integration:{source.name}"
     for _ in range(5):
-        batch = [alerts[i] for i in pending]
         rows = conn.execute(_PG_TRIGGER_BATCH, {
-            "ord": pending,
-            "service_id": [service_ids.get(a.service or "", source.service_id) for a in batch],
-            "dedup_key": [a.dedup_key for a in batch],
-            "type": [a.type for a in batch],
-            "severity": [a.severity for a in batch],
-            "summary": [a.summary for a in batch],
-            "service": [a.service for a in batch],
-            "texts_labels": [json.dumps(a.labels) for a in batch],
-            "value": [None if a.value is None else float(a.value) for a in batch],
-            "texts_raw": [None if a.raw is None else json.dumps(a.raw) for a in batch],
-            "integration_id": source.id, "now": now,
-            "actor": source.actor or f"integration:{source.name}",
+            "ord": pending, "integration_id": source.id, "now": now, "actor": actor,
+            **_columns([_params(source, service_ids.get(alerts[i].service or "",
+                                                        source.service_id), alerts[i], now)
+                        | _verdict_params(verdicts[i]) for i in pending]),
         }).all()
         for ord_, alert_id, incident_id, status, new, _ in rows:
             outcomes[ord_] = Outcome(alert_id, incident_id, status, bool(new))
@@ -236,6 +250,24 @@ def _trigger_pg_batch(session: Session, source: Source, alerts: list[NormalizedA
         if not pending:
             return [outcomes[i] for i in range(len(alerts))]
     raise RuntimeError(f"could not open or find the incidents for {len(pending)} alerts")
+
+
+def _verdict_params(verdict: route.Verdict | None) -> dict[str, Any]:
+    return verdict.params() if verdict is not None else {}
+
+
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Per-alert statement parameters as the batch statement's arrays (JSON as text)."""
+    return {
+        **{name: [r[name] for r in rows]
+           for name in ("service_id", "dedup_key", "type", "severity", "summary", "service",
+                        "inc_key", "inc_summary", "inc_severity", "runbook", "rule", "held")},
+        "value": [None if r["value"] is None else float(r["value"]) for r in rows],
+        "texts_labels": [json.dumps(r["labels"]) for r in rows],
+        "texts_raw": [None if r["raw"] is None else json.dumps(r["raw"]) for r in rows],
+        "texts_policy": [None if r["policy"] is None else json.dumps(r["policy"])
+                         for r in rows],
+    }
 
 
 def _store_only(session: Session, params: dict[str, Any]) -> Outcome:

@@ -54,40 +54,101 @@ def any_match(session: Session, alerts: list[tuple[NormalizedAlert, str]]) -> bo
                                   for a, service in alerts for c in compiled)
 
 
-def route(session: Session, alert: NormalizedAlert, service: str,
-          now: datetime) -> Verdict | None:
+class Batch:
+    """What judging a batch of alerts before storing any of them must remember: which
+    groups' incidents are open (one query for the whole batch instead of one per alert), and
+    the batch's earlier alerts, which a window counts as if they were already stored."""
+
+    def __init__(self, session: Session, compiled: list[store.Compiled],
+                 alerts: list[tuple[NormalizedAlert, str]]) -> None:
+        self.compiled = compiled
+        self.earlier: dict[tuple[str, tuple[str, ...]], list[Sample]] = {}
+        wanted = set()
+        for alert, service in alerts:
+            found = _first(compiled, alert, service)
+            if found is not None and _may_join(found.rule, alert):
+                wanted.add((found.rule.name, store.group_key(found.rule.group_of(alert.labels))))
+        self.open = store.open_groups(session, wanted)
+
+    def is_open(self, rule: Rule, group: tuple[str, ...]) -> bool:
+        return (rule.name, store.group_key(group)) in self.open
+
+    def add(self, alert: NormalizedAlert, service: str, verdict: Verdict | None,
+            now: datetime) -> None:
+        """After judging ``alert``: every windowed rule that matches it will count it (held
+        or not, as the stored alert would be), and a group it pages for is open from now."""
+        if alert.status != "firing":
+            return
+        for c in self.compiled:
+            if c.rule.windowed and c.rule.match(alert.type, service, alert.labels):
+                self.earlier.setdefault((c.rule.name, c.rule.group_of(alert.labels)), []).append(
+                    Sample(now, alert.labels, alert.value, service, alert.severity))
+        if verdict is not None and not verdict.held and verdict.rule.windowed:
+            self.open.add((verdict.rule.name, store.group_key(verdict.group)))
+
+
+def _first(compiled: list[store.Compiled], alert: NormalizedAlert,
+           service: str) -> store.Compiled | None:
+    return next((c for c in compiled if c.rule.match(alert.type, service, alert.labels)), None)
+
+
+def _may_join(rule: Rule, alert: NormalizedAlert) -> bool:
+    """Whether an open incident of the alert's group would spare counting its window."""
+    return alert.status == "firing" and rule.windowed and rule.dedup_key is None
+
+
+def route_many(session: Session, alerts: list[tuple[NormalizedAlert, str]],
+               now: datetime) -> list[Verdict | None]:
+    """``route`` for each of a batch, in order, judged as if each were stored before the
+    next: one query for the open groups of the whole batch, then a count only for the
+    alerts of groups not already paged."""
     compiled = store.CACHE.get(session)
     if not compiled:
+        return [None] * len(alerts)
+    batch = Batch(session, compiled, alerts)
+    return [route(session, alert, service, now, batch) for alert, service in alerts]
+
+
+def route(session: Session, alert: NormalizedAlert, service: str,
+          now: datetime, batch: Batch | None = None) -> Verdict | None:
+    compiled = store.CACHE.get(session) if batch is None else batch.compiled
+    if not compiled:
         return None
-    found = next((c for c in compiled if c.rule.match(alert.type, service, alert.labels)),
-                 None)
+    found = _first(compiled, alert, service)
     if found is None:
+        if batch is not None:
+            batch.add(alert, service, None, now)
         return None
     rule = found.rule
     group = rule.group_of(alert.labels)
     observed: dict[str, Any] = {}
     summary = alert.summary
     held = False
-    if alert.status == "firing" and rule.windowed and rule.dedup_key is None \
-            and store.open_incident_of(session, rule, group) is not None:
+    if _may_join(rule, alert) and (
+            batch.is_open(rule, group) if batch is not None
+            else store.open_incident_of(session, rule, group) is not None):
         pass  # the group's incident is open and over: this alert joins it, nothing to count
     elif alert.status == "firing" and rule.windowed:
         assert rule.when is not None and hasattr(rule.when, "within")
         past = store.samples(session, rule, now, rule.when.within,
                              {k: alert.labels.get(k) for k in rule.per}, enough=_enough(rule))
-        obs = evaluate.observe(rule, group, [*past, Sample(now, alert.labels, alert.value,
-                                                           service, alert.severity)], now)
+        earlier = batch.earlier.get((rule.name, group), []) if batch is not None else []
+        obs = evaluate.observe(rule, group, [*past, *earlier, Sample(
+            now, alert.labels, alert.value, service, alert.severity)], now)
         held, observed, summary = not obs.over, obs.values, evaluate.default_summary(rule, obs)
     elif alert.status == "firing":
         held = not evaluate.value_holds(rule, alert.value)
     values = evaluate.template_values(rule, alert.labels, observed, type=alert.type,
                                       service=service, value=alert.value,
                                       summary=alert.summary, severity=alert.severity)
-    return Verdict(rule=rule, held=held,
-                   dedup_key=evaluate.dedup_key_for(rule, values, group, alert.dedup_key),
-                   summary=evaluate.summary_for(rule, values, summary),
-                   severity=rule.severity or alert.severity, policy=found.policy,
-                   group=group, observed=observed)
+    verdict = Verdict(rule=rule, held=held,
+                      dedup_key=evaluate.dedup_key_for(rule, values, group, alert.dedup_key),
+                      summary=evaluate.summary_for(rule, values, summary),
+                      severity=rule.severity or alert.severity, policy=found.policy,
+                      group=group, observed=observed)
+    if batch is not None:
+        batch.add(alert, service, verdict, now)
+    return verdict
 
 
 def _enough(rule: Rule) -> int | None:

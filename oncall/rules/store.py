@@ -192,5 +192,20 @@ def open_incident_of(session: Session, rule: Rule, group: tuple[str, ...]) -> in
                Incident.status != "resolved"))
 
 
+def open_groups(session: Session, wanted: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """``open_incident_of`` for many (rule name, group key) pairs in one query: those whose
+    incident is open and whose condition holds with no hold-down running."""
+    if not wanted:
+        return set()
+    rows = session.execute(
+        select(RuleState.rule, RuleState.group_key)
+        .join(Incident, Incident.id == RuleState.incident_id)
+        .where(RuleState.rule.in_({r for r, _ in wanted}),
+               RuleState.group_key.in_({g for _, g in wanted}),
+               RuleState.firing.is_(True), RuleState.clear_since.is_(None),
+               Incident.status != "resolved"))
+    return {(r, g) for r, g in rows} & wanted
+
+
 def group_key(group: tuple[str, ...]) -> str:
     return json.dumps(list(group))[:255]
