@@ -16,6 +16,7 @@ every due incident every few seconds whatever happens here.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 
@@ -51,12 +52,14 @@ def wait(conn: psycopg.Connection, timeout: float) -> int:
 
 def listen(database_url: str, wake: Callable[[], object], stop: threading.Event,
            idle: float = 1.0, max_backoff: float = 10.0,
-           on_listening: Callable[[], object] | None = None) -> None:
+           on_listening: Callable[[], object] | None = None,
+           busy: threading.Lock | None = None) -> None:
     """Call ``wake()`` after every batch of notifications until ``stop`` is set. Runs in a
     thread of its own. Notifications arriving while ``wake`` runs are queued on the
     connection and handled by the next call: bursts coalesce, nothing is missed. A lost
     connection is reopened (with backoff), followed by one ``wake()`` for whatever opened
-    meanwhile. ``wake`` errors are logged: the sweeper covers for them."""
+    meanwhile. ``wake`` errors are logged: the sweeper covers for them. ``busy`` is held
+    while ``wake`` runs."""
     backoff = 0.5
     while not stop.is_set():
         try:
@@ -67,10 +70,10 @@ def listen(database_url: str, wake: Callable[[], object], stop: threading.Event,
                 if on_listening is not None:
                     on_listening()
                 backoff = 0.5
-                _call(wake)  # incidents that opened while nobody listened
+                _call(wake, busy)  # incidents that opened while nobody listened
                 while not stop.is_set():
                     if wait(conn, idle):
-                        _call(wake)
+                        _call(wake, busy)
         except psycopg.Error as exc:
             if stop.is_set():
                 return
@@ -79,9 +82,13 @@ def listen(database_url: str, wake: Callable[[], object], stop: threading.Event,
             backoff = min(backoff * 2, max_backoff)
 
 
-def _call(wake: Callable[[], object]) -> None:
+def _call(wake: Callable[[], object], busy: threading.Lock | None = None) -> None:
     try:
-        wake()
+        if busy is None:
+            wake()
+        else:
+            with busy:
+                wake()
     except Exception:
         metrics.WAKES.labels("error").inc()
         log.exception("wake: dispatch failed; the sweeper will step what is due")
@@ -90,20 +97,32 @@ def _call(wake: Callable[[], object]) -> None:
 
 
 class Listener:
-    """``listen`` in a daemon thread, with a ``stop()`` that waits for it."""
+    """``listen`` in a daemon thread, with a ``stop()`` that waits for it.
+
+    The thread lives in a process that forks (Celery's prefork pool replaces a child that
+    died by forking its main process). A child forked while the thread is halfway through a
+    dispatch could inherit a lock the thread held (a connection pool's, stdout's) and hang on
+    it, so a fork waits for the dispatch under way to finish (``os.register_at_fork``)."""
 
     def __init__(self, database_url: str, wake: Callable[[], object],
                  idle: float = 1.0) -> None:
         self.stop_event = threading.Event()
         self.listening = threading.Event()
+        self.busy = threading.Lock()
         self.thread = threading.Thread(
             target=listen, name="oncall-wake", daemon=True,
             args=(database_url, wake, self.stop_event, idle),
-            kwargs={"on_listening": self.listening.set})
+            kwargs={"on_listening": self.listening.set, "busy": self.busy})
 
     def start(self) -> Listener:
+        os.register_at_fork(before=self.busy.acquire, after_in_parent=self.busy.release,
+                            after_in_child=self._forget)
         self.thread.start()
         return self
+
+    def _forget(self) -> None:
+        """In a forked child: the thread is not there; its lock (held for the fork) is free."""
+        self.busy = threading.Lock()
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stop_event.set()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -119,6 +121,32 @@ def test_a_failing_dispatch_does_not_stop_the_listener(postgres: str) -> None:
     finally:
         listener.stop()
     assert errors() == before + 1
+
+
+def test_a_fork_waits_for_the_dispatch_under_way(postgres: str) -> None:
+    """Celery's pool forks the worker's main process to replace a dead child: never while
+    the listener is halfway through a dispatch, whose locks the child would inherit held."""
+    running, release = threading.Event(), threading.Event()
+    finished: list[float] = []
+
+    def slow() -> None:
+        running.set()
+        release.wait(10)
+        finished.append(time.monotonic())
+
+    listener = wake.Listener(postgres, slow, idle=0.2).start()
+    try:
+        assert running.wait(10)  # the catch-up dispatch on connecting
+        threading.Timer(0.3, release.set).start()
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        forked = time.monotonic()
+        os.waitpid(pid, 0)
+        assert finished and finished[0] <= forked
+    finally:
+        release.set()
+        listener.stop()
 
 
 @pytest.mark.worker
