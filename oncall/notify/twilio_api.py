@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -64,7 +65,7 @@ def is_permanent_code(code: int | None, http_status: int | None = None) -> bool:
     return 400 <= http_status < 500 and http_status not in (408, 409, 429)
 
 
-class TwilioChannel:
+class TwilioChannel(ABC):
     """What the SMS and voice channels share: the client, who they reach (anyone with a
     phone), and the checks before a request."""
 
@@ -76,8 +77,9 @@ class TwilioChannel:
     def reaches(self, recipient: Recipient) -> bool:
         return bool(recipient.phone)
 
-    def send(self, page: OutgoingPage) -> Receipt:  # each channel's own request
-        raise NotImplementedError
+    @abstractmethod
+    def send(self, page: OutgoingPage) -> Receipt:
+        """Each channel's own request (a message, a call)."""
 
     def destination(self, page: OutgoingPage) -> str:
         """The number to page, or a permanent DeliveryError saying why there is none."""
