@@ -9,6 +9,7 @@ failure of the whole run, never a skip.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from sqlalchemy import create_engine, delete, select, text
 from sqlalchemy.orm import Session
 
 from oncall import db, jobs
+from oncall.apply import apply_config, load_tree
 from oncall.config import Settings
 from oncall.migrate import upgrade
 from oncall.models import (
@@ -162,6 +164,30 @@ class Cast:
 
     def auth(self, who: str = "alice") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+
+def apply(factory: Any, *dirs: Path, dry_run: bool = False) -> list[str]:
+    """Apply config directories as ``oncall apply`` does (rolled back for a dry run); the
+    changes as ``oncall apply`` prints them."""
+    docs = load_tree(list(dirs), base=dirs[0].parent)
+    with factory() as s, s.begin():
+        changes = apply_config(s, docs)
+        if dry_run:
+            s.rollback()
+    return [str(c) for c in changes]
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    """A copy of the shipped ``rules/`` and ``schedules/`` to edit."""
+    for name in ("rules", "schedules"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    return tmp_path
+
+
+def shipped(config: Path) -> list[Path]:
+    """The config directories of a ``config`` copy."""
+    return [config / "rules", config / "schedules"]
 
 
 def make_cast(factory: Any, escalate_after: int = 300, repeat: int = 0) -> Cast:

@@ -3,32 +3,15 @@ and nothing is half-applied."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from oncall.apply import ConfigError, apply_config, load_tree
+from oncall.apply import ConfigError
 from oncall.models import EscalationPolicy, Schedule, Service, User
-from tests.conftest import ROOT
-
-
-def apply(factory: Any, *dirs: Path, dry_run: bool = False) -> list[str]:
-    docs = load_tree(list(dirs), base=dirs[0].parent)
-    with factory() as s, s.begin():
-        changes = apply_config(s, docs)
-        if dry_run:
-            s.rollback()
-    return [str(c) for c in changes]
-
-
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    for name in ("rules", "schedules"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    return tmp_path
+from tests.conftest import apply
 
 
 def counts(factory: Any) -> tuple[int, ...]:

@@ -4,7 +4,6 @@ applies, dry runs, errors with file and line; and ``oncall heartbeat list``."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,25 +18,13 @@ from oncall.cli import cli
 from oncall.cli import heartbeats as _commands  # noqa: F401 - attach the commands
 from oncall.config import Settings
 from oncall.models import AuditEntry, Heartbeat, MaintenanceWindow
-from tests.conftest import ROOT
-from tests.test_apply import apply
+from tests.conftest import apply, shipped
 
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
     yield
     maintenance.invalidate()
-
-
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    for name in ("rules", "schedules"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    return tmp_path
-
-
-def dirs(config: Path) -> list[Path]:
-    return [config / "rules", config / "schedules"]
 
 
 def heartbeats(factory: Any) -> dict[str, Heartbeat]:
@@ -52,7 +39,7 @@ def write(config: Path, text: str, name: str = "extra.yaml") -> Path:
 
 
 def test_the_example_heartbeats_apply_with_their_schedules(factory: Any, config: Path) -> None:
-    changes = apply(factory, *dirs(config))
+    changes = apply(factory, *shipped(config))
     assert "+ heartbeat nightly-charge-run\n    cron 0 2 * * * UTC, grace 1800s " \
            "(`oncall heartbeat list` prints its URL)" in changes
     found = heartbeats(factory)
@@ -65,21 +52,21 @@ def test_the_example_heartbeats_apply_with_their_schedules(factory: Any, config:
 
 
 def test_reapplying_changes_nothing_and_keeps_the_ping_urls(factory: Any, config: Path) -> None:
-    apply(factory, *dirs(config))
+    apply(factory, *shipped(config))
     before = {n: hb.uuid for n, hb in heartbeats(factory).items()}
-    assert apply(factory, *dirs(config)) == []
+    assert apply(factory, *shipped(config)) == []
     assert {n: hb.uuid for n, hb in heartbeats(factory).items()} == before
 
 
 def test_an_edit_is_an_update_and_a_removal_a_delete(factory: Any, config: Path) -> None:
-    apply(factory, *dirs(config))
+    apply(factory, *shipped(config))
     uuid = heartbeats(factory)["nightly-charge-run"].uuid
     rules = config / "rules" / "billing.yaml"
     text = rules.read_text().replace("grace: 30m", "grace: 45m")
     start = text.index("  - heartbeat: dunning-retries")
     end = text.index("\n\n", start)
     rules.write_text(text[:start] + text[end + 2:])
-    changes = apply(factory, *dirs(config))
+    changes = apply(factory, *shipped(config))
     assert len(changes) == 2, changes
     assert "~ heartbeat nightly-charge-run\n    grace: 1800 -> 2700" in changes
     assert "- heartbeat dunning-retries" in changes
@@ -91,7 +78,7 @@ def test_an_edit_is_an_update_and_a_removal_a_delete(factory: Any, config: Path)
 
 
 def test_a_dry_run_changes_nothing(factory: Any, config: Path) -> None:
-    changes = apply(factory, *dirs(config), dry_run=True)
+    changes = apply(factory, *shipped(config), dry_run=True)
     assert any(c.startswith("+ heartbeat nightly-charge-run") for c in changes)
     assert heartbeats(factory) == {}
 
@@ -104,7 +91,7 @@ heartbeats:
     uuid: 5b1d3c8e-6f0a-4b7e-9a51-2f4c8d7e6a10
     service: billing-cron
 """)
-    apply(factory, *dirs(config))
+    apply(factory, *shipped(config))
     assert heartbeats(factory)["ledger-export"].uuid == "5b1d3c8e-6f0a-4b7e-9a51-2f4c8d7e6a10"
 
 
@@ -128,7 +115,7 @@ def test_errors_name_file_line_and_field_and_nothing_is_applied(
         factory: Any, config: Path, text: str, where: str) -> None:
     write(config, text)
     with pytest.raises(ConfigError) as err:
-        apply(factory, *dirs(config))
+        apply(factory, *shipped(config))
     assert str(err.value).startswith(where), str(err.value)
     assert heartbeats(factory) == {}
 
@@ -143,27 +130,27 @@ maintenance:
     ends_at: "2030-12-05T03:00:00Z"
     reason: Moving to the new Stripe API version
 """)
-    changes = apply(factory, *dirs(config))
+    changes = apply(factory, *shipped(config))
     assert "+ maintenance stripe-migration\n    2030-12-05T01:00:00+00:00 to " \
            "2030-12-05T03:00:00+00:00" in changes
-    assert apply(factory, *dirs(config)) == []
+    assert apply(factory, *shipped(config)) == []
     with factory() as s:
         [window] = s.scalars(select(MaintenanceWindow)).all()
         assert window.matchers == {"service": "billing-charges",
                                    "labels": {"processor": "stripe"}}
         assert window.managed_by == "rules/extra.yaml"
     extra.write_text(extra.read_text().replace("03:00:00Z", "04:00:00Z"))
-    [change] = apply(factory, *dirs(config))
+    [change] = apply(factory, *shipped(config))
     assert change.startswith("~ maintenance stripe-migration\n    ends_at:")
     extra.unlink()
-    assert apply(factory, *dirs(config)) == ["- maintenance stripe-migration"]
+    assert apply(factory, *shipped(config)) == ["- maintenance stripe-migration"]
 
 
 def test_a_file_managed_window_cannot_be_changed_through_the_api(
         factory: Any, config: Path, client: Any, cast: Any) -> None:
     write(config, "maintenance:\n  - maintenance: m\n    starts_at: '2030-01-01T00:00:00Z'\n"
                   "    ends_at: '2030-01-02T00:00:00Z'\n")
-    apply(factory, *dirs(config))
+    apply(factory, *shipped(config))
     with factory() as s:
         window_id = s.scalar(select(MaintenanceWindow.id))
     r = client.post(f"/api/v1/maintenance/{window_id}/end", headers=cast.auth("manager"))
@@ -172,7 +159,7 @@ def test_a_file_managed_window_cannot_be_changed_through_the_api(
 
 def test_heartbeat_list_prints_the_ping_urls(factory: Any, config: Path, settings: Settings,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    apply(factory, *dirs(config))
+    apply(factory, *shipped(config))
     monkeypatch.setenv("ONCALL_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("ONCALL_PUBLIC_URL", "https://oncall.example.com")
     result = CliRunner().invoke(cli, ["heartbeat", "list", "--json"], catch_exceptions=False)

@@ -3,32 +3,15 @@ rule fails the whole apply naming file, line and reason."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from oncall.apply import ConfigError, apply_config, load_tree
+from oncall.apply import ConfigError
 from oncall.models import AuditEntry, EscalationPolicy, SystemState, ThresholdRule
-from tests.conftest import ROOT
-
-
-def apply(factory: Any, root: Path, dry_run: bool = False) -> list[str]:
-    docs = load_tree([root / "rules", root / "schedules"], base=root)
-    with factory() as s, s.begin():
-        changes = apply_config(s, docs)
-        if dry_run:
-            s.rollback()
-    return [str(c) for c in changes]
-
-
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    for name in ("rules", "schedules"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    return tmp_path
+from tests.conftest import apply, shipped
 
 
 def stored(factory: Any) -> list[tuple[str, int, str | None]]:
@@ -46,14 +29,14 @@ def edit(config: Path, old: str, new: str) -> None:
 
 def test_the_billing_rules_apply_in_file_order_and_reapply_as_no_change(
         factory: Any, config: Path) -> None:
-    changes = apply(factory, config)
+    changes = apply(factory, *shipped(config))
     assert "+ rule charge-failure-spike" in changes
     assert stored(factory) == [
         ("charge-failure-spike", 0, "rules/billing.yaml"),
         ("api-error-budget-fast-burn", 1, "rules/billing.yaml"),
         ("api-error-budget-slow-burn", 2, "rules/billing.yaml"),
         ("cron-miss", 3, "rules/billing.yaml")]
-    assert apply(factory, config) == []
+    assert apply(factory, *shipped(config)) == []
     with factory() as s:
         entries = s.scalars(select(AuditEntry).where(AuditEntry.object_type == "rule")).all()
         assert {(e.action, e.actor) for e in entries} == {("create", "file:rules/billing.yaml")}
@@ -61,10 +44,10 @@ def test_the_billing_rules_apply_in_file_order_and_reapply_as_no_change(
 
 
 def test_a_dry_run_shows_the_diff_and_changes_nothing(factory: Any, config: Path) -> None:
-    apply(factory, config)
+    apply(factory, *shipped(config))
     edit(config, 'when: {count: ">= 10", within: 5m, per: [merchant_id]}',
          'when: {count: ">= 20", within: 5m, per: [merchant_id]}')
-    changes = apply(factory, config, dry_run=True)
+    changes = apply(factory, *shipped(config), dry_run=True)
     assert changes == ["~ rule charge-failure-spike\n    when: {'count': '>= 10', 'within': "
                        "'5m', 'per': ['merchant_id']} -> {'count': '>= 20', 'within': '5m', "
                        "'per': ['merchant_id']}"]
@@ -72,16 +55,16 @@ def test_a_dry_run_shows_the_diff_and_changes_nothing(factory: Any, config: Path
         spec = s.scalar(select(ThresholdRule.spec).where(
             ThresholdRule.name == "charge-failure-spike"))
     assert spec["when"]["count"] == ">= 10"
-    assert apply(factory, config) == changes  # and now for real
-    assert apply(factory, config) == []
+    assert apply(factory, *shipped(config)) == changes  # and now for real
+    assert apply(factory, *shipped(config)) == []
 
 
 def test_a_rule_no_file_names_is_deleted(factory: Any, config: Path) -> None:
-    apply(factory, config)
+    apply(factory, *shipped(config))
     text = (config / "rules" / "billing.yaml").read_text()
     start = text.index("  # A missed or failed billing cron run")
     (config / "rules" / "billing.yaml").write_text(text[:start])
-    assert apply(factory, config) == ["- rule cron-miss"]
+    assert apply(factory, *shipped(config)) == ["- rule cron-miss"]
     assert [name for name, _, _ in stored(factory)] == [
         "charge-failure-spike", "api-error-budget-fast-burn", "api-error-budget-slow-burn"]
 
@@ -114,7 +97,7 @@ def test_an_invalid_rule_names_file_line_and_reason_and_nothing_applies(
         factory: Any, config: Path, old: str, new: str, needle: str, reason: str) -> None:
     edit(config, old, new)
     with pytest.raises(ConfigError) as err:
-        apply(factory, config)
+        apply(factory, *shipped(config))
     assert str(err.value).startswith(f"rules/billing.yaml:{line_of(config, needle)}: ")
     assert reason in str(err.value)
     with factory() as s:  # not even the valid policies and schedules beside it
