@@ -135,13 +135,18 @@ def session(factory: Any) -> Iterator[Session]:
         yield s
 
 
-@pytest.fixture
-def app(settings: Settings) -> Any:
+def web_app(settings: Settings) -> Iterator[Any]:
+    """The web app on these settings, for a fixture to ``yield from``; afterwards the task
+    sender it configured is forgotten."""
     from oncall.web import create_app
 
-    application = create_app(settings, TESTING=True)
-    yield application
+    yield create_app(settings, TESTING=True)
     jobs._app = None
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Any]:
+    yield from web_app(settings)
 
 
 @pytest.fixture

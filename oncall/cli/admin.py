@@ -65,16 +65,23 @@ def user_slack(email: str, slack_id: str) -> None:
         raise click.BadParameter(f"{slack_id!r} is not a Slack member id (like U012AB3CD)",
                                  param_hint="SLACK_ID")
     with session() as s:
-        found = s.scalar(select(User).where(User.email == email))
-        if found is None:
-            raise click.ClickException(f"no user {email}")
-        if found.managed_by:
-            raise click.ClickException(f"user {email} is defined in {found.managed_by}; set "
-                                       "`slack:` there and run `oncall apply`")
+        found = _editable_user(s, email, "set `slack:` there")
         audit(s, "cli", "update", "user", found.id, email, {"slack": found.slack_id},
               {"slack": slack_id})
         found.slack_id = slack_id
     click.echo(f"linked {email} to Slack member {slack_id}")
+
+
+def _editable_user(s: Session, email: str, instead: str) -> User:
+    """The user, unless there is none or a config file defines it (then say what to do
+    ``instead``, there)."""
+    found = s.scalar(select(User).where(User.email == email))
+    if found is None:
+        raise click.ClickException(f"no user {email}")
+    if found.managed_by:
+        raise click.ClickException(f"user {email} is defined in {found.managed_by}; "
+                                   f"{instead} and run `oncall apply`")
+    return found
 
 
 @user.command("list")
@@ -91,12 +98,7 @@ def user_list(as_json: bool) -> None:
 @click.argument("email")
 def user_remove(email: str) -> None:
     with session() as s:
-        found = s.scalar(select(User).where(User.email == email))
-        if found is None:
-            raise click.ClickException(f"no user {email}")
-        if found.managed_by:
-            raise click.ClickException(f"user {email} is defined in {found.managed_by}; "
-                                       "remove it there and run `oncall apply`")
+        found = _editable_user(s, email, "remove it there")
         s.delete(found)
     click.echo(f"removed user {email}")
 

@@ -16,7 +16,7 @@ from oncall.config import Settings
 from oncall.models import Incident, SlackMessage, User
 from oncall.notify import registry, slack
 from oncall.notify.slack import respond, store
-from tests.conftest import Cast, alert, make_cast
+from tests.conftest import Cast, alert, make_cast, web_app
 from tests.slack_fake import SECRET, TOKEN, FakeSlack, sign
 
 ALICE, BOB, MARIA, VIC = "U0ALICE01", "U0BOB0002", "U0MARIA03", "U0VIC0004"
@@ -39,12 +39,8 @@ def slack_settings(settings: Settings, fake_slack: FakeSlack) -> Iterator[Settin
 
 
 @pytest.fixture
-def slack_app(slack_settings: Settings) -> Any:
-    from oncall.web import create_app
-
-    application = create_app(slack_settings, TESTING=True)
-    yield application
-    jobs._app = None
+def slack_app(slack_settings: Settings) -> Iterator[Any]:
+    yield from web_app(slack_settings)
 
 
 @pytest.fixture

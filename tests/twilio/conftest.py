@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from oncall import intake, jobs, paging
+from oncall import intake, paging
 from oncall.config import Settings
 from oncall.ingest.generic import parse_one
 from oncall.intake import Source
 from oncall.models import Integration, User, utcnow
 from oncall.notify import registry
-from tests.conftest import REQUIRED, ROOT, Cast, alert, make_cast, wait_for
+from tests.conftest import REQUIRED, ROOT, Cast, alert, make_cast, wait_for, web_app
 from tests.servers import free_port
 from tests.twilio.fakes import (
     ACCOUNT_SID,
@@ -70,11 +70,7 @@ def channels(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 @pytest.fixture
 def twilio_app(twilio_settings: Settings, channels: Any) -> Iterator[Any]:
-    from oncall.web import create_app
-
-    application = create_app(twilio_settings, TESTING=True)
-    yield application
-    jobs._app = None
+    yield from web_app(twilio_settings)
 
 
 @pytest.fixture
