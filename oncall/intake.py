@@ -203,6 +203,13 @@ def ingest(session: Session, source: Source, alerts: list[NormalizedAlert], now:
     return outcomes
 
 
+def wakes_dispatcher(session: Session) -> bool:
+    """Whether storing alerts in this session's database also woke the dispatcher: on
+    PostgreSQL the statements that open incidents send ``NOTIFY`` (``oncall.wake``); on
+    SQLite the caller enqueues each new incident's first step."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def _one_by_one(session: Session, source: Source, alerts: list[NormalizedAlert],
                 names: list[str | None], now: datetime,
                 service_ids: dict[str, int]) -> list[Outcome]:

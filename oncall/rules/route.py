@@ -55,41 +55,36 @@ def any_match(session: Session, alerts: list[tuple[NormalizedAlert, str]]) -> bo
 
 
 class Batch:
-    """What judging a batch of alerts before storing any of them must remember: which
-    groups' incidents are open (one query for the whole batch instead of one per alert), and
-    the batch's earlier alerts, which a window counts as if they were already stored."""
+    """What judging a batch of alerts before storing any of them must remember: the rules
+    each alert matches, which groups' incidents are open (one query for the whole batch
+    instead of one per alert), and the batch's earlier alerts, which a window counts as if
+    they were already stored."""
 
     def __init__(self, session: Session, compiled: list[store.Compiled],
                  alerts: list[tuple[NormalizedAlert, str]]) -> None:
-        self.compiled = compiled
+        self.matches = [[c for c in compiled if c.rule.match(a.type, service, a.labels)]
+                        for a, service in alerts]
         self.earlier: dict[tuple[str, tuple[str, ...]], list[Sample]] = {}
-        wanted = set()
-        for alert, service in alerts:
-            found = _first(compiled, alert, service)
-            if found is not None and _may_join(found.rule, alert):
-                wanted.add((found.rule.name, store.group_key(found.rule.group_of(alert.labels))))
-        self.open = store.open_groups(session, wanted)
+        self.open = store.open_groups(session, {
+            (m[0].rule.name, store.group_key(m[0].rule.group_of(a.labels)))
+            for (a, _), m in zip(alerts, self.matches, strict=True)
+            if m and _may_join(m[0].rule, a)})
 
     def is_open(self, rule: Rule, group: tuple[str, ...]) -> bool:
         return (rule.name, store.group_key(group)) in self.open
 
-    def add(self, alert: NormalizedAlert, service: str, verdict: Verdict | None,
-            now: datetime) -> None:
+    def add(self, alert: NormalizedAlert, service: str, matches: list[store.Compiled],
+            verdict: Verdict | None, now: datetime) -> None:
         """After judging ``alert``: every windowed rule that matches it will count it (held
         or not, as the stored alert would be), and a group it pages for is open from now."""
         if alert.status != "firing":
             return
-        for c in self.compiled:
-            if c.rule.windowed and c.rule.match(alert.type, service, alert.labels):
+        for c in matches:
+            if c.rule.windowed:
                 self.earlier.setdefault((c.rule.name, c.rule.group_of(alert.labels)), []).append(
                     Sample(now, alert.labels, alert.value, service, alert.severity))
         if verdict is not None and not verdict.held and verdict.rule.windowed:
             self.open.add((verdict.rule.name, store.group_key(verdict.group)))
-
-
-def _first(compiled: list[store.Compiled], alert: NormalizedAlert,
-           service: str) -> store.Compiled | None:
-    return next((c for c in compiled if c.rule.match(alert.type, service, alert.labels)), None)
 
 
 def _may_join(rule: Rule, alert: NormalizedAlert) -> bool:
@@ -106,19 +101,25 @@ def route_many(session: Session, alerts: list[tuple[NormalizedAlert, str]],
     if not compiled:
         return [None] * len(alerts)
     batch = Batch(session, compiled, alerts)
-    return [route(session, alert, service, now, batch) for alert, service in alerts]
+    verdicts = []
+    for (alert, service), matches in zip(alerts, batch.matches, strict=True):
+        verdict = _judge(session, alert, service, now, matches[0], batch) if matches else None
+        batch.add(alert, service, matches, verdict, now)
+        verdicts.append(verdict)
+    return verdicts
 
 
 def route(session: Session, alert: NormalizedAlert, service: str,
-          now: datetime, batch: Batch | None = None) -> Verdict | None:
-    compiled = store.CACHE.get(session) if batch is None else batch.compiled
-    if not compiled:
-        return None
-    found = _first(compiled, alert, service)
-    if found is None:
-        if batch is not None:
-            batch.add(alert, service, None, now)
-        return None
+          now: datetime) -> Verdict | None:
+    compiled = store.CACHE.get(session)
+    found = next((c for c in compiled if c.rule.match(alert.type, service, alert.labels)),
+                 None)
+    return None if found is None else _judge(session, alert, service, now, found, None)
+
+
+def _judge(session: Session, alert: NormalizedAlert, service: str, now: datetime,
+           found: store.Compiled, batch: Batch | None) -> Verdict:
+    """What the first matching rule (``found``) says about the alert."""
     rule = found.rule
     group = rule.group_of(alert.labels)
     observed: dict[str, Any] = {}
@@ -141,14 +142,11 @@ def route(session: Session, alert: NormalizedAlert, service: str,
     values = evaluate.template_values(rule, alert.labels, observed, type=alert.type,
                                       service=service, value=alert.value,
                                       summary=alert.summary, severity=alert.severity)
-    verdict = Verdict(rule=rule, held=held,
-                      dedup_key=evaluate.dedup_key_for(rule, values, group, alert.dedup_key),
-                      summary=evaluate.summary_for(rule, values, summary),
-                      severity=rule.severity or alert.severity, policy=found.policy,
-                      group=group, observed=observed)
-    if batch is not None:
-        batch.add(alert, service, verdict, now)
-    return verdict
+    return Verdict(rule=rule, held=held,
+                   dedup_key=evaluate.dedup_key_for(rule, values, group, alert.dedup_key),
+                   summary=evaluate.summary_for(rule, values, summary),
+                   severity=rule.severity or alert.severity, policy=found.policy,
+                   group=group, observed=observed)
 
 
 def _enough(rule: Rule) -> int | None:

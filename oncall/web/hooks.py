@@ -15,7 +15,7 @@ from apiflask import APIBlueprint, HTTPError
 from flask import Flask, request
 from sqlalchemy import select
 
-from oncall import db, intake, jobs, metrics
+from oncall import intake, jobs, metrics
 from oncall.incidents import Outcome
 from oncall.ingest import SEVERITIES, NormalizedAlert, PayloadError, alertmanager, generic, grafana
 from oncall.intake import Source
@@ -136,7 +136,7 @@ def store(source: Source, alerts: list[NormalizedAlert]) -> list[Outcome]:
     """Commit the alerts (accept means durable), then enqueue the new incidents' escalation."""
     with transaction() as s:
         outcomes = intake.ingest(s, source, alerts, utcnow(), _service_ids(source, alerts))
-        woken = db.is_postgres(s)  # the commit itself woke the dispatcher (oncall.wake)
+        woken = intake.wakes_dispatcher(s)
     for outcome in outcomes:
         if outcome.new and outcome.incident_id is not None:
             jobs.opened(outcome.incident_id, woken)
