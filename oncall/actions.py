@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from oncall import engine, escalation
+from oncall import db, engine, escalation
 from oncall.incidents import NotFound, note_change, record
 from oncall.models import EscalationPolicy, Incident, Service, User
 
@@ -27,7 +27,7 @@ class ActionError(ValueError):
 
 def _lock(session: Session, incident_id: int) -> Incident:
     query = select(Incident).where(Incident.id == incident_id)
-    if session.get_bind().dialect.name == "postgresql":
+    if db.is_postgres(session):
         query = query.with_for_update(key_share=True, of=Incident)
     incident = session.scalars(query.execution_options(populate_existing=True)).first()
     if incident is None:
@@ -113,7 +113,7 @@ def expire_acks(session: Session, now: datetime, limit: int = 200) -> list[int]:
                     Incident.loop)
              .where(Incident.status == "acknowledged", Incident.next_action_at <= now)
              .order_by(Incident.next_action_at).limit(limit))
-    if session.get_bind().dialect.name == "postgresql":
+    if db.is_postgres(session):
         query = query.with_for_update(skip_locked=True, key_share=True, of=Incident)
     expired = []
     for incident_id, acked_by, acked_at, policy, loop in session.execute(query).all():

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -80,3 +81,8 @@ def dispose_all(close: bool = True) -> None:
 
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def insert_for(session: Session) -> Any:
+    """The dialect's ``insert`` (PostgreSQL's or SQLite's), for ``ON CONFLICT`` upserts."""
+    return postgresql.insert if is_postgres(session) else sqlite.insert

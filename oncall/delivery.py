@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from oncall import fallback, metrics
+from oncall import db, fallback, metrics
 from oncall.config import env_float
 from oncall.incidents import record, record_many
 from oncall.models import Incident, Page, Service, User
@@ -64,7 +64,7 @@ def claim_due(session: Session, now: datetime, limit: int = 200,
     if only is not None:
         due = due & Page.channel.in_(only)
     pick = select(Page.id).where(due).order_by(Page.next_attempt_at).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
+    if db.is_postgres(session):
         pick = pick.with_for_update(skip_locked=True)
     ids = list(session.connection().execute(
         update(Page).where(Page.id.in_(pick.scalar_subquery()), due)
@@ -159,7 +159,7 @@ def record_sent(session: Session, sent: list[tuple[int, str | None]], now: datet
     conn = session.connection()
     query = select(Page.id, Page.incident_id, Page.channel, Page.recipient).where(
         Page.id.in_([page_id for page_id, _ in sent]), Page.status == "sending")
-    if session.get_bind().dialect.name == "postgresql":
+    if db.is_postgres(session):
         query = query.with_for_update()
     rows = {row.id: row for row in conn.execute(query)}
     done = [(page_id, provider) for page_id, provider in sent if page_id in rows]

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from oncall import escalation, metrics, outbox
+from oncall import db, escalation, metrics, outbox
 from oncall.delivery import (  # noqa: F401 - re-exported: callers use oncall.engine.*
     LEASE,
     MAX_ATTEMPTS,
@@ -99,7 +99,7 @@ def escalate(session: Session, incident_id: int, now: datetime,
     pages and a future ``next_action_at`` when it is not due yet; else the step taken.
     """
     query = select(Incident).where(Incident.id == incident_id)
-    if session.get_bind().dialect.name == "postgresql":
+    if db.is_postgres(session):
         # NO KEY UPDATE: alerts joining the incident hold KEY SHARE locks on its row (their
         # foreign key); those must not make the escalation skip it.
         query = query.with_for_update(skip_locked=True, key_share=True, of=Incident)
@@ -120,7 +120,7 @@ def due_incidents(session: Session, now: datetime, limit: int = 200) -> list[Inc
     query = (select(Incident)
              .where(Incident.status == "triggered", Incident.next_action_at <= now)
              .order_by(Incident.next_action_at).limit(limit))
-    if session.get_bind().dialect.name == "postgresql":
+    if db.is_postgres(session):
         query = query.with_for_update(skip_locked=True, key_share=True, of=Incident)
     return list(session.scalars(query.execution_options(populate_existing=True)))
 

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import JSON, bindparam, text
 from sqlalchemy.orm import Session
 
-from oncall import maintenance, wake
+from oncall import db, maintenance, wake
 from oncall.incidents import Outcome, arm_ack_timeout, record
 from oncall.ingest import NormalizedAlert
 from oncall.models import Integration, UTCDateTime
@@ -184,7 +184,7 @@ def ingest(session: Session, source: Source, alerts: list[NormalizedAlert], now:
     """Store each alert and open, join or resolve its incident. ``service_ids`` maps service
     names an alert may name to ids; an unknown name falls back to the integration's service
     (an alert is never dropped for a typo)."""
-    postgres = session.get_bind().dialect.name == "postgresql"
+    postgres = db.is_postgres(session)
     firing = [a for a in alerts if a.status != "resolved"]
     names = [a.service if a.service in (service_ids or {}) else None for a in alerts]
     if postgres and len(firing) > 1 and len(firing) == len(alerts):
@@ -207,13 +207,13 @@ def wakes_dispatcher(session: Session) -> bool:
     """Whether storing alerts in this session's database also woke the dispatcher: on
     PostgreSQL the statements that open incidents send ``NOTIFY`` (``oncall.wake``); on
     SQLite the caller enqueues each new incident's first step."""
-    return session.get_bind().dialect.name == "postgresql"
+    return db.is_postgres(session)
 
 
 def _one_by_one(session: Session, source: Source, alerts: list[NormalizedAlert],
                 names: list[str | None], now: datetime,
                 service_ids: dict[str, int]) -> list[Outcome]:
-    postgres = session.get_bind().dialect.name == "postgresql"
+    postgres = db.is_postgres(session)
     outcomes = []
     for alert, named in zip(alerts, names, strict=True):
         service_id = service_ids.get(named or "", source.service_id)

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from oncall import db
 from oncall.models import Page
 
 
@@ -16,7 +17,7 @@ def enqueue(session: Session, incident_id: int, level: int, loop: int, recipient
             now: datetime) -> int | None:
     """Queue a page to be sent at ``at``. Returns its id, or None when that page exists
     already (the unique key makes a repeated step harmless)."""
-    stmt = _INSERT[session.get_bind().dialect.name == "postgresql"]
+    stmt = _INSERT[db.is_postgres(session)]
     return session.connection().execute(stmt, {
         "incident_id": incident_id, "level": level, "loop": loop, "recipient": recipient,
         "user_id": user_id, "channel": channel, "status": "pending", "attempts": 0,

@@ -10,10 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from oncall import actions, engine, metrics
+from oncall import actions, db, engine, metrics
 from oncall.models import Page, SystemState, utcnow
 from oncall.notify import OutgoingPage, registry
 from oncall.notify.sms import outbox
@@ -203,7 +202,6 @@ def _deliver_batch(factory: sessionmaker[Session], fixed: datetime | None,
 
 def _mark(session: Session, key: str, now: datetime) -> None:
     """Note that ``key`` ran at ``now`` (read by /ready); an upsert, so sweepers never clash."""
-    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql"
-              else sqlite.insert)
+    insert = db.insert_for(session)
     session.execute(insert(SystemState).values(key=key, value={}, updated_at=now)
                     .on_conflict_do_update(index_elements=["key"], set_={"updated_at": now}))

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from oncall import intake
+from oncall import db, intake
 from oncall.engine import policy_snapshot
 from oncall.heartbeats import state
 from oncall.heartbeats.state import Event, Spec, Status
@@ -56,7 +56,7 @@ def save(session: Session, hb: Heartbeat, status: Status, **extra: Any) -> bool:
 
 
 def _load(session: Session, query: Any, lock: bool) -> Heartbeat | None:
-    if lock and session.get_bind().dialect.name == "postgresql":
+    if lock and db.is_postgres(session):
         query = query.with_for_update(of=Heartbeat)
     found: Heartbeat | None = session.scalars(
         query.execution_options(populate_existing=True)).first()
@@ -104,7 +104,7 @@ def check_due(session: Session, now: datetime, limit: int = 200) -> list[int]:
     incidents opened."""
     query = (select(Heartbeat.id).where(Heartbeat.check_at <= now)
              .order_by(Heartbeat.check_at).limit(limit))
-    if session.get_bind().dialect.name == "postgresql":
+    if db.is_postgres(session):
         query = query.with_for_update(skip_locked=True)
     opened: list[int] = []
     for heartbeat_id in list(session.scalars(query)):

@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from oncall import db
 from oncall.models import ContactMethod, NotificationRule, User
 from oncall.notify import registry
 
@@ -125,8 +125,7 @@ def disabled(session: Session, user: User) -> dict[str, ContactMethod]:
 def disable(session: Session, user: User, channel: str, reason: str, now: datetime) -> None:
     values = {"user_id": user.id, "channel": channel, "address": address(user, channel),
               "disabled_at": now, "disabled_reason": reason[:2000]}
-    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql"
-              else sqlite.insert)
+    insert = db.insert_for(session)
     session.execute(insert(ContactMethod).values(**values).on_conflict_do_update(
         index_elements=["user_id", "channel"],
         set_={k: values[k] for k in ("address", "disabled_at", "disabled_reason")}))

@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from oncall import db
 from oncall.ingest import NormalizedAlert
 from oncall.models import RuleState
 from oncall.rules import evaluate, store
@@ -169,8 +169,7 @@ def remember(session: Session, verdict: Verdict, incident_id: int | None, new: b
 
 def upsert(session: Session, rule: Rule, group: tuple[str, ...], now: datetime,
            **values: Any) -> None:
-    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql"
-              else sqlite.insert)
+    insert = db.insert_for(session)
     row = {"rule": rule.name, "group_key": store.group_key(group),
            "labels": rule.group_labels(group), "updated_at": now, **values}
     session.execute(insert(RuleState).values(**row).on_conflict_do_update(

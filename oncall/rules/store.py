@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
+from oncall import db
 from oncall.models import (
     Alert,
     EscalationPolicy,
@@ -109,8 +109,7 @@ CACHE = RuleCache()
 
 def bump_version(session: Session, now: datetime, count: int) -> None:
     """Tell every process's cache that the rules changed."""
-    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql"
-              else sqlite.insert)
+    insert = db.insert_for(session)
     session.execute(insert(SystemState).values(key=VERSION_KEY, value={"rules": count},
                                                updated_at=now)
                     .on_conflict_do_update(index_elements=["key"],

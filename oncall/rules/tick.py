@@ -20,10 +20,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from oncall import maintenance
+from oncall import db, maintenance
 from oncall.incidents import OPEN, record
 from oncall.models import Incident, RuleState
 from oncall.rules import evaluate, store
@@ -45,7 +44,7 @@ def tick(session: Session, now: datetime) -> TickReport:
     """Re-evaluate every windowed rule at ``now``. The caller commits, then enqueues the
     escalation of ``opened`` (the sweeper would find them anyway)."""
     report = TickReport()
-    if session.get_bind().dialect.name == "postgresql" and not session.execute(
+    if db.is_postgres(session) and not session.execute(
             text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": _LOCK_ID}).scalar():
         return report  # another beat is at it
     compiled = store.compile_rules(session, store.load_rules(session))
@@ -127,8 +126,7 @@ def _open(session: Session, c: store.Compiled, obs: Observation, known: dict[str
         obs.group))
     summary = evaluate.summary_for(rule, values, evaluate.default_summary(rule, obs))
     severity = rule.severity or latest.severity or "critical"
-    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql"
-              else sqlite.insert)
+    insert = db.insert_for(session)
     where = Incident.status != "resolved"
     incident_id = session.execute(
         insert(Incident).values(

@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from oncall import db
 from oncall.models import Notice, Schedule, User
 from oncall.notify import DeliveryError, OutgoingPage, Recipient, rules
 from oncall.notify.registry import channel
@@ -29,8 +29,7 @@ def _when(at: datetime, tz: ZoneInfo) -> str:
 
 def create_notices(session: Session, now: datetime) -> list[int]:
     """Record a notice for every shift that started within the last WINDOW."""
-    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql"
-              else sqlite.insert)
+    insert = db.insert_for(session)
     created: list[int] = []
     for schedule in session.scalars(select(Schedule)):
         start, end = now - WINDOW, now + LOOKAHEAD

@@ -14,10 +14,9 @@ import logging
 from apiflask import APIBlueprint
 from flask import Flask, Response, abort, request
 from sqlalchemy import or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from oncall import actions, incidents, jobs
+from oncall import actions, db, incidents, jobs
 from oncall.models import Incident, Page, ProviderSend, Service, TwilioInbound, User, utcnow
 from oncall.notify import slack, twilio_status, voice
 from oncall.notify.sms import replies
@@ -58,8 +57,7 @@ def _message(text: str | None = None, status: int = 200) -> Response:
 
 def _first_time(session: Session, key: str) -> bool:
     """Note an inbound request as acted on; False when it already was (a replay)."""
-    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql"
-              else sqlite.insert)
+    insert = db.insert_for(session)
     stmt = (insert(TwilioInbound).values(key=key[:100], received_at=utcnow())
             .on_conflict_do_nothing(index_elements=["key"]).returning(TwilioInbound.key))
     return session.connection().execute(stmt).scalar() is not None

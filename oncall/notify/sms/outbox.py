@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from oncall import engine
+from oncall import db, engine
 from oncall.incidents import record
 from oncall.models import Incident, Page, ProviderSend, Service
 from oncall.notify import DeliveryError, OutgoingPage, registry
@@ -167,7 +167,7 @@ def _lost(session: Session, channel: str, destination: str, page_id: int, send_i
 
 def _lock(session: Session, key: str) -> None:
     """Serialise sends to one destination (PostgreSQL; SQLite has one writer anyway)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if db.is_postgres(session):
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"),
                         {"k": zlib.crc32(key.encode())})
 
