@@ -33,7 +33,7 @@ from oncall.delivery import (  # noqa: F401 - re-exported: callers use oncall.en
     retry_delay,
     send,
 )
-from oncall.incidents import record
+from oncall.incidents import event, record_many
 from oncall.models import EscalationPolicy, Incident, Service, User
 from oncall.notify import page_text, rules
 from oncall.notify.registry import enabled
@@ -125,89 +125,147 @@ def due_incidents(session: Session, now: datetime, limit: int = 200) -> list[Inc
     return list(session.scalars(query.execution_options(populate_existing=True)))
 
 
+class Contended(RuntimeError):
+    """An incident of a batch changed between being read and being claimed (SQLite, which
+    locks no rows on reading): the caller steps the batch again one incident at a time."""
+
+
+@dataclass
+class Plan:
+    """An incident's due step, worked out before anything is written: the claim (from the
+    state it was read in to the state after the step), timeline entries and pages."""
+
+    incident_id: int
+    claim: dict[str, Any]
+    due: datetime | None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    pages: list[dict[str, Any]] = field(default_factory=list)
+    result: StepResult = field(default_factory=StepResult)
+
+
 def take_step(session: Session, incident: Incident, now: datetime,
               actor: str = "system", lookups: Lookups | None = None) -> StepResult | None:
     """Claim the incident's due step and page its level. A level that names nobody to page
     (nobody on call, no such user) is skipped at once, with a timeline entry, to the next
-    level of the same loop; a new loop keeps its schedule."""
+    level of the same loop; a new loop keeps its schedule. Returns None when the step was
+    not due or someone else took it (nothing is written then)."""
+    plan = plan_step(session, incident, now, actor, lookups or Lookups())
+    return _apply(session, [plan], now)[0] if _claim(session, [plan]) else None
+
+
+def take_steps(session: Session, incidents: list[Incident], now: datetime,
+               lookups: Lookups | None = None) -> list[StepResult]:
+    """``take_step`` for a batch of incidents the caller has locked (``due_incidents``), in
+    a few statements for the whole batch rather than a few per incident. Raises
+    ``Contended`` if any of them was changed meanwhile (the caller rolls back)."""
+    if not incidents:
+        return []
+    lookups = lookups or Lookups()
+    plans = [plan_step(session, incident, now, "system", lookups) for incident in incidents]
+    if not _claim(session, plans):
+        raise Contended(f"{len(plans)} incidents read, fewer claimed")
+    return _apply(session, plans, now)
+
+
+def plan_step(session: Session, incident: Incident, now: datetime, actor: str,
+              lookups: Lookups) -> Plan:
+    """Work out the incident's step (reads only): the levels it pages, skipping those that
+    name nobody, or the end of the ladder."""
     policy = incident.policy
     if policy is None:
         service = session.get(Service, incident.service_id)
         policy = policy_snapshot(service.policy if service else None)
     level, loop, due = incident.level, incident.loop, incident.next_action_at
-    lookups = lookups or Lookups()
-    result: StepResult | None = None
+    plan = Plan(incident.id, {"incident_id": incident.id, "level": level, "loop": loop,
+                              "now": now, "policy": policy}, due)
+    result = plan.result
     while True:
         step = escalation.next_step(policy, level, loop, now)
-        # The first claim needs the step to be due; later ones hold the row already.
-        claimed = session.connection().execute(_CLAIM_DUE if result is None else _CLAIM, {
-            "incident_id": incident.id, "level": level, "loop": loop, "now": now,
-            "new_level": step.level if step else level, "new_loop": step.loop if step else loop,
-            "next_action_at": step.next_action_at if step else None, "policy": policy,
-        }).rowcount
-        if claimed != 1:
-            return result
-        if result is None:
-            assert due is not None
-            metrics.ESCALATION_LAG.observe(max(0.0, (now - due).total_seconds()))
-            result = StepResult()
         if step is None:
             why = "no escalation policy" if not escalation.levels(policy) else "ladder exhausted"
-            record(session, incident.id, "escalation_stopped", "system", now, reason=why)
+            plan.events.append(event(incident.id, "escalation_stopped", "system", now,
+                                     reason=why))
             result.level, result.loop, result.next_action_at = level, loop, None
-            return result
+            break
         result.level, result.loop = step.level, step.loop
         result.next_action_at = step.next_action_at
-        reached = _page_level(session, incident, step, now, due, actor, result, lookups)
+        reached = _page_level(session, incident, step, now, due, actor, plan, lookups)
         nxt = escalation.following(policy, step.level, step.loop)
         if reached or step.next_action_at is None or nxt is None or nxt[1] != step.loop:
-            return result
-        record(session, incident.id, "level_skipped", "system", now, level=step.level,
-               loop=step.loop, reason="nobody to page at this level")
+            break
+        plan.events.append(event(incident.id, "level_skipped", "system", now,
+                                 level=step.level, loop=step.loop,
+                                 reason="nobody to page at this level"))
         level, loop, due = step.level, step.loop, now
+    plan.claim.update(new_level=result.level, new_loop=result.loop,
+                      next_action_at=result.next_action_at)
+    return plan
 
 
-_CLAIM = (update(Incident)
-          .where(Incident.id == bindparam("incident_id"), Incident.status == "triggered",
-                 Incident.level == bindparam("level"), Incident.loop == bindparam("loop"))
-          .values(level=bindparam("new_level"), loop=bindparam("new_loop"),
-                  next_action_at=bindparam("next_action_at"), policy=bindparam("policy"),
-                  updated_at=bindparam("now")))
-_CLAIM_DUE = _CLAIM.where(Incident.next_action_at <= bindparam("now"))
+def _claim(session: Session, plans: list[Plan]) -> bool:
+    """Move every planned incident from the state it was read in to its state after the
+    step, each only if still due and unchanged; whether all of them were."""
+    claimed = session.connection().execute(_CLAIM_DUE, [p.claim for p in plans]).rowcount
+    return bool(claimed == len(plans))
+
+
+def _apply(session: Session, plans: list[Plan], now: datetime) -> list[StepResult]:
+    """Write the claimed steps' timeline entries and pages, one statement each."""
+    record_many(session, [e for plan in plans for e in plan.events])
+    rows = [row for plan in plans for row in plan.pages]
+    if rows:
+        made = {(r.incident_id, r.level, r.loop, r.recipient, r.channel): r.id
+                for r in session.connection().execute(outbox.insert_many(session), rows)}
+        for plan in plans:
+            for row in plan.pages:
+                page_id = made.get((row["incident_id"], row["level"], row["loop"],
+                                    row["recipient"], row["channel"]))
+                if page_id is not None and row["next_attempt_at"] <= now:
+                    plan.result.page_ids.append(page_id)
+    for plan in plans:
+        assert plan.due is not None
+        metrics.ESCALATION_LAG.observe(max(0.0, (now - plan.due).total_seconds()))
+    return [plan.result for plan in plans]
+
+
+_CLAIM_DUE = (update(Incident)
+              .where(Incident.id == bindparam("incident_id"), Incident.status == "triggered",
+                     Incident.level == bindparam("level"), Incident.loop == bindparam("loop"),
+                     Incident.next_action_at <= bindparam("now"))
+              .values(level=bindparam("new_level"), loop=bindparam("new_loop"),
+                      next_action_at=bindparam("next_action_at"), policy=bindparam("policy"),
+                      updated_at=bindparam("now")))
 
 
 def _page_level(session: Session, incident: Incident, step: escalation.Step, now: datetime,
-                due: datetime | None, actor: str, result: StepResult,
-                lookups: Lookups) -> bool:
-    """Queue the level's pages; returns whether the level named anyone to page."""
-    users, rooms = _resolve_targets(session, incident.id, step, now, lookups)
-    record(session, incident.id, "escalated", actor, now, level=step.level, loop=step.loop,
-           notified=[u.email for u in users] + rooms,
-           due=due.isoformat() if due else None)
+                due: datetime | None, actor: str, plan: Plan, lookups: Lookups) -> bool:
+    """Plan the level's pages; returns whether the level named anyone to page."""
+    users, rooms = _resolve_targets(session, incident.id, step, now, lookups, plan.events)
+    plan.events.append(event(incident.id, "escalated", actor, now, level=step.level,
+                             loop=step.loop, notified=[u.email for u in users] + rooms,
+                             due=due.isoformat() if due else None))
     message = page_text(incident.id, incident.severity, incident.service.name, incident.summary)
     for user in users:
-        plan = lookups.plan(session, user, incident.severity)
-        if not plan.rules:
-            record(session, incident.id, "user_unreachable", "system", now, user=user.email,
-                   user_id=user.id, level=step.level, loop=step.loop, reasons=plan.skipped)
+        user_plan = lookups.plan(session, user, incident.severity)
+        if not user_plan.rules:
+            plan.events.append(event(incident.id, "user_unreachable", "system", now,
+                                     user=user.email, user_id=user.id, level=step.level,
+                                     loop=step.loop, reasons=user_plan.skipped))
             continue
-        for rule in plan.rules:
-            page_id = outbox.enqueue(session, incident.id, step.level, step.loop,
-                                     f"user:{user.id}", user.id, rule.channel, message,
-                                     now + timedelta(seconds=rule.delay), now)
-            if page_id is not None and rule.delay == 0:
-                result.page_ids.append(page_id)
+        for rule in user_plan.rules:
+            plan.pages.append(outbox.row(incident.id, step.level, step.loop,
+                                         f"user:{user.id}", user.id, rule.channel, message,
+                                         now + timedelta(seconds=rule.delay), now))
     # People first, then the channel posts of the level.
     for room in rooms:
-        page_id = outbox.enqueue(session, incident.id, step.level, step.loop, room, None,
-                                 "slack", message, now, now)
-        if page_id is not None:
-            result.page_ids.append(page_id)
+        plan.pages.append(outbox.row(incident.id, step.level, step.loop, room, None, "slack",
+                                     message, now, now))
     return bool(users or rooms)
 
 
 def _resolve_targets(session: Session, incident_id: int, step: escalation.Step,
-                     now: datetime, lookups: Lookups) -> tuple[list[User], list[str]]:
+                     now: datetime, lookups: Lookups,
+                     events: list[dict[str, Any]]) -> tuple[list[User], list[str]]:
     """The users a level names, in order, each once, and the Slack channels it names
     (``slack:#room``). A schedule contributes whoever is on call now; a schedule with nobody
     on call is noted on the timeline, never skipped silently."""
@@ -221,8 +279,8 @@ def _resolve_targets(session: Session, incident_id: int, step: escalation.Step,
         elif kind == "schedule":
             email = lookups.who_is_on_call(session, str(ref), now)
             if email is None:
-                record(session, incident_id, "nobody_on_call", "system", now, schedule=ref,
-                       level=step.level)
+                events.append(event(incident_id, "nobody_on_call", "system", now,
+                                    schedule=ref, level=step.level))
                 continue
             user = lookups.user(session, email)
         elif kind == "slack" and enabled("slack"):
@@ -232,11 +290,11 @@ def _resolve_targets(session: Session, incident_id: int, step: escalation.Step,
         else:
             reason = ("Slack is not configured (no SLACK_BOT_TOKEN)" if kind == "slack"
                       else f"unknown target type {kind!r}")
-            record(session, incident_id, "target_unsupported", "system", now, target=target,
-                   reason=reason)
+            events.append(event(incident_id, "target_unsupported", "system", now,
+                                target=target, reason=reason))
             continue
         if user is None:
-            record(session, incident_id, "target_missing", "system", now, target=target)
+            events.append(event(incident_id, "target_missing", "system", now, target=target))
         elif user not in users:
             users.append(user)
     return users, rooms

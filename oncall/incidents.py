@@ -33,8 +33,14 @@ class Outcome:
 def record(session: Session, incident_id: int, kind: str, actor: str, at: datetime,
            **detail: Any) -> None:
     """Add a timeline entry (a plain insert: nothing reads it back in the same unit of work)."""
-    session.connection().execute(_EVENT, {"incident_id": incident_id, "kind": kind,
-                                          "actor": actor, "at": at, "detail": detail})
+    session.connection().execute(_EVENT, event(incident_id, kind, actor, at, **detail))
+
+
+def event(incident_id: int, kind: str, actor: str, at: datetime,
+          **detail: Any) -> dict[str, Any]:
+    """A timeline entry, for ``record_many``."""
+    return {"incident_id": incident_id, "kind": kind, "actor": actor, "at": at,
+            "detail": detail}
 
 
 def record_many(session: Session, events: list[dict[str, Any]]) -> None:

@@ -129,20 +129,20 @@ def _with_due_pages(factory: sessionmaker[Session], incident_ids: list[int],
 
 def _step_batch(factory: sessionmaker[Session], fixed: datetime | None,
                 report: SweepReport, limit: int = 200) -> bool:
-    """Step one batch of due incidents in one transaction; returns whether it was full.
-    Should a step fail, the batch is rolled back and stepped again one savepoint per
-    incident, so that one bad incident cannot stall every other."""
-    lookups = engine.Lookups()
+    """Step one batch of due incidents in one transaction, a few statements for all of them;
+    returns whether it was full. Should a step fail (or, on SQLite, an incident change under
+    it), the batch is rolled back and stepped again one savepoint per incident, so that one
+    bad incident cannot stall every other."""
     try:
         with factory() as session, session.begin():
-            batch = engine.due_incidents(session, fixed or utcnow(), limit)
-            steps = [(incident.id, engine.take_step(session, incident, fixed or utcnow(),
-                                                    lookups=lookups)) for incident in batch]
-    except Exception:
+            now = fixed or utcnow()
+            batch = engine.due_incidents(session, now, limit)
+            results = engine.take_steps(session, batch, now)
+    except Exception as exc:
         log.warning("sweeper: a step failed; stepping the batch one incident at a time",
-                    exc_info=True)
+                    exc_info=not isinstance(exc, engine.Contended))
         return _step_each(factory, fixed, report, limit)
-    report.steps += [(incident_id, r) for incident_id, r in steps if r is not None]
+    report.steps += [(incident.id, r) for incident, r in zip(batch, results, strict=True)]
     return len(batch) == limit
 
 

@@ -298,15 +298,76 @@ def test_a_schedule_level_pages_whoever_is_on_call_at_page_time(factory: Any,
 def test_one_incident_failing_to_step_does_not_stall_the_others(factory: Any, cast: Cast,
                                                                 monkeypatch: Any) -> None:
     ids = [trigger(factory, dedup_key=f"k{i}") for i in range(4)]
-    real = engine.take_step
+    real = engine.plan_step
 
-    def take_step(session: Any, incident: Any, now: Any, *args: Any, **kwargs: Any) -> Any:
+    def plan_step(session: Any, incident: Any, now: Any, *args: Any, **kwargs: Any) -> Any:
         if incident.id == ids[1]:
             raise RuntimeError("corrupt policy")
         return real(session, incident, now, *args, **kwargs)
 
-    monkeypatch.setattr(engine, "take_step", take_step)
+    monkeypatch.setattr(engine, "plan_step", plan_step)
     report = paging.sweep(factory)
     assert report.failed_incidents == [ids[1]]
     assert sorted(i for i, _ in report.steps) == sorted([ids[0], *ids[2:]])
     assert [len(recipients(factory, i)) for i in ids] == [1, 0, 1, 1]
+
+
+def test_one_sweep_batch_steps_incidents_in_different_states_as_single_steps_would(
+        factory: Any, cast: Cast) -> None:
+    fresh, middle, skip, bare = (trigger(factory, dedup_key=k)
+                                 for k in ("fresh", "middle", "skip", "bare"))
+    now = utcnow()
+    paging.escalate_incident(factory, middle, now=now)  # alice paged; bob due at now + 300
+    with factory() as s, s.begin():
+        s.get(Incident, skip).policy = {"name": "odd", "repeat": 0, "levels": [
+            {"escalate_after": 60, "targets": [{"type": "user", "ref": "ghost@example.com"}]},
+            {"escalate_after": 60, "targets": [{"type": "user", "ref": "bob@example.com"}]},
+            {"escalate_after": 60, "targets": [{"type": "user", "ref": "manager@example.com"}]},
+        ]}
+        s.get(Incident, bare).policy = {"name": None, "repeat": 0, "levels": []}
+    at = now + timedelta(seconds=301)
+
+    report = paging.sweep(factory, at)
+
+    steps = dict(report.steps)
+    assert sorted(steps) == sorted([fresh, middle, skip, bare])
+    assert [(r.level, r.next_action_at, len(r.page_ids)) for r in
+            (steps[fresh], steps[middle], steps[skip], steps[bare])] == [
+        (1, at + timedelta(seconds=300), 1), (2, None, 1),
+        (2, at + timedelta(seconds=60), 1), (0, None, 0)]
+    assert [p[:2] for p in recipients(factory, fresh)] == [(1, f"user:{cast.alice.id}")]
+    assert [p[:2] for p in recipients(factory, middle)] == [
+        (1, f"user:{cast.alice.id}"), (2, f"user:{cast.bob.id}")]
+    assert [p[:2] for p in recipients(factory, skip)] == [(2, f"user:{cast.bob.id}")]
+    assert recipients(factory, bare) == []
+    assert timeline(factory, skip)[:5] == [
+        "triggered", "target_missing", "escalated", "level_skipped", "escalated"]
+    assert timeline(factory, bare) == ["triggered", "escalation_stopped"]
+    with factory() as s:
+        assert [(i.level, i.next_action_at) for i in (s.get(Incident, fresh),
+                                                       s.get(Incident, skip))] == [
+            (1, at + timedelta(seconds=300)), (2, at + timedelta(seconds=60))]
+
+
+def test_a_batch_whose_incident_changed_before_the_claim_is_stepped_one_by_one(
+        factory: Any, cast: Cast, monkeypatch: Any) -> None:
+    ids = [trigger(factory, dedup_key=f"k{i}") for i in range(3)]
+    real = engine.plan_step
+    touched: list[int] = []
+
+    def plan_step(session: Any, incident: Any, *args: Any, **kwargs: Any) -> Any:
+        plan = real(session, incident, *args, **kwargs)
+        if incident.id == ids[1] and not touched:  # moved on after it was read, once
+            touched.append(incident.id)
+            session.execute(engine.update(Incident).where(Incident.id == incident.id)
+                            .values(loop=Incident.loop + 1))
+        return plan
+
+    monkeypatch.setattr(engine, "plan_step", plan_step)
+    report = paging.sweep(factory)
+    assert touched == [ids[1]] and report.failed_incidents == []
+    assert sorted(i for i, _ in report.steps) == sorted(ids)
+    # The batch was rolled back whole: every incident paged once, the change undone.
+    assert [len(recipients(factory, i)) for i in ids] == [1, 1, 1]
+    with factory() as s:
+        assert [s.get(Incident, i).loop for i in ids] == [0, 0, 0]
