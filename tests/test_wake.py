@@ -149,6 +149,28 @@ def test_a_fork_waits_for_the_dispatch_under_way(postgres: str) -> None:
         listener.stop()
 
 
+def test_a_stream_of_notifications_is_dispatched_in_batches_and_none_is_missed(
+        postgres: str) -> None:
+    """Under a stream of new incidents the listener wakes at most once per ``pace``: the
+    burst below (50 commits) takes one or two dispatches, not fifty, and one of them starts
+    after the last commit, so nothing waits for the sweeper."""
+    starts: list[float] = []
+    listener = wake.Listener(postgres, lambda: starts.append(time.monotonic()),
+                             idle=0.2, pace=1.0).start()
+    try:
+        assert listener.listening.wait(10)
+        wait_for(lambda: starts, 10, what="the catch-up dispatch")
+        with psycopg.connect(wake.conninfo(postgres), autocommit=True) as other:
+            for _ in range(50):
+                other.execute(f"SELECT {wake.NOTIFY_SQL}")
+            last_commit = time.monotonic()
+        wait_for(lambda: starts[-1] > last_commit, 10, what="a dispatch after the burst")
+        time.sleep(1.5)  # a pace more: nothing else was pending
+        assert 2 <= len(starts) <= 3  # the catch-up, then one or two for the burst
+    finally:
+        listener.stop()
+
+
 @pytest.mark.worker
 @pytest.mark.slow
 def test_a_real_worker_pages_a_new_incident_with_no_task_and_no_sweep(
