@@ -53,7 +53,8 @@ INSERT = """
 INSERT INTO incidents (service_id, dedup_key, status, severity, summary, policy, level, loop,
                        next_action_at, created_at, updated_at)
 SELECT :service_id, 'esc-' || g, 'triggered', 'critical', 'escalation bench ' || g,
-       CAST(:policy AS json), 1, 0, :t0 + make_interval(secs => :start + :spread * g / :n),
+       CAST(:policy AS json), 1, 0,
+       :t0 + make_interval(secs => CAST(:start AS float8) + CAST(:spread AS float8) * g / :n),
        now(), now()
 FROM generate_series(0, :n - 1) AS g
 """
