@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -170,3 +171,24 @@ def test_heartbeat_list_prints_the_ping_urls(factory: Any, config: Path, setting
     assert rows["nightly-charge-run"]["schedule"] == "cron 0 2 * * * UTC"
     text = CliRunner().invoke(cli, ["heartbeat", "list"]).output
     assert f"https://oncall.example.com/ping/{uuid}" in text
+
+
+def test_a_billing_cron_heartbeat_going_down_is_routed_by_the_cron_miss_rule(
+        factory: Any, config: Path) -> None:
+    """The shipped cron-miss rule covers heartbeats as well as cron alerts sent by a monitor:
+    a failed dunning run (no severity of its own) pages as critical, with the runbook."""
+    from oncall.heartbeats import store
+    from oncall.models import Incident
+
+    apply(factory, *shipped(config))
+    hb = heartbeats(factory)["dunning-retries"]
+    with factory() as s, s.begin():
+        [opened] = store.record_ping(s, hb.uuid, "fail", datetime.now(UTC), exit_status=1)
+    with factory() as s:
+        incident = s.get(Incident, opened)
+        assert incident is not None
+        assert (incident.severity, incident.runbook) == ("critical",
+                                                         "docs/runbooks/cron-misses.md")
+        assert incident.summary == ("Billing cron: Heartbeat dunning-retries is down: the job "
+                                    "reported failure (exit status 1)")
+        assert incident.policy is None or incident.policy["name"] == "billing-critical"
