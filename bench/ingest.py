@@ -222,7 +222,7 @@ def summarize(runs: list[dict[str, Any]]) -> tuple[str, str, dict[str, Any]]:
         ["server", "web", "postgres", "celery", "redis", "loadgen", "other", "machine",
          "web ms/alert", "postgres ms/alert", "celery ms/alert"], cpu_rows)
     verdict: dict[str, Any] = {}
-    real, floor = by_name.get("oncall-unique"), by_name.get("insert")
+    floor = by_name.get("insert")
     for name in ("oncall-unique", "oncall-dedup", "oncall-unique-noworker"):
         if name in by_name and floor and floor["load"]["rps"]:
             verdict[f"ratio {name} / insert"] = round(
@@ -237,20 +237,29 @@ def summarize(runs: list[dict[str, Any]]) -> tuple[str, str, dict[str, Any]]:
             verdict.setdefault("targets", {})[
                 f"{name} >= {TARGETS['am_alerts_per_s']:,.0f} alerts/s (got {got:,.0f})"] = \
                 got >= TARGETS["am_alerts_per_s"]
-    if real:
-        roles = real["sampling"]["roles"]
-        celery_peak = max(roles["celery_main"]["peak_rss_mb_max"] or 0,
-                          roles["celery_children"]["peak_rss_mb_max"] or 0)
+    targets = verdict.setdefault("targets", {})
+    # The single-alert targets, judged for each way of sending single alerts: the intake
+    # with the worker idle (dedup) or absent, and the worst case, every alert paged.
+    for name in ("oncall-dedup", "oncall-unique-noworker", "oncall-unique"):
+        run = by_name.get(name)
+        if run is None:
+            continue
+        rps, p99 = run["load"]["rps"], run["load"]["p99_ms"]
+        ratio = verdict.get(f"ratio {name} / insert", 0)
+        targets.update({
+            f"{name} >= {TARGETS['rps']:,.0f} alerts/s (got {rps:,.0f})": rps >= TARGETS["rps"],
+            f"{name} >= {TARGETS['ratio_to_insert']:.0%} of insert (got {ratio:.0%})":
+                ratio >= TARGETS["ratio_to_insert"],
+            f"{name} p99 < {TARGETS['p99_ms']:g} ms (got {p99:.1f})": p99 < TARGETS["p99_ms"],
+        })
+    with_worker = [r for r in runs if "celery_main" in r["sampling"]["roles"]]
+    if with_worker:
+        celery_peak = max(max(r["sampling"]["roles"]["celery_main"]["peak_rss_mb_max"] or 0,
+                              r["sampling"]["roles"]["celery_children"]["peak_rss_mb_max"] or 0)
+                          for r in with_worker)
         web_peak = max(r["sampling"]["roles"]["web_workers"]["peak_rss_mb_max"] or 0
                        for r in runs if r["server"] == "oncall")
-        verdict.setdefault("targets", {}).update({
-            f"oncall-unique >= {TARGETS['rps']:,.0f} alerts/s "
-            f"(got {real['load']['rps']:,.0f})": real["load"]["rps"] >= TARGETS["rps"],
-            f"oncall-unique >= {TARGETS['ratio_to_insert']:.0%} of insert "
-            f"(got {verdict.get('ratio oncall-unique / insert', 0):.0%})":
-                verdict.get("ratio oncall-unique / insert", 0) >= TARGETS["ratio_to_insert"],
-            f"oncall-unique p99 < {TARGETS['p99_ms']:g} ms (got {real['load']['p99_ms']:.1f})":
-                real["load"]["p99_ms"] < TARGETS["p99_ms"],
+        targets.update({
             f"oncall web worker peak RSS < {TARGETS['web_rss_mb']:g} MB (got {web_peak:.1f})":
                 web_peak < TARGETS["web_rss_mb"],
             f"celery peak RSS < {TARGETS['celery_rss_mb']:g} MB, every process "
