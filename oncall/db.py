@@ -86,3 +86,13 @@ def is_postgres(session: Session) -> bool:
 def insert_for(session: Session) -> Any:
     """The dialect's ``insert`` (PostgreSQL's or SQLite's), for ``ON CONFLICT`` upserts."""
     return postgresql.insert if is_postgres(session) else sqlite.insert
+
+
+def lock_for_write(session: Session) -> None:
+    """For a transaction that reads, then writes what it read (claiming due incidents or
+    pages): on SQLite, take the write lock first, waiting for it up to the busy timeout.
+    Otherwise, should another connection write between its read and its write, SQLite fails
+    the write at once ("database is locked", no waiting). Call it before the transaction's
+    first statement. PostgreSQL needs nothing: such transactions lock the rows they read."""
+    if not is_postgres(session):
+        session.connection().exec_driver_sql("BEGIN IMMEDIATE")

@@ -33,6 +33,7 @@ def escalate_incident(factory: sessionmaker[Session], incident_id: int,
                       expect: tuple[int, int] | None = None,
                       now: datetime | None = None) -> engine.StepResult | None:
     with factory() as session, session.begin():
+        db.lock_for_write(session)
         return engine.escalate(session, incident_id, now or utcnow(), expect)
 
 
@@ -61,6 +62,7 @@ def _deliver_claimed(factory: sessionmaker[Session], outgoing: OutgoingPage,
     provider_id, error = outbox.send(batch)
     follow: list[int] = []
     with factory() as session, session.begin():
+        db.lock_for_write(session)
         for sent_id in batch.page_ids:
             follow += engine.record_outcome(session, sent_id, provider_id, error,
                                             now or utcnow())
@@ -135,6 +137,7 @@ def _step_batch(factory: sessionmaker[Session], fixed: datetime | None,
     bad incident cannot stall every other."""
     try:
         with factory() as session, session.begin():
+            db.lock_for_write(session)
             now = fixed or utcnow()
             batch = engine.due_incidents(session, now, limit)
             results = engine.take_steps(session, batch, now)
@@ -150,6 +153,7 @@ def _step_each(factory: sessionmaker[Session], fixed: datetime | None,
                report: SweepReport, limit: int) -> bool:
     lookups = engine.Lookups()
     with factory() as session, session.begin():
+        db.lock_for_write(session)
         batch = engine.due_incidents(session, fixed or utcnow(), limit)
         for incident in batch:
             try:
@@ -184,6 +188,7 @@ def _deliver_batch(factory: sessionmaker[Session], fixed: datetime | None,
     follow: list[int] = []
     results = [(page.page_id, *engine.send(page)) for page in outgoing]
     with factory() as session, session.begin():
+        db.lock_for_write(session)
         engine.record_sent(session, [(page_id, provider_id)
                                      for page_id, provider_id, error in results
                                      if error is None], fixed or utcnow())
