@@ -88,11 +88,14 @@ def insert_for(session: Session) -> Any:
     return postgresql.insert if is_postgres(session) else sqlite.insert
 
 
-def lock_for_write(session: Session) -> None:
-    """For a transaction that reads, then writes what it read (claiming due incidents or
-    pages): on SQLite, take the write lock first, waiting for it up to the busy timeout.
-    Otherwise, should another connection write between its read and its write, SQLite fails
-    the write at once ("database is locked", no waiting). Call it before the transaction's
-    first statement. PostgreSQL needs nothing: such transactions lock the rows they read."""
-    if not is_postgres(session):
-        session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+@contextmanager
+def claiming(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A transaction that reads, then writes what it read (claiming due incidents or
+    pages), committed on success. On SQLite it takes the write lock first, waiting for it
+    up to the busy timeout: otherwise, should another connection write between its read and
+    its write, SQLite fails the write at once ("database is locked", no waiting).
+    PostgreSQL needs nothing: such transactions lock the rows they read."""
+    with factory() as session, session.begin():
+        if not is_postgres(session):
+            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        yield session

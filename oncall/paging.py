@@ -32,8 +32,7 @@ class SweepReport:
 def escalate_incident(factory: sessionmaker[Session], incident_id: int,
                       expect: tuple[int, int] | None = None,
                       now: datetime | None = None) -> engine.StepResult | None:
-    with factory() as session, session.begin():
-        db.lock_for_write(session)
+    with db.claiming(factory) as session:
         return engine.escalate(session, incident_id, now or utcnow(), expect)
 
 
@@ -61,8 +60,7 @@ def _deliver_claimed(factory: sessionmaker[Session], outgoing: OutgoingPage,
         return False, []
     provider_id, error = outbox.send(batch)
     follow: list[int] = []
-    with factory() as session, session.begin():
-        db.lock_for_write(session)
+    with db.claiming(factory) as session:
         for sent_id in batch.page_ids:
             follow += engine.record_outcome(session, sent_id, provider_id, error,
                                             now or utcnow())
@@ -136,8 +134,7 @@ def _step_batch(factory: sessionmaker[Session], fixed: datetime | None,
     it), the batch is rolled back and stepped again one savepoint per incident, so that one
     bad incident cannot stall every other."""
     try:
-        with factory() as session, session.begin():
-            db.lock_for_write(session)
+        with db.claiming(factory) as session:
             now = fixed or utcnow()
             batch = engine.due_incidents(session, now, limit)
             results = engine.take_steps(session, batch, now)
@@ -152,8 +149,7 @@ def _step_batch(factory: sessionmaker[Session], fixed: datetime | None,
 def _step_each(factory: sessionmaker[Session], fixed: datetime | None,
                report: SweepReport, limit: int) -> bool:
     lookups = engine.Lookups()
-    with factory() as session, session.begin():
-        db.lock_for_write(session)
+    with db.claiming(factory) as session:
         batch = engine.due_incidents(session, fixed or utcnow(), limit)
         for incident in batch:
             try:
@@ -187,8 +183,7 @@ def _deliver_batch(factory: sessionmaker[Session], fixed: datetime | None,
         deliver_page(factory, page_id, fixed)
     follow: list[int] = []
     results = [(page.page_id, *engine.send(page)) for page in outgoing]
-    with factory() as session, session.begin():
-        db.lock_for_write(session)
+    with db.claiming(factory) as session:
         engine.record_sent(session, [(page_id, provider_id)
                                      for page_id, provider_id, error in results
                                      if error is None], fixed or utcnow())

@@ -74,8 +74,8 @@ def listen(database_url: str, wake: Callable[[], object], stop: threading.Event,
                 if on_listening is not None:
                     on_listening()
                 backoff = 0.5
-                _call(wake, busy)  # incidents that opened while nobody listened
                 last = time.monotonic()
+                _call(wake, busy)  # incidents that opened while nobody listened
                 while not stop.is_set():
                     if not wait(conn, idle):
                         continue
