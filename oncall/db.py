@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import ColumnElement, Engine, any_, bindparam, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -99,3 +101,32 @@ def claiming(factory: sessionmaker[Session]) -> Iterator[Session]:
         if not is_postgres(session):
             session.connection().exec_driver_sql("BEGIN IMMEDIATE")
         yield session
+
+
+# PostgreSQL batches take their rows as one JSON parameter (``json_to_recordset``), and
+# ``IN`` lists one array parameter: a statement's text is then the same whatever the batch
+# size, so SQLAlchemy and psycopg convert it once and psycopg has the server prepare it. A
+# statement of hundreds of parameters (a long IN list, a multi-row VALUES) is rendered,
+# parsed and planned again on every execution; and JSON costs one ``json.dumps`` where
+# psycopg would quote and escape every element of an array in Python.
+
+
+def among(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL ``column = ANY(array)``, a single parameter."""
+    values = list(values)
+    if is_postgres(session):
+        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)
+
+
+def records(rows: list[dict[str, Any]], names: Iterable[str]) -> str:
+    """These columns of the rows as a JSON array of objects, for ``json_to_recordset``
+    (datetimes in ISO 8601)."""
+    names = tuple(names)
+    return json.dumps([{name: r[name] for name in names} for r in rows], default=_iso)
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")

@@ -9,7 +9,7 @@ import logging
 import random
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from oncall import db, fallback, metrics
@@ -84,7 +84,7 @@ def _outgoing(session: Session, page_ids: list[int]) -> list[OutgoingPage]:
         .join(Incident, Incident.id == Page.incident_id)
         .join(Service, Service.id == Incident.service_id)
         .outerjoin(User, User.id == Page.user_id)
-        .where(Page.id.in_(page_ids)).order_by(Page.id)).all()
+        .where(db.among(session, Page.id, page_ids)).order_by(Page.id)).all()
     out: list[OutgoingPage] = []
     for (page_id, incident_id, channel_name, level, message, recipient, status, severity,
          summary, service, email, name, phone, slack_id) in rows:
@@ -158,15 +158,21 @@ def record_sent(session: Session, sent: list[tuple[int, str | None]], now: datet
         return
     conn = session.connection()
     query = select(Page.id, Page.incident_id, Page.channel, Page.recipient).where(
-        Page.id.in_([page_id for page_id, _ in sent]), Page.status == "sending")
+        db.among(session, Page.id, [page_id for page_id, _ in sent]),
+        Page.status == "sending")
     if db.is_postgres(session):
         query = query.with_for_update()
     rows = {row.id: row for row in conn.execute(query)}
     done = [(page_id, provider) for page_id, provider in sent if page_id in rows]
     if not done:
         return
-    conn.execute(_SENT, [{"pid": page_id, "prov": provider, "now": now}
-                         for page_id, provider in done])
+    if db.is_postgres(session):
+        conn.execute(_PG_SENT, {"now": now, "rows": db.records(
+            [{"pid": page_id, "prov": provider} for page_id, provider in done],
+            ("pid", "prov"))})
+    else:
+        conn.execute(_SENT, [{"pid": page_id, "prov": provider, "now": now}
+                             for page_id, provider in done])
     record_many(session, [
         {"incident_id": rows[page_id].incident_id, "kind": "paged", "actor": "system",
          "at": now, "detail": {"provider_id": provider, "page_id": page_id,
@@ -180,6 +186,12 @@ def record_sent(session: Session, sent: list[tuple[int, str | None]], now: datet
 _SENT = (update(Page).where(Page.id == bindparam("pid"), Page.status == "sending")
          .values(status="sent", provider_id=bindparam("prov"), sent_at=bindparam("now"),
                  error=None))
+# PostgreSQL: the same statement text for any number of pages (``db.records``).
+_PG_SENT = text("""
+UPDATE pages AS p SET status = 'sent', provider_id = s.prov, sent_at = :now, error = NULL
+FROM json_to_recordset(CAST(:rows AS json)) AS s(pid int, prov text)
+WHERE p.id = s.pid AND p.status = 'sending'
+""")
 
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> float:

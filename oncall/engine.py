@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from oncall import db, escalation, metrics, outbox
@@ -205,7 +205,13 @@ def plan_step(session: Session, incident: Incident, now: datetime, actor: str,
 def _claim(session: Session, plans: list[Plan]) -> bool:
     """Move every planned incident from the state it was read in to its state after the
     step, each only if still due and unchanged; whether all of them were."""
-    claimed = session.connection().execute(_CLAIM_DUE, [p.claim for p in plans]).rowcount
+    claims = [p.claim for p in plans]
+    if db.is_postgres(session):
+        claimed = session.connection().execute(_PG_CLAIM_DUE, {"rows": db.records(
+            claims, ("incident_id", "level", "loop", "now", "new_level", "new_loop",
+                     "next_action_at", "policy"))}).rowcount
+    else:
+        claimed = session.connection().execute(_CLAIM_DUE, claims).rowcount
     return bool(claimed == len(plans))
 
 
@@ -215,7 +221,7 @@ def _apply(session: Session, plans: list[Plan], now: datetime) -> list[StepResul
     rows = [row for plan in plans for row in plan.pages]
     if rows:
         made = {(r.incident_id, r.level, r.loop, r.recipient, r.channel): r.id
-                for r in session.connection().execute(outbox.insert_many(session), rows)}
+                for r in outbox.insert_many(session, rows)}
         for plan in plans:
             for row in plan.pages:
                 page_id = made.get((row["incident_id"], row["level"], row["loop"],
@@ -235,6 +241,17 @@ _CLAIM_DUE = (update(Incident)
               .values(level=bindparam("new_level"), loop=bindparam("new_loop"),
                       next_action_at=bindparam("next_action_at"), policy=bindparam("policy"),
                       updated_at=bindparam("now")))
+# PostgreSQL: the same statement text for any batch size (``db.records``).
+_PG_CLAIM_DUE = text("""
+UPDATE incidents AS i
+SET level = c.new_level, loop = c.new_loop, next_action_at = c.next_action_at,
+    policy = c.policy, updated_at = c.now
+FROM json_to_recordset(CAST(:rows AS json))
+     AS c(incident_id int, level int, loop int, now timestamptz, new_level int, new_loop int,
+          next_action_at timestamptz, policy json)
+WHERE i.id = c.incident_id AND i.status = 'triggered' AND i.level = c.level
+  AND i.loop = c.loop AND i.next_action_at <= c.now
+""")
 
 
 def _page_level(session: Session, incident: Incident, step: escalation.Step, now: datetime,

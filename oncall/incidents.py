@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from oncall import db
 from oncall.models import Alert, Incident, IncidentEvent, Page
 
 OPEN = ("triggered", "acknowledged")
@@ -46,12 +47,24 @@ def event(incident_id: int, kind: str, actor: str, at: datetime,
 def record_many(session: Session, events: list[dict[str, Any]]) -> None:
     """Add several timeline entries in one statement: dicts of incident_id, kind, actor, at
     and detail."""
-    if events:
+    if not events:
+        return
+    if db.is_postgres(session):
+        session.connection().execute(_PG_EVENTS, {"rows": db.records(
+            events, ("incident_id", "at", "kind", "actor", "detail"))})
+    else:
         session.connection().execute(_EVENT, events)
 
 
 # Built once: the sweeper records thousands of entries a minute.
 _EVENT = insert(IncidentEvent)
+# PostgreSQL: the same statement text for any number of entries (``db.records``).
+_PG_EVENTS = text("""
+INSERT INTO incident_events (incident_id, at, kind, actor, detail)
+SELECT incident_id, at, kind, actor, detail
+FROM json_to_recordset(CAST(:rows AS json))
+     AS t(incident_id int, at timestamptz, kind text, actor text, detail json)
+""")
 
 
 class NotFound(LookupError):

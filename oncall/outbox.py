@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -31,10 +32,13 @@ def row(incident_id: int, level: int, loop: int, recipient: str, user_id: int | 
             "next_attempt_at": at, "created_at": now, "message": message}
 
 
-def insert_many(session: Session) -> Any:
-    """The statement to queue many ``row``s at once (executed with a list of them): returns
-    the key and id of each page it inserted, none for those that existed already."""
-    return _INSERT_MANY[db.is_postgres(session)]
+def insert_many(session: Session, rows: list[dict[str, Any]]) -> list[Any]:
+    """Queue many ``row``s in one statement. Returns the key and id of each page it
+    inserted, none for those that existed already."""
+    conn = session.connection()
+    if db.is_postgres(session):
+        return list(conn.execute(_PG_INSERT_MANY, {"rows": db.records(rows, _COLUMNS)}))
+    return list(conn.execute(_INSERT_MANY, rows))
 
 
 # Built once per dialect (statement construction costs more than the round trip).
@@ -44,6 +48,18 @@ _INSERT = {
                                             "channel"])
     .returning(Page.id)
     for pg in (True, False)}
-_INSERT_MANY = {
-    pg: stmt.returning(Page.incident_id, Page.level, Page.loop, Page.recipient, Page.channel)
-    for pg, stmt in _INSERT.items()}
+_INSERT_MANY = _INSERT[False].returning(Page.incident_id, Page.level, Page.loop, Page.recipient,
+                                        Page.channel)
+# PostgreSQL: the same statement text for any number of pages (``db.records``).
+_COLUMNS = ("incident_id", "level", "loop", "recipient", "user_id", "channel", "status",
+            "attempts", "next_attempt_at", "created_at", "message")
+_PG_INSERT_MANY = text(f"""
+INSERT INTO pages ({", ".join(_COLUMNS)})
+SELECT {", ".join(_COLUMNS)}
+FROM json_to_recordset(CAST(:rows AS json))
+     AS t(incident_id int, level int, loop int, recipient text, user_id int, channel text,
+          status text, attempts int, next_attempt_at timestamptz, created_at timestamptz,
+          message text)
+ON CONFLICT (incident_id, level, loop, recipient, channel) DO NOTHING
+RETURNING id, incident_id, level, loop, recipient, channel
+""")

@@ -122,7 +122,8 @@ def _with_due_pages(factory: sessionmaker[Session], incident_ids: list[int],
     with factory() as session:
         return list(session.scalars(
             select(Page.incident_id).distinct()
-            .where(Page.incident_id.in_(incident_ids), Page.status == "pending",
+            .where(db.among(session, Page.incident_id, incident_ids),
+                   Page.status == "pending",
                    Page.next_attempt_at <= now, Page.channel.not_in(registry.LOCAL))
             .order_by(Page.incident_id)))
 
