@@ -111,12 +111,13 @@ def claiming(factory: sessionmaker[Session]) -> Iterator[Session]:
 # psycopg would quote and escape every element of an array in Python.
 
 
-def among(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
-    """``column IN values``; on PostgreSQL ``column = ANY(array)``, a single parameter."""
-    values = list(values)
-    if is_postgres(session):
-        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))
-    return column.in_(values)
+def among(column: Any, name: str, postgres: bool) -> ColumnElement[bool]:
+    """``column IN (the list given as parameter name)``, for a statement built once per
+    dialect; on PostgreSQL ``column = ANY(array)``, one parameter whatever the list's
+    length."""
+    if postgres:
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
 
 
 def records(rows: list[dict[str, Any]], names: Iterable[str]) -> str:

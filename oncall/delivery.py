@@ -5,9 +5,11 @@ user's next channel. ``oncall.engine`` re-exports these names."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
@@ -57,34 +59,40 @@ def claim_due(session: Session, now: datetime, limit: int = 200,
     what to send (pages of incidents acknowledged meanwhile are cancelled). Pages on the
     ``exclude`` channels are left for one-by-one delivery (Twilio's throttle and bundling);
     ``only``: claim pages on these channels alone."""
-    due = (((Page.status == "pending") & (Page.next_attempt_at <= now))
-           | ((Page.status == "sending") & (Page.lease_until < now)))
+    ids = list(session.connection().execute(
+        _claim_due_statement(db.is_postgres(session), exclude, only),
+        {"now": now, "limit": limit, "lease_until": now + LEASE}).scalars())
+    return len(ids), _outgoing(session, ids) if ids else []
+
+
+_DUE = (((Page.status == "pending") & (Page.next_attempt_at <= bindparam("now")))
+        | ((Page.status == "sending") & (Page.lease_until < bindparam("now"))))
+
+
+@functools.cache
+def _claim_due_statement(postgres: bool, exclude: tuple[str, ...],
+                         only: tuple[str, ...] | None) -> Any:
+    """Built once per dialect and channel selection (the sweeper and each new incident's
+    dispatch run it: building it costs more than running it)."""
+    due = _DUE
     if exclude:
         due = due & Page.channel.not_in(exclude)
     if only is not None:
         due = due & Page.channel.in_(only)
-    pick = select(Page.id).where(due).order_by(Page.next_attempt_at).limit(limit)
-    if db.is_postgres(session):
+    pick = select(Page.id).where(due).order_by(Page.next_attempt_at).limit(bindparam("limit"))
+    if postgres:
         pick = pick.with_for_update(skip_locked=True)
-    ids = list(session.connection().execute(
-        update(Page).where(Page.id.in_(pick.scalar_subquery()), due)
-        .values(status="sending", attempts=Page.attempts + 1, lease_until=now + LEASE)
-        .returning(Page.id)).scalars())
-    return len(ids), _outgoing(session, ids) if ids else []
+    return (update(Page).where(Page.id.in_(pick.scalar_subquery()), due)
+            .values(status="sending", attempts=Page.attempts + 1,
+                    lease_until=bindparam("lease_until"))
+            .returning(Page.id))
 
 
 def _outgoing(session: Session, page_ids: list[int]) -> list[OutgoingPage]:
     """What to send for these claimed pages; those whose incident is no longer triggered
     are cancelled instead (the re-check right before sending)."""
     conn = session.connection()
-    rows = conn.execute(
-        select(Page.id, Page.incident_id, Page.channel, Page.level, Page.message,
-               Page.recipient, Incident.status, Incident.severity, Incident.summary,
-               Service.name, User.email, User.name, User.phone, User.slack_id)
-        .join(Incident, Incident.id == Page.incident_id)
-        .join(Service, Service.id == Incident.service_id)
-        .outerjoin(User, User.id == Page.user_id)
-        .where(db.among(session, Page.id, page_ids)).order_by(Page.id)).all()
+    rows = conn.execute(_OUTGOING[db.is_postgres(session)], {"ids": page_ids}).all()
     out: list[OutgoingPage] = []
     for (page_id, incident_id, channel_name, level, message, recipient, status, severity,
          summary, service, email, name, phone, slack_id) in rows:
@@ -98,6 +106,17 @@ def _outgoing(session: Session, page_ids: list[int]) -> list[OutgoingPage]:
                                 recipient=who, severity=severity, summary=summary,
                                 service=service, level=level, text=message or ""))
     return out
+
+
+_OUTGOING = {
+    pg: select(Page.id, Page.incident_id, Page.channel, Page.level, Page.message,
+               Page.recipient, Incident.status, Incident.severity, Incident.summary,
+               Service.name, User.email, User.name, User.phone, User.slack_id)
+    .join(Incident, Incident.id == Page.incident_id)
+    .join(Service, Service.id == Incident.service_id)
+    .outerjoin(User, User.id == Page.user_id)
+    .where(db.among(Page.id, "ids", pg)).order_by(Page.id)
+    for pg in (True, False)}
 
 
 def send(page: OutgoingPage) -> tuple[str | None, DeliveryError | None]:
@@ -153,44 +172,44 @@ def record_outcome(session: Session, page_id: int, provider_id: str | None,
 
 def record_sent(session: Session, sent: list[tuple[int, str | None]], now: datetime) -> None:
     """Store many successful sends at once (the sweeper's common case): the same as
-    ``record_outcome`` without an error, in three statements instead of three per page."""
+    ``record_outcome`` without an error, in two or three statements instead of three per
+    page. Pages no longer 'sending' (their lease ran out and another worker took them) are
+    left alone."""
     if not sent:
         return
     conn = session.connection()
-    query = select(Page.id, Page.incident_id, Page.channel, Page.recipient).where(
-        db.among(session, Page.id, [page_id for page_id, _ in sent]),
-        Page.status == "sending")
+    done: list[Any]
     if db.is_postgres(session):
-        query = query.with_for_update()
-    rows = {row.id: row for row in conn.execute(query)}
-    done = [(page_id, provider) for page_id, provider in sent if page_id in rows]
-    if not done:
-        return
-    if db.is_postgres(session):
-        conn.execute(_PG_SENT, {"now": now, "rows": db.records(
-            [{"pid": page_id, "prov": provider} for page_id, provider in done],
-            ("pid", "prov"))})
+        done = sorted(conn.execute(_PG_SENT, {"now": now, "rows": db.records(
+            [{"pid": page_id, "prov": provider} for page_id, provider in sent],
+            ("pid", "prov"))}))
     else:
+        rows = {row.id: row for row in conn.execute(_SENDING, {"ids": [i for i, _ in sent]})}
         conn.execute(_SENT, [{"pid": page_id, "prov": provider, "now": now}
-                             for page_id, provider in done])
+                             for page_id, provider in sent if page_id in rows])
+        done = [(page_id, rows[page_id].incident_id, rows[page_id].channel,
+                 rows[page_id].recipient, provider)
+                for page_id, provider in sent if page_id in rows]
     record_many(session, [
-        {"incident_id": rows[page_id].incident_id, "kind": "paged", "actor": "system",
-         "at": now, "detail": {"provider_id": provider, "page_id": page_id,
-                               "channel": rows[page_id].channel,
-                               "recipient": rows[page_id].recipient}}
-        for page_id, provider in done])
-    for page_id, _ in done:
-        metrics.PAGES.labels(rows[page_id].channel, "sent").inc()
+        {"incident_id": incident_id, "kind": "paged", "actor": "system", "at": now,
+         "detail": {"provider_id": provider, "page_id": page_id, "channel": channel_name,
+                    "recipient": recipient}}
+        for page_id, incident_id, channel_name, recipient, provider in done])
+    for _, _, channel_name, _, _ in done:
+        metrics.PAGES.labels(channel_name, "sent").inc()
 
 
+_SENDING = select(Page.id, Page.incident_id, Page.channel, Page.recipient).where(
+    db.among(Page.id, "ids", False), Page.status == "sending")
 _SENT = (update(Page).where(Page.id == bindparam("pid"), Page.status == "sending")
          .values(status="sent", provider_id=bindparam("prov"), sent_at=bindparam("now"),
                  error=None))
-# PostgreSQL: the same statement text for any number of pages (``db.records``).
+# PostgreSQL: one statement, the same text for any number of pages (``db.records``).
 _PG_SENT = text("""
 UPDATE pages AS p SET status = 'sent', provider_id = s.prov, sent_at = :now, error = NULL
 FROM json_to_recordset(CAST(:rows AS json)) AS s(pid int, prov text)
 WHERE p.id = s.pid AND p.status = 'sending'
+RETURNING p.id, p.incident_id, p.channel, p.recipient, s.prov
 """)
 
 

@@ -61,6 +61,7 @@ class Lookups:
     on_call: dict[str, str | None] = field(default_factory=dict)
     users: dict[str, User | None] = field(default_factory=dict)
     plans: dict[tuple[int, str], rules.Plan] = field(default_factory=dict)
+    policies: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def user(self, session: Session, email: str) -> User | None:
         if email not in self.users:
@@ -71,6 +72,14 @@ class Lookups:
         if schedule not in self.on_call:
             self.on_call[schedule] = who_is_on_call(session, schedule, now)
         return self.on_call[schedule]
+
+    def policy(self, session: Session, service_id: int) -> dict[str, Any]:
+        """The snapshot of the service's escalation policy (for incidents that have none of
+        their own yet)."""
+        if service_id not in self.policies:
+            service = session.get(Service, service_id)
+            self.policies[service_id] = policy_snapshot(service.policy if service else None)
+        return self.policies[service_id]
 
     def plan(self, session: Session, user: User, severity: str) -> rules.Plan:
         key = (user.id, severity)
@@ -117,12 +126,16 @@ def escalate(session: Session, incident_id: int, now: datetime,
 def due_incidents(session: Session, now: datetime, limit: int = 200) -> list[Incident]:
     """Claim due incidents (PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so several sweepers
     share the work; SQLite has one writer at a time and the steps' conditional UPDATE)."""
-    query = (select(Incident)
-             .where(Incident.status == "triggered", Incident.next_action_at <= now)
-             .order_by(Incident.next_action_at).limit(limit))
-    if db.is_postgres(session):
-        query = query.with_for_update(skip_locked=True, key_share=True, of=Incident)
-    return list(session.scalars(query.execution_options(populate_existing=True)))
+    return list(session.scalars(_DUE_INCIDENTS[db.is_postgres(session)],
+                                {"now": now, "limit": limit}))
+
+
+_DUE = (select(Incident)
+        .where(Incident.status == "triggered", Incident.next_action_at <= bindparam("now"))
+        .order_by(Incident.next_action_at).limit(bindparam("limit"))
+        .execution_options(populate_existing=True))
+_DUE_INCIDENTS = {True: _DUE.with_for_update(skip_locked=True, key_share=True, of=Incident),
+                  False: _DUE}
 
 
 class Contended(RuntimeError):
@@ -173,8 +186,7 @@ def plan_step(session: Session, incident: Incident, now: datetime, actor: str,
     name nobody, or the end of the ladder."""
     policy = incident.policy
     if policy is None:
-        service = session.get(Service, incident.service_id)
-        policy = policy_snapshot(service.policy if service else None)
+        policy = lookups.policy(session, incident.service_id)
     level, loop, due = incident.level, incident.loop, incident.next_action_at
     plan = Plan(incident.id, {"incident_id": incident.id, "level": level, "loop": loop,
                               "now": now, "policy": policy}, due)

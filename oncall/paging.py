@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from oncall import actions, db, engine, metrics
@@ -120,12 +120,17 @@ def dispatch(factory: sessionmaker[Session], now: datetime | None = None,
 def _with_due_pages(factory: sessionmaker[Session], incident_ids: list[int],
                     now: datetime) -> list[int]:
     with factory() as session:
-        return list(session.scalars(
-            select(Page.incident_id).distinct()
-            .where(db.among(session, Page.incident_id, incident_ids),
-                   Page.status == "pending",
-                   Page.next_attempt_at <= now, Page.channel.not_in(registry.LOCAL))
-            .order_by(Page.incident_id)))
+        return list(session.scalars(_DUE_ELSEWHERE[db.is_postgres(session)],
+                                    {"ids": incident_ids, "now": now}))
+
+
+# Built once per dialect: every dispatch runs it.
+_DUE_ELSEWHERE = {
+    pg: select(Page.incident_id).distinct()
+    .where(db.among(Page.incident_id, "ids", pg), Page.status == "pending",
+           Page.next_attempt_at <= bindparam("now"), Page.channel.not_in(registry.LOCAL))
+    .order_by(Page.incident_id)
+    for pg in (True, False)}
 
 
 def _step_batch(factory: sessionmaker[Session], fixed: datetime | None,

@@ -401,3 +401,53 @@ def test_dispatchers_racing_over_many_due_incidents_step_and_page_each_once(
     with factory() as s:
         assert s.scalar(select(func.count()).select_from(Page)
                         .where(Page.status == "sent")) == len(ids)
+
+
+def test_many_batches_record_every_step_page_and_entry_with_its_detail(
+        factory: Any, cast: Cast) -> None:
+    """120 incidents in batches of 20: on PostgreSQL each batch statement (one JSON
+    parameter whatever the batch size) runs often enough to be prepared by the server."""
+    ids = [trigger(factory, dedup_key=f"many-{i}") for i in range(120)]
+    now = utcnow()
+    report = paging.dispatch(factory, now, limit=20)
+    assert sorted(i for i, _ in report.steps) == sorted(ids)
+    with factory() as s:
+        pages = {p.incident_id: p for p in s.scalars(select(Page))}
+        events = list(s.scalars(select(IncidentEvent).where(
+            IncidentEvent.kind.in_(("escalated", "paged"))).order_by(IncidentEvent.id)))
+        incidents_ = {i.id: i for i in s.scalars(select(Incident))}
+    assert sorted(pages) == sorted(ids)
+    assert {p.status for p in pages.values()} == {"sent"}
+    assert all(p.recipient == f"user:{cast.alice.id}" and p.level == 1 for p in pages.values())
+    escalated = {e.incident_id: e for e in events if e.kind == "escalated"}
+    paged = {e.incident_id: e for e in events if e.kind == "paged"}
+    assert sorted(escalated) == sorted(paged) == sorted(ids)
+    for i in ids:
+        assert escalated[i].at == now and escalated[i].actor == "system"
+        assert escalated[i].detail["notified"] == ["alice@example.com"]
+        assert escalated[i].detail["level"] == 1
+        assert paged[i].detail["page_id"] == pages[i].id
+        assert paged[i].detail["recipient"] == f"user:{cast.alice.id}"
+        assert (incidents_[i].level, incidents_[i].next_action_at) == (
+            1, now + timedelta(seconds=300))
+        assert incidents_[i].policy["levels"][0]["targets"]
+
+
+def test_recording_sends_leaves_pages_another_worker_took_over(factory: Any,
+                                                              cast: Cast) -> None:
+    """A page whose lease ran out and which another worker re-claimed (or is pending again)
+    is not marked sent by the worker that was too slow."""
+    ids = [trigger(factory, dedup_key=f"slow-{i}") for i in range(2)]
+    now = utcnow()
+    page_ids = [r.page_ids[0] for i in ids
+                if (r := paging.escalate_incident(factory, i, now=now)) is not None]
+    with factory() as s, s.begin():
+        engine.claim_page(s, page_ids[0], now)  # 'sending'; the other stays 'pending'
+    with factory() as s, s.begin():
+        engine.record_sent(s, [(page_ids[0], "prov-1"), (page_ids[1], "prov-2")], now)
+    assert [r[2] for r in recipients(factory, ids[0])] == ["sent"]
+    assert [r[2] for r in recipients(factory, ids[1])] == ["pending"]
+    assert timeline(factory, ids[0])[-1] == "paged"
+    assert "paged" not in timeline(factory, ids[1])
+    with factory() as s:
+        assert s.get(Page, page_ids[0]).provider_id == "prov-1"

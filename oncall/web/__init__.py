@@ -7,7 +7,8 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from apiflask import APIFlask
-from flask import g
+from flask import Flask, Request, g
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy.orm import Session
 
 from oncall import __version__, db, jobs
@@ -15,6 +16,15 @@ from oncall.config import Settings, load_settings
 from oncall.notify import registry
 
 T = TypeVar("T")
+
+
+class _NoCookieSession(SecureCookieSessionInterface):
+    """Nothing here uses Flask's cookie session (the API takes bearer tokens, webhooks are
+    signed or carry their token): opening one per request only cost time (a signer built
+    for every alert)."""
+
+    def open_session(self, app: Flask, request: Request) -> None:
+        return None
 
 
 def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
@@ -32,6 +42,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
         **config,
     )
     app.extensions["oncall"] = settings
+    app.session_interface = _NoCookieSession()
     db.get_engine(settings.database_url)
     jobs.init(settings.broker_url)
     registry.setup(settings)
