@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, bindparam, text
+from sqlalchemy import JSON, Boolean, Integer, String, bindparam, column, text
 from sqlalchemy.orm import Session
 
 from oncall import db, maintenance, wake
@@ -92,7 +92,8 @@ ev AS (INSERT INTO incident_events (incident_id, at, kind, actor, detail)
        FROM inc WHERE inc.new)
 SELECT inc.id, inc.status, inc.new, (SELECT id FROM al),
        (SELECT {wake.NOTIFY_SQL} FROM inc WHERE inc.new) FROM inc
-""")
+""").columns(column("id", Integer), column("status", String), column("new", Boolean),
+             column("alert_id", Integer), column("notified", String))
 # PostgreSQL, a batch (an Alertmanager group, a JSON array): the same in one statement for
 # every firing alert of the batch, from arrays. Alert ids are drawn first so that each input
 # row keeps its own; the first alert of an incident key opens its incident, the rest join it.
