@@ -167,6 +167,8 @@ def report(session: Session, hb: Heartbeat, event: Event, now: datetime) -> list
 
 
 def run_checks(factory: sessionmaker[Session], now: datetime | None = None) -> list[int]:
-    """The beat task's body: one transaction; returns the incidents opened (to escalate)."""
-    with factory() as session, session.begin():
+    """The beat task's body: one transaction; returns the incidents opened (to escalate).
+    It reads, then writes what it read: on SQLite it takes the write lock first
+    (``db.claiming``), or a ping or an alert committed in between would fail its writes."""
+    with db.claiming(factory) as session:
         return check_due(session, now or utcnow())

@@ -182,6 +182,7 @@ def _clear(session: Session, rule: Rule, group: tuple[str, ...], values: dict[st
 
 
 def run(factory: Any, now: datetime) -> TickReport:
-    """One tick in its own transaction (what the beat task calls)."""
-    with factory() as session, session.begin():
+    """One tick in its own transaction (what the beat task calls); on SQLite it takes the
+    write lock first, as it reads rule state and then writes it (``db.claiming``)."""
+    with db.claiming(factory) as session:
         return tick(session, now)

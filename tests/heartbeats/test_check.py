@@ -4,6 +4,7 @@ a heartbeat's own policy. Time is passed in explicitly."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -226,3 +227,33 @@ def test_a_heartbeat_another_checker_holds_is_skipped_not_waited_for(factory: An
         assert store.run_checks(factory, at(70)) == []  # SKIP LOCKED: no wait, no double
     [opened] = store.run_checks(factory, at(70))  # once released, it is checked
     assert opened
+
+
+def test_a_ping_arriving_while_the_check_runs_does_not_fail_the_check(
+        factory: Any, cast: Cast, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check reads a heartbeat, then writes it. On SQLite a write committed by another
+    connection in between (any ping, any alert) used to fail the check's write at once
+    ("database is locked": a read cannot become a write once someone else wrote), and a
+    cron's miss then went unreported for as long as such writes kept coming. The check now
+    takes the write lock first; the ping waits for it and lands right after."""
+    due = make(factory, cast)
+    other = make(factory, cast, name="hourly-sync", period="1d")
+    real = store.state.check
+    pinger: list[threading.Thread] = []
+
+    def check(*args: Any, **kwargs: Any) -> Any:
+        if not pinger:
+            pinger.append(threading.Thread(target=ping, args=(factory, other, "success",
+                                                              at(70))))
+            pinger[0].start()
+            pinger[0].join(0.5)  # lands now (PostgreSQL: another row) or waits for the lock
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store.state, "check", check)
+    opened = store.run_checks(factory, at(75))
+    pinger[0].join(20)
+    assert len(opened) == 1 and not pinger[0].is_alive()
+    assert state(factory, due) == "down"
+    with factory() as s:
+        assert s.scalars(select(HeartbeatPing).where(
+            HeartbeatPing.heartbeat_id == other.id)).all()
