@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -120,11 +120,18 @@ def among(column: Any, name: str, postgres: bool) -> ColumnElement[bool]:
     return column.in_(bindparam(name, expanding=True))
 
 
-def records(rows: list[dict[str, Any]], names: Iterable[str]) -> str:
-    """These columns of the rows as a JSON array of objects, for ``json_to_recordset``
-    (datetimes in ISO 8601)."""
-    names = tuple(names)
-    return json.dumps([{name: r[name] for name in names} for r in rows], default=_iso)
+class Recordset:
+    """Rows handed to a PostgreSQL statement as the one JSON parameter ``:rows``: ``sql`` is
+    the FROM item (``json_to_recordset(..) AS alias(name type, ..)``), ``params`` the
+    parameters for some rows (dicts holding at least these names; datetimes in ISO 8601)."""
+
+    def __init__(self, alias: str, columns: str) -> None:
+        self.names = tuple(c.split()[0] for c in columns.split(","))
+        self.sql = f"json_to_recordset(CAST(:rows AS json)) AS {alias}({columns})"
+
+    def params(self, rows: list[dict[str, Any]], **more: Any) -> dict[str, Any]:
+        return {"rows": json.dumps([{n: r[n] for n in self.names} for r in rows],
+                                   default=_iso), **more}
 
 
 def _iso(value: Any) -> str:

@@ -180,9 +180,8 @@ def record_sent(session: Session, sent: list[tuple[int, str | None]], now: datet
     conn = session.connection()
     done: list[Any]
     if db.is_postgres(session):
-        done = sorted(conn.execute(_PG_SENT, {"now": now, "rows": db.records(
-            [{"pid": page_id, "prov": provider} for page_id, provider in sent],
-            ("pid", "prov"))}))
+        done = sorted(conn.execute(_PG_SENT, _SENT_ROWS.params(
+            [{"pid": page_id, "prov": provider} for page_id, provider in sent], now=now)))
     else:
         rows = {row.id: row for row in conn.execute(_SENDING, {"ids": [i for i, _ in sent]})}
         conn.execute(_SENT, [{"pid": page_id, "prov": provider, "now": now}
@@ -204,10 +203,11 @@ _SENDING = select(Page.id, Page.incident_id, Page.channel, Page.recipient).where
 _SENT = (update(Page).where(Page.id == bindparam("pid"), Page.status == "sending")
          .values(status="sent", provider_id=bindparam("prov"), sent_at=bindparam("now"),
                  error=None))
-# PostgreSQL: one statement, the same text for any number of pages (``db.records``).
-_PG_SENT = text("""
+# PostgreSQL: one statement, the same text for any number of pages.
+_SENT_ROWS = db.Recordset("s", "pid int, prov text")
+_PG_SENT = text(f"""
 UPDATE pages AS p SET status = 'sent', provider_id = s.prov, sent_at = :now, error = NULL
-FROM json_to_recordset(CAST(:rows AS json)) AS s(pid int, prov text)
+FROM {_SENT_ROWS.sql}
 WHERE p.id = s.pid AND p.status = 'sending'
 RETURNING p.id, p.incident_id, p.channel, p.recipient, s.prov
 """)

@@ -219,9 +219,8 @@ def _claim(session: Session, plans: list[Plan]) -> bool:
     step, each only if still due and unchanged; whether all of them were."""
     claims = [p.claim for p in plans]
     if db.is_postgres(session):
-        claimed = session.connection().execute(_PG_CLAIM_DUE, {"rows": db.records(
-            claims, ("incident_id", "level", "loop", "now", "new_level", "new_loop",
-                     "next_action_at", "policy"))}).rowcount
+        claimed = session.connection().execute(_PG_CLAIM_DUE,
+                                               _CLAIMS.params(claims)).rowcount
     else:
         claimed = session.connection().execute(_CLAIM_DUE, claims).rowcount
     return bool(claimed == len(plans))
@@ -253,14 +252,15 @@ _CLAIM_DUE = (update(Incident)
               .values(level=bindparam("new_level"), loop=bindparam("new_loop"),
                       next_action_at=bindparam("next_action_at"), policy=bindparam("policy"),
                       updated_at=bindparam("now")))
-# PostgreSQL: the same statement text for any batch size (``db.records``).
-_PG_CLAIM_DUE = text("""
+# PostgreSQL: the same statement text for any batch size.
+_CLAIMS = db.Recordset("c", "incident_id int, level int, loop int, now timestamptz, "
+                            "new_level int, new_loop int, next_action_at timestamptz, "
+                            "policy json")
+_PG_CLAIM_DUE = text(f"""
 UPDATE incidents AS i
 SET level = c.new_level, loop = c.new_loop, next_action_at = c.next_action_at,
     policy = c.policy, updated_at = c.now
-FROM json_to_recordset(CAST(:rows AS json))
-     AS c(incident_id int, level int, loop int, now timestamptz, new_level int, new_loop int,
-          next_action_at timestamptz, policy json)
+FROM {_CLAIMS.sql}
 WHERE i.id = c.incident_id AND i.status = 'triggered' AND i.level = c.level
   AND i.loop = c.loop AND i.next_action_at <= c.now
 """)

@@ -50,21 +50,18 @@ def record_many(session: Session, events: list[dict[str, Any]]) -> None:
     if not events:
         return
     if db.is_postgres(session):
-        session.connection().execute(_PG_EVENTS, {"rows": db.records(
-            events, ("incident_id", "at", "kind", "actor", "detail"))})
+        session.connection().execute(_PG_EVENTS, _EVENT_ROWS.params(events))
     else:
         session.connection().execute(_EVENT, events)
 
 
 # Built once: the sweeper records thousands of entries a minute.
 _EVENT = insert(IncidentEvent)
-# PostgreSQL: the same statement text for any number of entries (``db.records``).
-_PG_EVENTS = text("""
-INSERT INTO incident_events (incident_id, at, kind, actor, detail)
-SELECT incident_id, at, kind, actor, detail
-FROM json_to_recordset(CAST(:rows AS json))
-     AS t(incident_id int, at timestamptz, kind text, actor text, detail json)
-""")
+# PostgreSQL: the same statement text for any number of entries.
+_EVENT_ROWS = db.Recordset("t", "incident_id int, at timestamptz, kind text, actor text, "
+                                "detail json")
+_PG_EVENTS = text(f"INSERT INTO incident_events ({', '.join(_EVENT_ROWS.names)}) "
+                  f"SELECT * FROM {_EVENT_ROWS.sql}")
 
 
 class NotFound(LookupError):

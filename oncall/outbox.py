@@ -37,7 +37,7 @@ def insert_many(session: Session, rows: list[dict[str, Any]]) -> list[Any]:
     inserted, none for those that existed already."""
     conn = session.connection()
     if db.is_postgres(session):
-        return list(conn.execute(_PG_INSERT_MANY, {"rows": db.records(rows, _COLUMNS)}))
+        return list(conn.execute(_PG_INSERT_MANY, _ROWS.params(rows)))
     return list(conn.execute(_INSERT_MANY, rows))
 
 
@@ -50,16 +50,12 @@ _INSERT = {
     for pg in (True, False)}
 _INSERT_MANY = _INSERT[False].returning(Page.incident_id, Page.level, Page.loop, Page.recipient,
                                         Page.channel)
-# PostgreSQL: the same statement text for any number of pages (``db.records``).
-_COLUMNS = ("incident_id", "level", "loop", "recipient", "user_id", "channel", "status",
-            "attempts", "next_attempt_at", "created_at", "message")
+# PostgreSQL: the same statement text for any number of pages.
+_ROWS = db.Recordset("t", "incident_id int, level int, loop int, recipient text, user_id int, "
+                          "channel text, status text, attempts int, "
+                          "next_attempt_at timestamptz, created_at timestamptz, message text")
 _PG_INSERT_MANY = text(f"""
-INSERT INTO pages ({", ".join(_COLUMNS)})
-SELECT {", ".join(_COLUMNS)}
-FROM json_to_recordset(CAST(:rows AS json))
-     AS t(incident_id int, level int, loop int, recipient text, user_id int, channel text,
-          status text, attempts int, next_attempt_at timestamptz, created_at timestamptz,
-          message text)
+INSERT INTO pages ({", ".join(_ROWS.names)}) SELECT * FROM {_ROWS.sql}
 ON CONFLICT (incident_id, level, loop, recipient, channel) DO NOTHING
 RETURNING id, incident_id, level, loop, recipient, channel
 """)
