@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, any_, bindparam, create_engine, event
+from sqlalchemy import ColumnElement, Connection, Engine, any_, bindparam, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -101,6 +101,21 @@ def claiming(factory: sessionmaker[Session]) -> Iterator[Session]:
         if not is_postgres(session):
             session.connection().exec_driver_sql("BEGIN IMMEDIATE")
         yield session
+
+
+@contextmanager
+def single_statement(session: Session) -> Iterator[Connection]:
+    """The connection for a unit of work that is one statement. If the session has not begun
+    a transaction, a connection of its pool in autocommit: the statement is its own
+    transaction, as atomic and as durable (committed before it returns), in one round trip
+    where a transaction takes three (BEGIN, the statement, COMMIT). Otherwise the session's
+    connection, in its transaction (which the caller commits)."""
+    bind = session.get_bind()
+    if session.in_transaction() or not isinstance(bind, Engine):
+        yield session.connection()
+        return
+    with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        yield conn
 
 
 # PostgreSQL batches take their rows as one JSON parameter (``json_to_recordset``), and

@@ -12,6 +12,7 @@ which also wakes the dispatcher (``oncall.wake``) when it opens an incident.
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -181,11 +182,14 @@ def _params(source: Source, service_id: int, alert: NormalizedAlert,
 
 
 def ingest(session: Session, source: Source, alerts: list[NormalizedAlert], now: datetime,
-           service_ids: dict[str, int] | None = None) -> list[Outcome]:
+           service_ids: dict[str, int] | None = None, alone: bool = False) -> list[Outcome]:
     """Store each alert and open, join or resolve its incident. ``service_ids`` maps service
     names an alert may name to ids; an unknown name falls back to the integration's service
-    (an alert is never dropped for a typo)."""
+    (an alert is never dropped for a typo). ``alone``: the caller writes nothing else in
+    this unit of work, so a lone firing alert that no rule or maintenance window concerns
+    may be stored as a transaction of its own (``_trigger_pg``)."""
     postgres = db.is_postgres(session)
+    windows = maintenance.active(session, now)  # cached: free when no window is near
     firing = [a for a in alerts if a.status != "resolved"]
     names = [a.service if a.service in (service_ids or {}) else None for a in alerts]
     if postgres and len(firing) > 1 and len(firing) == len(alerts):
@@ -198,8 +202,9 @@ def ingest(session: Session, source: Source, alerts: list[NormalizedAlert], now:
             if verdict is not None:
                 route.remember(session, verdict, outcome.incident_id, outcome.new, now)
     else:
-        outcomes = _one_by_one(session, source, alerts, names, now, service_ids or {})
-    if maintenance.active(session, now):  # cached: free when no window is near
+        outcomes = _one_by_one(session, source, alerts, names, now, service_ids or {},
+                               alone=alone and len(alerts) == 1 and not windows)
+    if windows:
         maintenance.hold(session, source, alerts, outcomes, now, service_ids or {})
     return outcomes
 
@@ -212,8 +217,10 @@ def wakes_dispatcher(session: Session) -> bool:
 
 
 def _one_by_one(session: Session, source: Source, alerts: list[NormalizedAlert],
-                names: list[str | None], now: datetime,
-                service_ids: dict[str, int]) -> list[Outcome]:
+                names: list[str | None], now: datetime, service_ids: dict[str, int],
+                alone: bool = False) -> list[Outcome]:
+    """Each alert in turn; ``alone``: the one alert is the only write of the unit of work,
+    unless a rule judges it (the rule's state is written too)."""
     postgres = db.is_postgres(session)
     outcomes = []
     for alert, named in zip(alerts, names, strict=True):
@@ -228,7 +235,7 @@ def _one_by_one(session: Session, source: Source, alerts: list[NormalizedAlert],
         elif alert.status == "resolved":
             outcomes.append(_resolve(session, params, now))
         elif postgres:
-            outcomes.append(_trigger_pg(session, params))
+            outcomes.append(_trigger_pg(session, params, alone and verdict is None))
         else:
             outcomes.append(_trigger(session, params, alert))
         if verdict is not None:
@@ -285,13 +292,16 @@ def _store_only(session: Session, params: dict[str, Any]) -> Outcome:
     return Outcome(alert_id, None, "held" if params["held"] else params["status"], False)
 
 
-def _trigger_pg(session: Session, params: dict[str, Any]) -> Outcome:
-    conn = session.connection()
-    for _ in range(5):
-        row = conn.execute(_PG_TRIGGER, params).first()
-        if row is not None:
-            incident_id, status, new, alert_id, _ = row
-            return Outcome(alert_id, incident_id, status, new)
+def _trigger_pg(session: Session, params: dict[str, Any], alone: bool = False) -> Outcome:
+    """``alone``: this statement is the whole unit of work, so it may run as its own
+    transaction (``db.single_statement``): the common case of one alert per request. Each
+    try that finds no incident writes nothing."""
+    with db.single_statement(session) if alone else nullcontext(session.connection()) as conn:
+        for _ in range(5):
+            row = conn.execute(_PG_TRIGGER, params).first()
+            if row is not None:
+                incident_id, status, new, alert_id, _ = row
+                return Outcome(alert_id, incident_id, status, new)
     raise RuntimeError(f"could not open or find the incident for {params['dedup_key']!r}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
@@ -221,8 +222,10 @@ def test_a_failed_commit_is_a_503_and_stores_nothing(client: Any, cast: Cast, se
 
     real = intake.ingest
 
-    def ingest_then_fail(s: Any, *args: Any) -> Any:
-        real(s, *args)
+    def ingest_then_fail(s: Any, *args: Any, **kw: Any) -> Any:
+        # A unit of work of several statements (a lone alert is one statement, its own
+        # transaction: see the single-statement tests below), whose COMMIT then fails.
+        real(s, *args, **{**kw, "alone": False})
         s.flush()
         raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
 
@@ -230,3 +233,54 @@ def test_a_failed_commit_is_a_503_and_stores_nothing(client: Any, cast: Cast, se
     r = post(client, cast.integration_token, alert())
     assert r.status_code == 503
     assert count(session, Alert) == 0 and count(session, Incident) == 0
+
+
+def test_a_statement_alone_is_its_own_transaction(factory: Any) -> None:
+    """``db.single_statement``: with no transaction begun, the statement is committed when
+    it returns, whatever the session does next; inside one, it is part of it."""
+    from sqlalchemy import text
+
+    from oncall import db
+    from oncall.models import Service
+
+    with factory() as s:
+        with db.single_statement(s) as conn:
+            conn.execute(text("INSERT INTO services (name) VALUES ('alone')"))
+        s.rollback()
+    with factory() as s:
+        s.scalar(select(func.count()).select_from(Service))  # begins the transaction
+        with db.single_statement(s) as conn:
+            conn.execute(text("INSERT INTO services (name) VALUES ('inside')"))
+        s.rollback()
+    with factory() as s:
+        assert s.scalars(select(Service.name)).all() == ["alone"]
+
+
+def test_a_lone_alert_is_one_statement_on_postgres(client: Any, cast: Cast, session: Any,
+                                                   settings: Settings) -> None:
+    """One round trip per alert: no BEGIN and COMMIT around the intake statement."""
+    from sqlalchemy import event
+
+    from oncall import db
+
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's path: SQLite stores an alert in a few statements")
+    post(client, cast.integration_token, alert(dedup_key="warm"))  # caches the lookups
+    engine = db.get_engine(settings.database_url)
+    sent: list[str] = []
+    autocommit: list[bool] = []
+
+    def on_execute(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement.split()[0])
+        autocommit.append(conn.connection.driver_connection.autocommit)
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        first = post(client, cast.integration_token, alert(dedup_key="one"))
+        again = post(client, cast.integration_token, alert(dedup_key="one"))
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+    assert first.status_code == again.status_code == 202
+    assert sent == ["WITH", "WITH"] and autocommit == [True, True]
+    assert first.json["incidents"][0]["new"] and not again.json["incidents"][0]["new"]
+    assert count(session, Alert) == 3 and count(session, Incident) == 2

@@ -135,7 +135,8 @@ def _receive(token: str | None) -> tuple[dict[str, Any], int]:
 def store(source: Source, alerts: list[NormalizedAlert]) -> list[Outcome]:
     """Commit the alerts (accept means durable), then enqueue the new incidents' escalation."""
     with transaction() as s:
-        outcomes = intake.ingest(s, source, alerts, utcnow(), _service_ids(source, alerts))
+        outcomes = intake.ingest(s, source, alerts, utcnow(), _service_ids(source, alerts),
+                                 alone=True)
         woken = intake.wakes_dispatcher(s)
     for outcome in outcomes:
         if outcome.new and outcome.incident_id is not None:
