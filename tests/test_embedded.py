@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -19,7 +20,9 @@ from tests.servers import free_port
 pytestmark = pytest.mark.slow
 
 
-def test_oncall_up_answers_an_alert_with_a_page(tmp_path: Path) -> None:
+def start_up(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """``oncall up`` in a new session (process group) in tmp_path, and its URL and log,
+    once it answers ``/ready``."""
     for name in ("rules", "schedules"):
         shutil.copytree(ROOT / name, tmp_path / name)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ONCALL_", "PROMETHEUS_"))}
@@ -40,6 +43,15 @@ def test_oncall_up_answers_an_alert_with_a_page(tmp_path: Path) -> None:
 
     try:
         wait_for(ready, 60, what="oncall up to be ready")
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    return proc, url, log
+
+
+def test_oncall_up_answers_an_alert_with_a_page(tmp_path: Path) -> None:
+    proc, url, log = start_up(tmp_path)
+    try:
         notes = (tmp_path / ".oncall" / "first-run.txt").read_text()
         assert notes in log.read_text()  # printed on first start, too
         hook = re.search(r"(http://\S+/integrations/oci_\S+)", notes)[1]  # type: ignore[index]
@@ -59,3 +71,43 @@ def test_oncall_up_answers_an_alert_with_a_page(tmp_path: Path) -> None:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(30)
     assert proc.returncode == 0, log.read_text()[-3000:]
+
+
+def _stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name (state, ppid, ...); [] if there is no such
+    process."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def children(pid: int) -> set[int]:
+    return {int(p.name) for p in Path("/proc").glob("[0-9]*")
+            if (fields := _stat(int(p.name))) and int(fields[1]) == pid}
+
+
+def running(pid: int) -> bool:
+    fields = _stat(pid)
+    return bool(fields) and fields[0] != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_oncall_up_killed_leaves_nothing_running(tmp_path: Path) -> None:
+    """``kill -9`` of ``oncall up`` (which cannot stop its children itself) stops the web
+    server and the worker too: none is left holding the port or paging."""
+    proc, url, _log = start_up(tmp_path)
+    group = proc.pid
+    try:
+        kids = children(proc.pid)
+        assert len(kids) == 2  # gunicorn's master and the Celery worker
+        proc.kill()
+        proc.wait(10)
+
+        wait_for(lambda: not any(running(pid) for pid in kids), 40,
+                 what="the web server and the worker to stop")
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{url}/health", timeout=5)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -103,13 +104,32 @@ def up(host: str, port: int, data_dir: Path | None) -> None:
 
     upgrade(s.database_url)
     click.echo(first_run(s))
+    tie = _die_with_parent(os.getpid())
     procs = [
-        subprocess.Popen(gunicorn_argv(host, port, 2, 4)),
+        subprocess.Popen(gunicorn_argv(host, port, 2, 4), preexec_fn=tie),
         subprocess.Popen(celery_argv("--quiet", "worker", "-B", "-Q", "oncall,oncall.beat",
                                      "-l", "WARNING", "--pool", "threads", "--concurrency", "4",
-                                     "-s", str(s.data_dir / "beat-schedule"))),
+                                     "-s", str(s.data_dir / "beat-schedule")), preexec_fn=tie),
     ]
     _supervise(procs)
+
+
+def _die_with_parent(parent: int) -> Callable[[], None] | None:
+    """On Linux, a child of ``oncall up`` gets SIGTERM when ``oncall up`` dies, however it
+    dies (``kill -9`` included), so that no web server or worker is left running unseen,
+    holding the port and paging from a database its user thinks is stopped."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def tie() -> None:  # in the child, between fork and exec
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before the tie was made
+            os._exit(1)
+
+    return tie
 
 
 def _supervise(procs: list[subprocess.Popen[bytes]]) -> None:
