@@ -18,3 +18,14 @@ def child_exit(server, worker):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker):
+    """Once the worker has built the app, move everything it allocated so far (about 130,000
+    objects: modules, the app, SQLAlchemy's metadata) out of the garbage collector's reach:
+    a full collection then scans only what requests left behind, where it scanned them all
+    (measured in one process: a 79 ms pause, every few thousand requests, that the request
+    it fell on waited out)."""
+    import gc
+
+    gc.freeze()
