@@ -4,7 +4,10 @@ the same settings as ``oncall web`` (``-c python:oncall.web.gunicorn_conf``):
 - ``BENCH_BASELINE=parse``: parse the JSON body, answer 202. The web stack's ceiling.
 - ``BENCH_BASELINE=insert``: also INSERT the body into ``bench_baseline`` (a JSONB column) and
   commit, through the app's own engine (``oncall.db``: SQLAlchemy 2, psycopg 3, same pool),
-  one session per request. The durability floor: one round trip and one commit per alert.
+  one session per request. The durability floor: one commit per alert, in three round trips
+  (BEGIN, INSERT, COMMIT).
+- ``BENCH_BASELINE=insert-autocommit``: the same INSERT in autocommit (``db.single_statement``,
+  as the intake stores a lone alert): one round trip. For reference.
 
     gunicorn -c python:oncall.web.gunicorn_conf --pythonpath bench baseline_app:app
 """
@@ -39,7 +42,7 @@ def _factory():  # type: ignore[no-untyped-def]
     return db.session_factory(DATABASE_URL)
 
 
-if MODE == "insert":
+if MODE.startswith("insert"):
     _factory()  # the engine per worker, built after the fork as the real app does
 
 
@@ -55,5 +58,12 @@ def receive(token: str) -> tuple[dict[str, Any], int]:
         with _factory()() as s, s.begin():
             row_id = s.execute(insert(bench_baseline).values(body=payload)
                                .returning(bench_baseline.c.id)).scalar_one()
+        return {"accepted": 1, "id": row_id}, 202
+    if MODE == "insert-autocommit":
+        from oncall import db
+
+        with _factory()() as s, db.single_statement(s) as conn:
+            row_id = conn.execute(insert(bench_baseline).values(body=payload)
+                                  .returning(bench_baseline.c.id)).scalar_one()
         return {"accepted": 1, "id": row_id}, 202
     return {"accepted": 1}, 202
