@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
-from oncall import db, escalation, metrics, outbox
+from oncall import db, escalation, metrics, outbox, unpaged
 from oncall.delivery import (  # noqa: F401 - re-exported: callers use oncall.engine.*
     LEASE,
     MAX_ATTEMPTS,
@@ -209,6 +209,10 @@ def plan_step(session: Session, incident: Incident, now: datetime, actor: str,
                                  level=step.level, loop=step.loop,
                                  reason="nobody to page at this level"))
         level, loop, due = step.level, step.loop, now
+    if (incident.level, incident.loop) == (0, 0) and not plan.pages:
+        events, pages = unpaged.page_admins(session, incident, policy, now, lookups)
+        plan.events += events
+        plan.pages += pages
     plan.claim.update(new_level=result.level, new_loop=result.loop,
                       next_action_at=result.next_action_at)
     return plan

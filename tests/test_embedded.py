@@ -111,3 +111,27 @@ def test_oncall_up_killed_leaves_nothing_running(tmp_path: Path) -> None:
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(group, signal.SIGKILL)
+
+
+def test_a_second_oncall_up_on_the_same_folder_is_refused(tmp_path: Path) -> None:
+    """It would start a second worker and beat on the same database and wipe the running
+    one's metrics."""
+    proc, url, log = start_up(tmp_path)
+    try:
+        metrics = tmp_path / ".oncall" / "metrics"
+        before = sorted(p.name for p in metrics.iterdir())
+        assert before  # the running web and worker write here
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("ONCALL_", "PROMETHEUS_"))}
+        second = subprocess.run([sys.executable, "-m", "oncall.cli", "up", "--port",
+                                 str(free_port())], cwd=tmp_path, env=env,
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode != 0
+        assert "oncall up is already running on" in second.stderr
+        assert f"(pid {proc.pid})" in second.stderr
+        assert set(before) <= {p.name for p in metrics.iterdir()}  # nothing wiped
+        assert requests.get(f"{url}/ready", timeout=5).status_code == 200
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+    assert "no paging provider is configured" in log.read_text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
@@ -11,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 import click
 
@@ -81,8 +83,25 @@ def worker(concurrency: int | None) -> None:
 @cli.command()
 def beat() -> None:
     """Run Celery beat: the sweeper, the heartbeat check and the dead-man's switch."""
-    schedule = Path(tempfile.gettempdir()) / f"oncall-beat-{os.getuid()}"
+    schedule = beat_schedule_file(settings())
     os.execv(sys.executable, celery_argv("beat", "-l", "INFO", "-s", str(schedule)))
+
+
+def beat_schedule_file(s: Settings) -> Path:
+    """Where beat keeps its last-run times: ``ONCALL_BEAT_SCHEDULE``, else ``beat-schedule``
+    in the data folder. Never a fixed path shared by every instance on the machine."""
+    chosen = Path(os.environ.get("ONCALL_BEAT_SCHEDULE") or s.data_dir / "beat-schedule")
+    try:
+        chosen.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot create {chosen.parent} for beat's schedule file ({exc.strerror}); set "
+            "ONCALL_BEAT_SCHEDULE or ONCALL_DATA_DIR to a writable place") from None
+    if not os.access(chosen.parent, os.W_OK):
+        raise click.ClickException(
+            f"{chosen.parent} is not writable for beat's schedule file; set "
+            "ONCALL_BEAT_SCHEDULE or ONCALL_DATA_DIR to a writable place")
+    return chosen
 
 
 @cli.command()
@@ -99,11 +118,15 @@ def up(host: str, port: int, data_dir: Path | None) -> None:
     os.environ.setdefault("ONCALL_PUBLIC_URL", f"http://{host}:{port}")
     s = settings()
     s.data_dir.mkdir(parents=True, exist_ok=True)
+    lock = _hold_data_dir(s.data_dir)  # before anything in the folder is touched
     metrics_dir(s, s.data_dir / "metrics", wipe=True)
     from oncall.migrate import upgrade
 
     upgrade(s.database_url)
     click.echo(first_run(s))
+    if not (s.twilio_enabled or s.slack_bot_token):
+        click.echo("no paging provider is configured (Twilio, Slack): pages print here, "
+                   "and only here")
     tie = _die_with_parent(os.getpid())
     procs = [
         subprocess.Popen(gunicorn_argv(host, port, 2, 4), preexec_fn=tie),
@@ -112,6 +135,30 @@ def up(host: str, port: int, data_dir: Path | None) -> None:
                                      "-s", str(s.data_dir / "beat-schedule")), preexec_fn=tie),
     ]
     _supervise(procs)
+    lock.close()
+
+
+def _hold_data_dir(data_dir: Path) -> TextIO:
+    """Take the data folder for this ``oncall up`` until it exits (an advisory lock the
+    kernel drops however the process dies). A second ``oncall up`` on the same folder would
+    start a second worker and beat on the same database and wipe the first one's metrics."""
+    path = data_dir / "oncall-up.lock"
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        pid = handle.read().strip() or "?"
+        handle.close()
+        raise click.ClickException(
+            f"oncall up is already running on {data_dir.resolve()} (pid {pid}); stop it "
+            "first, or give this one another folder with --data") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    os.set_inheritable(handle.fileno(), False)
+    return handle
 
 
 def _die_with_parent(parent: int) -> Callable[[], None] | None:

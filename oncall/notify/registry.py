@@ -9,11 +9,14 @@ configured, so ``oncall up`` keeps printing pages.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from oncall.models import User
 from oncall.notify import Channel, Recipient
 from oncall.notify.console import ConsoleChannel
+
+log = logging.getLogger(__name__)
 
 PROVIDERS = ("sms", "voice", "slack")
 # Channels that make no network call: sent in batches right where incidents are stepped.
@@ -46,6 +49,15 @@ def unregister(name: str) -> None:
 
 def enabled(name: str) -> bool:
     return name in _CHANNELS
+
+
+NO_PROVIDER = ("no paging provider is configured (TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN/"
+               "TWILIO_FROM_NUMBER, SLACK_BOT_TOKEN): pages only reach the worker's log")
+
+
+def providers_configured() -> list[str]:
+    """The provider channels that are set up in this process."""
+    return [p for p in PROVIDERS if enabled(p)]
 
 
 def console_pages() -> bool:
@@ -90,3 +102,7 @@ def setup(settings: Any) -> None:
     sms.setup(settings)
     voice.setup(settings)
     slack.setup(settings)
+    if not providers_configured():
+        # Said at every start: pages that reach nobody must not look like a healthy pager.
+        log.warning("%s%s", NO_PROVIDER,
+                    " (the embedded oncall up prints them)" if _console_always else "")

@@ -12,7 +12,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select, text
 
-from oncall import db
+from oncall import db, unpaged
+from oncall.config import Settings
 from oncall.models import (
     HEARTBEAT_STATES,
     INCIDENT_STATUSES,
@@ -22,7 +23,8 @@ from oncall.models import (
     SystemState,
     utcnow,
 )
-from oncall.notify import slack
+from oncall.notify import registry, slack
+from oncall.notify.registry import NO_PROVIDER
 from oncall.web import settings
 
 bp = APIBlueprint("health", __name__, tag="Health")
@@ -39,10 +41,11 @@ def _check_database() -> dict[str, Any]:
         with db.session_factory(settings().database_url)() as s:
             s.execute(text("SELECT 1"))
             row = s.get(SystemState, "sweeper")
+            unpaged_open = unpaged.open_unpaged(s)
     except Exception as exc:  # any failure means not ready
         return {"ok": False, "error": str(exc).splitlines()[0]}
     age = (utcnow() - row.updated_at).total_seconds() if row else None
-    return {"ok": True, "sweeper_age": age}
+    return {"ok": True, "sweeper_age": age, "unpaged": unpaged_open}
 
 
 def _check_broker() -> dict[str, Any]:
@@ -72,8 +75,21 @@ def ready() -> tuple[dict[str, Any], int]:
     ok = all(c["ok"] for c in checks.values())
     # Optional integrations: how they are configured, never a reason to be "not ready".
     details = {"slack": slack.status(settings())}
-    return ({"status": "ready" if ok else "not ready", "checks": checks, "details": details},
-            200 if ok else 503)
+    # Things an operator must fix that are no reason to take the web out of rotation (that
+    # would refuse alerts): pages that reach nobody but a log, incidents nobody was paged for.
+    warnings = operator_warnings(settings(), database.get("unpaged"))
+    return ({"status": "ready" if ok else "not ready", "checks": checks, "details": details,
+             "warnings": warnings}, 200 if ok else 503)
+
+
+def operator_warnings(s: Settings, unpaged_open: int | None) -> list[str]:
+    out = []
+    if not s.embedded and not registry.providers_configured():
+        out.append(NO_PROVIDER)
+    if unpaged_open:
+        out.append(f"{unpaged_open} open incident(s) paged nobody (no escalation policy, or "
+                   "nobody to page on any level): see the timeline entry 'unpaged'")
+    return out
 
 
 class DatabaseCollector:
@@ -89,6 +105,9 @@ class DatabaseCollector:
                                   "Seconds since the sweeper last ran.")
         heartbeats = GaugeMetricFamily("oncall_heartbeats", "Heartbeats by state.",
                                        labels=["state"])
+        unpaged_gauge = GaugeMetricFamily(
+            "oncall_incidents_unpaged",
+            "Open incidents that paged nobody (no escalation policy or nobody to page).")
         try:
             with db.session_factory(settings().database_url)() as s:
                 counts = dict(s.execute(select(Incident.status, func.count())
@@ -106,8 +125,10 @@ class DatabaseCollector:
                 row = s.get(SystemState, "sweeper")
                 if row is not None:
                     sweep.add_metric([], (utcnow() - row.updated_at).total_seconds())
+                unpaged_gauge.add_metric([], unpaged.open_unpaged(s))
         except Exception:
             return
+        yield unpaged_gauge
         yield incidents
         yield pages
         yield sweep

@@ -1,0 +1,76 @@
+"""Incidents nobody is paged for must be loud.
+
+An alert for a service with no escalation policy, or whose every level names nobody (empty
+schedules, users with no usable channel), opens an incident that would otherwise page no one.
+When an incident's first step queues no page, the step itself (claimed exactly once by the
+engine's conditional UPDATE) also queues pages to every admin, through their own notification
+rules for the incident's severity, at *level 0*: escalation levels are numbered from 1, so
+level 0 is free for "the admins, because nobody else was paged". The outbox's unique key
+makes them once-only like any other page; the timeline says ``unpaged`` with the reason; the
+worker logs a warning (the console line under ``oncall up``); ``/ready`` and the
+``oncall_incidents_unpaged`` gauge count the open incidents nobody was paged for.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from oncall import escalation, outbox
+from oncall.incidents import event
+from oncall.models import Incident, Page, User
+
+if TYPE_CHECKING:  # the engine imports this module
+    from oncall.engine import Lookups
+
+log = logging.getLogger(__name__)
+
+ADMIN_LEVEL = 0
+
+
+def reason(policy: dict[str, Any] | None) -> str:
+    if not escalation.levels(policy):
+        return "its service has no escalation policy"
+    return "no level of its escalation policy named anyone who could be paged"
+
+
+def notice_text(incident: Incident, why: str) -> str:
+    return (f"Nobody was paged for incident #{incident.id} ({incident.service.name}: "
+            f"{incident.summary}): {why}. Acknowledge it, and fix the routing.")
+
+
+def page_admins(session: Session, incident: Incident, policy: dict[str, Any] | None,
+                now: datetime, lookups: Lookups) -> tuple[list[dict[str, Any]],
+                                                           list[dict[str, Any]]]:
+    """The timeline entry and the admins' pages for an incident whose first step paged
+    nobody. Returns (events, page rows) for the caller's step to write."""
+    why = reason(policy)
+    text = notice_text(incident, why)
+    admins = list(session.scalars(select(User).where(User.role == "admin").order_by(User.id)))
+    pages: list[dict[str, Any]] = []
+    notified: list[str] = []
+    for admin in admins:
+        rules = lookups.plan(session, admin, incident.severity).rules
+        for rule in rules:
+            pages.append(outbox.row(incident.id, ADMIN_LEVEL, 0, f"user:{admin.id}", admin.id,
+                                    rule.channel, text, now + timedelta(seconds=rule.delay),
+                                    now))
+        if rules:
+            notified.append(admin.email)
+    # repr(): the summary is the sender's text; it must not forge log lines.
+    log.warning("incident #%s (%s, %r) pages nobody: %s; notifying admins: %s", incident.id,
+                incident.service.name, incident.summary, why, ", ".join(notified) or "none")
+    entry = event(incident.id, "unpaged", "system", now, reason=why, admins_notified=notified)
+    return [entry], pages
+
+
+def open_unpaged(session: Session) -> int:
+    """Open (triggered) incidents that have been stepped and paged nobody on any level."""
+    paged = exists().where(Page.incident_id == Incident.id, Page.level > ADMIN_LEVEL)
+    stepped = or_(Incident.level > 0, Incident.next_action_at.is_(None))
+    return int(session.scalar(select(func.count()).select_from(Incident).where(
+        Incident.status == "triggered", stepped, ~paged)) or 0)
