@@ -123,7 +123,9 @@ ins AS (
                          level, loop, next_action_at, created_at, updated_at)
   SELECT service_id, inc_key, 'triggered', inc_severity, inc_summary, CAST(policy AS json),
          runbook, 0, 0, :now, :now, :now
-  FROM firsts ORDER BY ord
+  -- In key order, not arrival order: two batches holding the same keys in other orders
+  -- would each wait on the other's new index entries (a deadlock, answered 503).
+  FROM firsts ORDER BY service_id, inc_key
   ON CONFLICT (service_id, dedup_key) WHERE status <> 'resolved' DO NOTHING
   RETURNING id, service_id, dedup_key AS inc_key, status
 ),

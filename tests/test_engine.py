@@ -118,7 +118,7 @@ def test_a_service_without_a_policy_says_nobody_was_paged(factory: Any, cast: Ca
         s.get(type(cast.service), cast.service.id).policy_id = None
     incident_id = trigger(factory)
     paging.escalate_incident(factory, incident_id, now=utcnow())
-    assert timeline(factory, incident_id) == ["triggered", "escalation_stopped"]
+    assert timeline(factory, incident_id) == ["triggered", "escalation_stopped", "unpaged"]
 
 
 def test_a_schedule_with_nobody_on_call_is_skipped_to_the_next_level_with_an_entry(
@@ -342,7 +342,7 @@ def test_one_sweep_batch_steps_incidents_in_different_states_as_single_steps_wou
     assert recipients(factory, bare) == []
     assert timeline(factory, skip)[:5] == [
         "triggered", "target_missing", "escalated", "level_skipped", "escalated"]
-    assert timeline(factory, bare) == ["triggered", "escalation_stopped"]
+    assert timeline(factory, bare) == ["triggered", "escalation_stopped", "unpaged"]
     with factory() as s:
         assert [(i.level, i.next_action_at) for i in (s.get(Incident, fresh),
                                                        s.get(Incident, skip))] == [
