@@ -48,9 +48,15 @@ def enabled(name: str) -> bool:
     return name in _CHANNELS
 
 
+def providers_configured() -> bool:
+    """Whether a real provider (Twilio, Slack) is configured: then the console, which only
+    prints to the server's log, is nobody's personal channel."""
+    return any(enabled(p) for p in PROVIDERS)
+
+
 def console_pages() -> bool:
     """Whether the console is one of everyone's channels: embedded, or no provider at all."""
-    return _console_always or not any(enabled(p) for p in PROVIDERS)
+    return _console_always or not providers_configured()
 
 
 def recipient_of(user: User) -> Recipient:
