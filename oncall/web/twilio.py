@@ -139,12 +139,16 @@ def voice_answer() -> Response:
         found = _voice_page(s)
         if found is None:
             return _twiml(voice.say_twiml("This call is not about a page. Goodbye."))
-        page, incident, _user = found
+        page, incident, user = found
         if incident.status != "triggered":
             return _twiml(voice.say_twiml(
                 f"Incident {incident.id} is already {incident.status}. Goodbye."))
         service = s.scalar(select(Service.name).where(Service.id == incident.service_id))
         script = voice.speakable(incident.severity, incident.id, service or "", incident.summary)
+        if not any(permissions.may_act(user.role, what) for what in voice.KEYS.values()):
+            # Told, not offered keys that would only be refused.
+            refusal = permissions.act_refusal(user.role, "acknowledge")
+            return _twiml(voice.say_twiml(f"{script}{refusal} Goodbye."))
     action = f"{settings().public_url.rstrip('/')}/twilio/voice/gather?page={page.id}"
     return _twiml(voice.gather_twiml(action, script))
 

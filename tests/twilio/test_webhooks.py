@@ -258,6 +258,11 @@ def test_a_viewers_key_press_is_refused_and_changes_nothing(
     assert incident_state(factory, inc) == before == ("triggered", before[1])
     with factory() as s:
         assert s.scalars(select(TwilioInbound)).all() == []  # nothing recorded at all
+    answer = post_signed(tclient, f"/twilio/voice?page={page.id}", call_form(call))
+    xml = ElementTree.fromstring(answer.get_data())
+    assert xml.find("Gather") is None  # a viewer's call reads the incident, offers no keys
+    assert f"incident {inc} for billing-api" in (xml.findtext("Say") or "")
+    assert "You are not allowed to acknowledge incidents" in (xml.findtext("Say") or "")
 
 
 def test_a_key_from_another_call_or_number_cannot_act(factory: Any, tclient: Any,
