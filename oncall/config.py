@@ -46,6 +46,15 @@ def env_float(name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
 
 
+def env_days(name: str, default: float) -> float:
+    """A number of days, above 0 and at most 100 years."""
+    value = env_float(name, default)
+    if not 0 < value <= 36525:
+        raise ConfigError(f"{name} must be a number of days above 0 (at most 36525), "
+                          f"got {value!r}")
+    return value
+
+
 def env_bool(name: str, default: bool) -> bool:
     raw = env_str(name)
     if raw is None:
@@ -81,6 +90,9 @@ class Settings:
     # Beat (through the worker) must have swept within this many seconds for /ready.
     ready_max_sweep_age: float = 30.0
     max_body_bytes: int = 1024 * 1024
+    # The longest override a responder / a manager or admin may create (oncall.permissions).
+    max_override_days: float = 14.0
+    manager_max_override_days: float = 366.0
     metrics_dir: str | None = None
     # Slack: disabled without a bot token; the signing secret verifies Slack's requests.
     slack_bot_token: str | None = None
@@ -127,6 +139,8 @@ def load_settings(data_dir: Path | None = None) -> Settings:
         sweep_interval=env_float("ONCALL_SWEEP_INTERVAL", 1.0),
         ready_max_sweep_age=env_float("ONCALL_READY_MAX_SWEEP_AGE", 30.0),
         max_body_bytes=env_int("ONCALL_MAX_BODY_BYTES", 1024 * 1024),
+        max_override_days=env_days("ONCALL_MAX_OVERRIDE_DAYS", 14.0),
+        manager_max_override_days=env_days("ONCALL_MANAGER_MAX_OVERRIDE_DAYS", 366.0),
         metrics_dir=env_str("ONCALL_METRICS_DIR") or env_str("PROMETHEUS_MULTIPROC_DIR"),
         slack_bot_token=env_str("SLACK_BOT_TOKEN"),
         slack_signing_secret=env_str("SLACK_SIGNING_SECRET"),

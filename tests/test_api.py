@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from oncall import permissions
 from tests.conftest import Cast, alert
 
 
@@ -25,6 +26,25 @@ def test_a_viewer_reads_but_cannot_acknowledge(client: Any, cast: Cast) -> None:
     assert r.status_code == 200
     r = client.post(f"/api/v1/incidents/{incident}/ack", headers=cast.auth("viewer"))
     assert r.status_code == 403 and "responder" in r.json["error"]
+
+
+def test_the_api_asks_the_one_role_rule_for_every_action(client: Any, cast: Cast,
+                                                         monkeypatch: Any) -> None:
+    incident = open_incident(client, cast)
+    url = f"/api/v1/incidents/{incident}"
+    for verb, action in [("ack", "acknowledge"), ("resolve", "resolve"),
+                         ("escalate", "escalate"), ("reassign", "reassign")]:
+        body = {"users": ["bob@example.com"]} if verb == "reassign" else None
+        r = client.post(f"{url}/{verb}", json=body, headers=cast.auth("viewer"))
+        assert r.status_code == 403
+        assert r.json["error"] == (f"You are not allowed to {action} incidents: you are a "
+                                   "viewer, and it needs the responder role.")
+    # The rule table decides, not the endpoint: let viewers acknowledge, stop responders.
+    monkeypatch.setitem(permissions.INCIDENT_RULES, "viewer", frozenset({"acknowledge"}))
+    monkeypatch.setitem(permissions.INCIDENT_RULES, "responder", frozenset())
+    assert client.post(f"{url}/escalate", headers=cast.auth("alice")).status_code == 403
+    r = client.post(f"{url}/ack", headers=cast.auth("viewer"))
+    assert r.status_code == 200 and r.json["acked_by"] == "user:viewer@example.com"
 
 
 def test_acknowledge_stops_the_escalation_and_is_on_the_timeline(client: Any,

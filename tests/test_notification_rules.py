@@ -226,3 +226,45 @@ def test_rules_in_a_file_are_applied_read_only_and_removed_with_the_key(
     assert any("notification rules: removed" in c for c in apply())
     with factory() as s:
         assert rules.load(s, alice.id) == {} and rules.managed_by(s, alice.id) is None
+
+
+@pytest.mark.parametrize(("steps", "field"), [
+    ([{"channel": "console"}], "rules.critical[0].channel"),
+    ([{"channel": "sms"}, {"channel": "console", "delay_seconds": 60}],
+     "rules.critical[1].channel"),
+])
+def test_console_is_not_a_personal_channel_where_a_provider_is_configured(
+        client: Any, cast: Cast, factory: Any, monkeypatch: Any, steps: Any,
+        field: str) -> None:
+    url = f"/api/v1/users/{cast.alice.id}/notification-rules"
+    install(monkeypatch, "sms")
+    r = client.put(url, json={"rules": {"critical": steps}}, headers=cast.auth())
+    assert r.status_code == 400 and r.json["field"] == field
+    assert "server's log" in r.json["error"] and "use sms" in r.json["error"]
+    with factory() as s:
+        assert rules.load(s, cast.alice.id) == {}
+
+
+def test_without_a_provider_the_console_may_be_chosen(client: Any, cast: Cast) -> None:
+    r = client.put(f"/api/v1/users/{cast.alice.id}/notification-rules",
+                   json={"rules": {"critical": [{"channel": "console"}]}}, headers=cast.auth())
+    assert r.status_code == 200
+
+
+@pytest.mark.parametrize("stored", [[Rule("console")], [Rule("slack"), Rule("console")]])
+def test_rules_that_reach_no_real_channel_fall_back_to_one_rather_than_nowhere(
+        factory: Any, cast: Cast, client: Any, monkeypatch: Any, stored: list[Rule]) -> None:
+    fakes = install(monkeypatch, "sms")  # Twilio only: the console prints to a log
+    set_contacts(factory, "alice@example.com", slack_id=None)
+    set_rules(factory, cast.alice.id, {"default": stored})  # e.g. from before, or a file
+    incident_id = trigger(factory, severity="critical")
+    now = utcnow()
+    step(factory, incident_id, now)
+    paging.sweep(factory, now + timedelta(seconds=1))
+    assert [c for _, c, _ in planned(factory, incident_id)] == ["sms"]
+    assert fakes["sms"].who() == ["alice@example.com"]
+    user = client.get(f"/api/v1/users/{cast.alice.id}", headers=cast.auth()).json
+    critical = user["notification"]["critical"]
+    assert critical["source"] == "fallback" and user["reachable"] is True
+    assert critical["steps"] == [{"channel": "sms", "delay_seconds": 0}]
+    assert critical["skipped"]["console"] == "prints only to the server's log"

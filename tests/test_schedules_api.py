@@ -4,12 +4,13 @@ swaps, who is on call, shifts, and calendar feeds."""
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
 from icalendar import Calendar
 
-from oncall.models import Schedule
+from oncall.models import Schedule, utcnow
 from tests.conftest import Cast
 
 WEEKLY = {"name": "weekly", "rotation": "weekly", "handoff": "Mon 09:00",
@@ -27,6 +28,13 @@ def schedule(client: Any, cast: Cast) -> dict[str, Any]:
     r = create(client, cast)
     assert r.status_code == 201, r.json
     return r.json
+
+
+def future(days: int, length: int = 1) -> dict[str, str]:
+    """A window of ``length`` days starting at midnight UTC ``days`` from today."""
+    start = datetime.combine(utcnow().date() + timedelta(days=days), time(), UTC)
+    return {"start": start.isoformat().replace("+00:00", "Z"),
+            "end": (start + timedelta(days=length)).isoformat().replace("+00:00", "Z")}
 
 
 def oncall(client: Any, cast: Cast, sid: int, at: str) -> Any:
@@ -103,11 +111,12 @@ def test_layers_members_and_restrictions_are_edited_and_audited(
 def test_responders_override_themselves_only(client: Any, cast: Cast,
                                              schedule: dict[str, Any]) -> None:
     sid = schedule["id"]
-    window = {"start": "2026-11-10T00:00:00Z", "end": "2026-11-11T00:00:00Z"}
+    window = future(days=1)
     r = client.post(f"/api/v1/schedules/{sid}/overrides", headers=cast.auth("alice"),
                     json=window)
     assert r.status_code == 201 and r.json["user"] == "alice@example.com"
-    assert oncall(client, cast, sid, "2026-11-10T15:00:00Z").json["user"] == "alice@example.com"
+    inside = window["start"].replace("T00:00:00", "T15:00:00")
+    assert oncall(client, cast, sid, inside).json["user"] == "alice@example.com"
     r = client.post(f"/api/v1/schedules/{sid}/overrides", headers=cast.auth("alice"),
                     json={**window, "user": "bob@example.com"})
     assert r.status_code == 403
@@ -147,18 +156,29 @@ def test_a_bad_override_names_the_field(client: Any, cast: Cast, schedule: dict[
     assert r.status_code == 400 and r.json["field"] == field, r.json
 
 
+def next_shift_of(client: Any, cast: Cast, sid: int, email: str) -> dict[str, Any]:
+    """``email``'s next shift on the weekly layer that starts in the future."""
+    window = future(days=1, length=21)
+    r = client.get(f"/api/v1/schedules/{sid}/shifts?layer=weekly&start={window['start']}"
+                   f"&end={window['end']}", headers=cast.auth("viewer"))
+    return next(x for x in r.json["shifts"] if x["user"] == email
+                and x["start"] > window["start"].replace("Z", "+00:00"))
+
+
 def test_a_swap_hands_exactly_one_shift_over(client: Any, cast: Cast,
                                              schedule: dict[str, Any]) -> None:
     sid = schedule["id"]
+    shift = next_shift_of(client, cast, sid, "alice@example.com")
     r = client.post(f"/api/v1/schedules/{sid}/swaps", headers=cast.auth("bob"),
-                    json={"layer": "weekly", "at": "2026-11-03T12:00:00Z",
-                          "to": "bob@example.com"})
+                    json={"layer": "weekly", "at": shift["start"], "to": "bob@example.com"})
     assert r.status_code == 201, r.json
-    assert (r.json["start"], r.json["end"]) == ("2026-11-02T14:00:00+00:00",
-                                                "2026-11-09T14:00:00+00:00")
+    assert (r.json["start"], r.json["end"]) == (shift["start"], shift["end"])
     assert r.json["kind"] == "swap"
-    assert oncall(client, cast, sid, "2026-11-05T00:00:00Z").json["user"] == "bob@example.com"
-    assert oncall(client, cast, sid, "2026-11-17T00:00:00Z").json["user"] == "alice@example.com"
+    assert oncall(client, cast, sid, shift["start"].replace("+00:00", "Z")).json["user"] \
+        == "bob@example.com"
+    week_after = datetime.fromisoformat(shift["end"]) + timedelta(days=8)
+    assert oncall(client, cast, sid, week_after.isoformat().replace("+00:00", "Z")
+                  ).json["user"] == "alice@example.com"
 
 
 def test_shifts_tile_the_range_with_gaps_shown(client: Any, cast: Cast,

@@ -55,14 +55,15 @@ NO_PROVIDER = ("no paging provider is configured (TWILIO_ACCOUNT_SID/TWILIO_AUTH
                "TWILIO_FROM_NUMBER, SLACK_BOT_TOKEN): pages only reach the worker's log")
 
 
-def providers_configured() -> list[str]:
-    """The provider channels that are set up in this process."""
-    return [p for p in PROVIDERS if enabled(p)]
+def providers_configured() -> bool:
+    """Whether a real provider (Twilio, Slack) is configured: then the console, which only
+    prints to the server's log, is nobody's personal channel."""
+    return any(enabled(p) for p in PROVIDERS)
 
 
 def console_pages() -> bool:
     """Whether the console is one of everyone's channels: embedded, or no provider at all."""
-    return _console_always or not any(enabled(p) for p in PROVIDERS)
+    return _console_always or not providers_configured()
 
 
 def recipient_of(user: User) -> Recipient:

@@ -4,8 +4,10 @@ permanent delivery failure.
 
 The plan for (user, severity) is the user's rules for that severity, else their ``default``
 rules, else the built-in defaults. Entries whose channel is not enabled, cannot reach the
-user (no phone for ``sms``...) or whose contact is disabled are dropped. Callers own the
-transaction.
+user (no phone for ``sms``...) or whose contact is disabled are dropped. Rules left with no
+real channel (only the console, which prints to the server's log) while a provider reaches
+the user fall back to the built-in defaults (``source: fallback``): a page never goes
+nowhere because of someone's rules. Callers own the transaction.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ class Rule:
 @dataclass
 class Plan:
     """What to send a user: ``rules`` in order; ``skipped`` says why other entries were
-    dropped ({channel: reason}); ``source`` is ``rules`` or ``defaults``."""
+    dropped ({channel: reason}); ``source`` is ``rules``, ``defaults``, or ``fallback`` (the
+    rules reached no real channel, so the defaults apply)."""
 
     rules: list[Rule]
     skipped: dict[str, str] = field(default_factory=dict)
@@ -150,6 +153,13 @@ def plan(session: Session, user: User, severity: str) -> Plan:
             skipped[rule.channel] = f"disabled: {off[rule.channel].disabled_reason}"
         else:
             kept.append(rule)
+    usable = [ch for ch in registry.channels_for(user) if ch not in off]
+    if any(ch != "console" for ch in usable) and all(r.channel == "console" for r in kept):
+        # The rules reach nobody (only the console, or channels not configured or without
+        # a contact) while a real channel does: page there rather than nowhere.
+        if not registry.console_pages():
+            skipped.update({r.channel: "prints only to the server's log" for r in kept})
+        return Plan(default_rules(severity, usable), skipped, "fallback")
     if registry.console_pages() and registry.enabled("console") and all(
             r.channel != "console" for r in kept):
         kept.append(Rule("console"))

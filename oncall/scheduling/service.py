@@ -12,7 +12,15 @@ from sqlalchemy.orm import Session
 
 from oncall.audit import audit
 from oncall.models import Override, Schedule, ScheduleLayer, User, utcnow
-from oncall.rotations import RotationError, parse_restriction, parse_rotation
+from oncall.permissions import (
+    DEFAULT_LIMITS,
+    OverrideLimits,
+    Refusal,
+    delete_override_refusal,
+    override_refusal,
+    swap_refusal,
+)
+from oncall.rotations import RotationError, on_call_by_layer, parse_restriction, parse_rotation
 from oncall.rotations import swap as swap_shift
 from oncall.scheduling.store import layer_json, override_json, schedule_json, spec_for
 
@@ -173,13 +181,32 @@ def delete_layer(session: Session, actor: str, layer: ScheduleLayer) -> None:
         x.position = i
 
 
+def members_of(schedule: Schedule) -> set[int]:
+    """The ids of everyone in any layer of the schedule."""
+    return {m for layer in schedule.layers for m in layer.members}
+
+
+def _refuse(refusal: Refusal | None) -> None:
+    if refusal is not None:
+        raise ScheduleError(refusal.field, refusal.message, refusal.status)
+
+
 def add_override(session: Session, actor: str, schedule: Schedule, user: User,
-                 start: datetime, end: datetime, note: str | None = None,
-                 kind: str = "override") -> Override:
+                 start: datetime, end: datetime, note: str | None = None, *, by: User,
+                 now: datetime, limits: OverrideLimits = DEFAULT_LIMITS) -> Override:
+    """Put ``user`` on call for [start, end), if ``by`` may (``oncall.permissions``)."""
     if end <= start:
         raise ScheduleError("end", "must be after start")
+    _refuse(override_refusal(by.role, for_self=user.id == by.id,
+                             member=by.id in members_of(schedule), start=start, end=end,
+                             now=now, limits=limits))
+    return _insert(session, actor, schedule, user, start, end, note, "override", now)
+
+
+def _insert(session: Session, actor: str, schedule: Schedule, user: User, start: datetime,
+            end: datetime, note: str | None, kind: str, now: datetime) -> Override:
     override = Override(schedule_id=schedule.id, user_id=user.id, start=start, end=end,
-                        kind=kind, note=note, created_at=utcnow(), created_by=actor)
+                        kind=kind, note=note, created_at=now, created_by=actor)
     session.add(override)
     session.flush()
     session.refresh(override)
@@ -188,21 +215,33 @@ def add_override(session: Session, actor: str, schedule: Schedule, user: User,
     return override
 
 
-def delete_override(session: Session, actor: str, override: Override) -> None:
+def delete_override(session: Session, actor: str, override: Override, *, by: User) -> None:
+    """Delete an override, if ``by`` created it or is a manager or admin."""
+    _refuse(delete_override_refusal(by.role, created_it=override.created_by == actor_of(by)))
     audit(session, actor, "delete", "override", override.id, None, override_json(override), None)
     session.delete(override)
 
 
+def actor_of(user: User) -> str:
+    """How the audit log and ``Override.created_by`` name a person."""
+    return f"user:{user.email}"
+
+
 def swap(session: Session, actor: str, schedule: Schedule, layer_name: str, at: datetime,
-         to_user: User) -> Override:
+         to_user: User, *, by: User, now: datetime) -> Override:
     """Hand the shift of ``layer_name`` covering ``at`` to ``to_user`` (an override for
-    exactly that shift)."""
+    exactly that shift), if ``by`` may (``oncall.permissions``)."""
     if not any(layer.name == layer_name for layer in schedule.layers):
         raise ScheduleError("layer", f"schedule {schedule.name} has no layer {layer_name!r}")
     spec = spec_for(session, schedule, at)
     try:
-        made = swap_shift(spec, layer_name, at, to_user.email, utcnow())
+        made = swap_shift(spec, layer_name, at, to_user.email, now)
     except (RotationError, ValueError) as exc:
         raise ScheduleError("at", str(exc)) from None
-    return add_override(session, actor, schedule, to_user, made.start, made.end,
-                        note=f"swap on layer {layer_name}", kind="swap")
+    members = members_of(schedule)
+    holder = on_call_by_layer(spec, at).by_layer.get(layer_name)
+    _refuse(swap_refusal(by.role, member=by.id in members, to_self=to_user.id == by.id,
+                         to_member=to_user.id in members, holds_shift=holder == by.email,
+                         shift_end=made.end, now=now))
+    return _insert(session, actor, schedule, to_user, made.start, made.end,
+                   f"swap on layer {layer_name}", "swap", now)

@@ -10,12 +10,12 @@ from apiflask.validators import OneOf, Range
 from flask import Flask
 from sqlalchemy import select
 
-from oncall import actions, incidents, jobs
+from oncall import actions, incidents, jobs, permissions
 from oncall.audit import entry_json
 from oncall.models import INCIDENT_STATUSES, AuditEntry, Incident, utcnow
 from oncall.notify import slack
 from oncall.web import session, transaction
-from oncall.web.auth import actor, require
+from oncall.web.auth import actor, current_user, require
 from oncall.web.errors import BadRequest
 
 bp = APIBlueprint("api", __name__, url_prefix="/api/v1", tag="Incidents")
@@ -54,6 +54,14 @@ def get_incident(incident_id: int) -> dict[str, Any]:
         raise HTTPError(404, f"incident {incident_id} not found") from None
 
 
+def _may(action: str) -> None:
+    """403 unless the caller's role may ``action`` incidents (``oncall.permissions``: the
+    one rule the API, SMS, voice and Slack apply)."""
+    refusal = permissions.act_refusal(current_user().role, action)
+    if refusal is not None:
+        raise HTTPError(403, refusal)
+
+
 def _act(incident_id: int, action: Any) -> dict[str, Any]:
     try:
         with transaction() as s:
@@ -65,18 +73,20 @@ def _act(incident_id: int, action: Any) -> dict[str, Any]:
 
 
 @bp.post("/incidents/<int:incident_id>/ack")
-@bp.doc(security="ApiToken", responses={404: "No such incident"})
-@require("responder")
+@bp.doc(security="ApiToken", responses={403: "Not allowed", 404: "No such incident"})
+@require("viewer")
 def ack_incident(incident_id: int) -> dict[str, Any]:
     """Acknowledge: escalation stops at once. Acknowledging twice is harmless."""
+    _may("acknowledge")
     return _act(incident_id, incidents.acknowledge)
 
 
 @bp.post("/incidents/<int:incident_id>/resolve")
-@bp.doc(security="ApiToken", responses={404: "No such incident"})
-@require("responder")
+@bp.doc(security="ApiToken", responses={403: "Not allowed", 404: "No such incident"})
+@require("viewer")
 def resolve_incident(incident_id: int) -> dict[str, Any]:
     """Resolve: escalation stops and a later alert with the same key opens a new incident."""
+    _may("resolve")
     return _act(incident_id, incidents.resolve)
 
 
@@ -101,11 +111,13 @@ def _escalation_act(incident_id: int, action: Any) -> dict[str, Any]:
 
 
 @bp.post("/incidents/<int:incident_id>/escalate")
-@bp.doc(security="ApiToken", responses={404: "No such incident", 409: "Resolved"})
-@require("responder")
+@bp.doc(security="ApiToken", responses={403: "Not allowed", 404: "No such incident",
+                                        409: "Resolved"})
+@require("viewer")
 def escalate_incident(incident_id: int) -> dict[str, Any]:
     """Page the next level now, without waiting for its escalation time. An acknowledged
     incident is triggered again."""
+    _may("escalate")
     return _escalation_act(incident_id, actions.escalate_now)
 
 
@@ -117,11 +129,13 @@ class ReassignIn(Schema):
 
 
 @bp.post("/incidents/<int:incident_id>/reassign")
-@bp.doc(security="ApiToken", responses={404: "No such incident", 409: "Resolved"})
+@bp.doc(security="ApiToken", responses={403: "Not allowed", 404: "No such incident",
+                                        409: "Resolved"})
 @bp.input(ReassignIn, arg_name="data")
-@require("responder")
+@require("viewer")
 def reassign_incident(incident_id: int, data: dict[str, Any]) -> dict[str, Any]:
     """Reassign to users or to another escalation policy: paged now, from level 1."""
+    _may("reassign")
     return _escalation_act(incident_id, lambda s, i, actor, now: actions.reassign(
         s, i, actor, now, users=data.get("users"), policy=data.get("policy")))
 

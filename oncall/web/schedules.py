@@ -1,6 +1,7 @@
 """``/api/v1/schedules``: schedules, layers, members, restrictions, overrides and swaps, and
 the queries (who is on call, shifts). Managers edit; responders may add overrides for
-themselves; viewers read. Every change lands in the audit log."""
+themselves and swap shifts on schedules they are members of (``oncall.permissions``);
+viewers read. Every change lands in the audit log."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ from apiflask.validators import Length
 from flask import Flask
 from sqlalchemy import select
 
-from oncall.models import ROLES, Override, Schedule, ScheduleLayer, User, utcnow
+from oncall.models import Override, Schedule, ScheduleLayer, User, utcnow
+from oncall.permissions import OverrideLimits
 from oncall.rotations import final_shifts, layer_shifts, next_shift, on_call_by_layer
 from oncall.scheduling import service
 from oncall.scheduling.store import override_json, schedule_json, spec_for
-from oncall.web import commit, session
+from oncall.web import commit, session, settings
 from oncall.web.auth import actor, current_user, require
 from oncall.web.errors import BadRequest
 
@@ -234,10 +236,9 @@ def remove_member(schedule_id: int, layer_id: int, email: str) -> dict[str, Any]
     return _edit_members(schedule_id, layer_id, remove)
 
 
-def _may_override_for(user: User) -> None:
-    me = current_user()
-    if ROLES.index(me.role) < ROLES.index("manager") and user.id != me.id:
-        raise HTTPError(403, "responders may create overrides only for themselves")
+def _limits() -> OverrideLimits:
+    return OverrideLimits.from_days(settings().max_override_days,
+                                    settings().manager_max_override_days)
 
 
 @bp.get("/<int:schedule_id>/overrides")
@@ -261,13 +262,16 @@ def list_overrides(schedule_id: int, query: dict[str, Any]) -> dict[str, Any]:
 @require("responder")
 def add_override(schedule_id: int, data: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Put someone on call for a window, on top of every layer (also on file-managed
-    schedules). The most recently created override wins where they overlap."""
+    schedules). The most recently created override wins where they overlap. Responders:
+    themselves only, on schedules they are members of, ending in the future, at most
+    `ONCALL_MAX_OVERRIDE_DAYS` (14) long; managers: anyone, at most
+    `ONCALL_MANAGER_MAX_OVERRIDE_DAYS` (366)."""
     sched = _schedule(schedule_id)
     user = _user(data["user"], "user") if data.get("user") else current_user()
-    _may_override_for(user)
     start, end = parse_time(data["start"], "start"), parse_time(data["end"], "end")
-    made = _commit(lambda: service.add_override(session(), actor(), sched, user, start, end,
-                                                data.get("note")))
+    made = _commit(lambda: service.add_override(
+        session(), actor(), sched, user, start, end, data.get("note"), by=current_user(),
+        now=utcnow(), limits=_limits()))
     return override_json(made), 201
 
 
@@ -275,30 +279,27 @@ def add_override(schedule_id: int, data: dict[str, Any]) -> tuple[dict[str, Any]
 @bp.doc(security="ApiToken", responses={204: "Deleted", 403: "Not yours"})
 @require("responder")
 def delete_override(schedule_id: int, override_id: int) -> tuple[str, int]:
+    """Delete an override: whoever created it, or a manager or admin."""
     found = session().get(Override, override_id)
     if found is None or found.schedule_id != schedule_id:
         raise HTTPError(404, f"override {override_id} not found")
-    _may_override_for(found.user)
-    _commit(lambda: service.delete_override(session(), actor(), found))
+    _commit(lambda: service.delete_override(session(), actor(), found, by=current_user()))
     return "", 204
 
 
 @bp.post("/<int:schedule_id>/swaps")
-@bp.doc(security="ApiToken", responses={201: "Created"})
+@bp.doc(security="ApiToken", responses={201: "Created", 403: "Not yours to swap"})
 @bp.input(SwapIn, arg_name="data")
 @require("responder")
 def swap_shift(schedule_id: int, data: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Hand one shift of a layer to someone else (an override covering exactly that shift).
-    Responders may swap their own shifts, to or from themselves."""
+    Responders, on schedules they are members of: take a member's shift, or give their own
+    to another member; current and future shifts only."""
     sched = _schedule(schedule_id)
     to_user = _user(data["to"], "to")
     at = parse_time(data["at"], "at")
-    me = current_user()
-    if ROLES.index(me.role) < ROLES.index("manager") and to_user.id != me.id:
-        detail = on_call_by_layer(spec_for(session(), sched, at), at)
-        if detail.by_layer.get(data["layer"]) != me.email:
-            raise HTTPError(403, "responders may swap only shifts they hold or take")
-    made = _commit(lambda: service.swap(session(), actor(), sched, data["layer"], at, to_user))
+    made = _commit(lambda: service.swap(session(), actor(), sched, data["layer"], at, to_user,
+                                        by=current_user(), now=utcnow()))
     return override_json(made), 201
 
 

@@ -23,6 +23,7 @@ from oncall import jobs
 from oncall.models import utcnow
 from oncall.notify import slack
 from oncall.notify.slack import actions, commands
+from oncall.permissions import OverrideLimits
 from oncall.web import settings, transaction
 from oncall.web.errors import BadRequest
 
@@ -126,7 +127,9 @@ def command() -> dict[str, Any]:
     if not user_id:
         raise BadRequest("user_id", "missing")
     with transaction() as s:
-        reply = commands.run(s, user_id, form.get("text", ""), utcnow(), _email_of())
+        reply = commands.run(s, user_id, form.get("text", ""), utcnow(), _email_of(),
+                             OverrideLimits.from_days(settings().max_override_days,
+                                                      settings().manager_max_override_days))
     for incident_id in reply.refresh:
         slack.after_change(incident_id)
     return reply.body()

@@ -4,7 +4,9 @@ says), ``/twilio/voice/gather`` (the key pressed) and ``/twilio/status`` (delive
 Every request must carry a valid ``X-Twilio-Signature`` for the URL Twilio was given, i.e.
 ``ONCALL_PUBLIC_URL`` + path + query (Twilio's ``RequestValidator``); otherwise 403 and
 nothing changes. Replies are TwiML. A replayed SMS or key press (same MessageSid, or same
-CallSid at the same step) is refused with 409 and changes nothing.
+CallSid at the same step) is refused with 409 and changes nothing. Whether the person may
+act at all is ``oncall.permissions``' rule, as for the API and Slack: a viewer's reply or key
+press is answered "You are not allowed to ..." and changes nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from flask import Flask, Response, abort, request
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from oncall import actions, db, incidents, jobs
+from oncall import actions, db, incidents, jobs, permissions
 from oncall.models import Incident, Page, ProviderSend, Service, TwilioInbound, User, utcnow
 from oncall.notify import slack, twilio_status, voice
 from oncall.notify.sms import replies
@@ -137,12 +139,16 @@ def voice_answer() -> Response:
         found = _voice_page(s)
         if found is None:
             return _twiml(voice.say_twiml("This call is not about a page. Goodbye."))
-        page, incident, _user = found
+        page, incident, user = found
         if incident.status != "triggered":
             return _twiml(voice.say_twiml(
                 f"Incident {incident.id} is already {incident.status}. Goodbye."))
         service = s.scalar(select(Service.name).where(Service.id == incident.service_id))
         script = voice.speakable(incident.severity, incident.id, service or "", incident.summary)
+        if not any(permissions.may_act(user.role, what) for what in voice.KEYS.values()):
+            # Told, not offered keys that would only be refused.
+            refusal = permissions.act_refusal(user.role, "acknowledge")
+            return _twiml(voice.say_twiml(f"{script}{refusal} Goodbye."))
     action = f"{settings().public_url.rstrip('/')}/twilio/voice/gather?page={page.id}"
     return _twiml(voice.gather_twiml(action, script))
 
@@ -156,9 +162,12 @@ def voice_gather() -> Response:
         if found is None:
             return _twiml(voice.say_twiml("This call cannot act on that incident. Goodbye."))
         _page, incident, user = found
+        what = voice.KEYS.get(digits)
+        refusal = permissions.act_refusal(user.role, what) if what else None
+        if refusal is not None:  # said, and nothing recorded: the rule of every channel
+            return _twiml(voice.say_twiml(f"{refusal} Goodbye."))
         if not _first_time(s, f"gather:{request.form.get('CallSid', '')}"):
             return _twiml(voice.say_twiml("Already done. Goodbye."), 409)
-        what = voice.KEYS.get(digits)
         now = utcnow()
         if what is None:
             return _twiml(voice.say_twiml("No valid key pressed. The incident is not "

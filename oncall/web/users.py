@@ -100,6 +100,11 @@ def _parse(raw: dict[str, Any]) -> dict[str, list[rules.Rule]]:
                     isinstance(channel, str) and registry.enabled(channel)):
                 raise BadRequest(f"{where}[{i}].channel",
                                  f"{channel!r} is not a channel ({', '.join(KNOWN_CHANNELS)})")
+            if channel == "console" and registry.providers_configured():
+                real = ", ".join(p for p in registry.PROVIDERS if registry.enabled(p))
+                raise BadRequest(f"{where}[{i}].channel",
+                                 "console is not a personal channel where a provider is "
+                                 f"configured: it only prints to the server's log (use {real})")
             if not isinstance(delay, int) or isinstance(delay, bool):
                 raise BadRequest(f"{where}[{i}].delay_seconds", "must be a whole number")
             parsed[severity].append(rules.Rule(channel, delay))

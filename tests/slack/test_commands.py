@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from oncall import permissions
 from oncall.models import AuditEntry, Override, Schedule, ScheduleLayer, utcnow
 from oncall.notify.slack.commands import parse_duration
 from tests.conftest import Cast
@@ -97,6 +98,17 @@ def test_a_viewer_cannot_ack_and_an_unlinked_user_is_told_how_to_link(
     assert "responder role" in command(web, f"ack {incident}", VIC).json["text"]
     assert "not linked" in command(web, f"ack {incident}", "U0NOBODY").json["text"]
     assert incident_status(factory, incident) == "triggered"
+
+
+def test_slack_asks_the_one_role_rule(web: Any, slack_cast: Cast, factory: Any,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    incident = open_incident(web, slack_cast)
+    assert command(web, f"resolve {incident}", VIC).json["text"] == (
+        "You are not allowed to resolve incidents: you are a viewer, and it needs the "
+        "responder role.")
+    monkeypatch.setitem(permissions.INCIDENT_RULES, "viewer", frozenset({"acknowledge"}))
+    assert command(web, f"ack {incident}", VIC).json["text"].startswith("You acknowledged")
+    assert incident_status(factory, incident) == "acknowledged"
 
 
 def test_a_manager_puts_someone_on_call_and_it_is_audited(

@@ -8,10 +8,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from oncall import engine, paging
-from oncall.models import Incident, IncidentEvent, Page, ProviderSend
+from oncall.models import Incident, IncidentEvent, Page, ProviderSend, User
 from oncall.notify.sms import outbox, throttle
 from tests.conftest import Cast
 from tests.twilio.conftest import Pager
@@ -136,6 +136,28 @@ def test_an_unknown_number_is_refused_and_changes_nothing(factory: Any, pager: P
     _, text = stranger.reply("aa")
     assert "not registered" in text
     assert incident(factory, inc).status == "triggered"
+
+
+def test_a_viewer_paged_by_sms_is_refused_and_the_incident_stays_unacknowledged(
+        factory: Any, pager: Pager, alice: Phone, cast: Cast) -> None:
+    inc = pager.trigger()
+    pager.tick()
+    alice.expect_sms("Reply 1a")
+    with factory() as s, s.begin():  # a stakeholder on the policy: reads, does not act
+        s.execute(update(User).where(User.id == cast.alice.id).values(role="viewer"))
+    before = events(factory, inc)
+    for body, verb in [("1a", "acknowledge"), ("a", "acknowledge"), ("aa", "acknowledge"),
+                       ("1r", "resolve"), ("1e", "escalate")]:
+        status, text = alice.reply(body)
+        assert status == 200
+        assert text == (f"You are not allowed to {verb} incidents: you are a viewer, and it "
+                        "needs the responder role.")
+    found = incident(factory, inc)
+    assert (found.status, found.acked_by, found.level) == ("triggered", None, 1)
+    assert events(factory, inc) == before
+    _, text = alice.reply("help")  # still told what the codes are
+    assert f"1 = #{inc}" in text
+    alice.assert_quiet()
 
 
 def test_several_waiting_pages_for_one_person_go_as_one_sms(

@@ -9,10 +9,10 @@ from urllib.parse import parse_qsl
 from xml.etree import ElementTree
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from twilio.request_validator import RequestValidator
 
-from oncall.models import Incident, IncidentEvent, Page, ProviderSend
+from oncall.models import Incident, IncidentEvent, Page, ProviderSend, TwilioInbound, User
 from oncall.notify.twilio_status import moves_forward
 from tests.conftest import Cast
 from tests.twilio.conftest import Pager
@@ -238,6 +238,31 @@ def test_other_keys(digits: str, expect: str, factory: Any, tclient: Any,
         assert "escalate_requested" in kinds and incident.level == 2
     if digits == "9":
         assert "not acknowledged" in r.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("digits", "verb"), [("1", "acknowledge"), ("2", "resolve"),
+                                             ("3", "escalate")])
+def test_a_viewers_key_press_is_refused_and_changes_nothing(
+        digits: str, verb: str, factory: Any, tclient: Any, called: tuple[int, Any],
+        cast: Cast) -> None:
+    inc, call = called
+    page = page_row(factory, inc)
+    with factory() as s, s.begin():
+        s.execute(update(User).where(User.id == cast.alice.id).values(role="viewer"))
+    before = incident_state(factory, inc)
+    r = post_signed(tclient, f"/twilio/voice/gather?page={page.id}",
+                    call_form(call, Digits=digits))
+    assert r.status_code == 200
+    said = ElementTree.fromstring(r.get_data()).findtext("Say") or ""
+    assert said.startswith(f"You are not allowed to {verb} incidents: you are a viewer")
+    assert incident_state(factory, inc) == before == ("triggered", before[1])
+    with factory() as s:
+        assert s.scalars(select(TwilioInbound)).all() == []  # nothing recorded at all
+    answer = post_signed(tclient, f"/twilio/voice?page={page.id}", call_form(call))
+    xml = ElementTree.fromstring(answer.get_data())
+    assert xml.find("Gather") is None  # a viewer's call reads the incident, offers no keys
+    assert f"incident {inc} for billing-api" in (xml.findtext("Say") or "")
+    assert "You are not allowed to acknowledge incidents" in (xml.findtext("Say") or "")
 
 
 def test_a_key_from_another_call_or_number_cannot_act(factory: Any, tclient: Any,

@@ -1,5 +1,6 @@
 """What a Slack user may do to an incident (buttons and ``/oncall ack|resolve``): who they
-are here, whether their role allows it, and a polite answer when nothing changes.
+are here, whether their role allows it (``oncall.permissions``), and a polite answer when
+nothing changes.
 Callers own the transaction and enqueue the follow-ups after commit."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from oncall import actions, incidents
+from oncall import actions, incidents, permissions
 from oncall.models import ROLES, Incident, User
 from oncall.notify.slack import blocks
 from oncall.notify.slack.store import actor_label
@@ -55,10 +56,11 @@ def allowed(user: User, role: str) -> bool:
 
 def perform(session: Session, user: User, action: str, incident_id: int,
             now: datetime) -> Outcome:
-    """Acknowledge, resolve or escalate on behalf of a linked Slack user."""
-    if not allowed(user, "responder"):
-        return Outcome(f"You need the responder role to {VERBS[action]} incidents; you are "
-                       f"a {user.role}.")
+    """Acknowledge, resolve or escalate on behalf of a linked Slack user, if their role
+    allows it (``oncall.permissions``: the rule the API, SMS and voice apply)."""
+    refusal = permissions.act_refusal(user.role, action)
+    if refusal is not None:
+        return Outcome(refusal)
     incident = session.get(Incident, incident_id, populate_existing=True)
     if incident is None:
         return Outcome(f"There is no incident #{incident_id}.")

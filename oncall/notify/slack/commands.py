@@ -20,6 +20,7 @@ from oncall.audit import audit
 from oncall.models import Schedule, User
 from oncall.notify.slack import actions
 from oncall.notify.slack.blocks import escape
+from oncall.permissions import DEFAULT_LIMITS, OverrideLimits
 from oncall.rotations import final_shifts
 from oncall.scheduling import service
 from oncall.scheduling.store import by_name, spec_for
@@ -60,9 +61,11 @@ def parse_duration(text: str) -> timedelta | None:
 
 
 def run(session: Session, slack_user_id: str, text: str, now: datetime,
-        email_of: Callable[[str], str | None] | None = None) -> Reply:
+        email_of: Callable[[str], str | None] | None = None,
+        limits: OverrideLimits = DEFAULT_LIMITS) -> Reply:
     """Answer ``/oncall <text>``. ``email_of`` asks Slack for a member's email (for
-    ``link``); without it, linking is left to an admin."""
+    ``link``); without it, linking is left to an admin. ``limits``: the longest overrides
+    (``ONCALL_*MAX_OVERRIDE_DAYS``)."""
     words = text.split()
     public = bool(words) and words[-1].lower() in ("public", "in_channel")
     if public:
@@ -79,7 +82,7 @@ def run(session: Session, slack_user_id: str, text: str, now: datetime,
     if verb == "who":
         reply = who(session, words[1] if len(words) > 1 else None, now)
     elif verb == "override":
-        reply = override(session, user, words[1:], now)
+        reply = override(session, user, words[1:], now, limits)
     else:
         reply = act(session, user, verb, words[1:], now)
     reply.public = public
@@ -134,7 +137,8 @@ def act(session: Session, user: User, verb: str, args: list[str], now: datetime)
     return reply
 
 
-def override(session: Session, user: User, args: list[str], now: datetime) -> Reply:
+def override(session: Session, user: User, args: list[str], now: datetime,
+             limits: OverrideLimits = DEFAULT_LIMITS) -> Reply:
     usage = ("Usage: `/oncall override <schedule> @user <duration>`, e.g. "
              "`/oncall override billing-primary @bob 12h` (durations like 30m, 2h, 1d12h).")
     if not actions.allowed(user, "manager"):
@@ -153,7 +157,8 @@ def override(session: Session, user: User, args: list[str], now: datetime) -> Re
         return Reply(f"`{escape(args[2])}` is not a duration up to 31 days. {usage}")
     try:
         made = service.add_override(session, f"user:{user.email}", schedule, target, now,
-                                    now + duration, note="from Slack: /oncall override")
+                                    now + duration, "from Slack: /oncall override", by=user,
+                                    now=now, limits=limits)
     except service.ScheduleError as exc:
         return Reply(f"Refused: {escape(str(exc))}")
     return Reply(f"{_mention(session, target.email)} is on call for *{escape(schedule.name)}* "

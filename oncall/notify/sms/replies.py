@@ -1,7 +1,8 @@
 """Replies to page SMS: "4a" acknowledges the incident behind the user's code 4, "4r"
 resolves, "4e" escalates; "a", "r" or "e" alone act on the user's latest page; "aa" acks all
 of the user's open incidents; "help" explains. Only a registered user's number can act, and
-only on codes that user was sent. Each answer is the text of the SMS reply."""
+only on codes that user was sent, and only if their role allows it (``oncall.permissions``:
+a viewer is told so and nothing changes). Each answer is the text of the SMS reply."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from oncall import actions, incidents
+from oncall import actions, incidents, permissions
 from oncall.models import Incident, Page, User
 from oncall.notify.sms import codes
 from oncall.notify.sms.text import help_text
@@ -58,10 +59,13 @@ def handle(session: Session, from_number: str, body: str, now: datetime) -> str:
     command = parse(body)
     if command.action == "help":
         return _help(session, user)
-    if command.action == "ack_all":
-        return _ack_all(session, user, now)
     if command.action == "unknown":
         return "Sorry, I did not understand that.\n" + _help(session, user)
+    refusal = permissions.act_refusal(user.role, command.action)
+    if refusal is not None:
+        return refusal  # and nothing else happens: the same rule as the API and Slack
+    if command.action == "ack_all":
+        return _ack_all(session, user, now)
     if command.code is None:
         incident_id = _latest(session, user)
         if incident_id is None:
