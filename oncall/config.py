@@ -81,6 +81,8 @@ class Settings:
     # Beat (through the worker) must have swept within this many seconds for /ready.
     ready_max_sweep_age: float = 30.0
     max_body_bytes: int = 1024 * 1024
+    # The largest config file `oncall apply` reads (rules/, schedules/).
+    config_max_bytes: int = 1024 * 1024
     metrics_dir: str | None = None
     # Slack: disabled without a bot token; the signing secret verifies Slack's requests.
     slack_bot_token: str | None = None
@@ -127,6 +129,7 @@ def load_settings(data_dir: Path | None = None) -> Settings:
         sweep_interval=env_float("ONCALL_SWEEP_INTERVAL", 1.0),
         ready_max_sweep_age=env_float("ONCALL_READY_MAX_SWEEP_AGE", 30.0),
         max_body_bytes=env_int("ONCALL_MAX_BODY_BYTES", 1024 * 1024),
+        config_max_bytes=env_int("ONCALL_CONFIG_MAX_BYTES", 1024 * 1024),
         metrics_dir=env_str("ONCALL_METRICS_DIR") or env_str("PROMETHEUS_MULTIPROC_DIR"),
         slack_bot_token=env_str("SLACK_BOT_TOKEN"),
         slack_signing_secret=env_str("SLACK_SIGNING_SECRET"),
