@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -190,3 +192,36 @@ def test_empty_or_missing_config_folders_apply_nothing_and_succeed(
         assert result.exit_code == 0, result.output
         assert "nothing to apply" in result.output
     assert users_and_services(factory) == (0, 1)
+
+
+def test_a_folder_that_cannot_be_listed_is_an_error_not_an_empty_config(tmp_path: Path) -> None:
+    """Config mounted into a container whose user cannot list it: an error, not `nothing to
+    apply` (or, for one subfolder, a silently partial config)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run as another user (CI runs as root)")
+    top = Path(tempfile.mkdtemp(prefix="oncall-unreadable-"))
+    try:
+        top.chmod(0o755)
+        write(top / "rules" / "a.yaml", "services:\n  - service: a\n")
+        write(top / "rules" / "team" / "b.yaml", "services:\n  - service: b\n")
+        (top / "rules" / "team").chmod(0o700)
+        result = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable,
+             "-m", "oncall.cli", "apply", "--dry-run", "rules"],
+            cwd=top, env={**os.environ, "PYTHONPATH": str(ROOT),
+                          "ONCALL_DATA_DIR": str(top / "data")},
+            capture_output=True, text=True, timeout=120)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert result.stderr == ("Error: rules/team: cannot read this folder: Permission "
+                                 "denied\nnothing was applied\n")
+    finally:
+        shutil.rmtree(top)
+
+
+def test_hidden_folders_are_not_read(oncall: Any, tmp_path: Path) -> None:
+    write(tmp_path / "rules" / "a.yaml", "services:\n  - service: a\n")
+    write(tmp_path / "rules" / "..data" / "a.yaml", "services:\n  - service: a\n")
+    write(tmp_path / "rules" / ".git" / "x.yaml", "not: [valid\n")
+    result = oncall("apply", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "would change 1 object(s)" in result.output

@@ -11,6 +11,7 @@ larger than ``max_bytes``. Each is refused before anything is built from the fil
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -208,8 +209,7 @@ def load_tree(dirs: list[Path], base: Path | None = None,
         if directory.is_file():
             files = [directory]
         elif directory.is_dir():
-            files = sorted(p for p in directory.rglob("*")
-                           if p.suffix in (".yaml", ".yml") and p.is_file())
+            files = sorted(_config_files(directory))
         else:
             raise ConfigError(str(directory), None, "", "no such file or directory")
         for file in files:
@@ -219,3 +219,20 @@ def load_tree(dirs: list[Path], base: Path | None = None,
                 display = str(file)
             docs.append(load_document(file, display, max_bytes))
     return docs
+
+
+def _config_files(directory: Path) -> list[Path]:
+    """The *.yaml / *.yml files under ``directory``; a folder that cannot be listed is an
+    error (``rglob`` would skip it, and its files would silently not apply)."""
+    def refuse(exc: OSError) -> None:
+        raise ConfigError(str(exc.filename or directory), None, "",
+                          f"cannot read this folder: {exc.strerror or exc}")
+
+    found = []
+    for root, dirs, names in os.walk(directory, onerror=refuse):
+        # Hidden folders are not config: .git, an editor's, Kubernetes' ..data of a ConfigMap
+        # (whose files also show, as links, in the folder itself).
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found += [Path(root, n) for n in names
+                  if n.endswith((".yaml", ".yml")) and Path(root, n).is_file()]
+    return found
