@@ -271,7 +271,7 @@ def test_the_compose_services_run_as_the_image_user_with_the_compose_volumes(
     config = project / "config"
     for name in ("rules", "schedules"):
         shutil.copytree(ROOT / name, config / name, dirs_exist_ok=True)
-    c = Container(root / "second", image, services["web"], dotenv, project)
+    c = Container(root / "second", image, services["migrate"], dotenv, project)
     env = service_env(c, services["migrate"], dotenv, migrated, broker_url)
     proc = start(c, services["migrate"], env, image_user, "migrate")
     assert proc.wait(120) == 0, (c.root / "migrate.log").read_text()
@@ -279,7 +279,7 @@ def test_the_compose_services_run_as_the_image_user_with_the_compose_volumes(
 
     # The long-running services, sharing the metrics volume as the compose file says.
     port = free_port()
-    web_cmd = [a for a in services["web"]["command"]]
+    web_cmd = list(services["web"]["command"])
     assert web_cmd[web_cmd.index("--port") + 1] == "8080"
     assert "8080:8080" in services["web"]["ports"]
     assert "127.0.0.1:8080/health" in " ".join(services["web"]["healthcheck"]["test"])
