@@ -93,6 +93,8 @@ class Settings:
     # The longest override a responder / a manager or admin may create (oncall.permissions).
     max_override_days: float = 14.0
     manager_max_override_days: float = 366.0
+    # The largest config file `oncall apply` reads (rules/, schedules/).
+    config_max_bytes: int = 1024 * 1024
     metrics_dir: str | None = None
     # Slack: disabled without a bot token; the signing secret verifies Slack's requests.
     slack_bot_token: str | None = None
@@ -141,6 +143,7 @@ def load_settings(data_dir: Path | None = None) -> Settings:
         max_body_bytes=env_int("ONCALL_MAX_BODY_BYTES", 1024 * 1024),
         max_override_days=env_days("ONCALL_MAX_OVERRIDE_DAYS", 14.0),
         manager_max_override_days=env_days("ONCALL_MANAGER_MAX_OVERRIDE_DAYS", 366.0),
+        config_max_bytes=env_int("ONCALL_CONFIG_MAX_BYTES", 1024 * 1024),
         metrics_dir=env_str("ONCALL_METRICS_DIR") or env_str("PROMETHEUS_MULTIPROC_DIR"),
         slack_bot_token=env_str("SLACK_BOT_TOKEN"),
         slack_signing_secret=env_str("SLACK_SIGNING_SECRET"),

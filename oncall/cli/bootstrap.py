@@ -26,7 +26,9 @@ def first_run(s: Settings) -> str:
         except ConfigError as exc:
             raise click.ClickException(f"{exc}\nnothing was applied; fix the file and rerun "
                                        "`oncall up`") from None
-        lines.append(f"applied {', '.join(map(str, dirs))}: {len(changes)} change(s)")
+        lines.append(f"applied {', '.join(map(str, dirs))}: {len(changes)} change(s)"
+                     if changes is not None else
+                     f"no config files in {', '.join(map(str, dirs))}: nothing applied")
     notes = s.data_dir / "first-run.txt"
     with db.session_scope(s.database_url) as sess:
         if sess.scalar(select(Integration.id).limit(1)) is not None:

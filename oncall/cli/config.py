@@ -10,16 +10,22 @@ from sqlalchemy import select
 
 from oncall.apply import ConfigError, apply_config, load_tree
 from oncall.cli import cli
-from oncall.cli.common import json_option, session, table
+from oncall.cli.common import json_option, session, settings, table
+from oncall.config import ConfigError as SettingsError
 from oncall.models import Schedule
 from oncall.scheduling.store import who_is_on_call
 
 DEFAULT_DIRS = ("rules", "schedules")
 
 
-def run_apply(dirs: list[Path], dry_run: bool) -> list[str]:
-    """Apply (or only diff) the config files; raises ConfigError naming file and line."""
-    docs = load_tree(dirs)
+def run_apply(dirs: list[Path], dry_run: bool) -> list[str] | None:
+    """Apply (or only diff) the config files; raises ConfigError naming file and line.
+    None when ``dirs`` hold no config file at all: then nothing is changed, since an empty
+    folder is far more often a mount or a path gone wrong than a wish to delete every
+    schedule and policy the files once defined (an empty file ``{}`` says that)."""
+    docs = load_tree(dirs, max_bytes=settings().config_max_bytes)
+    if not docs:
+        return None
     with session() as s:
         changes = apply_config(s, docs)
         if dry_run:
@@ -34,11 +40,18 @@ def apply_cmd(dry_run: bool, dirs: tuple[Path, ...]) -> None:
     """Apply rules/ and schedules/ (or DIRS) to the database, in one transaction."""
     paths = list(dirs) or [Path(d) for d in DEFAULT_DIRS if Path(d).exists()]
     if not paths:
-        raise click.ClickException("no rules/ or schedules/ here; name the directories to apply")
+        # Not an error: a deployment's one-shot `oncall migrate && oncall apply` runs fine
+        # before its operator has written any config.
+        click.echo("no rules/ or schedules/ here: nothing to apply")
+        return
     try:
         changes = run_apply(paths, dry_run)
-    except ConfigError as exc:
+    except (ConfigError, SettingsError) as exc:
         raise click.ClickException(f"{exc}\nnothing was applied") from None
+    if changes is None:
+        click.echo(f"no config files (*.yaml, *.yml) in {', '.join(map(str, paths))}: "
+                   "nothing to apply")
+        return
     for line in changes:
         click.echo(line)
     verb = "would change" if dry_run else "applied"

@@ -17,7 +17,9 @@ def child_exit(server, worker):
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(worker.pid)
+        from oncall.metrics import process_identifier
+
+        multiprocess.mark_process_dead(process_identifier(worker.pid))
 
 
 def post_worker_init(worker):
