@@ -62,8 +62,9 @@ def dispatch() -> None:
 
 
 def follow_up(report: paging.SweepReport) -> None:
-    """After a sweep or a dispatch: next steps within a minute get a countdown task (later
-    ones are the sweeper's), and stepped incidents' Slack messages are refreshed."""
+    """After a sweep or a dispatch: a next step already due gets a task (later ones are
+    found in the database by the worker's timer or the sweeper: no delayed messages), and
+    stepped incidents' Slack messages are refreshed."""
     for incident_id, result in report.steps:
         if result.next_action_at is not None:
             jobs.escalate(incident_id, result.level, result.loop, at=result.next_action_at)
