@@ -41,14 +41,23 @@ class SmsChannel(TwilioChannel):
         oldest = since - CLOCK_SKEW
 
         def look() -> str | None:
-            for message in messages.stream(to=to, from_=self.api.from_number,
-                                           limit=LOOKUP_LIMIT, page_size=LOOKUP_PAGE):
-                if sms_text.ref_of(message.body or "") == ref:
-                    return str(message.sid)
-                created = message.date_created
-                if isinstance(created, datetime) and created < oldest:
-                    return None  # older than the request: it is not there
-            return None
+            page = messages.page(to=to, from_=self.api.from_number, page_size=LOOKUP_PAGE)
+            read = 0
+            while True:
+                records = list(page)
+                for message in records:
+                    if sms_text.ref_of(message.body or "") == ref:
+                        return str(message.sid)
+                    created = message.date_created
+                    if isinstance(created, datetime) and created < oldest:
+                        return None  # older than the request: it is not there
+                read += len(records)
+                if len(records) < LOOKUP_PAGE or read >= LOOKUP_LIMIT:
+                    return None  # the last page, or as far back as a lookup reads
+                following = page.next_page()
+                if following is None:
+                    return None
+                page = following
 
         return self.api.call(look)
 
