@@ -246,3 +246,23 @@ def page_by_id(factory: Any, page_id: int) -> Page:
         page = s.get(Page, page_id)
         assert page is not None
         return page
+
+
+def test_its_own_send_is_recognised_behind_many_newer_messages_to_the_number(
+        factory: Any, cast: Cast, pager: Pager, alice: Phone, fake_twilio: FakeTwilio) -> None:
+    """A busy number (a stream of alerts, a database outage while answers are lost): the
+    lookup reads back to the request's time, not just the latest 20 messages."""
+    from tests.twilio.fakes import Received
+
+    inc = pager.trigger()
+    page = first_page(factory, pager, inc)
+    die_after_the_request(factory, pager, page, made=True)
+    for n in range(30):  # sent meanwhile by other pagers sharing the account and number
+        other = Received("message", {"To": ALICE, "From": "+12125550147",
+                                     "Body": f"other {n}"}, None, "/", 201, f"SMo{n:032x}")
+        fake_twilio.requests.append(other)
+    lease(factory, page, pager.now)
+    pager.tick(1)
+    [sms] = [r for r in alice_sms(fake_twilio) if r.form["Body"].startswith("[")]
+    got = page_by_id(factory, page)
+    assert (got.status, got.provider_id) == ("sent", sms.sid)
