@@ -52,14 +52,17 @@ def transport_options(broker_url: str) -> dict[str, Any]:
     return {"visibility_timeout": 3600, "socket_timeout": 3, "socket_connect_timeout": 3}
 
 
-def _send(name: str, args: list[Any]) -> None:
+def _send(name: str, args: list[Any]) -> bool:
+    """Enqueue; returns whether the broker took it."""
     if _app is None:
         log.warning("jobs: no broker configured; %s%s left to the sweeper", name, args)
-        return
+        return False
     try:
         _app.send_task(name, args=args, queue=QUEUE)
     except Exception:
         log.exception("jobs: could not enqueue %s%s; the sweeper will do it", name, args)
+        return False
+    return True
 
 
 def escalate(incident_id: int, level: int = 0, loop: int = 0,
@@ -80,9 +83,10 @@ def opened(incident_id: int, woken: bool) -> None:
         escalate(incident_id)
 
 
-def deliver(incident_id: int) -> None:
-    """Send the incident's pages that are due now (after a manual escalate or reassign)."""
-    _send("oncall.deliver", [incident_id])
+def deliver(incident_id: int) -> bool:
+    """Send the incident's pages that are due now (after a manual escalate or reassign).
+    Returns whether the broker took the task."""
+    return _send("oncall.deliver", [incident_id])
 
 
 def slack_refresh(incident_id: int) -> None:

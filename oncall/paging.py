@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -112,6 +113,18 @@ def deliver_incident(factory: sessionmaker[Session], incident_id: int,
             Page.incident_id == incident_id, Page.status == "pending",
             Page.next_attempt_at <= at).order_by(Page.id)))
     return sum(deliver_page(factory, page_id, now) for page_id in due)
+
+
+def hand_over(factory: sessionmaker[Session], incident_ids: list[int],
+              enqueue: Callable[[int], bool], now: datetime | None = None) -> None:
+    """Hand each incident's due provider pages to a deliver task (``enqueue``). Once the
+    broker refuses one (Redis restarting), send this one and the rest here instead: the
+    sweeper, whose beat needs the broker too, would not send them until it is back."""
+    broker_up = True
+    for incident_id in incident_ids:
+        broker_up = broker_up and enqueue(incident_id)
+        if not broker_up:
+            deliver_incident(factory, incident_id, now)
 
 
 def sweep(factory: sessionmaker[Session], now: datetime | None = None,

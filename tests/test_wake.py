@@ -250,3 +250,26 @@ def test_a_real_worker_escalates_on_time_with_no_delayed_task_and_no_sweep(
              what="level 2 from the timer")
     log = (worker.log_dir / f"worker-{worker.runs}.log").read_text(errors="replace")
     assert "oncall.escalate[" not in log, "a delayed escalate task was sent"
+
+
+def test_provider_pages_are_sent_by_the_listener_while_the_broker_is_away(
+        factory: Any, client: Any, cast: Cast, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redis restarting: the deliver task cannot be enqueued, and the sweeper's beat needs
+    Redis too, so the listener sends the pages itself rather than leave them waiting."""
+    pigeon = install(monkeypatch, "pigeon")["pigeon"]
+    first = client.post(f"/integrations/{cast.integration_token}", json=alert(dedup_key="1"))
+    second = client.post(f"/integrations/{cast.integration_token}", json=alert(dedup_key="2"))
+    report = paging.dispatch(factory, local_only=True)
+    assert len(report.to_deliver) == 2
+    tried: list[int] = []
+
+    def broker_down(incident_id: int) -> bool:
+        tried.append(incident_id)
+        return False
+
+    paging.hand_over(factory, report.to_deliver, broker_down)
+    assert tried == report.to_deliver[:1]  # not asked again once it refused
+    assert pigeon.who() == ["alice@example.com"] * 2
+    ids = [int(r.json["incidents"][0]["incident_id"]) for r in (first, second)]
+    assert all(p.status == "sent" for i in ids for p in pages_for(factory, i)
+               if p.channel == "pigeon")

@@ -51,13 +51,13 @@ def sweep() -> None:
 
 
 def dispatch() -> None:
-    """What a new incident's notification runs (``oncall.wake``, in the worker's listener
-    thread): step everything due and send its console pages, then hand the pages for
-    providers (SMS, voice, Slack) to the pool, a deliver task per incident, and enqueue the
+    """What a new incident's notification or the escalation timer runs (``oncall.wake``, in
+    the worker's listener thread): step everything due and send its console pages, then
+    hand the pages for providers (SMS, voice, Slack) to the pool, a deliver task per
+    incident (sent here instead while the broker is unreachable), and enqueue the
     follow-ups."""
     report = paging.dispatch(_factory(), limit=100, local_only=True)
-    for incident_id in report.to_deliver:
-        jobs.deliver(incident_id)
+    paging.hand_over(_factory(), report.to_deliver, jobs.deliver)
     follow_up(report)
 
 
