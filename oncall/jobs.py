@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from celery import Celery
+from kombu.exceptions import OperationalError
 
 from oncall.models import utcnow
 
@@ -59,6 +60,10 @@ def _send(name: str, args: list[Any]) -> bool:
         return False
     try:
         _app.send_task(name, args=args, queue=QUEUE)
+    except OperationalError as exc:  # the broker is unreachable (restarting): no traceback
+        log.warning("jobs: could not enqueue %s%s (%s); the sweeper will do it", name, args,
+                    exc)
+        return False
     except Exception:
         log.exception("jobs: could not enqueue %s%s; the sweeper will do it", name, args)
         return False
