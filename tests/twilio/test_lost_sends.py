@@ -266,3 +266,22 @@ def test_its_own_send_is_recognised_behind_many_newer_messages_to_the_number(
     [sms] = [r for r in alice_sms(fake_twilio) if r.form["Body"].startswith("[")]
     got = page_by_id(factory, page)
     assert (got.status, got.provider_id) == ("sent", sms.sid)
+
+
+def test_a_found_send_later_reported_undelivered_is_sent_again_not_found_again(
+        factory: Any, cast: Cast, pager: Pager, alice: Phone) -> None:
+    inc = pager.trigger()
+    page = first_page(factory, pager, inc)
+    die_after_the_request(factory, pager, page, made=True)
+    lease(factory, page, pager.now)
+    pager.tick(1)
+    first = alice.expect_sms(rf"#{inc} ")
+    assert page_by_id(factory, page).provider_id == first.sid
+    with factory() as s, s.begin():  # Twilio's status callback: undelivered, transient
+        engine.page_failed(s, page, "twilio reported undelivered (error 30003)",
+                           permanent=False, now=pager.now)
+    pager.tick(120)
+    again = alice.expect_sms(rf"#{inc} ")
+    assert again.sid != first.sid
+    assert page_by_id(factory, page).provider_id == again.sid
+    alice.assert_quiet()

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from oncall.models import ProviderSend
+from oncall.models import Page, ProviderSend
 from oncall.notify import DeliveryError
 from oncall.notify.sms import text as sms_text
 
@@ -59,9 +59,12 @@ class Resolution:
 def earlier(session: Session, channel: str, destination: str, page_id: int,
             now: datetime | None = None) -> tuple[LostSend, ...]:
     """Earlier SMS requests carrying this page still open: made, or about to be, by a worker
-    that died before storing the answer (or found since). Most recent first."""
+    that died before storing the answer (or found since), after the page's last recorded
+    send (a page sent and then reported undelivered is retried with a new request, not
+    matched to the message that failed). Most recent first."""
     if channel != "sms":
         return ()
+    last_sent = session.scalar(select(Page.sent_at).where(Page.id == page_id))
     query = (select(ProviderSend.id, ProviderSend.body, ProviderSend.created_at,
                     ProviderSend.page_ids, ProviderSend.provider_id)
              .where(ProviderSend.channel == channel, ProviderSend.destination == destination,
@@ -69,6 +72,8 @@ def earlier(session: Session, channel: str, destination: str, page_id: int,
              .order_by(ProviderSend.id.desc()))
     if now is not None:
         query = query.where(ProviderSend.created_at > now - LOOKBACK)
+    if last_sent is not None:
+        query = query.where(ProviderSend.created_at > last_sent)
     rows = session.connection().execute(query).all()
     return tuple(LostSend(row.id, row.body, row.created_at, frozenset(row.page_ids or []),
                           row.provider_id)
