@@ -20,6 +20,7 @@ from oncall.incidents import record, record_many
 from oncall.models import Incident, Page, Service, User
 from oncall.notify import DeliveryError, OutgoingPage, Recipient
 from oncall.notify.registry import channel
+from oncall.notify.sms import lost
 
 log = logging.getLogger(__name__)
 
@@ -96,15 +97,21 @@ def _outgoing(session: Session, page_ids: list[int]) -> list[OutgoingPage]:
     out: list[OutgoingPage] = []
     for (page_id, incident_id, channel_name, level, message, recipient, status, severity,
          summary, service, email, name, phone, slack_id) in rows:
+        closed = None
         if status != "triggered":
-            conn.execute(update(Page).where(Page.id == page_id).values(
-                status="cancelled", error=f"incident {status} before sending"))
-            metrics.PAGES.labels(channel_name, "cancelled").inc()
-            continue
+            if not lost.awaits_lookup(session, page_id, channel_name, phone):
+                conn.execute(update(Page).where(Page.id == page_id).values(
+                    status="cancelled", error=f"incident {status} before sending"))
+                metrics.PAGES.labels(channel_name, "cancelled").inc()
+                continue
+            # An earlier request may have gone out before the acknowledgement: Twilio says
+            # whether it did, so the timeline shows what was really sent (outbox.prepare).
+            closed = status
         who = Recipient(email, name, phone, slack_id) if email else Recipient(None, recipient)
         out.append(OutgoingPage(page_id=page_id, incident_id=incident_id, channel=channel_name,
                                 recipient=who, severity=severity, summary=summary,
-                                service=service, level=level, text=message or ""))
+                                service=service, level=level, text=message or "",
+                                closed=closed))
     return out
 
 
@@ -133,10 +140,12 @@ def send(page: OutgoingPage) -> tuple[str | None, DeliveryError | None]:
 
 
 def record_outcome(session: Session, page_id: int, provider_id: str | None,
-                   error: DeliveryError | None, now: datetime) -> list[int]:
+                   error: DeliveryError | None, now: datetime,
+                   note: dict[str, Any] | None = None) -> list[int]:
     """Store what the provider said. A transient failure is retried with backoff (never
     sooner than the provider's ``retry_after``); a permanent one, or the last attempt, falls
-    back to the user's next channel. Returns pages to send now (the fallback)."""
+    back to the user's next channel. Returns pages to send now (the fallback). ``note``:
+    more detail for the timeline entry."""
     conn = session.connection()
     row = conn.execute(select(Page.status, Page.attempts, Page.incident_id, Page.channel,
                               Page.recipient).where(Page.id == page_id)).first()
@@ -150,7 +159,7 @@ def record_outcome(session: Session, page_id: int, provider_id: str | None,
         conn.execute(where.values(status=status, provider_id=provider_id, sent_at=now,
                                   error=None))
         record(session, row.incident_id, "paged", "system", now, provider_id=provider_id,
-               **about)
+               **about, **(note or {}))
     elif error.permanent or row.attempts >= MAX_ATTEMPTS:
         status = "failed"
         conn.execute(where.values(status=status, error=str(error)))

@@ -3,6 +3,12 @@
 Enqueueing is only the fast path. If the broker is down or loses a message, the sweeper finds
 the due incident or page in the database and does the work anyway, so a failure here is
 logged and never turned into an error for the caller (whose data is already committed).
+
+No task is ever sent with a countdown or an ETA. A delayed message sits unacknowledged in a
+worker until it is due, and a worker holding such messages when Redis went away crashed
+while restoring them (issue 15). The database is the clock: an escalation due later is
+found there by the worker's timer (``oncall.wake``, PostgreSQL) or the sweeper (every
+``ONCALL_SWEEP_INTERVAL`` seconds), so the broker only ever carries work due now.
 """
 
 from __future__ import annotations
@@ -12,12 +18,12 @@ from datetime import datetime
 from typing import Any
 
 from celery import Celery
+from kombu.exceptions import OperationalError
 
 from oncall.models import utcnow
 
 log = logging.getLogger(__name__)
 
-MAX_COUNTDOWN = 60.0  # never rely on a longer ETA: Redis redelivers unacked ETA tasks
 QUEUE = "oncall"
 _app: Celery | None = None
 
@@ -42,30 +48,36 @@ def transport_options(broker_url: str) -> dict[str, Any]:
         # The embedded broker. Its transport hands every option to create_engine(), so its
         # polling interval (1 s by default) is set on the class instead: see worker/app.py.
         return {}
-    # Longer than any ETA we use (60 s), so an ETA task is never redelivered early.
+    # We send no ETA tasks; a task still unacknowledged after an hour (its worker gone) is
+    # handed to another worker. Every task is idempotent, so a redelivery is harmless.
     return {"visibility_timeout": 3600, "socket_timeout": 3, "socket_connect_timeout": 3}
 
 
-def _send(name: str, args: list[Any], countdown: float = 0.0) -> None:
+def _send(name: str, args: list[Any]) -> bool:
+    """Enqueue; returns whether the broker took it."""
     if _app is None:
         log.warning("jobs: no broker configured; %s%s left to the sweeper", name, args)
-        return
+        return False
     try:
-        _app.send_task(name, args=args, countdown=countdown or None, queue=QUEUE)
+        _app.send_task(name, args=args, queue=QUEUE)
+    except OperationalError as exc:  # the broker is unreachable (restarting): no traceback
+        log.warning("jobs: could not enqueue %s%s (%s); the sweeper will do it", name, args,
+                    exc)
+        return False
     except Exception:
         log.exception("jobs: could not enqueue %s%s; the sweeper will do it", name, args)
+        return False
+    return True
 
 
 def escalate(incident_id: int, level: int = 0, loop: int = 0,
              at: datetime | None = None) -> None:
-    """Look at the incident at ``at`` (or now), expecting it at (level, loop). A step due
-    more than MAX_COUNTDOWN away is left to the sweeper, which runs every second or two."""
-    countdown = 0.0
-    if at is not None:
-        countdown = max(0.0, (at - utcnow()).total_seconds())
-        if countdown > MAX_COUNTDOWN:
-            return
-    _send("oncall.escalate", [incident_id, level, loop], countdown)
+    """Look at the incident now, expecting it at (level, loop). A step due later (``at`` in
+    the future) is not enqueued: the worker's timer or the sweeper steps it when it is due,
+    from the database."""
+    if at is not None and at > utcnow():
+        return
+    _send("oncall.escalate", [incident_id, level, loop])
 
 
 def opened(incident_id: int, woken: bool) -> None:
@@ -76,9 +88,10 @@ def opened(incident_id: int, woken: bool) -> None:
         escalate(incident_id)
 
 
-def deliver(incident_id: int) -> None:
-    """Send the incident's pages that are due now (after a manual escalate or reassign)."""
-    _send("oncall.deliver", [incident_id])
+def deliver(incident_id: int) -> bool:
+    """Send the incident's pages that are due now (after a manual escalate or reassign).
+    Returns whether the broker took the task."""
+    return _send("oncall.deliver", [incident_id])
 
 
 def slack_refresh(incident_id: int) -> None:

@@ -388,7 +388,9 @@ class ProviderSend(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     body: Mapped[str | None] = mapped_column(Text)
     # requested (in flight, or its answer lost with a worker) | accepted | rejected |
-    # superseded (lost, later delivered) | recovered (no request: a lost one had gone out)
+    # found (its answer lost, then found at Twilio by the reference in its body) |
+    # unsent (its answer lost, and Twilio never received it) | superseded (lost, could not
+    # be told, later delivered by another request) | recovered (earlier releases only)
     status: Mapped[str] = mapped_column(String(16), default="requested")
     provider_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     provider_status: Mapped[str | None] = mapped_column(String(32))

@@ -6,6 +6,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -88,7 +89,8 @@ def test_the_listener_wakes_on_notifications_and_after_reconnecting(postgres: st
             listener.listening.clear()
             # Lose the listener's connection: it reconnects and catches up once more.
             other.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          "WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()")
+                          f"WHERE application_name = '{wake.APPLICATION_NAME}' "
+                          "AND pid <> pg_backend_pid()")
             assert listener.listening.wait(15)
             assert woken.acquire(timeout=10)
     finally:
@@ -219,3 +221,55 @@ def test_a_sweep_still_sends_every_channel(factory: Any, client: Any, cast: Cast
     assert report.to_deliver == []
     assert pigeon.who() == ["alice@example.com"]
     assert all(p.status == "sent" for p in pages_for(factory, incident))
+
+
+def test_the_timer_waits_until_the_next_escalation_is_due_at_most_idle() -> None:
+    now = utcnow()
+    soon = now + timedelta(seconds=0.3)
+    assert wake.timeout_for(None, None, now, 1.0) == 1.0
+    assert wake.timeout_for(soon, None, now, 1.0) == pytest.approx(0.3)
+    assert wake.timeout_for(now + timedelta(seconds=30), None, now, 1.0) == 1.0
+    assert wake.timeout_for(now - timedelta(seconds=5), None, now, 1.0) == 0.0
+    # Already woken for and still due (another worker holds it, or its step failed): the
+    # sweeper's, not a busy loop's.
+    assert wake.timeout_for(soon, soon, now, 1.0) == 1.0
+
+
+def test_a_real_worker_escalates_on_time_with_no_delayed_task_and_no_sweep(
+        postgres: str, factory: Any, client: Any, worker: WorkerProcess) -> None:
+    """The sweeper runs once an hour here: level 2, due 2 s after level 1, comes from the
+    listener's timer reading ``next_action_at``, and no task with a countdown is held by the
+    worker for it (such tasks killed workers when Redis restarted: issue 15)."""
+    cast = make_cast(factory, escalate_after=2)
+    worker.sweep_interval = 3600
+    worker.start(wait=False)
+    wait_for(lambda: "wake: listening" in worker.log(), 30, what="the worker's listener")
+    r = client.post(f"/integrations/{cast.integration_token}", json=alert())
+    incident = int(r.json["incidents"][0]["incident_id"])
+    wait_for(lambda: [p.level for p in pages_for(factory, incident)] == [1, 2], 15,
+             what="level 2 from the timer")
+    log = (worker.log_dir / f"worker-{worker.runs}.log").read_text(errors="replace")
+    assert "oncall.escalate[" not in log, "a delayed escalate task was sent"
+
+
+def test_provider_pages_are_sent_by_the_listener_while_the_broker_is_away(
+        factory: Any, client: Any, cast: Cast, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redis restarting: the deliver task cannot be enqueued, and the sweeper's beat needs
+    Redis too, so the listener sends the pages itself rather than leave them waiting."""
+    pigeon = install(monkeypatch, "pigeon")["pigeon"]
+    first = client.post(f"/integrations/{cast.integration_token}", json=alert(dedup_key="1"))
+    second = client.post(f"/integrations/{cast.integration_token}", json=alert(dedup_key="2"))
+    report = paging.dispatch(factory, local_only=True)
+    assert len(report.to_deliver) == 2
+    tried: list[int] = []
+
+    def broker_down(incident_id: int) -> bool:
+        tried.append(incident_id)
+        return False
+
+    paging.hand_over(factory, report.to_deliver, broker_down)
+    assert tried == report.to_deliver[:1]  # not asked again once it refused
+    assert pigeon.who() == ["alice@example.com"] * 2
+    ids = [int(r.json["incidents"][0]["incident_id"]) for r in (first, second)]
+    assert all(p.status == "sent" for i in ids for p in pages_for(factory, i)
+               if p.channel == "pigeon")

@@ -27,6 +27,13 @@ app.conf.update(
     task_ignore_result=True,
     broker_transport_options=jobs.transport_options(settings.broker_url),
     broker_connection_retry_on_startup=True,
+    # A lost broker is waited for as long as it takes (Celery gives up after 100 tries by
+    # default, and the worker then exits): the worker reconnects and resumes by itself.
+    broker_connection_retry=True,
+    broker_connection_max_retries=None,
+    broker_channel_error_retry=True,
+    # Survives the loss of the broker whatever it holds (see worker/consumer.py).
+    worker_consumer="worker.consumer:Consumer",
     worker_hijack_root_logger=False,
     worker_redirect_stdouts=False,
     beat_schedule={

@@ -51,19 +51,20 @@ def sweep() -> None:
 
 
 def dispatch() -> None:
-    """What a new incident's notification runs (``oncall.wake``, in the worker's listener
-    thread): step everything due and send its console pages, then hand the pages for
-    providers (SMS, voice, Slack) to the pool, a deliver task per incident, and enqueue the
+    """What a new incident's notification or the escalation timer runs (``oncall.wake``, in
+    the worker's listener thread): step everything due and send its console pages, then
+    hand the pages for providers (SMS, voice, Slack) to the pool, a deliver task per
+    incident (sent here instead while the broker is unreachable), and enqueue the
     follow-ups."""
     report = paging.dispatch(_factory(), limit=100, local_only=True)
-    for incident_id in report.to_deliver:
-        jobs.deliver(incident_id)
+    paging.hand_over(_factory(), report.to_deliver, jobs.deliver)
     follow_up(report)
 
 
 def follow_up(report: paging.SweepReport) -> None:
-    """After a sweep or a dispatch: next steps within a minute get a countdown task (later
-    ones are the sweeper's), and stepped incidents' Slack messages are refreshed."""
+    """After a sweep or a dispatch: a next step already due gets a task (later ones are
+    found in the database by the worker's timer or the sweeper: no delayed messages), and
+    stepped incidents' Slack messages are refreshed."""
     for incident_id, result in report.steps:
         if result.next_action_at is not None:
             jobs.escalate(incident_id, result.level, result.loop, at=result.next_action_at)

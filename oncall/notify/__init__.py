@@ -34,6 +34,10 @@ class OutgoingPage:
     level: int
     text: str
     kind: str = "page"
+    # Set when the incident was closed (its status: acknowledged, resolved) after the page
+    # was claimed, while an earlier request for it may have gone out unrecorded: such a page
+    # is never sent, only looked up (sent after all, or cancelled).
+    closed: str | None = None
 
 
 @dataclass(frozen=True)

@@ -153,12 +153,18 @@ class TwilioAPI:
     def call(self, fn: Callable[[], T]) -> T:
         """Run one SDK call, turning every failure into a :class:`DeliveryError`."""
         import requests
-        from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+        from twilio.base.exceptions import (
+            TwilioException,
+            TwilioRestException,
+            TwilioServiceException,
+        )
 
         try:
             return fn()
         except (TwilioRestException, TwilioServiceException) as exc:
             raise self._classify(exc) from exc
+        except TwilioException as exc:  # e.g. a list's next page that would not load
+            raise DeliveryError(f"twilio: {exc}", permanent=False) from exc
         except requests.Timeout as exc:
             raise DeliveryError(f"twilio: timed out: {exc}", permanent=False) from exc
         except requests.RequestException as exc:

@@ -71,3 +71,18 @@ def test_prism_rejects_a_request_without_credentials(twilio_settings: Settings) 
                       data={"To": "+14155550101", "From": "+12125550147", "Body": "x"},
                       timeout=10)
     assert r.status_code == 401
+
+
+def test_the_lookup_of_a_lost_send_is_a_valid_twilio_request(twilio_settings: Settings) -> None:
+    """``find_sent`` lists the number's messages from us (To, From, PageSize): Prism checks
+    the request against Twilio's document and answers with generated messages, none of
+    which carries our reference."""
+    from datetime import timedelta
+
+    from oncall.models import utcnow
+    from oncall.notify.sms import SmsChannel
+    from oncall.notify.sms import text as sms_text
+
+    channel = SmsChannel(TwilioAPI(twilio_settings))
+    ref = sms_text.new_ref()
+    assert channel.find_sent("+14155550101", ref, utcnow() - timedelta(minutes=5)) is None

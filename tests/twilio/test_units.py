@@ -71,6 +71,23 @@ def test_text_fits_one_twilio_message() -> None:
     assert "\n..." in text and text.endswith("1a to ack, 1r to resolve #101.")
 
 
+def test_every_sms_carries_its_own_reference_and_still_fits() -> None:
+    from oncall.notify.sms.text import REF_ROOM, new_ref, ref_of, with_ref
+
+    refs = {new_ref() for _ in range(1000)}
+    assert len(refs) == 1000
+    long = Item(7, 42, "critical", "billing-api", "x" * 3000)
+    ref = new_ref()
+    body = with_ref(single(long, reserve=REF_ROOM), ref)
+    assert len(body) == MAX_SMS and ref_of(body) == ref
+    assert body.endswith(f"7e to escalate.\n(ref {ref})")  # the reply hint is kept
+    many = [Item(i, 100 + i, "warning", f"svc{i % 3}", "y" * 200) for i in range(1, 40)]
+    assert len(with_ref(bundle(many, reserve=REF_ROOM), ref)) <= MAX_SMS
+    assert ref_of("[CRITICAL] #4 api: down\nReply 1a to ack") is None
+    assert ref_of(f"quoted (ref {ref}) in the middle") is None
+    assert ref_of(f"x\n(ref {ref.lower()})") is None
+
+
 def test_twilio_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch,
                                               tmp_path: Path) -> None:
     secret = tmp_path / "token"

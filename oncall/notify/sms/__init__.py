@@ -10,9 +10,13 @@ from datetime import datetime, timedelta
 
 from oncall.config import Settings
 from oncall.notify import OutgoingPage, Receipt
+from oncall.notify.sms import text as sms_text
 from oncall.notify.twilio_api import TwilioChannel, setup_channel
 
-LOOKUP_LIMIT = 20  # the most recent messages to a number that a lookup reads
+# The most messages to one number a lookup reads (newest first, 50 a page), and how far
+# before the request's own time it reads (clocks differ).
+LOOKUP_LIMIT = 500
+LOOKUP_PAGE = 50
 CLOCK_SKEW = timedelta(minutes=2)
 
 
@@ -27,18 +31,35 @@ class SmsChannel(TwilioChannel):
             status_callback=self.api.status_callback))
         return Receipt(provider_id=message.sid, detail=message.status)
 
-    def find_sent(self, to: str, body: str, since: datetime) -> str | None:
-        """The SID of a message with this body that Twilio took for ``to`` since ``since``,
-        if any: after a crash between our request and storing its answer, this tells
-        whether the page already went out (so it is not sent twice)."""
+    def find_sent(self, to: str, ref: str, since: datetime) -> str | None:
+        """The SID of the message Twilio took for ``to`` whose body carries the reference
+        ``ref`` (unique to one request, see ``text.with_ref``), if any: after a crash
+        between our request and storing its answer, this tells exactly whether that request
+        went out. Reads the number's messages from us newest first, back to ``since``
+        (less the clock skew)."""
         messages = self.api.client.api.v2010.account.messages
-        recent = self.api.call(lambda: messages.list(to=to, limit=LOOKUP_LIMIT))
-        for message in recent:
-            created = message.date_created
-            if message.body == body and (not isinstance(created, datetime)
-                                         or created >= since - CLOCK_SKEW):
-                return str(message.sid)
-        return None
+        oldest = since - CLOCK_SKEW
+
+        def look() -> str | None:
+            page = messages.page(to=to, from_=self.api.from_number, page_size=LOOKUP_PAGE)
+            read = 0
+            while True:
+                records = list(page)
+                for message in records:
+                    if sms_text.ref_of(message.body or "") == ref:
+                        return str(message.sid)
+                    created = message.date_created
+                    if isinstance(created, datetime) and created < oldest:
+                        return None  # older than the request: it is not there
+                read += len(records)
+                if len(records) < LOOKUP_PAGE or read >= LOOKUP_LIMIT:
+                    return None  # the last page, or as far back as a lookup reads
+                following = page.next_page()
+                if following is None:
+                    return None
+                page = following
+
+        return self.api.call(look)
 
 
 def setup(settings: Settings) -> SmsChannel | None:

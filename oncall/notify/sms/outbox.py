@@ -13,20 +13,22 @@ import logging
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from oncall import db, engine
+from oncall import db, engine, metrics
 from oncall.incidents import record
 from oncall.models import Incident, Page, ProviderSend, Service
 from oncall.notify import DeliveryError, OutgoingPage, registry
-from oncall.notify.sms import codes, throttle
+from oncall.notify.sms import codes, lost, throttle
 from oncall.notify.sms import text as sms_text
+from oncall.notify.sms.lost import LostSend
 
 TWILIO_CHANNELS = ("sms", "voice")
 MAX_BUNDLE = 10
-LOST_LOOKBACK = timedelta(hours=1)  # how far back a lost request is looked up at Twilio
 log = logging.getLogger(__name__)
 
 
@@ -37,37 +39,19 @@ class Batch:
     page: OutgoingPage
     page_ids: list[int]
     send_id: int | None = None
-    # Earlier requests for these pages whose outcome was lost (a worker died between the
-    # request and storing its answer).
+    # Earlier requests for these pages whose outcome was lost and could not be told (the
+    # lookup failed): this batch sends again, and supersedes them when it succeeds.
     lost: tuple[LostSend, ...] = ()
-    # Set by send(): the lost request found at Twilio, whose message stands for this batch.
-    found: list[int] = dataclasses.field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class LostSend:
-    id: int
-    body: str
-    at: datetime
-    page_ids: frozenset[int]
+    # An earlier request found at Twilio (its send id and SID): it is this batch's outcome,
+    # and no new request is made.
+    found: tuple[int, str] | None = None
 
 
 def send(batch: Batch) -> tuple[str | None, DeliveryError | None]:
-    """Send the batch, unless an earlier request for it whose answer was lost did reach
-    Twilio: then that message's SID is the outcome, and nobody gets the page twice."""
-    if batch.lost and batch.page.recipient.phone:
-        channel = registry.channel(batch.page.channel)
-        find = getattr(channel, "find_sent", None)
-        for lost in batch.lost if find else ():
-            try:
-                sid = find(batch.page.recipient.phone, lost.body, lost.at)  # type: ignore[misc]
-            except DeliveryError as exc:  # can't tell: sending again beats not at all
-                log.warning("twilio: lookup of a lost send failed (%s); sending again", exc)
-                break
-            if sid:
-                log.info("twilio: page(s) %s already reached Twilio as %s", batch.page_ids, sid)
-                batch.found.append(lost.id)
-                return sid, None
+    """Send the batch, unless its earlier request was found at Twilio: then that message's
+    SID is the outcome, and nobody gets the page twice."""
+    if batch.found is not None:
+        return batch.found[1], None
     return engine.send(batch.page)
 
 
@@ -79,13 +63,32 @@ def handles(outgoing: OutgoingPage) -> bool:
 
 def prepare(factory: sessionmaker[Session], outgoing: OutgoingPage,
             now: datetime) -> Batch | None:
-    """Returns the batch to send, or None when the throttle deferred the page (it is pending
-    again, due when the number may next be reached)."""
+    """Returns the batch to send, or None when there is nothing to send now: the throttle
+    deferred the page (it is pending again, due when the number may next be reached), or
+    its incident was closed meanwhile (``outgoing.closed``) and no earlier request for it
+    had gone out (it is cancelled).
+
+    An earlier request for the page whose answer was lost is resolved first, at Twilio
+    (``lost``), so that the throttle counts only requests that may really have left."""
     single = Batch(outgoing, [outgoing.page_id])
     if not handles(outgoing):
+        if outgoing.closed is not None:
+            _cancel(factory, outgoing, (), now)
+            return None
         return single
     destination = outgoing.recipient.phone
     assert destination is not None
+    with factory() as session:
+        earlier = lost.earlier(session, outgoing.channel, destination, outgoing.page_id, now)
+    resolution = lost.Resolution()
+    if earlier:
+        find = getattr(registry.channel(outgoing.channel), "find_sent", None)
+        resolution = lost.resolve(factory, earlier, destination, find, now)
+    if resolution.found is not None:
+        return Batch(outgoing, [outgoing.page_id], found=resolution.found)
+    if outgoing.closed is not None:
+        _cancel(factory, outgoing, resolution.unknown, now)
+        return None
     with factory() as session, session.begin():
         conn = session.connection()
         _lock(session, f"{outgoing.channel}:{destination}")
@@ -104,42 +107,48 @@ def prepare(factory: sessionmaker[Session], outgoing: OutgoingPage,
         user_id = conn.execute(select(Page.user_id)
                                .where(Page.id == outgoing.page_id)).scalar()
         page_ids = [outgoing.page_id]
-        lost = _lost(session, outgoing.channel, destination, outgoing.page_id, send_id, now)
-        if outgoing.channel == "sms" and user_id is not None:
-            if not lost:  # after a lost request, resend exactly what may have gone out
-                page_ids += _claim_waiting(session, user_id, outgoing.page_id, now)
-            outgoing = dataclasses.replace(outgoing,
-                                           text=_compose(session, user_id, page_ids, now))
+        if outgoing.channel == "sms":
+            if user_id is not None:
+                if not resolution.unknown:  # else resend exactly what may have gone out
+                    page_ids += _claim_waiting(session, user_id, outgoing.page_id, now)
+                outgoing = dataclasses.replace(
+                    outgoing, text=_compose(session, user_id, page_ids, now))
+            outgoing = dataclasses.replace(
+                outgoing, text=sms_text.with_ref(outgoing.text, sms_text.new_ref()))
         conn.execute(update(ProviderSend).where(ProviderSend.id == send_id).values(
             page_ids=page_ids, user_id=user_id, body=outgoing.text))
-        return Batch(outgoing, page_ids, send_id, lost)
+        return Batch(outgoing, page_ids, send_id, resolution.unknown)
 
 
 def finish(session: Session, batch: Batch, provider_id: str | None,
            error: DeliveryError | None, now: datetime) -> None:
-    """Store the provider's id (or the error) on the send, after ``record_outcome``."""
+    """Store the provider's id (or the error) on the send, after ``record_outcome``. A
+    provider id another send already holds (``uq_provider_sends_provider_id``) is logged
+    and left off this one: the pages' outcome, already stored, stands."""
+    if batch.found is not None:
+        # No new request: the lost one was found at Twilio and holds the SID.
+        found_id, sid = batch.found
+        _store_id(session, update(ProviderSend).where(
+            ProviderSend.id == found_id, ProviderSend.status.in_(lost.OPEN)),
+            dict(status="found", updated_at=now,
+                 error="its answer was lost; found at Twilio by its reference"),
+            sid, found_id)
+        return
     if batch.send_id is None:
         return
     conn = session.connection()
-    covered = [lost.id for lost in batch.lost if lost.page_ids <= set(batch.page_ids)]
+    covered = [earlier.id for earlier in batch.lost
+               if earlier.page_ids <= set(batch.page_ids)]
     if covered and error is None:
         # Every page of these lost requests is now delivered: they await nothing more. (One
         # that also carried other pages stays, for those pages' own lookup.)
         conn.execute(update(ProviderSend).where(
             ProviderSend.id.in_(covered), ProviderSend.status == "requested")
             .values(status="superseded", updated_at=now))
-    if batch.found:
-        # No new request was made: the lost one was found at Twilio and holds the SID.
-        conn.execute(update(ProviderSend).where(
-            ProviderSend.id == batch.found[0], ProviderSend.provider_id.is_(None))
-            .values(provider_id=provider_id, updated_at=now))
-        conn.execute(update(ProviderSend).where(ProviderSend.id == batch.send_id).values(
-            status="recovered", error=f"already sent by request {batch.found[0]}",
-            updated_at=now))
-        return
-    conn.execute(update(ProviderSend).where(ProviderSend.id == batch.send_id).values(
-        status="accepted" if error is None else "rejected", provider_id=provider_id,
-        error=str(error) if error else None, updated_at=now))
+    _store_id(session, update(ProviderSend).where(ProviderSend.id == batch.send_id),
+              dict(status="accepted" if error is None else "rejected",
+                   error=str(error) if error else None, updated_at=now),
+              provider_id, batch.send_id)
     if error is not None and error.retry_after:
         # Twilio said when to come back (429): don't knock sooner.
         conn.execute(update(Page).where(
@@ -148,21 +157,37 @@ def finish(session: Session, batch: Batch, provider_id: str | None,
         ).values(next_attempt_at=now + timedelta(seconds=error.retry_after)))
 
 
-def _lost(session: Session, channel: str, destination: str, page_id: int, send_id: int,
-          now: datetime) -> tuple[LostSend, ...]:
-    """Earlier requests carrying this page still marked ``requested``: made, or about to
-    be, by a worker that died before storing the answer. Most recent first."""
-    if channel != "sms":
-        return ()
-    rows = session.connection().execute(
-        select(ProviderSend.id, ProviderSend.body, ProviderSend.created_at,
-               ProviderSend.page_ids)
-        .where(ProviderSend.channel == channel, ProviderSend.destination == destination,
-               ProviderSend.status == "requested", ProviderSend.id != send_id,
-               ProviderSend.created_at > now - LOST_LOOKBACK)
-        .order_by(ProviderSend.id.desc())).all()
-    return tuple(LostSend(row.id, row.body, row.created_at, frozenset(row.page_ids or []))
-                 for row in rows if row.body and page_id in (row.page_ids or []))
+def _store_id(session: Session, stmt: Any, values: dict[str, Any], provider_id: str | None,
+              send_id: int) -> None:
+    """Apply ``values`` and the provider id to a send, in a savepoint: should the id be on
+    another send already, the values are stored without it."""
+    if provider_id is None:
+        session.connection().execute(stmt.values(**values))
+        return
+    try:
+        with session.begin_nested():
+            session.connection().execute(stmt.values(**values, provider_id=provider_id))
+    except IntegrityError:
+        log.error("twilio: %s is already recorded on another request; request %s is stored "
+                  "without it", provider_id, send_id)
+        session.connection().execute(stmt.values(
+            **{**values, "error": f"{provider_id} is already recorded on another request"}))
+
+
+def _cancel(factory: sessionmaker[Session], outgoing: OutgoingPage,
+            unknown: tuple[LostSend, ...], now: datetime) -> None:
+    """The incident was closed before this page went out, and Twilio has no earlier request
+    for it (or cannot say): the page is cancelled, as the re-check before sending does."""
+    reason = f"incident {outgoing.closed} before sending"
+    if unknown:
+        reason += (f"; whether earlier request {unknown[0].id} reached Twilio could not be "
+                   "told")
+    with factory() as session, session.begin():
+        changed = session.connection().execute(
+            update(Page).where(Page.id == outgoing.page_id, Page.status == "sending")
+            .values(status="cancelled", error=reason, lease_until=None)).rowcount
+    if changed:
+        metrics.PAGES.labels(outgoing.channel, "cancelled").inc()
 
 
 def _lock(session: Session, key: str) -> None:
@@ -175,13 +200,14 @@ def _lock(session: Session, key: str) -> None:
 def _recent(session: Session, channel: str, destination: str, now: datetime,
             exclude: int) -> list[datetime]:
     """When requests to this destination were made within the longest throttle window; a
-    request whose outcome was lost counts (it may have gone out); a rejected one does not,
-    nor a "recovered" row (no request: an earlier lost one was found to have gone out)."""
+    request whose outcome was lost and could not be told counts (it may have gone out); a
+    rejected one does not, nor one Twilio never received ("unsent"), nor a "recovered" row
+    (written by earlier releases: no request, an earlier lost one had gone out)."""
     since = now - throttle.longest_window(channel)
     return list(session.connection().scalars(select(ProviderSend.created_at).where(
         ProviderSend.channel == channel, ProviderSend.destination == destination,
         ProviderSend.created_at > since, ProviderSend.id != exclude,
-        ProviderSend.status.notin_(["rejected", "recovered"]))))
+        ProviderSend.status.notin_(["rejected", "recovered", "unsent"]))))
 
 
 def _defer(session: Session, outgoing: OutgoingPage, until: datetime, now: datetime) -> None:
@@ -211,6 +237,7 @@ def _claim_waiting(session: Session, user_id: int, page_id: int, now: datetime) 
 
 
 def _compose(session: Session, user_id: int, page_ids: list[int], now: datetime) -> str:
+    """The SMS for these pages, leaving room for the request's reference."""
     rows = session.connection().execute(
         select(Incident.id, Incident.severity, Service.name, Incident.summary)
         .join(Page, Page.incident_id == Incident.id)
@@ -223,4 +250,4 @@ def _compose(session: Session, user_id: int, page_ids: list[int], now: datetime)
         seen.add(incident_id)
         items.append(sms_text.Item(codes.code_for(session, user_id, incident_id, now),
                                    incident_id, severity, service, summary))
-    return sms_text.bundle(items)
+    return sms_text.bundle(items, reserve=sms_text.REF_ROOM)

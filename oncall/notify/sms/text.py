@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+import re
+import secrets
 from dataclasses import dataclass
 
 from oncall.notify import page_text
 
 MAX_SMS = 1600
+# A reference unique to one request, at the end of every SMS: Twilio echoes the body, so a
+# request whose answer was lost is found by it exactly (``lost``). No 0/O, 1/I/L.
+REF_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+REF_LENGTH = 8
+REF_ROOM = len("\n(ref )") + REF_LENGTH
+_REF = re.compile(rf"\(ref ([{REF_ALPHABET}]{{{REF_LENGTH}}})\)$")
+
+
+def new_ref() -> str:
+    return "".join(secrets.choice(REF_ALPHABET) for _ in range(REF_LENGTH))
+
+
+def with_ref(body: str, ref: str) -> str:
+    """``body`` with the request's reference on a last line of its own (``body`` is cut
+    if it would not fit with it; the composers leave ``REF_ROOM`` free)."""
+    return f"{body[:MAX_SMS - REF_ROOM]}\n(ref {ref})"
+
+
+def ref_of(body: str) -> str | None:
+    """The reference an SMS body ends with, if any."""
+    found = _REF.search(body.rstrip())
+    return found.group(1) if found else None
 
 
 @dataclass(frozen=True)
@@ -18,23 +42,24 @@ class Item:
     summary: str
 
 
-def single(item: Item) -> str:
+def single(item: Item, reserve: int = 0) -> str:
+    """``reserve``: characters to leave free at the end (for the reference)."""
     c = item.code
     head = page_text(item.incident_id, item.severity, item.service, item.summary)
     tail = f"\nReply {c}a to ack, {c}r to resolve, {c}e to escalate."
-    return head[:MAX_SMS - len(tail)] + tail
+    return head[:MAX_SMS - reserve - len(tail)] + tail
 
 
-def bundle(items: list[Item]) -> str:
+def bundle(items: list[Item], reserve: int = 0) -> str:
     """Several open incidents for one person in one message."""
     if len(items) == 1:
-        return single(items[0])
+        return single(items[0], reserve)
     services = sorted({i.service for i in items})
     head = (f"{len(items)} open incidents for {services[0]}:" if len(services) == 1
             else f"{len(items)} open incidents:")
     tail = "\nReply aa to ack all, or e.g. {0}a to ack, {0}r to resolve #{1}.".format(
         items[0].code, items[0].incident_id)
-    room = MAX_SMS - len(head) - len(tail)
+    room = MAX_SMS - reserve - len(head) - len(tail)
     lines = []
     for item in items:
         line = f"\n{item.code}: [{item.severity.upper()}] #{item.incident_id} "
