@@ -36,6 +36,13 @@ def env_int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def env_positive_int(name: str, default: int) -> int:
+    value = env_int(name, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, got {value}")
+    return value
+
+
 def env_float(name: str, default: float) -> float:
     raw = env_str(name)
     if raw is None:
@@ -81,6 +88,10 @@ class Settings:
     # Beat (through the worker) must have swept within this many seconds for /ready.
     ready_max_sweep_age: float = 30.0
     max_body_bytes: int = 1024 * 1024
+    # Alerts one webhook request may carry (a generic array, Alertmanager's or Grafana's
+    # ``alerts``); more is refused whole with 413. Alertmanager batches by group, so a real
+    # sender stays far below it.
+    max_alerts_per_request: int = 1000
     metrics_dir: str | None = None
     # Slack: disabled without a bot token; the signing secret verifies Slack's requests.
     slack_bot_token: str | None = None
@@ -127,6 +138,7 @@ def load_settings(data_dir: Path | None = None) -> Settings:
         sweep_interval=env_float("ONCALL_SWEEP_INTERVAL", 1.0),
         ready_max_sweep_age=env_float("ONCALL_READY_MAX_SWEEP_AGE", 30.0),
         max_body_bytes=env_int("ONCALL_MAX_BODY_BYTES", 1024 * 1024),
+        max_alerts_per_request=env_positive_int("ONCALL_MAX_ALERTS_PER_REQUEST", 1000),
         metrics_dir=env_str("ONCALL_METRICS_DIR") or env_str("PROMETHEUS_MULTIPROC_DIR"),
         slack_bot_token=env_str("SLACK_BOT_TOKEN"),
         slack_signing_secret=env_str("SLACK_SIGNING_SECRET"),
