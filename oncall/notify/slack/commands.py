@@ -107,7 +107,8 @@ def who(session: Session, name: str | None, now: datetime) -> Reply:
     else:
         found = by_name(session, name)
         if found is None:
-            names = ", ".join(session.scalars(select(Schedule.name).order_by(Schedule.name)))
+            names = ", ".join(escape(n) for n in session.scalars(
+                select(Schedule.name).order_by(Schedule.name)))
             return Reply(f"There is no schedule `{escape(name)}`. Schedules: {names or 'none'}.")
         schedules = [found]
     lines = []
