@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
 
     from oncall.web import (
         api,
+        auth,
         calendar,
         errors,
         health,
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     )
 
     errors.init_app(app)
+    auth.init_app(app)  # first of the request hooks: nothing reads a request unauthenticated
     hooks.init_app(app)
     pagerduty.init_app(app)
     api.init_app(app)
