@@ -341,3 +341,15 @@ def pages_for(factory: Any, incident_id: int) -> list[Any]:
 
 
 ONE_SECOND = timedelta(seconds=1)
+
+
+@pytest.fixture
+def admin_auth(factory: Any) -> dict[str, str]:
+    """The Authorization header of an admin (Ada, root@example.com)."""
+    from oncall.cli.admin import create_token
+
+    with factory() as s, s.begin():
+        s.add(User(email="root@example.com", name="Ada", role="admin"))
+        s.flush()
+        token = create_token(s, "root@example.com")
+    return {"Authorization": f"Bearer {token}"}

@@ -7,20 +7,10 @@ from typing import Any
 
 import pytest
 
-from oncall.cli.admin import create_token
 from oncall.models import User
 from tests.conftest import Cast
 
 PUBLIC = {"id", "email", "name", "role"}
-
-
-@pytest.fixture
-def admin_auth(factory: Any) -> dict[str, str]:
-    with factory() as s, s.begin():
-        s.add(User(email="root@example.com", name="Ada", role="admin"))
-        s.flush()
-        token = create_token(s, "root@example.com")
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
