@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
         auth,
         calendar,
         errors,
+        headers,
         health,
         heartbeats,
         hooks,
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
 
     errors.init_app(app)
     auth.init_app(app)  # first of the request hooks: nothing reads a request unauthenticated
+    headers.init_app(app)
     hooks.init_app(app)
     pagerduty.init_app(app)
     api.init_app(app)
