@@ -41,6 +41,9 @@ from oncall.models import (
 from oncall.security import hash_token, new_token
 
 ROOT = Path(__file__).resolve().parent.parent
+# Production processes refuse to start without a secret key: the web servers and workers the
+# tests start (they inherit this environment) have one. Tests of the refusal remove it.
+os.environ.setdefault("ONCALL_SECRET_KEY", "tests-" + "0" * 58)
 REQUIRED = {s.strip() for s in os.environ.get("ONCALL_TEST_REQUIRE", "").split(",") if s.strip()}
 
 
