@@ -5,10 +5,11 @@ from __future__ import annotations
 from celery import Celery, bootsteps
 from celery.signals import worker_process_init
 
-from oncall import db, jobs, wake
+from oncall import db, jobs, logsafe, wake
 from oncall.config import env_float, load_settings, require_secret_key
 from oncall.notify import registry
 
+logsafe.install()  # Celery's log lines and ours: no forged lines, no tokens
 settings = load_settings()
 require_secret_key(settings, "the Celery worker and beat")
 # Heartbeats are checked at least this often (seconds): a missed cron run opens its

@@ -11,7 +11,7 @@ from flask import Flask, Request, g
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy.orm import Session
 
-from oncall import __version__, db, jobs
+from oncall import __version__, db, jobs, logsafe
 from oncall.config import Settings, load_settings
 from oncall.notify import registry
 
@@ -29,6 +29,7 @@ class _NoCookieSession(SecureCookieSessionInterface):
 
 def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     settings = settings or load_settings()
+    logsafe.install()  # no forged lines, no tokens: Flask's, werkzeug's, gunicorn's logs too
     app = APIFlask("oncall", title="oncall API", version=__version__,
                    spec_path="/api/v1/openapi.json", docs_path="/api/v1/docs")
     app.config.update(
