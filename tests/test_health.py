@@ -13,7 +13,7 @@ import requests
 
 from oncall import paging
 from oncall.config import Settings
-from oncall.web import create_app
+from oncall.web import create_app, health
 from tests.conftest import Cast, WorkerProcess, alert, wait_for
 from tests.servers import web_server
 
@@ -34,8 +34,14 @@ def test_ready_waits_for_the_sweeper_then_says_ready(client: Any, factory: Any,
     assert r.status_code == 200 and r.json["status"] == "ready"
 
 
+@pytest.fixture
+def fresh_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    """/ready logs a check's failure when it changes: start from nothing logged."""
+    monkeypatch.setattr(health, "_logged", {})
+
+
 def test_ready_names_a_dead_broker_and_a_dead_database_and_logs_why(
-        settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+        settings: Settings, caplog: pytest.LogCaptureFixture, fresh_log: None) -> None:
     broken = replace(settings, broker_url="redis://127.0.0.1:9/0",
                      database_url="postgresql+psycopg://nobody@127.0.0.1:9/none")
     r = create_app(broken, TESTING=True).test_client().get(
@@ -47,6 +53,15 @@ def test_ready_names_a_dead_broker_and_a_dead_database_and_logs_why(
     logged = "\n".join(m for m in caplog.messages if m.startswith("ready: "))
     assert "the database check fails" in logged and "the broker check fails" in logged
     assert "127.0.0.1" in logged
+
+
+def test_a_failing_check_is_logged_once_not_on_every_probe(
+        client: Any, caplog: pytest.LogCaptureFixture, fresh_log: None) -> None:
+    for _ in range(3):
+        assert client.get("/ready").status_code == 503
+    assert [m for m in caplog.messages if m.startswith("ready: ")] == [
+        "ready: the beat check fails: the sweeper has never run: are beat and a worker "
+        "running?"]
 
 
 def test_ready_tells_only_an_admin_the_details(client: Any, cast: Cast, factory: Any,

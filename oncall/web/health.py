@@ -94,7 +94,7 @@ def _admin() -> bool:
 
 def _log_failures(checks: dict[str, dict[str, Any]]) -> None:
     for name, check in checks.items():
-        error = None if check["ok"] else str(check.get("error") or check)
+        error = None if check["ok"] else str(check.get("error") or "failing")
         if error != _logged.get(name):
             if error is not None:
                 log.warning("ready: the %s check fails: %s", name, error)
@@ -112,6 +112,9 @@ def _readiness() -> tuple[dict[str, Any], int]:
             "max_seconds": limit}
     if age is None and database["ok"]:
         beat["error"] = "the sweeper has never run: are beat and a worker running?"
+    elif age is not None and age > limit:  # the same words on every probe: logged once
+        beat["error"] = f"the sweeper has not run for over {limit:g} s: are beat and a " \
+                        "worker running?"
     checks = {"database": database, "broker": broker, "beat": beat}
     ok = all(c["ok"] for c in checks.values())
     # Optional integrations: how they are configured, never a reason to be "not ready".
