@@ -19,6 +19,7 @@ from oncall.notify import registry, rules
 from oncall.web import session, transaction
 from oncall.web.auth import actor, current_user, require
 from oncall.web.errors import BadRequest
+from oncall.web.privacy import may_see_contacts
 
 bp = APIBlueprint("users", __name__, url_prefix="/api/v1/users", tag="Users")
 KNOWN_CHANNELS = ("sms", "voice", "slack", "console")
@@ -32,8 +33,7 @@ def _user(user_id: int) -> User:
 
 
 def _may_see_private(user: User) -> bool:
-    me = current_user()
-    return me.id == user.id or me.role == "admin"
+    return may_see_contacts(current_user(), user.email)
 
 
 def _self_or_admin(user: User) -> None:
