@@ -39,6 +39,9 @@ _SECRETS: list[tuple[re.Pattern[str], str]] = [
     # A PagerDuty routing key quoted from a body; a bearer token quoted from a header.
     (re.compile(r"(\"routing_key\"\s*:\s*\")[^\"]*"), rf"\g<1>{REDACTED}"),
     (re.compile(r"(\bBearer\s+)[^\s\"',;]+", re.I), rf"\g<1>{REDACTED}"),
+    # A password in a URL (a database or broker URL quoted in an error).
+    (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+(@)", re.I),
+     rf"\g<1>{REDACTED}\g<2>"),
     # Our own tokens wherever they appear: oci_ (integration), oct_ (API), ocf_ (feed).
     (re.compile(r"\b(oc[itf]_)[A-Za-z0-9_-]{8,}"), rf"\g<1>{REDACTED}"),
 ]

@@ -87,6 +87,10 @@ def test_an_exception_message_cannot_forge_a_line_but_the_traceback_keeps_its_fr
     ("Authorization: Bearer oct_abcdefghijkl", "Authorization: Bearer [redacted]"),
     ('{"routing_key": "0123456789abcdef0123456789abcdef"}', '{"routing_key": "[redacted]"}'),
     (f"token {TOKEN} seen", "token oci_[redacted] seen"),
+    ("no database at postgresql+psycopg://oncall:hunter2@db:5432/oncall",
+     "no database at postgresql+psycopg://oncall:[redacted]@db:5432/oncall"),
+    ("redis://:s3cret@redis:6379/0 and http://host:8080/x",
+     "redis://:[redacted]@redis:6379/0 and http://host:8080/x"),
 ])
 def test_tokens_are_redacted(printed: tuple[logging.Logger, io.StringIO], secret: str,
                              shown: str) -> None:
