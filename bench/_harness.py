@@ -311,6 +311,8 @@ def prepare(database_url: str, broker_url: str, workdir: Path) -> Stack:
     env.update(ONCALL_DATABASE_URL=database_url, ONCALL_BROKER_URL=broker_url,
                ONCALL_METRICS_DIR=str(metrics), PROMETHEUS_MULTIPROC_DIR=str(metrics),
                PYTHONUNBUFFERED="1")
+    # The production processes refuse to start without a secret key of their own.
+    env.setdefault("ONCALL_SECRET_KEY", os.urandom(32).hex())
     stack = Stack(database_url, broker_url, workdir, env)
     run(oncall_cmd("migrate"), env, cwd=workdir)
     config = workdir / "config"

@@ -7,6 +7,7 @@ Any secret may instead be given as ``<NAME>_FILE``, the path of a file holding i
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,13 @@ def env_int(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def env_positive_int(name: str, default: int) -> int:
+    value = env_int(name, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, got {value}")
+    return value
 
 
 def env_float(name: str, default: float) -> float:
@@ -95,6 +103,10 @@ class Settings:
     manager_max_override_days: float = 366.0
     # The largest config file `oncall apply` reads (rules/, schedules/).
     config_max_bytes: int = 1024 * 1024
+    # Alerts one webhook request may carry (a generic array, Alertmanager's or Grafana's
+    # ``alerts``); more is refused whole with 413. Alertmanager batches by group, so a real
+    # sender stays far below it.
+    max_alerts_per_request: int = 1000
     metrics_dir: str | None = None
     # Slack: disabled without a bot token; the signing secret verifies Slack's requests.
     slack_bot_token: str | None = None
@@ -134,7 +146,7 @@ def load_settings(data_dir: Path | None = None) -> Settings:
         database_url=database_url,
         broker_url=broker_url,
         public_url=(env_str("ONCALL_PUBLIC_URL") or "http://127.0.0.1:8080").rstrip("/"),
-        secret_key=env_str("ONCALL_SECRET_KEY") or "dev-only-insecure-key",
+        secret_key=env_str("ONCALL_SECRET_KEY") or "",
         data_dir=data,
         deadman_url=env_str("ONCALL_DEADMAN_URL"),
         deadman_interval=env_float("ONCALL_DEADMAN_INTERVAL", 60.0),
@@ -144,6 +156,7 @@ def load_settings(data_dir: Path | None = None) -> Settings:
         max_override_days=env_days("ONCALL_MAX_OVERRIDE_DAYS", 14.0),
         manager_max_override_days=env_days("ONCALL_MANAGER_MAX_OVERRIDE_DAYS", 366.0),
         config_max_bytes=env_int("ONCALL_CONFIG_MAX_BYTES", 1024 * 1024),
+        max_alerts_per_request=env_positive_int("ONCALL_MAX_ALERTS_PER_REQUEST", 1000),
         metrics_dir=env_str("ONCALL_METRICS_DIR") or env_str("PROMETHEUS_MULTIPROC_DIR"),
         slack_bot_token=env_str("SLACK_BOT_TOKEN"),
         slack_signing_secret=env_str("SLACK_SIGNING_SECRET"),
@@ -156,3 +169,40 @@ def load_settings(data_dir: Path | None = None) -> Settings:
         twilio_api_base_url=env_str("TWILIO_API_BASE_URL"),
         twilio_timeout=env_float("TWILIO_TIMEOUT", 10.0),
     )
+
+
+# The development value older versions fell back to: as good as no key at all.
+_KNOWN_KEYS = ("dev-only-insecure-key",)
+SECRET_KEY_FILE = "secret_key"
+
+
+def require_secret_key(settings: Settings, process: str) -> None:
+    """Refuse to run a production process (``oncall web``, ``worker``, ``beat``) without a
+    secret key of its own: a fixed fallback would be the same on every installation."""
+    if settings.secret_key and settings.secret_key not in _KNOWN_KEYS:
+        return
+    what = "is not set" if not settings.secret_key else "is the old development value"
+    raise ConfigError(
+        f"ONCALL_SECRET_KEY {what}; {process} will not start without a secret key of its "
+        "own. Generate one with\n"
+        "  python3 -c 'import secrets; print(secrets.token_hex(32))'\n"
+        "and set it as ONCALL_SECRET_KEY, or put it in a file named by ONCALL_SECRET_KEY_FILE "
+        "(the same key for every process of the installation). `oncall up` (embedded) makes "
+        "one by itself.")
+
+
+def embedded_secret_key(data_dir: Path) -> Path:
+    """The embedded installation's key file (``<data dir>/secret_key``, readable by its owner
+    only), made once with a random key and then kept, so that what was signed with it stays
+    valid across restarts."""
+    path = data_dir / SECRET_KEY_FILE
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if not path.read_text().strip():
+            raise ConfigError(f"{path} is empty; delete it to have a new key made") from None
+        return path
+    with os.fdopen(fd, "w") as out:
+        out.write(secrets.token_hex(32) + "\n")
+    return path

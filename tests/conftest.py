@@ -41,6 +41,9 @@ from oncall.models import (
 from oncall.security import hash_token, new_token
 
 ROOT = Path(__file__).resolve().parent.parent
+# Production processes refuse to start without a secret key: the web servers and workers the
+# tests start (they inherit this environment) have one. Tests of the refusal remove it.
+os.environ.setdefault("ONCALL_SECRET_KEY", "tests-" + "0" * 58)
 REQUIRED = {s.strip() for s in os.environ.get("ONCALL_TEST_REQUIRE", "").split(",") if s.strip()}
 
 
@@ -341,3 +344,15 @@ def pages_for(factory: Any, incident_id: int) -> list[Any]:
 
 
 ONE_SECOND = timedelta(seconds=1)
+
+
+@pytest.fixture
+def admin_auth(factory: Any) -> dict[str, str]:
+    """The Authorization header of an admin (Ada, root@example.com)."""
+    from oncall.cli.admin import create_token
+
+    with factory() as s, s.begin():
+        s.add(User(email="root@example.com", name="Ada", role="admin"))
+        s.flush()
+        token = create_token(s, "root@example.com")
+    return {"Authorization": f"Bearer {token}"}

@@ -54,6 +54,8 @@ def test_oncall_up_answers_an_alert_with_a_page(tmp_path: Path) -> None:
     try:
         notes = (tmp_path / ".oncall" / "first-run.txt").read_text()
         assert notes in log.read_text()  # printed on first start, too
+        key = tmp_path / ".oncall" / "secret_key"  # made, since ONCALL_SECRET_KEY is unset
+        assert len(key.read_text().strip()) == 64 and key.stat().st_mode & 0o077 == 0
         hook = re.search(r"(http://\S+/integrations/oci_\S+)", notes)[1]  # type: ignore[index]
         api = re.search(r"Bearer (oct_[\w-]+)", notes)[1]  # type: ignore[index]
         r = requests.post(hook, json={"type": "charge_failure", "severity": "critical",

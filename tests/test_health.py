@@ -13,7 +13,7 @@ import requests
 
 from oncall import paging
 from oncall.config import Settings
-from oncall.web import create_app
+from oncall.web import create_app, health
 from tests.conftest import Cast, WorkerProcess, alert, wait_for
 from tests.servers import web_server
 
@@ -22,8 +22,9 @@ def test_health_answers_while_the_process_lives(client: Any) -> None:
     assert client.get("/health").json == {"status": "ok"}
 
 
-def test_ready_waits_for_the_sweeper_then_says_ready(client: Any, factory: Any) -> None:
-    r = client.get("/ready")
+def test_ready_waits_for_the_sweeper_then_says_ready(client: Any, factory: Any,
+                                                     admin_auth: dict[str, str]) -> None:
+    r = client.get("/ready", headers=admin_auth)
     assert r.status_code == 503
     assert r.json["checks"]["database"]["ok"] is True
     assert r.json["checks"]["broker"]["ok"] is True
@@ -33,13 +34,45 @@ def test_ready_waits_for_the_sweeper_then_says_ready(client: Any, factory: Any) 
     assert r.status_code == 200 and r.json["status"] == "ready"
 
 
-def test_ready_names_a_dead_broker_and_a_dead_database(settings: Settings) -> None:
+@pytest.fixture
+def fresh_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    """/ready logs a check's failure when it changes: start from nothing logged."""
+    monkeypatch.setattr(health, "_logged", {})
+
+
+def test_ready_names_a_dead_broker_and_a_dead_database_and_logs_why(
+        settings: Settings, caplog: pytest.LogCaptureFixture, fresh_log: None) -> None:
     broken = replace(settings, broker_url="redis://127.0.0.1:9/0",
                      database_url="postgresql+psycopg://nobody@127.0.0.1:9/none")
-    r = create_app(broken, TESTING=True).test_client().get("/ready")
+    r = create_app(broken, TESTING=True).test_client().get(
+        "/ready", headers={"Authorization": "Bearer oct_whatever"})
     assert r.status_code == 503
-    assert r.json["checks"]["broker"]["ok"] is False
-    assert r.json["checks"]["database"]["ok"] is False
+    assert r.json == {"status": "not ready", "checks": {
+        "database": {"ok": False}, "broker": {"ok": False}, "beat": {"ok": False}}}
+    assert "127.0.0.1" not in r.text and "error" not in r.text
+    logged = "\n".join(m for m in caplog.messages if m.startswith("ready: "))
+    assert "the database check fails" in logged and "the broker check fails" in logged
+    assert "127.0.0.1" in logged
+
+
+def test_a_failing_check_is_logged_once_not_on_every_probe(
+        client: Any, caplog: pytest.LogCaptureFixture, fresh_log: None) -> None:
+    for _ in range(3):
+        assert client.get("/ready").status_code == 503
+    assert [m for m in caplog.messages if m.startswith("ready: ")] == [
+        "ready: the beat check fails: the sweeper has never run: are beat and a worker "
+        "running?"]
+
+
+def test_ready_tells_only_an_admin_the_details(client: Any, cast: Cast, factory: Any,
+                                               admin_auth: dict[str, str]) -> None:
+    paging.sweep(factory)
+    for headers in ({}, cast.auth("manager"), {"Authorization": "Bearer nope"}):
+        r = client.get("/ready", headers=headers)
+        assert r.json == {"status": "ready", "checks": {
+            "database": {"ok": True}, "broker": {"ok": True}, "beat": {"ok": True}}}
+    full = client.get("/ready", headers=admin_auth).json
+    assert full["checks"]["beat"]["max_seconds"] == 30.0 and "slack" in full["details"]
 
 
 def test_metrics_count_incidents_by_state_and_alerts_by_integration(client: Any,

@@ -5,11 +5,13 @@ from __future__ import annotations
 from celery import Celery, bootsteps
 from celery.signals import worker_process_init
 
-from oncall import db, jobs, wake
-from oncall.config import env_float, load_settings
+from oncall import db, jobs, logsafe, wake
+from oncall.config import env_float, load_settings, require_secret_key
 from oncall.notify import registry
 
+logsafe.install()  # Celery's log lines and ours: no forged lines, no tokens
 settings = load_settings()
+require_secret_key(settings, "the Celery worker and beat")
 # Heartbeats are checked at least this often (seconds): a missed cron run opens its
 # incident at most this long after its grace time ran out.
 HEARTBEAT_INTERVAL = min(max(env_float("ONCALL_HEARTBEAT_INTERVAL", 15.0), 0.5), 30.0)

@@ -18,7 +18,24 @@ import click
 
 from oncall.cli import cli
 from oncall.cli.common import settings
-from oncall.config import Settings
+from oncall.config import (
+    ConfigError,
+    Settings,
+    default_data_dir,
+    embedded_secret_key,
+    env_str,
+    require_secret_key,
+)
+
+
+def production_settings(process: str) -> Settings:
+    """The settings of a production process, which refuses to start without a secret key."""
+    s = settings()
+    try:
+        require_secret_key(s, process)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    return s
 
 
 def metrics_dir(s: Settings, default: Path | None, wipe: bool) -> None:
@@ -62,7 +79,7 @@ def migrate() -> None:
 @click.option("--threads", type=int, help="Threads per worker (ONCALL_WEB_THREADS, default 1).")
 def web(host: str, port: int, workers: int | None, threads: int | None) -> None:
     """Serve the web app and webhooks under gunicorn."""
-    metrics_dir(settings(), None, wipe=False)
+    metrics_dir(production_settings("oncall web"), None, wipe=False)
     os.execv(sys.executable, gunicorn_argv(host, port, workers, threads))
 
 
@@ -71,7 +88,7 @@ def web(host: str, port: int, workers: int | None, threads: int | None) -> None:
               help="Worker processes (default: number of CPUs).")
 def worker(concurrency: int | None) -> None:
     """Run a Celery worker: escalations, deliveries and the sweeper."""
-    s = settings()
+    s = production_settings("oncall worker")
     if s.metrics_dir:
         metrics_dir(s, None, wipe=False)
     argv = celery_argv("worker", "-Q", "oncall,oncall.beat", "-l", "INFO")
@@ -83,7 +100,7 @@ def worker(concurrency: int | None) -> None:
 @cli.command()
 def beat() -> None:
     """Run Celery beat: the sweeper, the heartbeat check and the dead-man's switch."""
-    schedule = beat_schedule_file(settings())
+    schedule = beat_schedule_file(production_settings("oncall beat"))
     os.execv(sys.executable, celery_argv("beat", "-l", "INFO", "-s", str(schedule)))
 
 
@@ -116,6 +133,7 @@ def up(host: str, port: int, data_dir: Path | None) -> None:
     if data_dir is not None:
         os.environ["ONCALL_DATA_DIR"] = str(data_dir.resolve())
     os.environ.setdefault("ONCALL_PUBLIC_URL", f"http://{host}:{port}")
+    use_embedded_secret_key()
     s = settings()
     s.data_dir.mkdir(parents=True, exist_ok=True)
     lock = _hold_data_dir(s.data_dir)  # before anything in the folder is touched
@@ -159,6 +177,13 @@ def _hold_data_dir(data_dir: Path) -> TextIO:
     handle.flush()
     os.set_inheritable(handle.fileno(), False)
     return handle
+
+
+def use_embedded_secret_key() -> None:
+    """Without ``ONCALL_SECRET_KEY``, ``oncall up`` and its processes use the key kept in the
+    data directory (made on the first start)."""
+    if env_str("ONCALL_SECRET_KEY") is None:
+        os.environ["ONCALL_SECRET_KEY_FILE"] = str(embedded_secret_key(default_data_dir()))
 
 
 def _die_with_parent(parent: int) -> Callable[[], None] | None:

@@ -20,6 +20,17 @@ class PayloadError(ValueError):
         self.message = message
 
 
+def batch_size(payload: Any) -> tuple[str, int]:
+    """How many alerts a webhook body carries, and the field that holds them: a generic
+    array (``body``), or Alertmanager's and Grafana's ``alerts``. Counted before any alert
+    is parsed, so that an oversized batch costs nothing and is refused whole."""
+    if isinstance(payload, list):
+        return "body", len(payload)
+    if isinstance(payload, dict) and isinstance(payload.get("alerts"), list):
+        return "alerts", len(payload["alerts"])
+    return "body", 1
+
+
 @dataclass(frozen=True)
 class NormalizedAlert:
     type: str

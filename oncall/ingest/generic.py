@@ -20,12 +20,11 @@ MAX_LABELS = 64
 
 
 def parse(payload: Any) -> list[NormalizedAlert]:
-    """One generic alert, or a JSON array of them (at most 1,000)."""
+    """One generic alert, or a JSON array of them (the web caps their number first, see
+    :func:`oncall.ingest.alert.batch_size`)."""
     if isinstance(payload, list):
         if not payload:
             raise PayloadError("", "the array of alerts is empty")
-        if len(payload) > 1000:
-            raise PayloadError("", "at most 1000 alerts per request")
         return [parse_one(item, f"[{i}].") for i, item in enumerate(payload)]
     return [parse_one(payload, "")]
 

@@ -11,7 +11,7 @@ from flask import Flask, Request, g
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy.orm import Session
 
-from oncall import __version__, db, jobs
+from oncall import __version__, db, jobs, logsafe
 from oncall.config import Settings, load_settings
 from oncall.notify import registry
 
@@ -29,6 +29,7 @@ class _NoCookieSession(SecureCookieSessionInterface):
 
 def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     settings = settings or load_settings()
+    logsafe.install()  # no forged lines, no tokens: Flask's, werkzeug's, gunicorn's logs too
     app = APIFlask("oncall", title="oncall API", version=__version__,
                    spec_path="/api/v1/openapi.json", docs_path="/api/v1/docs")
     app.config.update(
@@ -49,8 +50,10 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
 
     from oncall.web import (
         api,
+        auth,
         calendar,
         errors,
+        headers,
         health,
         heartbeats,
         hooks,
@@ -65,6 +68,8 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     )
 
     errors.init_app(app)
+    auth.init_app(app)  # first of the request hooks: nothing reads a request unauthenticated
+    headers.init_app(app)
     hooks.init_app(app)
     pagerduty.init_app(app)
     api.init_app(app)

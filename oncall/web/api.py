@@ -14,7 +14,7 @@ from oncall import actions, incidents, jobs, permissions
 from oncall.audit import entry_json
 from oncall.models import INCIDENT_STATUSES, AuditEntry, Incident, utcnow
 from oncall.notify import slack
-from oncall.web import session, transaction
+from oncall.web import privacy, session, transaction
 from oncall.web.auth import actor, current_user, require
 from oncall.web.errors import BadRequest
 
@@ -47,9 +47,10 @@ def list_incidents(query: dict[str, Any]) -> dict[str, Any]:
 @bp.doc(security="ApiToken", responses={404: "No such incident"})
 @require("viewer")
 def get_incident(incident_id: int) -> dict[str, Any]:
-    """An incident with its timeline, its pages and its latest alerts."""
+    """An incident with its timeline, its pages and its latest alerts (other people's contact
+    addresses hidden, except from admins)."""
     try:
-        return incidents.detail(session(), incident_id)
+        return privacy.incident_detail(incidents.detail(session(), incident_id), current_user())
     except incidents.NotFound:
         raise HTTPError(404, f"incident {incident_id} not found") from None
 
@@ -153,13 +154,15 @@ class AuditQuery(Schema):
 @bp.input(AuditQuery, location="query", arg_name="query")
 @require("manager")
 def audit_log(query: dict[str, Any]) -> dict[str, Any]:
-    """Configuration changes, newest first: who, what, before and after."""
+    """Configuration changes, newest first: who, what, before and after (other people's
+    phone numbers and Slack ids hidden, except from admins)."""
     stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(query["limit"])
     if "object_type" in query:
         stmt = stmt.where(AuditEntry.object_type == query["object_type"])
     if "object_id" in query:
         stmt = stmt.where(AuditEntry.object_id == query["object_id"])
-    return {"entries": [entry_json(e) for e in session().scalars(stmt)]}
+    return {"entries": privacy.audit_entries([entry_json(e) for e in session().scalars(stmt)],
+                                             current_user())}
 
 
 def init_app(app: Flask) -> None:

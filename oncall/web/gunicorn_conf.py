@@ -2,6 +2,13 @@
 
 import os
 
+from oncall import logsafe
+
+# The access log quotes request lines (integration tokens in paths, feed tokens in query
+# strings) and the error log request paths: redacted, and escaped onto one line, in the master
+# and the workers it forks.
+logsafe.install()
+
 bind = os.environ.get("ONCALL_BIND", "0.0.0.0:8080")
 workers = int(os.environ.get("ONCALL_WEB_WORKERS", "4"))
 threads = int(os.environ.get("ONCALL_WEB_THREADS", "1"))

@@ -1,8 +1,13 @@
 """``/health`` (the process answers), ``/ready`` (database, broker and beat all fresh) and
-``/metrics`` (Prometheus)."""
+``/metrics`` (Prometheus).
+
+``/ready`` is for load balancers and probes, which carry no credentials: they get the
+verdict and which check failed. What would help an attacker (host names, driver errors,
+which providers are configured) goes to the log, and to callers with an admin API token."""
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -26,8 +31,13 @@ from oncall.models import (
 from oncall.notify import registry, slack
 from oncall.notify.registry import NO_PROVIDER
 from oncall.web import settings
+from oncall.web.auth import bearer_token, token_user
 
 bp = APIBlueprint("health", __name__, tag="Health")
+log = logging.getLogger(__name__)
+# The last error each check logged in this process: a failure is logged when it starts or
+# changes, not on every probe.
+_logged: dict[str, str | None] = {}
 
 
 @bp.get("/health")
@@ -61,8 +71,44 @@ def _check_broker() -> dict[str, Any]:
 
 @bp.get("/ready")
 @bp.doc(summary="Readiness: database, broker and beat (the sweeper) are all fresh",
-        responses={200: "Ready", 503: "Not ready; `checks` says what is wrong"})
+        responses={200: "Ready", 503: "Not ready; `checks` names what is wrong (the "
+                                          "details with an admin API token, and in the log)"})
 def ready() -> tuple[dict[str, Any], int]:
+    body, status = _readiness()
+    _log_failures(body["checks"])
+    if not _admin():
+        # Warnings name no host and no error text: a probe without a token may alert on them.
+        body = {"status": body["status"],
+                "checks": {name: {"ok": c["ok"]} for name, c in body["checks"].items()},
+                "warnings": body["warnings"]}
+    return body, status
+
+
+def _admin() -> bool:
+    """An admin's API token came with the request (a probe's missing or bad one is no error:
+    it gets the short answer). The database may be the thing that is down."""
+    token = bearer_token()
+    if token is None:
+        return False
+    try:
+        user = token_user(token)
+    except Exception:
+        return False
+    return user is not None and user.role == "admin"
+
+
+def _log_failures(checks: dict[str, dict[str, Any]]) -> None:
+    for name, check in checks.items():
+        error = None if check["ok"] else str(check.get("error") or "failing")
+        if error != _logged.get(name):
+            if error is not None:
+                log.warning("ready: the %s check fails: %s", name, error)
+            elif _logged.get(name) is not None:
+                log.warning("ready: the %s check passes again", name)
+            _logged[name] = error
+
+
+def _readiness() -> tuple[dict[str, Any], int]:
     database = _check_database()
     broker = _check_broker()
     age = database.get("sweeper_age")
@@ -71,6 +117,9 @@ def ready() -> tuple[dict[str, Any], int]:
             "max_seconds": limit}
     if age is None and database["ok"]:
         beat["error"] = "the sweeper has never run: are beat and a worker running?"
+    elif age is not None and age > limit:  # the same words on every probe: logged once
+        beat["error"] = f"the sweeper has not run for over {limit:g} s: are beat and a " \
+                        "worker running?"
     checks = {"database": database, "broker": broker, "beat": beat}
     ok = all(c["ok"] for c in checks.values())
     # Optional integrations: how they are configured, never a reason to be "not ready".

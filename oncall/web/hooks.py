@@ -18,11 +18,12 @@ from sqlalchemy import select
 from oncall import intake, jobs, metrics
 from oncall.incidents import Outcome
 from oncall.ingest import SEVERITIES, NormalizedAlert, PayloadError, alertmanager, generic, grafana
+from oncall.ingest.alert import batch_size
 from oncall.intake import Source
 from oncall.models import Integration, Service, utcnow
 from oncall.notify import slack
 from oncall.security import hash_token
-from oncall.web import session, transaction
+from oncall.web import session, settings, transaction
 from oncall.web.auth import bearer_token
 from oncall.web.errors import BadRequest
 
@@ -39,7 +40,8 @@ RESPONSES = {
     202: "Stored; `incidents` lists what each alert opened, joined or resolved",
     400: "Malformed JSON, or a missing or wrong-typed field (named in `field`)",
     404: "Unknown integration token",
-    413: "Body over the size limit (1 MiB by default)",
+    413: "Body over the size limit (1 MiB by default), or more alerts than "
+         "ONCALL_MAX_ALERTS_PER_REQUEST (1,000 by default) in one request; nothing was stored",
     415: "Content-Type is not application/json",
     503: "Storage unavailable: nothing was stored; retry",
 }
@@ -96,7 +98,8 @@ def _service_ids(source: Source, alerts: list[NormalizedAlert]) -> dict[str, int
 @bp.doc(summary="Send an alert", responses=RESPONSES, operation_id="sendAlert")
 def receive(token: str) -> tuple[dict[str, Any], int]:
     """Send alerts in the integration's format: generic (one `GenericAlert` or a JSON array
-    of up to 1,000), Prometheus Alertmanager webhook v4, or Grafana alerting webhook."""
+    of up to ONCALL_MAX_ALERTS_PER_REQUEST, 1,000 by default), Prometheus Alertmanager
+    webhook v4, or Grafana alerting webhook."""
     return _receive(token)
 
 
@@ -123,6 +126,12 @@ def _receive(token: str | None) -> tuple[dict[str, Any], int]:
     if adapter is None:
         raise HTTPError(404, f"a {integration.kind} integration receives at "
                              f"{KIND_PATHS.get(integration.kind, 'its own path')}")
+    field, count = batch_size(payload)
+    cap = settings().max_alerts_per_request
+    if count > cap:
+        metrics.REJECTED.labels("413").inc()
+        raise BadRequest(field, f"{count} alerts in one request; at most {cap} "
+                                "(ONCALL_MAX_ALERTS_PER_REQUEST); nothing was stored", 413)
     try:
         alerts = adapter(payload)
     except PayloadError as exc:
@@ -168,13 +177,13 @@ GENERIC_ALERT_SCHEMA = {
 }
 
 
-def _document_bodies(spec: dict[str, Any]) -> dict[str, Any]:
+def _document_bodies(spec: dict[str, Any], cap: int) -> dict[str, Any]:
     """Intake parses its body itself (to answer 415/413/400 exactly); describe it here."""
     spec.setdefault("components", {}).setdefault("schemas", {})["GenericAlert"] = \
         GENERIC_ALERT_SCHEMA
     body = {"required": True, "content": {"application/json": {"schema": {"oneOf": [
         {"$ref": "#/components/schemas/GenericAlert"},
-        {"type": "array", "maxItems": 1000, "items": {"$ref": "#/components/schemas/GenericAlert"}},
+        {"type": "array", "maxItems": cap, "items": {"$ref": "#/components/schemas/GenericAlert"}},
     ]}}}}
     for path in ("/integrations/{token}", "/integrations"):
         op = spec.get("paths", {}).get(path, {}).get("post")
@@ -185,4 +194,6 @@ def _document_bodies(spec: dict[str, Any]) -> dict[str, Any]:
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    app.spec_processor(_document_bodies)  # type: ignore[attr-defined]
+    cap = app.extensions["oncall"].max_alerts_per_request
+    app.spec_processor(  # type: ignore[attr-defined]
+        lambda spec: _document_bodies(spec, cap))

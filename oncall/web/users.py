@@ -1,5 +1,9 @@
 """``/api/v1/users/<id>``: a user with their contact methods and whether each works, and
-their personal notification rules (read and replaced by the user themselves or an admin)."""
+their personal notification rules (read and replaced by the user themselves or an admin).
+
+Contact details (phone, Slack id, contact methods) and notification plans are personal: only
+the user themselves and admins see them; everyone else sees who the user is (name, email,
+role). Managers run schedules, not people, so they are "everyone else" here."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from oncall.notify import registry, rules
 from oncall.web import session, transaction
 from oncall.web.auth import actor, current_user, require
 from oncall.web.errors import BadRequest
+from oncall.web.privacy import may_see_contacts
 
 bp = APIBlueprint("users", __name__, url_prefix="/api/v1/users", tag="Users")
 KNOWN_CHANNELS = ("sms", "voice", "slack", "console")
@@ -27,10 +32,18 @@ def _user(user_id: int) -> User:
     return found
 
 
+def _may_see_private(user: User) -> bool:
+    return may_see_contacts(current_user(), user.email)
+
+
 def _self_or_admin(user: User) -> None:
-    me = current_user()
-    if me.id != user.id and me.role != "admin":
+    if not _may_see_private(user):
         raise HTTPError(403, "only the user themselves or an admin may do this")
+
+
+def public_json(user: User) -> dict[str, Any]:
+    """What anyone with an API token may know of a user."""
+    return {"id": user.id, "email": user.email, "name": user.name, "role": user.role}
 
 
 def _plans(user: User) -> dict[str, dict[str, Any]]:
@@ -46,13 +59,16 @@ def _plans(user: User) -> dict[str, dict[str, Any]]:
 @bp.doc(security="ApiToken", responses={404: "No such user"})
 @require("viewer")
 def get_user(user_id: int) -> dict[str, Any]:
-    """A user, their contact methods (``disabled`` after a provider refused them for good,
-    with the reason and time, until the contact is edited) and whether each severity can
-    reach them."""
+    """A user. To the user themselves and admins also their contact methods (``disabled``
+    after a provider refused them for good, with the reason and time, until the contact is
+    edited) and whether each severity can reach them; to others only id, email, name and
+    role."""
     user = _user(user_id)
+    if not _may_see_private(user):
+        return public_json(user)
     plans = _plans(user)
-    return {"id": user.id, "email": user.email, "name": user.name, "phone": user.phone,
-            "slack_id": user.slack_id, "timezone": user.timezone, "role": user.role,
+    return {**public_json(user), "phone": user.phone,
+            "slack_id": user.slack_id, "timezone": user.timezone,
             "managed_by": user.managed_by,
             "contact_methods": rules.contacts_json(session(), user),
             "reachable": all(p["reachable"] for p in plans.values()),

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from oncall import permissions
-from oncall.models import AuditEntry, Override, Schedule, ScheduleLayer, utcnow
+from oncall.models import AuditEntry, Override, Schedule, ScheduleLayer, User, utcnow
 from oncall.notify.slack.commands import parse_duration
 from tests.conftest import Cast
 from tests.slack.conftest import ALICE, BOB, MARIA, VIC, Queue, command, link, open_incident
@@ -201,3 +201,30 @@ def test_link_refuses_an_unknown_email_and_an_account_linked_elsewhere(
     assert "could not ask Slack" in command(web, "link", "U0STRANGE").json["text"]
     with factory() as s:
         assert s.scalars(select(AuditEntry)).all() == []
+
+
+def test_link_takes_an_email_as_a_value_not_a_pattern(
+        web: Any, slack_cast: Cast, factory: Any, fake_slack: FakeSlack) -> None:
+    # A Slack member "manag_r@" must not become manager@ ("_" is LIKE's any-character),
+    # nor "%@example.com" everyone.
+    link(factory, manager=None)
+    fake_slack.directory["manag_r@example.com"] = "U0MALLORY"
+    fake_slack.directory["%@example.com"] = "U0WILDCRD"
+    assert "No oncall user has the email manag_r@example.com" in command(
+        web, "link", "U0MALLORY").json["text"]
+    assert "No oncall user has the email %@example.com" in command(
+        web, "link", "U0WILDCRD").json["text"]
+    with factory() as s:
+        assert s.scalar(select(User.slack_id).where(User.email == "manager@example.com")) is None
+        assert s.scalars(select(AuditEntry)).all() == []
+
+
+def test_link_refuses_an_email_two_users_share_but_for_case(
+        web: Any, slack_cast: Cast, factory: Any, fake_slack: FakeSlack) -> None:
+    link(factory, alice=None)
+    with factory() as s, s.begin():
+        s.add(User(email="ALICE@example.com", name="Alice again", role="admin"))
+    fake_slack.directory["Alice@Example.com"] = "U0NEWALIC"
+    assert "2 oncall users have the email" in command(web, "link", "U0NEWALIC").json["text"]
+    with factory() as s:
+        assert s.scalars(select(User).where(User.slack_id == "U0NEWALIC")).all() == []

@@ -17,15 +17,17 @@ from tests.conftest import Cast, make_cast
 from tests.slack.conftest import open_incident
 
 
-def test_without_a_bot_token_slack_is_disabled_and_ready_says_so(client: Any) -> None:
+def test_without_a_bot_token_slack_is_disabled_and_ready_says_so(
+        client: Any, admin_auth: dict[str, str]) -> None:
     assert not registry.enabled("slack") and not slack.enabled()
-    body = client.get("/ready").json
+    body = client.get("/ready", headers=admin_auth).json
     assert body["details"]["slack"] == "disabled (no SLACK_BOT_TOKEN)"
 
 
-def test_with_a_bot_token_slack_is_registered_and_ready_says_enabled(web: Any) -> None:
+def test_with_a_bot_token_slack_is_registered_and_ready_says_enabled(
+        web: Any, admin_auth: dict[str, str]) -> None:
     assert registry.enabled("slack") and slack.enabled()
-    assert web.get("/ready").json["details"]["slack"] == "enabled"
+    assert web.get("/ready", headers=admin_auth).json["details"]["slack"] == "enabled"
 
 
 def test_a_token_without_a_signing_secret_is_enabled_without_buttons(

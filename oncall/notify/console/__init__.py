@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from oncall.logsafe import escape
 from oncall.notify import OutgoingPage, Receipt, Recipient
 
 
@@ -20,11 +21,13 @@ class ConsoleChannel:
 
     def send(self, page: OutgoingPage) -> Receipt:
         out = self.stream or sys.stdout
-        who = page.recipient.email or page.recipient.name
+        # One page, one line: a newline in an alert's summary must not print a line of its
+        # own (a forged page or log line) nor an escape sequence reach the terminal.
+        who, text = escape(page.recipient.email or page.recipient.name), escape(page.text)
         if page.kind == "notice":
-            print(f"NOTICE to {who}: {page.text}", file=out, flush=True)
+            print(f"NOTICE to {who}: {text}", file=out, flush=True)
             return Receipt(provider_id=f"console-notice-{page.page_id}")
-        print(f"PAGE to {who} (level {page.level}): {page.text}\n"
+        print(f"PAGE to {who} (level {page.level}): {text}\n"
               f"     acknowledge: POST /api/v1/incidents/{page.incident_id}/ack",
               file=out, flush=True)
         return Receipt(provider_id=f"console-{page.page_id}")

@@ -58,17 +58,21 @@ def when(at: datetime) -> str:
 def runbook(ref: str) -> str:
     """A link for a URL; a path (a rule's ``runbook: docs/runbooks/x.md``) as code."""
     if ref.startswith(("https://", "http://")) and not any(c in ref for c in "<>| "):
-        return f"<{ref}|Runbook>"
+        return f"<{ref.replace('&', '&amp;')}|Runbook>"
     return f"Runbook: `{escape(ref)}`"
 
 
 def fallback_text(view: IncidentView) -> str:
-    head = f"{EMOJI.get(view.status, '')} [{view.severity.upper()}] #{view.id} {view.summary}"
+    """The message's ``text``: what notifications and screen readers show. Slack parses it
+    like mrkdwn, so alert data is escaped here too (a summary's ``<!channel>`` would notify
+    the whole channel, its ``<https://…|label>`` would be a disguised link)."""
+    head = (f"{EMOJI.get(view.status, '')} [{escape(view.severity.upper())}] #{view.id} "
+            f"{escape(view.summary)}")
     if view.status == "acknowledged":
         return f"{head} - acknowledged by {_plain(view.acked_by)}"
     if view.status == "resolved":
         return f"{head} - resolved by {_plain(view.resolved_by)}"
-    return f"{head} ({view.service})"
+    return f"{head} ({escape(view.service)})"
 
 
 def _plain(who: str | None) -> str:
@@ -137,5 +141,7 @@ def _buttons(view: IncidentView) -> list[dict[str, Any]]:
 
 
 def notice(text: str) -> dict[str, Any]:
-    return {"text": text, "blocks": [{"type": "section",
-                                      "text": {"type": "mrkdwn", "text": escape(text)}}]}
+    """A plain notice (a handoff, a heartbeat): ``text`` is shown as it is, never parsed."""
+    safe = escape(text)
+    return {"text": safe, "blocks": [{"type": "section",
+                                      "text": {"type": "mrkdwn", "text": safe}}]}

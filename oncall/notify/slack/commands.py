@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from oncall.audit import audit
@@ -110,7 +110,8 @@ def who(session: Session, name: str | None, now: datetime) -> Reply:
     else:
         found = by_name(session, name)
         if found is None:
-            names = ", ".join(session.scalars(select(Schedule.name).order_by(Schedule.name)))
+            names = ", ".join(escape(n) for n in session.scalars(
+                select(Schedule.name).order_by(Schedule.name)))
             return Reply(f"There is no schedule `{escape(name)}`. Schedules: {names or 'none'}.")
         schedules = [found]
     lines = []
@@ -190,10 +191,14 @@ def link(session: Session, slack_user_id: str,
     if not email:
         return Reply("Slack did not tell me your email (the app needs the users:read.email "
                      "scope). " + actions.link_help(slack_user_id))
-    user = session.scalar(select(User).where(User.email.ilike(email)))
-    if user is None:
+    matches = same_email(session, email)
+    if not matches:
         return Reply(f"No oncall user has the email {escape(email)}. "
                      + actions.link_help(slack_user_id))
+    if len(matches) > 1:
+        return Reply(f"{len(matches)} oncall users have the email {escape(email)} (differing "
+                     "only in case); ask an admin to link you.")
+    [user] = matches
     if user.slack_id:
         return Reply(f"{escape(user.email)} is already linked to another Slack account "
                      f"(`{user.slack_id}`); ask an admin to change it.")
@@ -203,3 +208,13 @@ def link(session: Session, slack_user_id: str,
     audit(session, f"slack:{slack_user_id}", "update", "user", user.id, user.email, before,
           {"slack": slack_user_id})
     return Reply(f"Linked: you are {escape(user.email)} ({user.role}) here now.")
+
+
+def same_email(session: Session, email: str) -> list[User]:
+    """Users whose email is ``email``, ignoring case: the whole address, compared as a value,
+    never as a pattern (with ``LIKE``, the ``_`` of ``adm_n@`` matched ``admin@``). The
+    database narrows by ``lower()``; the exact comparison is made here, so that a database
+    whose ``lower()`` folds differently cannot widen the match."""
+    wanted = email.strip().lower()
+    found = session.scalars(select(User).where(func.lower(User.email) == wanted))
+    return [u for u in found if u.email.lower() == wanted]
