@@ -14,6 +14,7 @@ import requests
 from oncall import paging
 from oncall.config import Settings
 from oncall.web import create_app, health
+from oncall.web.health import operator_warnings
 from tests.conftest import Cast, WorkerProcess, alert, wait_for
 from tests.servers import web_server
 
@@ -47,7 +48,9 @@ def test_ready_names_a_dead_broker_and_a_dead_database_and_logs_why(
     r = create_app(broken, TESTING=True).test_client().get(
         "/ready", headers={"Authorization": "Bearer oct_whatever"})
     assert r.status_code == 503
-    assert r.json == {"status": "not ready", "checks": {
+    body = dict(r.json)
+    assert body.pop("warnings") == operator_warnings(broken, None)  # no host, no error text
+    assert body == {"status": "not ready", "checks": {
         "database": {"ok": False}, "broker": {"ok": False}, "beat": {"ok": False}}}
     assert "127.0.0.1" not in r.text and "error" not in r.text
     logged = "\n".join(m for m in caplog.messages if m.startswith("ready: "))
@@ -65,11 +68,13 @@ def test_a_failing_check_is_logged_once_not_on_every_probe(
 
 
 def test_ready_tells_only_an_admin_the_details(client: Any, cast: Cast, factory: Any,
+                                               settings: Settings,
                                                admin_auth: dict[str, str]) -> None:
     paging.sweep(factory)
     for headers in ({}, cast.auth("manager"), {"Authorization": "Bearer nope"}):
-        r = client.get("/ready", headers=headers)
-        assert r.json == {"status": "ready", "checks": {
+        body = dict(client.get("/ready", headers=headers).json)
+        assert body.pop("warnings") == operator_warnings(settings, 0)
+        assert body == {"status": "ready", "checks": {
             "database": {"ok": True}, "broker": {"ok": True}, "beat": {"ok": True}}}
     full = client.get("/ready", headers=admin_auth).json
     assert full["checks"]["beat"]["max_seconds"] == 30.0 and "slack" in full["details"]
