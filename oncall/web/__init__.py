@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
         auth,
         calendar,
         errors,
+        guard,
         headers,
         health,
         heartbeats,
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
 
     errors.init_app(app)
     auth.init_app(app)  # first of the request hooks: nothing reads a request unauthenticated
+    guard.init_app(app)  # after auth (nothing read unauthenticated), before the routes (ids)
     headers.init_app(app)
     hooks.init_app(app)
     pagerduty.init_app(app)
