@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import Flask, Request, request
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.datastructures import MultiDict
 from werkzeug.routing import IntegerConverter
 
 from oncall import hostile
@@ -68,7 +69,7 @@ def bad_field() -> str | None:
 
 def _form() -> Any:
     if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        return {}
+        return MultiDict()
     request.get_data(cache=True)  # keep the raw bytes for signature checks (Slack)
     return request.form
 
@@ -98,6 +99,8 @@ def init_app(app: Flask) -> None:
     def _refuse_unstorable() -> None:
         if request.blueprint in CLEANING_BLUEPRINTS:
             return
+        if request.is_json and request.get_data(cache=True).strip():
+            request.get_json()  # parsed here, so refused here (the view's parser is stdlib's)
         field = bad_field()
         if field is not None:
             raise BadRequest(field, UNSTORABLE)

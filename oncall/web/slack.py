@@ -39,7 +39,7 @@ def verified_form() -> MultiDict[str, str]:
     from slack_sdk.signature import SignatureVerifier  # on first use: slack_sdk is big
 
     stamp = request.headers.get("X-Slack-Request-Timestamp", "")
-    if stamp and not (stamp.isascii() and stamp.isdigit()):
+    if stamp and not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
         raise BadRequest("X-Slack-Request-Timestamp", "must be a Unix time in seconds")
     raw = request.get_data(cache=True)  # the exact bytes Slack signed, before the form parser
     if not SignatureVerifier(secret).is_valid_request(raw, dict(request.headers)):
