@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
         hooks,
         limits,
         maintenance,
+        openapi,
         pagerduty,
         rules,
         schedules,
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     heartbeats.init_app(app)
     maintenance.init_app(app)
     limits.init_app(app, settings)
+    openapi.init_app(app)  # last: it completes what the blueprints documented
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:
