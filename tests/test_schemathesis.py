@@ -60,7 +60,7 @@ def _run(operation: Any, mode: GenerationMode, headers: dict[str, str]) -> list[
         try:
             case.validate_response(response, checks=[not_a_server_error,
                                                      response_schema_conformance])
-        except Exception as exc:  # one failure per (operation, mode, caller) is enough
+        except (Exception, BaseExceptionGroup) as exc:  # one per (operation, mode, caller)
             if not found:
                 found.append(f"{operation.label} ({mode.value}, {who}): "
                              f"{response.status_code} {str(exc)[:600]}")
