@@ -65,17 +65,19 @@ def loads(data: str | bytes) -> Any:
 
 
 def _check_depth(value: Any) -> None:
-    """Refuse nesting deeper than MAX_DEPTH, without recursing."""
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            node = list(node.values())
-        elif not isinstance(node, list):
-            continue
-        if depth >= MAX_DEPTH:
+    """Refuse nesting deeper than MAX_DEPTH, without recursing: level by level (parsed JSON
+    holds plain dicts and lists only)."""
+    level = [value] if type(value) is dict or type(value) is list else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > MAX_DEPTH:
             raise JSONRefused(f"nested deeper than {MAX_DEPTH} levels")
-        stack.extend((item, depth + 1) for item in node if isinstance(item, dict | list))
+        deeper: list[Any] = []
+        for node in level:
+            deeper += [child for child in (node.values() if type(node) is dict else node)
+                       if type(child) is dict or type(child) is list]
+        level = deeper
 
 
 _ESCAPED_BAD = re.compile(rb"\\u(0000|[dD][89a-fA-F])")

@@ -199,3 +199,22 @@ def test_a_database_refusal_of_bad_input_is_a_400_and_of_anything_else_a_500(
     r = client.get("/api/v1/_refused?name=a%00b")
     assert r.status_code == 400 and r.json["field"] == "query.name"
     assert client.get("/api/v1/_refused?since=12").status_code == 500
+
+
+def test_the_parser_takes_64_levels_and_refuses_65() -> None:
+    from oncall import hostile
+
+    assert hostile.loads("[" * 64 + "]" * 64) is not None
+    with pytest.raises(hostile.JSONRefused, match="nested deeper than 64"):
+        hostile.loads("[" * 65 + "]" * 65)
+    assert hostile.loads('{"n": ' + "9" * 100 + "}")["n"] == int("9" * 100)
+
+
+def test_sanitize_names_every_changed_field_and_changes_nothing_else() -> None:
+    from oncall import hostile
+
+    value = {"a": [f"x{NUL}", "ok", {f"k{SURROGATE}": 1}], "b": 2, "c": "fine"}
+    cleaned, fields = hostile.sanitize(value)
+    assert cleaned == {"a": [f"x{FFFD}", "ok", {f"k{FFFD}": 1}], "b": 2, "c": "fine"}
+    assert fields == ["a[0]", f"a[2].k{FFFD}"]
+    assert hostile.sanitize({"c": "fine"}) == ({"c": "fine"}, [])
