@@ -85,8 +85,20 @@ INCIDENT_DETAIL = {"allOf": [ref("Incident"), obj({
     "timeline": {"type": "array"}, "pages": {"type": "array"},
     "alerts": array(ref("Alert"))})]}
 
+ACCEPTED = obj({"accepted": INT, "incidents": array(obj({
+    "alert_id": {"type": "integer", "nullable": True},
+    "incident_id": {"type": "integer", "nullable": True},
+    "status": OPT_STR, "new": {"type": "boolean"}}))})
+
 # (method, path) -> (status, schema) of the success answer.
 BODIES: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {
+    ("post", "/integrations/{token}"): (202, ACCEPTED),
+    ("put", "/integrations/{token}"): (202, ACCEPTED),
+    ("post", "/integrations"): (202, ACCEPTED),
+    ("post", "/v2/enqueue"): (202, obj({"status": {"type": "string", "enum": ["success"]},
+                                        "message": STR, "dedup_key": STR})),
+    ("get", "/health"): (200, obj({"status": {"type": "string", "enum": ["ok"]}})),
+    ("get", "/ready"): (200, obj({"status": STR, "checks": OBJ})),
     ("get", "/api/v1/incidents"): (200, obj({"incidents": array(ref("Incident"))})),
     ("get", "/api/v1/incidents/{incident_id}"): (200, INCIDENT_DETAIL),
     **{("post", f"/api/v1/incidents/{{incident_id}}/{action}"): (200, ref("Incident"))
@@ -128,6 +140,9 @@ BODIES: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {
     ("get", "/api/v1/users/{user_id}"): (200, ref("User")),
     ("get", "/api/v1/users/{user_id}/notification-rules"): (200, ref("NotificationRules")),
     ("put", "/api/v1/users/{user_id}/notification-rules"): (200, ref("NotificationRules")),
+    ("post", "/api/v1/users/me/feed-token"): (200, obj({
+        "token": STR, "my_shifts": STR,
+        "schedules": {"type": "object", "additionalProperties": STR}})),
     ("get", "/api/v1/rules/{name}"): (200, obj({"name": STR, "position": INT, "kind": STR})),
     ("get", "/api/v1/rules"): (200, obj({"rules": array(obj({"name": STR, "position": INT,
                                                               "kind": STR}))})),
