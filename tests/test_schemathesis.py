@@ -20,7 +20,7 @@ from oncall.config import Settings
 from oncall.models import SystemState, utcnow
 from tests.conftest import Cast, web_app
 
-EXAMPLES = 8  # per operation, mode and caller: about 3,000 requests in all
+EXAMPLES = 6  # per operation, mode and caller: about 1,500 requests in all
 
 
 @pytest.fixture
