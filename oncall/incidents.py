@@ -148,8 +148,15 @@ def detail(session: Session, incident_id: int, alert_limit: int = 50) -> dict[st
                         if e.kind == "user_unreachable"],
         "alerts": [{"id": a.id, "received_at": a.received_at.isoformat(), "status": a.status,
                     "type": a.type, "severity": a.severity, "summary": a.summary,
-                    "labels": a.labels, "value": a.value} for a in alerts],
+                    "labels": a.labels, "value": a.value, **sanitized(a)} for a in alerts],
     }
+
+
+def sanitized(alert: Alert) -> dict[str, Any]:
+    """``{"sanitized": [fields]}`` for an alert stored with characters the database cannot
+    hold replaced by U+FFFD (``oncall.web.hooks``), else nothing."""
+    fields = (alert.raw or {}).get("oncall_sanitized") if isinstance(alert.raw, dict) else None
+    return {"sanitized": fields} if fields else {}
 
 
 def alert_counts(session: Session, incident_ids: list[int]) -> dict[int, int]:

@@ -35,6 +35,8 @@ ALERTS = Counter("oncall_alerts_received", "Alerts accepted and stored, by integ
                  ["integration", "kind"])
 REJECTED = Counter("oncall_alerts_rejected", "Inbound alert requests refused, by HTTP status.",
                    ["status"])
+SANITIZED = Counter("oncall_alerts_sanitized", "Alerts stored with NUL or lone surrogate "
+                    "characters (which the database cannot hold) replaced by U+FFFD.")
 PAGES = Counter("oncall_pages", "Page delivery outcomes, by channel.", ["channel", "outcome"])
 ESCALATION_LAG = Histogram(
     "oncall_escalation_lag_seconds", "How late an escalation step ran after it was due.",

@@ -21,6 +21,7 @@ from oncall import db, intake
 from oncall.engine import policy_snapshot
 from oncall.heartbeats import state
 from oncall.heartbeats.state import Event, Spec, Status
+from oncall.hostile import clean
 from oncall.ingest import NormalizedAlert
 from oncall.models import Heartbeat, HeartbeatPing, Incident, utcnow
 
@@ -83,8 +84,10 @@ def record_ping(session: Session, uuid: str, kind: str, now: datetime, *,
         raise RuntimeError(f"heartbeat {uuid}: could not record a ping (constant contention)")
     session.add(HeartbeatPing(
         heartbeat_id=hb.id, kind=kind, at=now, exit_status=exit_status,
-        remote_addr=(remote_addr or "")[:64] or None, user_agent=(user_agent or "")[:300] or None,
-        body=body[:BODY_LIMIT].decode("utf-8", "replace") if body else None))
+        remote_addr=clean(remote_addr or "")[:64] or None,
+        user_agent=clean(user_agent or "")[:300] or None,
+        # A ping is a ping: a NUL (which the database cannot hold) is replaced, not refused.
+        body=clean(body[:BODY_LIMIT].decode("utf-8", "replace")) if body else None))
     session.flush()
     _prune(session, hb.id)
     return report(session, hb, event, now) if event else []

@@ -53,12 +53,14 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
         auth,
         calendar,
         errors,
+        guard,
         headers,
         health,
         heartbeats,
         hooks,
         limits,
         maintenance,
+        openapi,
         pagerduty,
         rules,
         schedules,
@@ -69,6 +71,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
 
     errors.init_app(app)
     auth.init_app(app)  # first of the request hooks: nothing reads a request unauthenticated
+    guard.init_app(app)  # after auth (nothing read unauthenticated), before the routes (ids)
     headers.init_app(app)
     hooks.init_app(app)
     pagerduty.init_app(app)
@@ -83,6 +86,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     heartbeats.init_app(app)
     maintenance.init_app(app)
     limits.init_app(app, settings)
+    openapi.init_app(app)  # last: it completes what the blueprints documented
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:

@@ -145,7 +145,7 @@ class AuditQuery(Schema):
     object_type = String(validate=OneOf(["schedule", "layer", "override", "policy", "service",
                                          "user", "rule", "notification_rules", "heartbeat",
                                          "maintenance"]))
-    object_id = Integer()
+    object_id = Integer(validate=Range(min=1, max=2**31 - 1))
     limit = Integer(load_default=100, validate=Range(min=1, max=1000))
 
 

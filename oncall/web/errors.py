@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from apiflask import APIFlask, HTTPError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from oncall import metrics
@@ -62,6 +62,19 @@ def init_app(app: APIFlask) -> None:
         raise exc
 
     app.register_error_handler(DBAPIError, _dbapi)
+
+    def _data(exc: DataError) -> Any:
+        """A value the database refused: a 400 naming it when the request supplied it (a
+        NUL, an integer out of range that validation let through), else a bug: a 500."""
+        from oncall.web import guard
+
+        field = guard.bad_field() or guard.out_of_range_field()
+        if field is None:
+            raise exc
+        log.warning("refused by the database, field %s: %s", field, exc.orig)
+        return _json_error(BadRequest(field, "a value the database cannot hold"))
+
+    app.register_error_handler(DataError, _data)
 
 
 def _first_message(detail: Any) -> str:

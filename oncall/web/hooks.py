@@ -6,16 +6,17 @@ is enqueued after that. Storage down: 503, so the sender retries.
 
 from __future__ import annotations
 
-import json
+import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from apiflask import APIBlueprint, HTTPError
 from flask import Flask, request
 from sqlalchemy import select
 
-from oncall import intake, jobs, metrics
+from oncall import hostile, intake, jobs, metrics
 from oncall.incidents import Outcome
 from oncall.ingest import SEVERITIES, NormalizedAlert, PayloadError, alertmanager, generic, grafana
 from oncall.ingest.alert import batch_size
@@ -27,6 +28,9 @@ from oncall.web import session, settings, transaction
 from oncall.web.auth import bearer_token
 from oncall.web.errors import BadRequest
 
+log = logging.getLogger(__name__)
+# The key of an alert's stored ``raw`` that lists the request's cleaned fields.
+SANITIZED_KEY = "oncall_sanitized"
 bp = APIBlueprint("hooks", __name__, tag="Alert intake")
 
 ADAPTERS: dict[str, Callable[[Any], list[NormalizedAlert]]] = {
@@ -56,9 +60,28 @@ def read_json() -> Any:
     if not raw.strip():
         raise BadRequest("body", "is empty; expected a JSON object")
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return hostile.loads(raw)
+    except ValueError as exc:  # malformed, undecodable, too deep, a huge number
         raise BadRequest("body", f"malformed JSON: {exc}") from exc
+
+
+def cleaned(payload: Any) -> tuple[Any, list[str]]:
+    """The payload with what the database cannot hold (NULs, lone surrogates) replaced by
+    U+FFFD, and the fields that were changed: an alert is stored, never refused for it."""
+    if not hostile.may_need_cleaning(request.get_data(cache=True)):
+        return payload, []
+    return hostile.sanitize(payload)
+
+
+def marked(alerts: list[NormalizedAlert], fields: list[str]) -> list[NormalizedAlert]:
+    """The alerts, each saying in its stored ``raw`` which fields of the request were
+    cleaned (``oncall_sanitized``), so that nobody mistakes U+FFFD for what was sent."""
+    if not fields:
+        return alerts
+    metrics.SANITIZED.inc(len(alerts))
+    log.warning("stored %d alert(s) with NUL or lone surrogate characters replaced in: %s",
+                len(alerts), ", ".join(fields[:20]))
+    return [replace(a, raw={**(a.raw or {}), SANITIZED_KEY: fields}) for a in alerts]
 
 
 # Integrations by token hash, kept briefly per process: the lookup is on every alert's path.
@@ -132,12 +155,13 @@ def _receive(token: str | None) -> tuple[dict[str, Any], int]:
         metrics.REJECTED.labels("413").inc()
         raise BadRequest(field, f"{count} alerts in one request; at most {cap} "
                                 "(ONCALL_MAX_ALERTS_PER_REQUEST); nothing was stored", 413)
+    payload, fields = cleaned(payload)
     try:
         alerts = adapter(payload)
     except PayloadError as exc:
         metrics.REJECTED.labels("400").inc()
         raise BadRequest(exc.field, exc.message) from exc
-    outcomes = store(integration, alerts)
+    outcomes = store(integration, marked(alerts, fields))
     return {"accepted": len(alerts), "incidents": [o.as_json() for o in outcomes]}, 202
 
 

@@ -10,14 +10,13 @@ counters and keeps accepting (``swallow_errors``), rather than failing the reque
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Flask, Response, request
 from flask_limiter import Limiter, RateLimitExceeded
 from limits import parse_many
 
-from oncall import metrics
+from oncall import hostile, metrics
 from oncall.config import Settings
 from oncall.security import hash_token
 from oncall.web.auth import bearer_token
@@ -32,8 +31,8 @@ def _token() -> str:
         return str(request.view_args["token"])
     if request.endpoint == "pagerduty.enqueue":
         try:
-            body = json.loads(request.get_data(cache=True) or b"null")
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            body = hostile.loads(request.get_data(cache=True) or b"null")
+        except ValueError:  # the view answers it
             body = None
         if isinstance(body, dict) and isinstance(body.get("routing_key"), str):
             return str(body["routing_key"])

@@ -8,7 +8,7 @@ from typing import Any
 
 from apiflask import APIBlueprint, HTTPError, Schema
 from apiflask.fields import Integer, Raw, String
-from apiflask.validators import Length, OneOf
+from apiflask.validators import Length, OneOf, Range
 from flask import Flask
 from sqlalchemy import select
 
@@ -30,7 +30,8 @@ class WindowIn(Schema):
                                             'all optional ({} matches every alert)'})
     starts_at = String(metadata={"description": "ISO 8601 with offset; default now"})
     ends_at = String(metadata={"description": "ISO 8601 with offset (or give duration)"})
-    duration = Integer(metadata={"description": "Seconds from starts_at, instead of ends_at"})
+    duration = Integer(validate=Range(min=1, max=10 * 366 * 86400),  # timedelta overflows
+                       metadata={"description": "Seconds from starts_at, instead of ends_at"})
     reason = String(allow_none=True)
 
 

@@ -4,18 +4,17 @@ status codes and bodies (202 ``{"status": "success", ...}``, 400 with ``errors``
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from apiflask import APIBlueprint, HTTPError
 from flask import Flask, request
 
-from oncall import intake, metrics
+from oncall import hostile, intake, metrics
 from oncall.ingest import pagerduty
 from oncall.models import utcnow
 from oncall.notify import slack
 from oncall.web import transaction
-from oncall.web.hooks import integration_for, store
+from oncall.web.hooks import cleaned, integration_for, marked, store
 
 bp = APIBlueprint("pagerduty", __name__, tag="Alert intake")
 
@@ -31,10 +30,11 @@ def _invalid(message: str, *errors: str) -> tuple[dict[str, Any], int]:
                    503: "Storage unavailable; retry"}, operation_id="pagerdutyEnqueue")
 def enqueue() -> tuple[dict[str, Any], int]:
     try:
-        body = json.loads(request.get_data(cache=True) or b"null")
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        body = hostile.loads(request.get_data(cache=True) or b"null")
+    except ValueError:  # malformed, undecodable, too deep, a huge number
         return {"status": "Unrecognized object", "message": "Event object format is "
                 "unrecognized", "errors": ["JSON parse error"]}, 400
+    body, fields = cleaned(body)
     try:
         event = pagerduty.parse_event(body)
     except pagerduty.PagerDutyError as exc:
@@ -48,7 +48,7 @@ def enqueue() -> tuple[dict[str, Any], int]:
         return _invalid("Event object is invalid",
                         f"'routing_key' belongs to a {source.kind} integration")
     if event.alert is not None:
-        store(source, [event.alert])
+        store(source, marked([event.alert], fields))
     else:  # acknowledge: PagerDuty drops it when nothing is open with that key
         with transaction() as s:
             acked = intake.acknowledge_by_key(s, source, event.dedup_key, utcnow())

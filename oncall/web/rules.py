@@ -13,6 +13,7 @@ from apiflask.validators import Range
 from flask import Flask
 from sqlalchemy import func, select
 
+from oncall import incidents
 from oncall.models import Alert, Incident, RuleState, ThresholdRule, utcnow
 from oncall.rules import RuleError, evaluate, parse, store
 from oncall.rules.model import BurnRateCondition, CountCondition, Rule, ValueCondition
@@ -41,7 +42,8 @@ def alert_json(a: Alert) -> dict[str, Any]:
     return {"id": a.id, "received_at": a.received_at.isoformat(), "status": a.status,
             "type": a.type, "severity": a.severity, "summary": a.summary,
             "dedup_key": a.dedup_key, "service": a.service, "labels": a.labels,
-            "value": a.value, "rule": a.rule, "held": a.held, "incident_id": a.incident_id}
+            "value": a.value, "rule": a.rule, "held": a.held, "incident_id": a.incident_id,
+            **incidents.sanitized(a)}
 
 
 @bp.get("/rules")

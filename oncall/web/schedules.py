@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from apiflask import APIBlueprint, HTTPError, Schema
 from apiflask.fields import Integer, List, Raw, String
-from apiflask.validators import Length
+from apiflask.validators import Length, Range
 from flask import Flask
 from sqlalchemy import select
 
@@ -43,7 +43,7 @@ class LayerIn(Schema):
 class LayerPatch(LayerIn):
     name = String(validate=Length(1, 200))
     members = List(String())
-    position = Integer()
+    position = Integer(validate=Range(min=0, max=10_000))
 
 
 class ScheduleIn(Schema):
@@ -74,7 +74,7 @@ class SwapIn(Schema):
 
 class MemberIn(Schema):
     user = String(required=True)
-    position = Integer()
+    position = Integer(validate=Range(min=0, max=10_000))
 
 
 class AtQuery(Schema):

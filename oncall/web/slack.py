@@ -9,7 +9,6 @@ answers through ``response_url``, paging the next level) is left to Celery.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -19,12 +18,12 @@ from apiflask import APIBlueprint, HTTPError
 from flask import Flask, request
 from werkzeug.datastructures import MultiDict
 
-from oncall import jobs
+from oncall import hostile, jobs
 from oncall.models import utcnow
 from oncall.notify import slack
 from oncall.notify.slack import actions, commands
 from oncall.permissions import OverrideLimits
-from oncall.web import settings, transaction
+from oncall.web import guard, settings, transaction
 from oncall.web.errors import BadRequest
 
 log = logging.getLogger(__name__)
@@ -39,6 +38,9 @@ def verified_form() -> MultiDict[str, str]:
         raise HTTPError(404, "Slack is not configured here (SLACK_SIGNING_SECRET)")
     from slack_sdk.signature import SignatureVerifier  # on first use: slack_sdk is big
 
+    stamp = request.headers.get("X-Slack-Request-Timestamp", "")
+    if stamp and not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+        raise BadRequest("X-Slack-Request-Timestamp", "must be a Unix time in seconds")
     raw = request.get_data(cache=True)  # the exact bytes Slack signed, before the form parser
     if not SignatureVerifier(secret).is_valid_request(raw, dict(request.headers)):
         raise HTTPError(403, "invalid or stale Slack signature (X-Slack-Signature, "
@@ -65,11 +67,14 @@ def _payload(form: MultiDict[str, str]) -> dict[str, Any]:
     if raw is None:
         raise BadRequest("payload", "missing: Slack sends the interaction as a form field")
     try:
-        payload = json.loads(raw)
-    except json.JSONDecodeError as exc:
+        payload = hostile.loads(raw)
+    except ValueError as exc:  # malformed, too deep, a huge number
         raise BadRequest("payload", f"malformed JSON: {exc}") from exc
     if not isinstance(payload, dict):
         raise BadRequest("payload", "must be a JSON object")
+    field = hostile.unstorable(payload, "payload")
+    if field is not None:
+        raise BadRequest(field, guard.UNSTORABLE)
     return payload
 
 

@@ -94,24 +94,33 @@ def status() -> Response:
     state = form.get("MessageStatus") or form.get("SmsStatus") or form.get("CallStatus")
     if not sid or not state:
         abort(400)
-    code = form.get("ErrorCode") or ""
+    code = _number(form.get("ErrorCode"))
     channel = "sms" if form.get("MessageSid") else "voice"
     with transaction() as s:
-        twilio_status.apply(s, sid, state, int(code) if code.isdigit() else None, utcnow(),
+        twilio_status.apply(s, sid, state, code, utcnow(),
                             channel=channel, destination=form.get("To"))
     return _message()
+
+
+def _number(text: str | None) -> int | None:
+    """A form or query value that is a plain number a database integer holds, else None
+    (Unicode digits, thousands of digits and ids past 2^31 are nobody's)."""
+    if not text or not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    value = int(text)
+    return value if value <= 2**31 - 1 else None
 
 
 def _voice_page(session: Session) -> tuple[Page, Incident, User] | None:
     """The voice page this call is about, when the call is really that page's: the callee
     is the paged user's number and (once stored) the CallSid is the page's."""
-    page_id = request.args.get("page", "")
-    if not page_id.isdigit():
+    page_id = _number(request.args.get("page"))
+    if page_id is None:
         return None
     row = session.execute(select(Page, Incident, User)
                           .join(Incident, Incident.id == Page.incident_id)
                           .join(User, User.id == Page.user_id)
-                          .where(Page.id == int(page_id), Page.channel == "voice")).first()
+                          .where(Page.id == page_id, Page.channel == "voice")).first()
     if row is None:
         return None
     page, incident, user = row
