@@ -1,0 +1,258 @@
+"""What would happen if an alert came in at a given time: held or paged, by which rule, which
+open incident it joins, and the whole escalation as a timeline of who is paged on which
+channel when, until the ladder ends. Writes nothing.
+
+Every decision is the real path's own, not a copy: intake's ``judge`` (the first matching
+threshold rule, the incident's key, summary, severity and policy) and ``open_incident`` (the
+dedup lookup), maintenance's ``holding_window``, and the engine's ``plan_step`` (levels,
+targets, schedules resolved at each step's time, personal notification rules, skipped
+levels, repeats, the admins when nobody is paged), applied step after step to an incident
+that is never stored. Callers own the transaction; reads only.
+
+Not simulated: deliveries (a channel failing over to the next), acknowledgements (the
+ladder runs as if nobody answers), and alerts arriving meanwhile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from oncall import engine, intake, maintenance
+from oncall.ingest import NormalizedAlert, PayloadError
+from oncall.ingest.generic import parse_one
+from oncall.models import Incident, Service, User
+from oncall.rules.route import Verdict
+
+MAX_STEPS = 100  # a ladder of 10 levels repeated 9 times; longer ones are cut, and say so
+
+
+class SimulationError(ValueError):
+    """Refused input: ``field`` names it (the API answers 422)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+@dataclass
+class Simulated:
+    """The incident the alert would open (``engine.Stepped``), never stored: id 0."""
+
+    service: Service
+    severity: str
+    summary: str
+    policy: dict[str, Any] | None
+    level: int = 0
+    loop: int = 0
+    next_action_at: datetime | None = None
+    id: int = 0
+
+    @property
+    def service_id(self) -> int:
+        return self.service.id
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A line of the timeline: a recipient paged at a level (``channels``: each channel and
+    when it goes out, their notification rules applied), or a ``note``."""
+
+    at: datetime
+    level: int
+    loop: int
+    recipient: str | None = None  # an email, or slack:#room
+    name: str | None = None
+    channels: tuple[tuple[str, datetime], ...] = ()
+    note: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"at": self.at, "level": self.level, "loop": self.loop,
+                "recipient": self.recipient, "name": self.name,
+                "channels": [{"channel": ch, "at": at} for ch, at in self.channels],
+                "note": self.note}
+
+
+@dataclass
+class Answer:
+    at: datetime
+    service: str
+    alert: NormalizedAlert
+    outcome: str  # "pages", "held" (a rule or a maintenance window) or "joins"
+    reason: str
+    policy: str | None
+    rule: dict[str, Any] | None = None
+    window: dict[str, Any] | None = None
+    incident: dict[str, Any] | None = None
+    timeline: list[Entry] = field(default_factory=list)
+    # Held below a rule's threshold: the ladder it would run were the threshold crossed.
+    if_crossed: list[Entry] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        a = self.alert
+        return {"at": self.at, "service": self.service, "outcome": self.outcome,
+                "reason": self.reason, "policy": self.policy, "rule": self.rule,
+                "window": self.window, "incident": self.incident,
+                "alert": {"type": a.type, "severity": a.severity, "summary": a.summary,
+                          "dedup_key": a.dedup_key, "labels": a.labels, "value": a.value},
+                "timeline": [e.as_json() for e in self.timeline],
+                "if_crossed": [e.as_json() for e in self.if_crossed]}
+
+
+def simulate(session: Session, service: str, at: datetime, *, type_: str = "generic",
+             severity: str = "critical", summary: str | None = None,
+             labels: dict[str, Any] | None = None, value: float | None = None,
+             dedup_key: str | None = None) -> Answer:
+    """What a firing alert with these fields, sent to ``service`` at ``at``, would do."""
+    found = session.scalar(select(Service).where(Service.name == service))
+    if found is None:
+        raise SimulationError("service", f"no service {service!r}")
+    fields = {"type": type_, "severity": severity, "labels": labels or {}, "value": value,
+              "summary": summary or f"simulated {type_} alert", "dedup_key": dedup_key,
+              "service": service}
+    try:
+        alert = parse_one({k: v for k, v in fields.items() if v is not None})
+    except PayloadError as exc:
+        raise SimulationError(exc.field, exc.message) from None
+    source = intake.Source(None, "simulation", "generic", found.id, found.name,
+                           actor="simulation")
+    params, verdict = intake.judge(session, source, alert, found.name, at,
+                                   {found.name: found.id})
+    incident = Simulated(found, params["inc_severity"], params["inc_summary"],
+                         params["policy"])
+    policy = params["policy"] or engine.Lookups().policy(session, found.id)
+    answer = Answer(at, found.name, alert, "pages", "", policy.get("name"),
+                    rule=_rule_json(verdict))
+    if verdict is not None and verdict.held:
+        answer.outcome = "held"
+        answer.reason = (f"held by rule {verdict.rule.name}: below its threshold "
+                         f"({_observed(verdict)}); stored, paging nobody")
+        answer.if_crossed = ladder(session, incident, at)
+        return answer
+    joined = intake.open_incident(session, found.id, params["inc_key"])
+    window = maintenance.holding_window(maintenance.active(session, at), found.name,
+                                        alert.type, alert.labels)
+    if joined is not None:
+        return _joins(session, answer, joined[0], window is None)
+    if window is not None:
+        answer.outcome = "held"
+        answer.window = {"id": window.id, "name": window.name, "ends_at": window.ends_at}
+        answer.reason = (f"held by maintenance window {window.name} until "
+                         f"{window.ends_at.isoformat()}; pages then if still open")
+        incident.next_action_at = window.ends_at
+        answer.timeline = ladder(session, incident, window.ends_at)
+        return answer
+    answer.reason = (f"opens an incident; rule {verdict.rule.name}" if verdict is not None
+                     else "opens an incident; no rule matches: the service's policy")
+    answer.timeline = ladder(session, incident, at)
+    return answer
+
+
+def _joins(session: Session, answer: Answer, incident_id: int, released: bool) -> Answer:
+    """The alert joins an open incident: it pages nobody new; the incident's own ladder goes
+    on from where it is (a held incident is released when no window holds this alert)."""
+    stored = session.get(Incident, incident_id)
+    assert stored is not None
+    answer.outcome = "joins"
+    answer.incident = {"id": stored.id, "status": stored.status, "level": stored.level,
+                       "loop": stored.loop, "summary": stored.summary,
+                       "next_action_at": stored.next_action_at}
+    answer.policy = (stored.policy or {}).get("name", answer.policy)
+    if stored.status != "triggered" or stored.next_action_at is None:
+        answer.reason = (f"joins incident #{stored.id} ({stored.status}): nobody more is paged "
+                         "for it")
+        return answer
+    due = max(stored.next_action_at, answer.at)
+    if released and (stored.level, stored.loop) == (0, 0) and stored.next_action_at > answer.at:
+        due = answer.at  # maintenance.release: an alert outside every window joined it
+        answer.reason = f"joins incident #{stored.id} and releases it: {maintenance.JOINED_OUTSIDE}"
+    else:
+        answer.reason = (f"joins incident #{stored.id} (triggered, level {stored.level}); "
+                         "its escalation goes on")
+    answer.timeline = ladder(session, Simulated(
+        stored.service, stored.severity, stored.summary, stored.policy, stored.level,
+        stored.loop, due, stored.id), due)
+    return answer
+
+
+def ladder(session: Session, incident: Simulated, start: datetime) -> list[Entry]:
+    """Step ``incident`` from ``start`` as the engine would, each step at its due time (who
+    is on call is looked up at that time), until nothing more is due."""
+    shared = engine.Lookups()
+    entries: list[Entry] = []
+    now: datetime | None = start
+    incident.next_action_at = start
+    for _ in range(MAX_STEPS):
+        if now is None:
+            last = entries[-1] if entries else None
+            entries.append(Entry(last.at if last else start, incident.level, incident.loop,
+                                 note="the ladder ends: nobody more is paged; the incident "
+                                      "stays open until someone acknowledges or resolves it"))
+            return entries
+        lookups = engine.Lookups(users=shared.users, plans=shared.plans,
+                                 policies=shared.policies)  # on call: at this step's time
+        plan = engine.plan_step(session, incident, now, "system", lookups)
+        entries += _entries(session, plan, now)
+        incident.policy = plan.claim["policy"]
+        incident.level, incident.loop = plan.result.level, plan.result.loop
+        incident.next_action_at = now = plan.result.next_action_at
+    entries.append(Entry(now or start, incident.level, incident.loop,
+                         note=f"cut after {MAX_STEPS} steps; the ladder goes on"))
+    return entries
+
+
+_NOTES = {
+    "nobody_on_call": lambda d: f"nobody is on call on schedule {d['schedule']}",
+    "target_missing": lambda d: f"no such target: {d['target'].get('type')}:"
+                                f"{d['target'].get('ref')}",
+    "target_unsupported": lambda d: f"target {d['target'].get('type')}:"
+                                    f"{d['target'].get('ref')} skipped: {d['reason']}",
+    "user_unreachable": lambda d: f"{d['user']} has no usable channel ("
+                                  + "; ".join(f"{k}: {v}" for k, v in d["reasons"].items())
+                                  + ")",
+    "level_skipped": lambda d: f"level {d['level']} names nobody to page: on to the next",
+    "unpaged": lambda d: f"nobody was paged ({d['reason']}): the admins are paged: "
+                         f"{', '.join(d['admins_notified']) or 'none'}",
+    "escalation_stopped": lambda d: f"escalation stops: {d['reason']}",
+}
+
+
+def _entries(session: Session, plan: engine.Plan, now: datetime) -> list[Entry]:
+    """A planned step as timeline lines: its notes, then each recipient's channels."""
+    out = []
+    level = loop = 0
+    for event in plan.events:
+        detail = event["detail"]
+        level, loop = detail.get("level", level), detail.get("loop", loop)
+        if event["kind"] in _NOTES:
+            out.append(Entry(now, level, loop, note=_NOTES[event["kind"]](detail)))
+    grouped: dict[tuple[int, int, str], list[tuple[str, datetime]]] = {}
+    for page in plan.pages:
+        key = (page["level"], page["loop"], page["recipient"])
+        grouped.setdefault(key, []).append((page["channel"], page["next_attempt_at"]))
+    for (lvl, lp, recipient), channels in grouped.items():
+        name = None
+        if recipient.startswith("user:"):
+            user = session.get(User, int(recipient.removeprefix("user:")))
+            recipient, name = (user.email, user.name) if user else (recipient, None)
+        out.append(Entry(now, lvl, lp, recipient, name, tuple(channels)))
+    return out
+
+
+def _rule_json(verdict: Verdict | None) -> dict[str, Any] | None:
+    if verdict is None:
+        return None
+    return {"name": verdict.rule.name, "held": verdict.held, "when": verdict.rule.spec.get("when"),
+            "observed": verdict.observed, "dedup_key": verdict.dedup_key,
+            "severity": verdict.severity, "runbook": verdict.rule.runbook}
+
+
+def _observed(verdict: Verdict) -> str:
+    when = verdict.rule.spec.get("when")
+    seen = ", ".join(f"{k} {v}" for k, v in verdict.observed.items())
+    return "; ".join(x for x in (f"when {when}" if when else "", seen) if x) or "its condition"
+
