@@ -16,7 +16,7 @@ ladder runs as if nobody answers), and alerts arriving meanwhile.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -107,7 +107,11 @@ def simulate(session: Session, service: str, at: datetime, *, type_: str = "gene
              severity: str = "critical", summary: str | None = None,
              labels: dict[str, Any] | None = None, value: float | None = None,
              dedup_key: str | None = None) -> Answer:
-    """What a firing alert with these fields, sent to ``service`` at ``at``, would do."""
+    """What a firing alert with these fields, sent to ``service`` at ``at`` (aware), would
+    do. Times in the answer are UTC."""
+    if at.tzinfo is None:
+        raise SimulationError("at", "needs a UTC offset or a time zone")
+    at = at.astimezone(UTC)
     found = session.scalar(select(Service).where(Service.name == service))
     if found is None:
         raise SimulationError("service", f"no service {service!r}")
@@ -146,8 +150,9 @@ def simulate(session: Session, service: str, at: datetime, *, type_: str = "gene
         incident.next_action_at = window.ends_at
         answer.timeline = ladder(session, incident, window.ends_at)
         return answer
-    answer.reason = (f"opens an incident; rule {verdict.rule.name}" if verdict is not None
-                     else "opens an incident; no rule matches: the service's policy")
+    answer.reason = ("pages: opens an incident, " + (
+        f"routed by rule {verdict.rule.name}" if verdict is not None
+        else "to the service's policy (no rule matches)"))
     answer.timeline = ladder(session, incident, at)
     return answer
 
@@ -252,7 +257,19 @@ def _rule_json(verdict: Verdict | None) -> dict[str, Any] | None:
 
 
 def _observed(verdict: Verdict) -> str:
-    when = verdict.rule.spec.get("when")
-    seen = ", ".join(f"{k} {v}" for k, v in verdict.observed.items())
-    return "; ".join(x for x in (f"when {when}" if when else "", seen) if x) or "its condition"
+    """The rule's condition and what was seen: ``count >= 10 within 5m per merchant_id;
+    seen: count 1``."""
+    seen = ", ".join(f"{k} {_text(v)}" for k, v in verdict.observed.items())
+    parts = [_text(verdict.rule.spec.get("when") or ""), f"seen: {seen}" if seen else ""]
+    return "; ".join(p for p in parts if p) or "its condition"
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dict):
+        return " ".join(f"{k} {_text(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ",".join(map(_text, value))
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
 

@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
         pagerduty,
         rules,
         schedules,
+        simulate,
         slack,
         twilio,
         users,
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     twilio.init_app(app)
     heartbeats.init_app(app)
     maintenance.init_app(app)
+    simulate.init_app(app)
     limits.init_app(app, settings)
 
     @app.teardown_appcontext
