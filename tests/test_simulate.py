@@ -4,6 +4,7 @@ escalation as a timeline, and a proof that it writes nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,12 @@ def ny(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 @pytest.fixture
-def billing(factory: Any, config: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+def billing(factory: Any, config: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The shipped example team, with SMS and voice configured (fakes: nothing is sent)."""
     install(monkeypatch, "sms", "voice")
     apply(factory, *shipped(config))
-    return factory
+    yield factory
+    maintenance.invalidate()  # the windows cached for the next few seconds are gone
 
 
 def charge_failures(factory: Any, at: datetime, count: int,
