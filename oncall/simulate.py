@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from oncall import engine, intake, maintenance
+from oncall import engine, intake, maintenance, unpaged
 from oncall.ingest import NormalizedAlert, PayloadError
 from oncall.ingest.generic import parse_one
 from oncall.models import Incident, Service, User
@@ -228,13 +228,20 @@ _NOTES = {
 
 def _entries(session: Session, plan: engine.Plan, now: datetime) -> list[Entry]:
     """A planned step as timeline lines: its notes, then each recipient's channels."""
-    out = []
-    level = loop = 0
+    out: list[Entry] = []
+    waiting: list[str] = []  # a level's target entries come before its ``escalated``
     for event in plan.events:
-        detail = event["detail"]
-        level, loop = detail.get("level", level), detail.get("loop", loop)
-        if event["kind"] in _NOTES:
-            out.append(Entry(now, level, loop, note=_NOTES[event["kind"]](detail)))
+        kind, d = event["kind"], event["detail"]
+        if kind == "escalated":
+            out += [Entry(now, d["level"], d["loop"], note=text) for text in waiting]
+            waiting = []
+        elif kind == "unpaged":
+            out.append(Entry(now, unpaged.ADMIN_LEVEL, 0, note=_NOTES[kind](d)))
+        elif kind in _NOTES and "loop" in d:
+            out.append(Entry(now, d["level"], d["loop"], note=_NOTES[kind](d)))
+        elif kind in _NOTES:
+            waiting.append(_NOTES[kind](d))
+    out += [Entry(now, plan.result.level, plan.result.loop, note=t) for t in waiting]
     grouped: dict[tuple[int, int, str], list[tuple[str, datetime]]] = {}
     for page in plan.pages:
         key = (page["level"], page["loop"], page["recipient"])

@@ -244,3 +244,32 @@ def test_simulating_writes_nothing(billing: Any) -> None:
     with billing() as s:
         after = snapshot(s)
     assert after == before
+
+
+def test_a_level_whose_schedule_has_nobody_says_so_and_moves_on(billing: Any) -> None:
+    with billing() as s, s.begin():
+        s.add(User(email="root@example.com", name="Ada", role="admin", phone="+14155550199"))
+        for name in ("alice", "bob", "carol", "manager"):
+            user = s.scalar(select(User).where(User.email == f"{name}@example.com"))
+            s.delete(user)
+    answer = ask(billing, service="billing-cron", type_="cron_miss")
+    # Nobody left to page on any level: each level is noted and skipped at once (a new
+    # loop keeps its time), and the admins are paged at the first step.
+    assert pages(answer.timeline) == [
+        ("03:00", 0, 0, "root@example.com", [("sms", "03:00"), ("voice", "03:02")])]
+    said = [(e.at.astimezone(NY).strftime("%H:%M"), e.level, e.loop, e.note)
+            for e in answer.timeline if e.note]
+    assert said[:6] == [
+        ("03:00", 1, 0, "nobody is on call on schedule billing-primary"),
+        ("03:00", 1, 0, "level 1 names nobody to page: on to the next"),
+        ("03:00", 2, 0, "nobody is on call on schedule billing-secondary"),
+        ("03:00", 2, 0, "no such target: user:manager@example.com"),
+        ("03:00", 2, 0, "level 2 names nobody to page: on to the next"),
+        ("03:00", 3, 0, "no such target: user:manager@example.com")]
+    assert ("03:00", 0, 0, "nobody was paged (no level of its escalation policy named "
+                           "anyone who could be paged): the admins are paged: "
+                           "root@example.com") in said
+    # A new loop is not started early: level 3's 5 minutes, then the next repeat.
+    assert [(at, loop) for at, level, loop, note in said
+            if level == 1 and "schedule" in note] == [
+        ("03:00", 0), ("03:05", 1), ("03:10", 2)]
