@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oncall import engine, intake, maintenance, unpaged
-from oncall.ingest import NormalizedAlert, PayloadError
+from oncall.ingest import FORMATS, NormalizedAlert, PayloadError
 from oncall.ingest.generic import parse_one
 from oncall.models import Incident, Service, User
 from oncall.rules.route import Verdict
@@ -106,22 +106,30 @@ class Answer:
 def simulate(session: Session, service: str, at: datetime, *, type_: str = "generic",
              severity: str = "critical", summary: str | None = None,
              labels: dict[str, Any] | None = None, value: float | None = None,
-             dedup_key: str | None = None) -> Answer:
-    """What a firing alert with these fields, sent to ``service`` at ``at`` (aware), would
-    do. Times in the answer are UTC."""
+             dedup_key: str | None = None, payload: Any = None,
+             kind: str = "generic") -> Answer:
+    """What a firing alert sent to ``service`` at ``at`` (aware) would do: the alert of
+    these fields, or the one firing alert of ``payload``, a webhook body of integration
+    ``kind`` (read by intake's own adapter; an alert that names another known service goes
+    there, as at intake). Times in the answer are UTC."""
     if at.tzinfo is None:
         raise SimulationError("at", "needs a UTC offset or a time zone")
     at = at.astimezone(UTC)
     found = session.scalar(select(Service).where(Service.name == service))
     if found is None:
         raise SimulationError("service", f"no service {service!r}")
-    fields = {"type": type_, "severity": severity, "labels": labels or {}, "value": value,
-              "summary": summary or f"simulated {type_} alert", "dedup_key": dedup_key,
-              "service": service}
-    try:
-        alert = parse_one({k: v for k, v in fields.items() if v is not None})
-    except PayloadError as exc:
-        raise SimulationError(exc.field, exc.message) from None
+    if payload is not None:
+        alert = _from_payload(payload, kind)
+        named = session.scalar(select(Service).where(Service.name == alert.service))
+        found = named or found
+    else:
+        fields = {"type": type_, "severity": severity, "labels": labels or {}, "value": value,
+                  "summary": summary or f"simulated {type_} alert", "dedup_key": dedup_key,
+                  "service": service}
+        try:
+            alert = parse_one({k: v for k, v in fields.items() if v is not None})
+        except PayloadError as exc:
+            raise SimulationError(exc.field, exc.message) from None
     source = intake.Source(None, "simulation", "generic", found.id, found.name,
                            actor="simulation")
     params, verdict = intake.judge(session, source, alert, found.name, at,
@@ -182,6 +190,19 @@ def _joins(session: Session, answer: Answer, incident_id: int, released: bool) -
         stored.service, stored.severity, stored.summary, stored.policy, stored.level,
         stored.loop, due, stored.id), due)
     return answer
+
+
+def _from_payload(payload: Any, kind: str) -> NormalizedAlert:
+    if kind not in FORMATS:
+        raise SimulationError("format", f"one of {', '.join(FORMATS)}")
+    try:
+        firing = [a for a in FORMATS[kind](payload) if a.status != "resolved"]
+    except PayloadError as exc:
+        raise SimulationError(f"payload.{exc.field}".rstrip("."), exc.message) from None
+    if len(firing) != 1:
+        raise SimulationError("payload", f"holds {len(firing)} firing alerts; simulate one "
+                                         "at a time")
+    return firing[0]
 
 
 def ladder(session: Session, incident: Simulated, start: datetime) -> list[Entry]:

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from oncall.models import User
-from tests.conftest import apply, shipped
+from tests.conftest import ROOT, apply, shipped
 from tests.fakes import install
 
 NIGHT = "2026-12-08T03:00:00-05:00"  # Tuesday, New York: carol primary, bob secondary
@@ -73,6 +73,21 @@ def test_bad_input_is_a_422_naming_the_field(client: Any, viewer: dict[str, str]
     assert r.json["field"] == field
 
 
+def test_an_alertmanager_payload_is_read_as_its_integration_reads_it(
+        client: Any, viewer: dict[str, str]) -> None:
+    body = json.loads((ROOT / "tests/fixtures/alertmanager_webhook_firing.json").read_text())
+    body["alerts"] = body["alerts"][:1]
+    r = client.post("/api/v1/simulate", headers=viewer, json={
+        "service": "billing-api", "format": "alertmanager", "payload": body, "at": NIGHT})
+    assert r.status_code == 200, r.json
+    assert r.json["alert"]["type"] == "ChargeFailureRateHigh"  # its alertname, as at intake
+    assert r.json["timeline"][0]["recipient"] == "carol@example.com"
+    body["alerts"] = []
+    r = client.post("/api/v1/simulate", headers=viewer, json={
+        "service": "billing-api", "format": "alertmanager", "payload": body})
+    assert r.status_code == 422 and r.json["field"].startswith("payload"), r.json
+
+
 def test_it_needs_a_token(client: Any, viewer: dict[str, str]) -> None:
     assert client.post("/api/v1/simulate", json={"service": "billing-cron"}).status_code == 401
 
@@ -110,5 +125,12 @@ def test_the_cli_prints_the_timeline_in_the_given_zone(
     as_json = runner.invoke(cli, [*args, "--json"])
     assert as_json.exit_code == 0, as_json.output
     assert json.loads(as_json.output)["outcome"] == "held"
+    body = json.loads((ROOT / "tests/fixtures/alertmanager_webhook_firing.json").read_text())
+    body["alerts"] = body["alerts"][:1]
+    from_file = runner.invoke(cli, ["simulate", "--service", "billing-api", "--format",
+                                    "alertmanager", "--payload", "-", "--at", NIGHT],
+                              input=json.dumps(body))
+    assert from_file.exit_code == 0, from_file.output
+    assert "a critical ChargeFailureRateHigh alert for billing-api" in from_file.output
     bad = runner.invoke(cli, ["simulate", "--service", "nope"])
     assert bad.exit_code != 0 and "service: no service 'nope'" in bad.output

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
 from oncall.cli import cli
 from oncall.cli.common import json_option, session, settings
-from oncall.ingest import SEVERITIES
+from oncall.ingest import FORMATS, SEVERITIES
 from oncall.models import utcnow
 from oncall.notify import registry
 from oncall.simulate import Answer, Entry, SimulationError, simulate
@@ -28,13 +28,19 @@ from oncall.simulate import Answer, Entry, SimulationError, simulate
 @click.option("--summary", help="The alert's summary.")
 @click.option("--value", type=float, help="The alert's value (threshold rules compare it).")
 @click.option("--dedup-key", help="The sender's dedup key.")
+@click.option("--payload", type=click.File("r"),
+              help="Instead of the fields: a webhook body (JSON file, - for stdin) holding one "
+                   "firing alert, as an integration of --format receives it.")
+@click.option("--format", "kind", type=click.Choice(list(FORMATS)), default="generic",
+              show_default=True, help="The format of --payload.")
 @click.option("--at", "at_", help="When (ISO 8601; default now). Without an offset: in --tz.")
 @click.option("--tz", "tz_name", default="UTC", show_default=True,
               help="The zone --at is read in and times are printed in.")
 @json_option
 def simulate_cmd(service: str, type_: str, severity: str, labels: tuple[str, ...],
                  summary: str | None, value: float | None, dedup_key: str | None,
-                 at_: str | None, tz_name: str, as_json: bool) -> None:
+                 payload: TextIO | None, kind: str, at_: str | None, tz_name: str,
+                 as_json: bool) -> None:
     """What an alert would do: held or paged, by which rule, the open incident it joins,
     and who is paged on which channel when, until the ladder ends. Writes nothing.
 
@@ -46,11 +52,16 @@ def simulate_cmd(service: str, type_: str, severity: str, labels: tuple[str, ...
         raise click.BadParameter(f"{tz_name!r} is not an IANA time zone",
                                  param_hint="--tz") from None
     at = _at(at_, tz)
+    try:
+        body = json.load(payload) if payload is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--payload") from None
     registry.setup(settings())  # which channels page, as in the worker
     try:
         with session() as s:
             answer = simulate(s, service, at, type_=type_, severity=severity, summary=summary,
-                              labels=_labels(labels), value=value, dedup_key=dedup_key)
+                              labels=_labels(labels), value=value, dedup_key=dedup_key,
+                              payload=body, kind=kind)
             s.rollback()
     except SimulationError as exc:
         raise click.ClickException(str(exc)) from None

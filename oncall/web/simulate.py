@@ -14,7 +14,7 @@ from flask import Flask
 from marshmallow import ValidationError
 
 from oncall import simulate as simulator
-from oncall.ingest import SEVERITIES
+from oncall.ingest import FORMATS, SEVERITIES
 from oncall.models import utcnow
 from oncall.web import session
 from oncall.web.auth import require
@@ -34,6 +34,11 @@ class SimulateIn(Schema):
     labels = Dict(keys=String(), values=Raw(allow_none=True), load_default=dict)
     value = Float(allow_none=True, allow_nan=False)
     dedup_key = String(validate=Length(1, 255))
+    format = String(load_default="generic", validate=OneOf(list(FORMATS)),
+                    metadata={"description": "the webhook format of `payload`"})
+    payload = Raw(metadata={"description": "instead of the fields above: a webhook body as "
+                                           "an integration of `format` receives it, holding "
+                                           "one firing alert; `service` is the integration's"})
     at = String(metadata={"description": "ISO 8601; default now. Without an offset it is "
                                          "read in `timezone` (default UTC)"})
     timezone = String(metadata={"description": "an IANA zone, e.g. Europe/Berlin"})
@@ -126,7 +131,8 @@ def simulate(data: Any) -> dict[str, Any]:
         answer = simulator.simulate(
             session(), asked["service"], at, type_=asked["type"], severity=asked["severity"],
             summary=asked.get("summary"), labels=asked["labels"], value=asked.get("value"),
-            dedup_key=asked.get("dedup_key"))
+            dedup_key=asked.get("dedup_key"), payload=asked.get("payload"),
+            kind=asked["format"])
     except simulator.SimulationError as exc:
         raise BadRequest(exc.field, exc.message, 422) from None
     finally:
