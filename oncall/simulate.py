@@ -175,6 +175,11 @@ def _joins(session: Session, answer: Answer, incident_id: int, released: bool) -
                        "loop": stored.loop, "summary": stored.summary,
                        "next_action_at": stored.next_action_at}
     answer.policy = (stored.policy or {}).get("name", answer.policy)
+    if stored.status == "acknowledged" and stored.next_action_at is not None:
+        answer.reason = (f"joins incident #{stored.id} (acknowledged): nobody is paged unless "
+                         f"the acknowledgement lapses at {stored.next_action_at.isoformat()} "
+                         "(the policy's ack_timeout), when its ladder restarts")
+        return answer
     if stored.status != "triggered" or stored.next_action_at is None:
         answer.reason = (f"joins incident #{stored.id} ({stored.status}): nobody more is paged "
                          "for it")

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from oncall import intake, maintenance, paging
+from oncall import incidents, intake, maintenance, paging
 from oncall.ingest.generic import parse_one
 from oncall.models import Base, MaintenanceWindow, Service, User
 from oncall.simulate import Answer, SimulationError, simulate
@@ -167,6 +167,11 @@ def test_an_alert_joins_the_open_incident_of_its_key(billing: Any) -> None:
     later = ask(billing, at=NIGHT + timedelta(minutes=1))
     assert later.outcome == "joins"
     assert pages(later.timeline)[0][:4] == ("03:05", 2, 0, BOB)  # level 1 is paged already
+    with billing() as s, s.begin():
+        incidents.acknowledge(s, tenth.incident_id, "carol@example.com", NIGHT)
+    acked = ask(billing, at=NIGHT + timedelta(minutes=2))
+    assert acked.outcome == "joins" and acked.timeline == []
+    assert "(acknowledged)" in acked.reason and "ack_timeout" in acked.reason  # 30m in the file
 
 
 def test_a_service_without_a_policy_pages_the_admins(billing: Any) -> None:
