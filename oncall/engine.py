@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
@@ -143,6 +143,30 @@ class Contended(RuntimeError):
     locks no rows on reading): the caller steps the batch again one incident at a time."""
 
 
+class Stepped(Protocol):
+    """What working out a step reads of an incident: a stored ``Incident``, or the
+    simulator's incident that is never stored (``oncall.simulate``)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def service_id(self) -> int: ...
+    @property
+    def service(self) -> Service: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def policy(self) -> dict[str, Any] | None: ...
+    @property
+    def level(self) -> int: ...
+    @property
+    def loop(self) -> int: ...
+    @property
+    def next_action_at(self) -> datetime | None: ...
+
+
 @dataclass
 class Plan:
     """An incident's due step, worked out before anything is written: the claim (from the
@@ -154,6 +178,8 @@ class Plan:
     events: list[dict[str, Any]] = field(default_factory=list)
     pages: list[dict[str, Any]] = field(default_factory=list)
     result: StepResult = field(default_factory=StepResult)
+    # The incident whose ``unpaged`` entry is logged once the step is written.
+    unpaged: Stepped | None = None
 
 
 def take_step(session: Session, incident: Incident, now: datetime,
@@ -180,10 +206,11 @@ def take_steps(session: Session, incidents: list[Incident], now: datetime,
     return _apply(session, plans, now)
 
 
-def plan_step(session: Session, incident: Incident, now: datetime, actor: str,
+def plan_step(session: Session, incident: Stepped, now: datetime, actor: str,
               lookups: Lookups) -> Plan:
-    """Work out the incident's step (reads only): the levels it pages, skipping those that
-    name nobody, or the end of the ladder."""
+    """Work out the incident's step (reads only, writes nothing: the simulator runs whole
+    ladders with it): the levels it pages, skipping those that name nobody, or the end of
+    the ladder."""
     policy = incident.policy
     if policy is None:
         policy = lookups.policy(session, incident.service_id)
@@ -213,6 +240,7 @@ def plan_step(session: Session, incident: Incident, now: datetime, actor: str,
         events, pages = unpaged.page_admins(session, incident, policy, now, lookups)
         plan.events += events
         plan.pages += pages
+        plan.unpaged = incident
     plan.claim.update(new_level=result.level, new_loop=result.loop,
                       next_action_at=result.next_action_at)
     return plan
@@ -233,6 +261,9 @@ def _claim(session: Session, plans: list[Plan]) -> bool:
 def _apply(session: Session, plans: list[Plan], now: datetime) -> list[StepResult]:
     """Write the claimed steps' timeline entries and pages, one statement each."""
     record_many(session, [e for plan in plans for e in plan.events])
+    for plan in plans:
+        if plan.unpaged is not None:
+            unpaged.warn(plan.unpaged, next(e for e in plan.events if e["kind"] == "unpaged"))
     rows = [row for plan in plans for row in plan.pages]
     if rows:
         made = {(r.incident_id, r.level, r.loop, r.recipient, r.channel): r.id
@@ -270,7 +301,7 @@ WHERE i.id = c.incident_id AND i.status = 'triggered' AND i.level = c.level
 """)
 
 
-def _page_level(session: Session, incident: Incident, step: escalation.Step, now: datetime,
+def _page_level(session: Session, incident: Stepped, step: escalation.Step, now: datetime,
                 due: datetime | None, actor: str, plan: Plan, lookups: Lookups) -> bool:
     """Plan the level's pages; returns whether the level named anyone to page."""
     users, rooms = _resolve_targets(session, incident.id, step, now, lookups, plan.events)

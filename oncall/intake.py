@@ -226,11 +226,7 @@ def _one_by_one(session: Session, source: Source, alerts: list[NormalizedAlert],
     postgres = db.is_postgres(session)
     outcomes = []
     for alert, named in zip(alerts, names, strict=True):
-        service_id = service_ids.get(named or "", source.service_id)
-        params = _params(source, service_id, alert, now)
-        verdict = route.route(session, alert, named or source.service, now)
-        if verdict is not None:
-            params.update(verdict.params())
+        params, verdict = judge(session, source, alert, named, now, service_ids)
         if verdict is not None and (verdict.held or (verdict.manages_resolution
                                                      and alert.status == "resolved")):
             outcomes.append(_store_only(session, params))
@@ -243,6 +239,30 @@ def _one_by_one(session: Session, source: Source, alerts: list[NormalizedAlert],
         if verdict is not None:
             route.remember(session, verdict, outcomes[-1].incident_id, outcomes[-1].new, now)
     return outcomes
+
+
+def judge(session: Session, source: Source, alert: NormalizedAlert, named: str | None,
+          now: datetime, service_ids: dict[str, int]) -> tuple[dict[str, Any],
+                                                                route.Verdict | None]:
+    """What storing one alert will do, decided before anything is written (reads only; the
+    simulator asks the same): the statement parameters of the alert and of the incident it
+    opens or joins (key, summary, severity, policy snapshot, runbook), and the first
+    matching rule's verdict (None: no rule matches). ``named``: the service the alert names,
+    if known (else the integration's)."""
+    service_id = service_ids.get(named or "", source.service_id)
+    params = _params(source, service_id, alert, now)
+    verdict = route.route(session, alert, named or source.service, now)
+    if verdict is not None:
+        params.update(verdict.params())
+    return params, verdict
+
+
+def open_incident(session: Session, service_id: int, dedup_key: str) -> tuple[int, str] | None:
+    """The open incident (id, status) that a firing alert with this incident key joins:
+    the lookup the intake statements make (``_FIND_OPEN``)."""
+    row = session.connection().execute(_FIND, {"service_id": service_id,
+                                               "inc_key": dedup_key}).first()
+    return None if row is None else (int(row[0]), str(row[1]))
 
 
 def _trigger_pg_batch(session: Session, source: Source, alerts: list[NormalizedAlert],
@@ -309,12 +329,12 @@ def _trigger_pg(session: Session, params: dict[str, Any], alone: bool = False) -
 
 def _trigger(session: Session, params: dict[str, Any], alert: NormalizedAlert) -> Outcome:
     conn = session.connection()
-    row = conn.execute(_OPEN, params).first()
-    new = row is not None
-    if row is None:
-        row = conn.execute(_FIND, params).first()
-        assert row is not None, "a conflicting open incident must exist"
-    incident_id, status = row
+    opened = conn.execute(_OPEN, params).first()
+    new = opened is not None
+    found = (opened[0], opened[1]) if opened is not None else open_incident(
+        session, params["service_id"], params["inc_key"])
+    assert found is not None, "a conflicting open incident must exist"
+    incident_id, status = found
     alert_id = conn.execute(_STORE, {**params, "incident_id": incident_id}).scalar_one()
     if new:
         extra = {"rule": params["rule"]} if params["rule"] else {}

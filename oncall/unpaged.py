@@ -25,7 +25,7 @@ from oncall.incidents import event
 from oncall.models import Incident, Page, User
 
 if TYPE_CHECKING:  # the engine imports this module
-    from oncall.engine import Lookups
+    from oncall.engine import Lookups, Stepped
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +38,17 @@ def reason(policy: dict[str, Any] | None) -> str:
     return "no level of its escalation policy named anyone who could be paged"
 
 
-def notice_text(incident: Incident, why: str) -> str:
+def notice_text(incident: Stepped, why: str) -> str:
     return (f"Nobody was paged for incident #{incident.id} ({incident.service.name}: "
             f"{incident.summary}): {why}. Acknowledge it, and fix the routing.")
 
 
-def page_admins(session: Session, incident: Incident, policy: dict[str, Any] | None,
+def page_admins(session: Session, incident: Stepped, policy: dict[str, Any] | None,
                 now: datetime, lookups: Lookups) -> tuple[list[dict[str, Any]],
                                                            list[dict[str, Any]]]:
     """The timeline entry and the admins' pages for an incident whose first step paged
-    nobody. Returns (events, page rows) for the caller's step to write."""
+    nobody. Returns (events, page rows) for the caller's step to write (reads only: the
+    engine logs ``warn`` once it has written them)."""
     why = reason(policy)
     text = notice_text(incident, why)
     admins = list(session.scalars(select(User).where(User.role == "admin").order_by(User.id)))
@@ -61,11 +62,17 @@ def page_admins(session: Session, incident: Incident, policy: dict[str, Any] | N
                                     now))
         if rules:
             notified.append(admin.email)
-    # repr(): the summary is the sender's text; it must not forge log lines.
-    log.warning("incident #%s (%s, %r) pages nobody: %s; notifying admins: %s", incident.id,
-                incident.service.name, incident.summary, why, ", ".join(notified) or "none")
     entry = event(incident.id, "unpaged", "system", now, reason=why, admins_notified=notified)
     return [entry], pages
+
+
+def warn(incident: Stepped, entry: dict[str, Any]) -> None:
+    """Log the ``unpaged`` timeline entry (``page_admins``) once its step is written."""
+    detail = entry["detail"]
+    # repr(): the summary is the sender's text; it must not forge log lines.
+    log.warning("incident #%s (%s, %r) pages nobody: %s; notifying admins: %s", incident.id,
+                incident.service.name, incident.summary, detail["reason"],
+                ", ".join(detail["admins_notified"]) or "none")
 
 
 def open_unpaged(session: Session) -> int:

@@ -24,6 +24,12 @@ def cli(data_dir: Path) -> None:
 
 
 def main() -> None:
-    from oncall.cli import admin, config, heartbeats, run  # noqa: F401 - they attach commands
+    from oncall.cli import (  # noqa: F401 - they attach commands
+        admin,
+        config,
+        heartbeats,
+        run,
+        simulate,
+    )
 
     cli(prog_name="oncall")

@@ -2,6 +2,13 @@
 ends. Pure matching in ``window``; intake's hook and the cache in ``holding``; changes (API and
 ``oncall apply``) in ``service``."""
 
-from oncall.maintenance.holding import active, hold, hold_opened, invalidate
+from oncall.maintenance.holding import (
+    JOINED_OUTSIDE,
+    active,
+    hold,
+    hold_opened,
+    holding_window,
+    invalidate,
+)
 
-__all__ = ["active", "hold", "hold_opened", "invalidate"]
+__all__ = ["JOINED_OUTSIDE", "active", "hold", "hold_opened", "holding_window", "invalidate"]

@@ -66,6 +66,9 @@ def active(session: Session, now: datetime) -> list[Window]:
     return [w for w in windows if w.active_at(now)]
 
 
+JOINED_OUTSIDE = "an alert outside every maintenance window joined it"
+
+
 def hold(session: Session, source: Source, alerts: Sequence[NormalizedAlert],
          outcomes: Sequence[Outcome], now: datetime, service_ids: dict[str, int]) -> None:
     """Hold the incidents that matching alerts opened; release held ones that an alert
@@ -75,21 +78,29 @@ def hold(session: Session, source: Source, alerts: Sequence[NormalizedAlert],
         if alert.status != "firing" or outcome.incident_id is None:
             continue
         service = alert.service if alert.service in service_ids else source.service
-        matching = [w for w in windows if w.matches(service, alert.type, alert.labels)]
-        if outcome.new and matching:
-            _hold(session, outcome.incident_id, max(matching, key=lambda w: w.ends_at), now)
-        elif not matching and not outcome.new:
-            release(session, [outcome.incident_id], now,
-                    "an alert outside every maintenance window joined it")
+        holding = holding_window(windows, service, alert.type, alert.labels)
+        if outcome.new and holding is not None:
+            _hold(session, outcome.incident_id, holding, now)
+        elif holding is None and not outcome.new:
+            release(session, [outcome.incident_id], now, JOINED_OUTSIDE)
+
+
+def holding_window(windows: Iterable[Window], service: str | None, type_: str,
+                   labels: Mapping[str, Any]) -> Window | None:
+    """Of the windows in force, the one that holds a new incident opened by this alert (of
+    those matching it, the one ending last); None: no window matches, the alert pages (and
+    releases a held incident it joins). Pure: intake and the simulator ask the same."""
+    matching = [w for w in windows if w.matches(service, type_, labels)]
+    return max(matching, key=lambda w: w.ends_at) if matching else None
 
 
 def hold_opened(session: Session, incident_id: int, service: str | None, type_: str,
                 labels: Mapping[str, Any], now: datetime) -> None:
     """Hold an incident opened other than by an alert (a threshold rule's periodic
     re-evaluation) if a window in force matches what opened it."""
-    matching = [w for w in active(session, now) if w.matches(service, type_, labels)]
-    if matching:
-        _hold(session, incident_id, max(matching, key=lambda w: w.ends_at), now)
+    holding = holding_window(active(session, now), service, type_, labels)
+    if holding is not None:
+        _hold(session, incident_id, holding, now)
 
 
 def _hold(session: Session, incident_id: int, window: Window, now: datetime) -> None:

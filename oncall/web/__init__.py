@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
         pagerduty,
         rules,
         schedules,
+        simulate,
         slack,
         twilio,
         users,
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     twilio.init_app(app)
     heartbeats.init_app(app)
     maintenance.init_app(app)
+    simulate.init_app(app)
     limits.init_app(app, settings)
     openapi.init_app(app)  # last: it completes what the blueprints documented
 

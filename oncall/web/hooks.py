@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from oncall import hostile, intake, jobs, metrics
 from oncall.incidents import Outcome
-from oncall.ingest import SEVERITIES, NormalizedAlert, PayloadError, alertmanager, generic, grafana
+from oncall.ingest import FORMATS, SEVERITIES, NormalizedAlert, PayloadError
 from oncall.ingest.alert import batch_size
 from oncall.intake import Source
 from oncall.models import Integration, Service, utcnow
@@ -33,11 +33,7 @@ log = logging.getLogger(__name__)
 SANITIZED_KEY = "oncall_sanitized"
 bp = APIBlueprint("hooks", __name__, tag="Alert intake")
 
-ADAPTERS: dict[str, Callable[[Any], list[NormalizedAlert]]] = {
-    "generic": generic.parse,
-    "alertmanager": alertmanager.parse,
-    "grafana": grafana.parse,
-}
+ADAPTERS: dict[str, Callable[[Any], list[NormalizedAlert]]] = FORMATS
 KIND_PATHS = {"pagerduty": "POST /v2/enqueue (routing_key = the integration key)"}
 
 RESPONSES = {
