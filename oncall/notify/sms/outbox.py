@@ -124,7 +124,9 @@ def finish(session: Session, batch: Batch, provider_id: str | None,
            error: DeliveryError | None, now: datetime) -> None:
     """Store the provider's id (or the error) on the send, after ``record_outcome``. A
     provider id another send already holds (``uq_provider_sends_provider_id``) is logged
-    and left off this one: the pages' outcome, already stored, stands."""
+    and left off this one: the pages' outcome, already stored, stands. An SMS whose answer
+    was lost (``DeliveryError.answer_lost``) is not refused: it stays ``requested``, to be
+    looked up at Twilio when the page is retried."""
     if batch.found is not None:
         # No new request: the lost one was found at Twilio and holds the SID.
         found_id, sid = batch.found
@@ -145,6 +147,12 @@ def finish(session: Session, batch: Batch, provider_id: str | None,
         conn.execute(update(ProviderSend).where(
             ProviderSend.id.in_(covered), ProviderSend.status == "requested")
             .values(status="superseded", updated_at=now))
+    if error is not None and error.answer_lost and batch.page.channel == "sms":
+        # Twilio may have taken it: the request stays open ("requested"), so that the
+        # page's retry looks it up by its reference (``lost``) instead of texting again.
+        conn.execute(update(ProviderSend).where(ProviderSend.id == batch.send_id).values(
+            error=f"answer lost: {error}", updated_at=now))
+        return
     _store_id(session, update(ProviderSend).where(ProviderSend.id == batch.send_id),
               dict(status="accepted" if error is None else "rejected",
                    error=str(error) if error else None, updated_at=now),
