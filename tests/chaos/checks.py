@@ -15,6 +15,10 @@ from oncall.notify.sms.text import ref_of
 from tests.chaos.scenario import ESCALATE_AFTER, LEVELS, REPEAT, Record
 
 MAX_LATE = 30.0  # seconds a page may go out after it was due
+# A request already under way when the acknowledgement landed: the worker had re-checked the
+# incident before it, and makes the request right after recording it (a few statements);
+# anything later than this after the acknowledgement is not "in flight".
+IN_FLIGHT = 5.0
 
 
 def epoch(value: datetime) -> float:
@@ -48,6 +52,9 @@ def load(url: str) -> dict[str, list[Any]]:
                 "sends": conn.execute(text(
                     "SELECT id, body, page_ids, status, created_at, provider_id "
                     "FROM provider_sends")).all(),
+                "paged": conn.execute(text(
+                    "SELECT incident_id, detail FROM incident_events "
+                    "WHERE kind = 'paged'")).all(),
             }
     finally:
         engine.dispose()
@@ -88,8 +95,11 @@ def _stored(record: Record, db: dict[str, list[Any]], report: Report) -> None:
             if incident not in incidents:
                 report.problems.append(f"alert {sent.seq}: incident {incident} not stored")
     other = {str(k): v for k, v in codes.items() if k not in (202, 503)}
+    slowest = {str(code): round(max(a.took for a in record.alerts if a.status == code), 2)
+               for code in codes}
     report.stats.update(alerts_sent=len(record.alerts), accepted_202=len(accepted),
                         refused_503=codes.get(503, 0), other_answers=other,
+                        slowest_answer_seconds=slowest,
                         incidents=len(incidents), acknowledged_by_api=len(record.acks),
                         ack_retries=record.ack_failures)
     if other:
@@ -122,6 +132,7 @@ def _pages(record: Record, db: dict[str, list[Any]], report: Report) -> None:
             took[page_id].append((request.wall, request.sid or "", send))
 
     late: list[float] = []
+    after_ack: list[float] = []
     for page in pages.values():
         got = sorted(took.get(page.id, []), key=lambda t: t[0])
         incident = incidents[page.incident_id]
@@ -149,10 +160,14 @@ def _pages(record: Record, db: dict[str, list[Any]], report: Report) -> None:
             if epoch(page.created_at) > acked:
                 report.problems.append(f"{where} was made after the acknowledgement")
             for at, sid, send in got:
-                # A request after the acknowledgement is allowed only when the decision to
-                # send (its request row, written after the incident was last checked) came
-                # before it: a send already in flight when the ack landed.
-                if at > acked and epoch(send.created_at) > acked:
+                # A request after the acknowledgement is allowed only when it was already
+                # in flight: its request row (written with the time the worker claimed the
+                # page and re-checked the incident) is older than the acknowledgement, and
+                # the request followed within IN_FLIGHT seconds.
+                if at <= acked:
+                    continue
+                after_ack.append(at - acked)
+                if epoch(send.created_at) > acked or at - acked > IN_FLIGHT:
                     report.problems.append(
                         f"{where}: {sid} requested {at - acked:.2f} s after the "
                         f"acknowledgement, decided {epoch(send.created_at) - acked:.2f} s "
@@ -165,9 +180,11 @@ def _pages(record: Record, db: dict[str, list[Any]], report: Report) -> None:
         if value > MAX_LATE:
             report.problems.append(f"a page went out {value:.1f} s after it was due")
     _ladders(db, report)
+    _timeline(db, report)
     statuses = Counter(p.status for p in pages.values())
     report.stats.update(
         pages=dict(statuses), sms_taken_by_twilio=len(messages),
+        requests_in_flight_at_an_ack=[round(v, 2) for v in sorted(after_ack)],
         provider_sends=dict(Counter(s.status for s in db["sends"])),
         lateness_seconds={"max": round(max(late), 1) if late else None,
                           "median": round(statistics.median(late), 2) if late else None})
@@ -196,3 +213,21 @@ def _ladders(db: dict[str, list[Any]], report: Report) -> None:
             report.problems.append(
                 f"incident {incident.id} ({incident.status}, never acknowledged) is missing "
                 f"{sorted(want - sent[incident.id])}")
+
+
+def _timeline(db: dict[str, list[Any]], report: Report) -> None:
+    """The timeline shows what was really sent: one ``paged`` entry per sent page, with the
+    SID Twilio gave it; none for a page that was not sent."""
+    entries: dict[int, list[Any]] = defaultdict(list)
+    for row in db["paged"]:
+        detail = row.detail or {}
+        if detail.get("page_id") is not None:
+            entries[int(detail["page_id"])].append(detail.get("provider_id"))
+    for page in db["pages"]:
+        got = entries.get(page.id, [])
+        if page.status == "sent" and got != [page.provider_id]:
+            report.problems.append(f"page {page.id} (sent as {page.provider_id}) has "
+                                   f"timeline entries {got}")
+        if page.status != "sent" and got:
+            report.problems.append(f"page {page.id} ({page.status}) is on the timeline as "
+                                   f"paged {got}")

@@ -73,6 +73,7 @@ class Sent:
     web: int
     at: float
     status: int | None  # None: no answer (connection refused, timeout)
+    took: float = 0.0
     incidents: list[int] = field(default_factory=list)
     alert_ids: list[int] = field(default_factory=list)
 
@@ -252,6 +253,7 @@ class Run:
                 sent.alert_ids = [int(o["alert_id"]) for o in outcomes]
         except requests.RequestException:
             pass
+        sent.took = self.clock() - sent.at
         with self.record.lock:
             self.record.alerts.append(sent)
             for incident in sent.incidents:
