@@ -19,6 +19,11 @@ MAX_LATE = 30.0  # seconds a page may go out after it was due
 # incident before it, and makes the request right after recording it (a few statements);
 # anything later than this after the acknowledgement is not "in flight".
 IN_FLIGHT = 5.0
+# The two clocks compared are each a little off the moment that matters: ``acked_at`` is
+# taken before the acknowledgement commits, and a request row's ``created_at`` a few
+# statements after the worker re-checked the incident (when it was called without a time).
+# A decision within this of the acknowledgement may have been made before it.
+DECISION_SKEW = 1.0
 
 
 def epoch(value: datetime) -> float:
@@ -161,13 +166,13 @@ def _pages(record: Record, db: dict[str, list[Any]], report: Report) -> None:
                 report.problems.append(f"{where} was made after the acknowledgement")
             for at, sid, send in got:
                 # A request after the acknowledgement is allowed only when it was already
-                # in flight: its request row (written with the time the worker claimed the
-                # page and re-checked the incident) is older than the acknowledgement, and
-                # the request followed within IN_FLIGHT seconds.
+                # in flight: its request row (written when the worker had re-checked the
+                # incident) is not younger than the acknowledgement (up to DECISION_SKEW),
+                # and the request followed within IN_FLIGHT seconds.
                 if at <= acked:
                     continue
                 after_ack.append(at - acked)
-                if epoch(send.created_at) > acked or at - acked > IN_FLIGHT:
+                if epoch(send.created_at) - acked > DECISION_SKEW or at - acked > IN_FLIGHT:
                     report.problems.append(
                         f"{where}: {sid} requested {at - acked:.2f} s after the "
                         f"acknowledgement, decided {epoch(send.created_at) - acked:.2f} s "
