@@ -114,6 +114,7 @@ class Cluster:
         self.urls: list[str] = []
         self.integration = ""
         self.api_token = ""
+        self.passed = False  # the logs are kept unless the run passed
 
     def _lose_some(self, got: Received) -> float:
         if got.kind == "message" and got.status == 201 \

@@ -11,6 +11,7 @@ Run it alone: ``.venv/bin/python -m pytest tests/chaos -m slow -s`` (docs/_ops_c
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,7 +43,10 @@ def cluster() -> Iterator[Cluster]:
         yield started
     finally:
         started.close()
-        print(f"\nchaos logs: {tmp / 'logs'}")
+        if started.passed:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"\nchaos logs kept: {tmp / 'logs'}")
 
 
 def test_production_mode_keeps_every_promise_under_faults(cluster: Cluster) -> None:
@@ -50,3 +54,4 @@ def test_production_mode_keeps_every_promise_under_faults(cluster: Cluster) -> N
     report = checks.check(record, checks.load(cluster.pg.url))
     print("\n" + report.text())
     assert not report.problems, report.text()
+    cluster.passed = True
