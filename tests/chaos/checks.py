@@ -53,7 +53,7 @@ def load(url: str) -> dict[str, list[Any]]:
                     "SELECT id, status, created_at, acked_at FROM incidents")).all(),
                 "pages": conn.execute(text(
                     "SELECT id, incident_id, level, loop, status, channel, created_at, sent_at,"
-                    " provider_id, error FROM pages")).all(),
+                    " provider_id, error, attempts FROM pages")).all(),
                 "sends": conn.execute(text(
                     "SELECT id, body, page_ids, status, created_at, provider_id "
                     "FROM provider_sends")).all(),
@@ -181,9 +181,12 @@ def _pages(record: Record, db: dict[str, list[Any]], report: Report) -> None:
             due = _due(page, incident, pages)
             if due is not None:
                 late.append(got[0][0] - due)
-    for value in late:
-        if value > MAX_LATE:
-            report.problems.append(f"a page went out {value:.1f} s after it was due")
+                if late[-1] > MAX_LATE:
+                    report.problems.append(
+                        f"{where} went out {late[-1]:.1f} s after it was due: escalated "
+                        f"{epoch(page.created_at) - due:.1f} s late, first request "
+                        f"{got[0][0] - epoch(page.created_at):.1f} s after that, "
+                        f"{page.attempts} attempt(s), requests {[s.id for _, _, s in got]}")
     _ladders(db, report)
     _timeline(db, report)
     statuses = Counter(p.status for p in pages.values())

@@ -176,15 +176,20 @@ class Process:
                               f"{tail}")
             self.start()
 
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
+    def terminate(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+
+    def stop(self, wait: float = 15) -> None:
+        """After ``terminate``: wait for the process, then kill what is left of its group."""
+        if self.proc is None:
             return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(wait)
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+        self.proc.wait(10)
 
 
 class Supervisor:
@@ -206,8 +211,11 @@ class Supervisor:
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self.thread.join(5)
+        for p in self.processes:  # all at once: each may take seconds to shut down
+            p.terminate()
+        deadline = time.monotonic() + 15
         for p in self.processes:
-            p.stop()
+            p.stop(max(0.1, deadline - time.monotonic()))
 
     def _watch(self) -> None:
         while not self._stop.wait(0.2):
