@@ -345,3 +345,25 @@ def test_a_refused_connection_is_not_a_lost_answer() -> None:
     assert not may_have_left(requests.ConnectTimeout("connect timed out"))
     assert may_have_left(requests.ReadTimeout(ReadTimeoutError(None, "/", "read timed out")))
     assert may_have_left(requests.ConnectionError("Connection aborted: RemoteDisconnected"))
+
+
+def test_a_page_whose_answer_was_lost_is_not_bundled_into_another_send(
+        factory: Any, cast: Cast, pager: Pager, alice: Phone,
+        fake_twilio: FakeTwilio) -> None:
+    """Found by the chaos test: a page waiting to be retried after its answer was lost was
+    taken into the next SMS to the same person, without its lost request being looked up,
+    and so texted twice. It is left out of the bundle and looked up on its own."""
+    _answer_late(fake_twilio)
+    one = pager.trigger(dedup_key="one")
+    pager.tick()
+    first = alice.expect_sms(rf"#{one} ")
+    two = pager.trigger(dedup_key="two")
+    page_two = first_page(factory, pager, two)
+    pager.now += timedelta(seconds=10)  # page one's retry is due as well
+    paging.deliver_page(factory, page_two, pager.now)
+    second = alice.expect_sms(rf"#{two} ")
+    assert f"#{one} " not in second.form["Body"]
+    pager.tick(1)
+    alice.assert_quiet()
+    page_one = page_of(factory, one, loop=0)
+    assert (page_one.status, page_one.provider_id) == ("sent", first.sid)

@@ -110,7 +110,8 @@ def prepare(factory: sessionmaker[Session], outgoing: OutgoingPage,
         if outgoing.channel == "sms":
             if user_id is not None:
                 if not resolution.unknown:  # else resend exactly what may have gone out
-                    page_ids += _claim_waiting(session, user_id, outgoing.page_id, now)
+                    page_ids += _claim_waiting(session, user_id, outgoing.page_id,
+                                               destination, now)
                 outgoing = dataclasses.replace(
                     outgoing, text=_compose(session, user_id, page_ids, now))
             outgoing = dataclasses.replace(
@@ -229,8 +230,11 @@ def _defer(session: Session, outgoing: OutgoingPage, until: datetime, now: datet
                page_id=outgoing.page_id, channel=outgoing.channel, until=until.isoformat())
 
 
-def _claim_waiting(session: Session, user_id: int, page_id: int, now: datetime) -> list[int]:
-    """Take the user's other due SMS pages (for incidents still triggered) into this send."""
+def _claim_waiting(session: Session, user_id: int, page_id: int, destination: str,
+                   now: datetime) -> list[int]:
+    """Take the user's other due SMS pages (for incidents still triggered) into this send.
+    A page with an earlier request still open (its answer was lost) is left out: it may
+    have gone out already, and only its own delivery looks that request up at Twilio."""
     waiting = session.connection().scalars(
         select(Page.id).join(Incident, Incident.id == Page.incident_id)
         .where(Page.user_id == user_id, Page.channel == "sms", Page.status == "pending",
@@ -239,6 +243,8 @@ def _claim_waiting(session: Session, user_id: int, page_id: int, now: datetime) 
         .order_by(Page.id).limit(MAX_BUNDLE - 1)).all()
     claimed = []
     for other in waiting:
+        if lost.earlier(session, "sms", destination, other, now):
+            continue
         if engine.claim_page(session, other, now):
             claimed.append(other)
     return claimed
