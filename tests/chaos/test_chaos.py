@@ -51,7 +51,12 @@ def cluster() -> Iterator[Cluster]:
 
 def test_production_mode_keeps_every_promise_under_faults(cluster: Cluster) -> None:
     record = Run(cluster, seed=int(os.environ.get("ONCALL_CHAOS_SEED", "15"))).go()
-    report = checks.check(record, checks.load(cluster.pg.url))
+    db = checks.load(cluster.pg.url)
+    report = checks.check(record, db)
+    if report.problems:  # what the database held, beside the processes' logs
+        with open(cluster.logs / "database.txt", "w") as out:
+            for table, rows in db.items():
+                out.write(f"== {table}\n" + "".join(f"{tuple(r)}\n" for r in rows))
     report.stats["startup_seconds"] = round(cluster.startup_seconds, 1)
     print("\n" + report.text())
     assert not report.problems, report.text()
