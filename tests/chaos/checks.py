@@ -181,12 +181,14 @@ def _pages(record: Record, db: dict[str, list[Any]], report: Report) -> None:
             due = _due(page, incident, pages)
             if due is not None:
                 late.append(got[0][0] - due)
+                why = (f"{where} went out {late[-1]:.1f} s after it was due: escalated "
+                       f"{epoch(page.created_at) - due:.1f} s late, first request "
+                       f"{got[0][0] - epoch(page.created_at):.1f} s after that, "
+                       f"{page.attempts} attempt(s), requests {[s.id for _, _, s in got]}")
+                if late[-1] >= max(late):
+                    report.stats["latest_page"] = why
                 if late[-1] > MAX_LATE:
-                    report.problems.append(
-                        f"{where} went out {late[-1]:.1f} s after it was due: escalated "
-                        f"{epoch(page.created_at) - due:.1f} s late, first request "
-                        f"{got[0][0] - epoch(page.created_at):.1f} s after that, "
-                        f"{page.attempts} attempt(s), requests {[s.id for _, _, s in got]}")
+                    report.problems.append(why)
     _ladders(db, report)
     _timeline(db, report)
     statuses = Counter(p.status for p in pages.values())
