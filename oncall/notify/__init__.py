@@ -49,13 +49,18 @@ class Receipt:
 class DeliveryError(Exception):
     """The provider did not take the page. ``permanent`` failures are not retried (the
     contact is disabled and the user's next channel is tried); transient ones are, with
-    backoff, no sooner than ``retry_after`` seconds when the provider said so (HTTP 429)."""
+    backoff, no sooner than ``retry_after`` seconds when the provider said so (HTTP 429).
+
+    ``answer_lost``: the request may have reached the provider, only its answer never came
+    back (a read timeout, a connection dropped after the request was written). Whether the
+    page went out is then not known, and is looked up before it is sent again."""
 
     def __init__(self, message: str, *, permanent: bool,
-                 retry_after: float | None = None) -> None:
+                 retry_after: float | None = None, answer_lost: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.retry_after = retry_after
+        self.answer_lost = answer_lost
 
 
 class Channel(Protocol):

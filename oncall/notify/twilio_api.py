@@ -166,9 +166,11 @@ class TwilioAPI:
         except TwilioException as exc:  # e.g. a list's next page that would not load
             raise DeliveryError(f"twilio: {exc}", permanent=False) from exc
         except requests.Timeout as exc:
-            raise DeliveryError(f"twilio: timed out: {exc}", permanent=False) from exc
+            raise DeliveryError(f"twilio: timed out: {exc}", permanent=False,
+                                answer_lost=may_have_left(exc)) from exc
         except requests.RequestException as exc:
-            raise DeliveryError(f"twilio: connection failed: {exc}", permanent=False) from exc
+            raise DeliveryError(f"twilio: connection failed: {exc}", permanent=False,
+                                answer_lost=may_have_left(exc)) from exc
 
     def _classify(self, exc: TwilioRestException | TwilioServiceException) -> DeliveryError:
         status = int(exc.status) if exc.status is not None else None
@@ -182,6 +184,20 @@ class TwilioAPI:
         wait = retry_after(self.http.last_headers()) if status == 429 or code == 20429 else None
         return DeliveryError(f"twilio {status} error {code}: {message}", permanent=permanent,
                              retry_after=wait)
+
+
+def may_have_left(exc: Exception) -> bool:
+    """Whether a request that failed this way may still have reached Twilio: yes, unless
+    the connection was never made (refused, or timed out while connecting). A read timeout
+    or a connection dropped mid-answer leaves the message possibly taken."""
+    import requests
+    from urllib3.exceptions import NewConnectionError
+
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return not isinstance(exc.args[0] if exc.args else None, NewConnectionError) \
+        and not isinstance(reason, NewConnectionError)
 
 
 def retry_after(headers: dict[str, str]) -> float | None:

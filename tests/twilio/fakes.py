@@ -51,13 +51,16 @@ class Received:
 
 class FakeTwilio:
     """Records every Messages/Calls request. ``fail(...)`` queues error answers; ``delay``
-    slows every answer (to widen a crash window)."""
+    slows every answer (to widen a crash window); ``delay_for``, when set, says how long to
+    hold the answer to each request (past the caller's timeout: an answer lost after the
+    message was taken)."""
 
     def __init__(self) -> None:
         self.requests: list[Received] = []
         self.errors: deque[tuple[int, int, dict[str, str]]] = deque()
         self.error_for: dict[str, tuple[int, int]] = {}  # To number -> (status, code)
         self.delay = 0.0
+        self.delay_for: Callable[[Received], float] | None = None
         self.lookups = 0
         self._lock = threading.Lock()
         self._sids = itertools.count(1)
@@ -114,8 +117,9 @@ class FakeTwilio:
                 got.status = 201
             else:
                 got.status = error[0]
-        if self.delay:
-            time.sleep(self.delay)
+        delay = self.delay_for(got) if self.delay_for is not None else self.delay
+        if delay:
+            time.sleep(delay)
         if error is not None:
             status, code, headers = error
             body = {"code": code, "message": f"fake error {code}",

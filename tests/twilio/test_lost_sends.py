@@ -13,9 +13,11 @@ from sqlalchemy import select, update
 
 from oncall import engine, incidents, paging
 from oncall.models import IncidentEvent, Page, ProviderSend
+from oncall.notify import registry
 from oncall.notify.sms import outbox, throttle
 from oncall.notify.sms import text as sms_text
 from oncall.notify.sms.throttle import Rule
+from oncall.notify.twilio_api import may_have_left
 from tests.conftest import Cast, make_cast
 from tests.twilio.conftest import ALICE, BOB, Pager
 from tests.twilio.fakes import FakeTwilio, Phone
@@ -285,3 +287,83 @@ def test_a_found_send_later_reported_undelivered_is_sent_again_not_found_again(
     assert again.sid != first.sid
     assert page_by_id(factory, page).provider_id == again.sid
     alice.assert_quiet()
+
+
+def _answer_late(fake: FakeTwilio, requests: int = 1) -> None:
+    """Twilio takes the first ``requests`` SMS but answers after the client's timeout."""
+    channel = registry.channel("sms")
+    channel.api.http.timeout = 0.5  # type: ignore[attr-defined]
+    fake.delay_for = lambda got: 1.5 if got.kind == "message" and \
+        len(fake.accepted()) <= requests else 0.0
+
+
+def test_an_sms_whose_answer_timed_out_is_looked_up_not_sent_again(
+        factory: Any, cast: Cast, pager: Pager, alice: Phone,
+        fake_twilio: FakeTwilio) -> None:
+    """Twilio took the SMS, its answer came after our timeout: the request is not refused
+    but stays open, and the page's retry finds that message by its reference."""
+    _answer_late(fake_twilio)
+    inc = pager.trigger()
+    pager.tick()
+    sms = alice.expect_sms(rf"#{inc} ")
+    with factory() as s:
+        assert s.scalars(select(ProviderSend.status)).all() == ["requested"]
+        assert page_of(factory, inc, loop=0).status == "pending"  # a transient failure
+    pager.tick(10)  # the retry, after its backoff
+    alice.assert_quiet()  # not texted twice
+    page = page_of(factory, inc, loop=0)
+    assert (page.status, page.provider_id) == ("sent", sms.sid)
+    with factory() as s:
+        assert s.scalars(select(ProviderSend.status)).all() == ["found"]
+
+
+def test_an_sms_whose_answer_timed_out_before_an_acknowledgement_shows_as_sent(
+        factory: Any, cast: Cast, pager: Pager, alice: Phone,
+        fake_twilio: FakeTwilio) -> None:
+    _answer_late(fake_twilio)
+    inc = pager.trigger()
+    pager.tick()
+    sms = alice.expect_sms(rf"#{inc} ")
+    pager.now += timedelta(seconds=1)
+    with factory() as s, s.begin():
+        incidents.acknowledge(s, inc, "user:alice@example.com", pager.now)
+    pager.tick(10)
+    alice.assert_quiet()
+    page = page_of(factory, inc, loop=0)
+    assert (page.status, page.provider_id) == ("sent", sms.sid)  # not "cancelled"
+
+
+def test_a_refused_connection_is_not_a_lost_answer() -> None:
+    """Only a request that may have left is looked up; one whose connection was never made
+    is an ordinary failure."""
+    import requests
+    from urllib3.exceptions import MaxRetryError, NewConnectionError, ReadTimeoutError
+
+    refused = requests.ConnectionError(MaxRetryError(
+        None, "/", NewConnectionError(None, "Connection refused")))  # type: ignore[arg-type]
+    assert not may_have_left(refused)
+    assert not may_have_left(requests.ConnectTimeout("connect timed out"))
+    assert may_have_left(requests.ReadTimeout(ReadTimeoutError(None, "/", "read timed out")))
+    assert may_have_left(requests.ConnectionError("Connection aborted: RemoteDisconnected"))
+
+
+def test_a_page_whose_answer_was_lost_is_not_bundled_into_another_send(
+        factory: Any, cast: Cast, pager: Pager, alice: Phone,
+        fake_twilio: FakeTwilio) -> None:
+    """Found by the chaos test: a page waiting to be retried after its answer was lost was
+    taken into the next SMS to the same person, without its lost request being looked up,
+    and so texted twice. It is left out of the bundle and looked up on its own."""
+    _answer_late(fake_twilio)
+    one = pager.trigger(dedup_key="one")
+    pager.tick()
+    first = alice.expect_sms(rf"#{one} ")
+    two = pager.trigger(dedup_key="two")
+    page_two = first_page(factory, pager, two)
+    pager.now += timedelta(seconds=10)  # page one's retry is due as well
+    paging.deliver_page(factory, page_two, pager.now)
+    second = alice.expect_sms(rf"#{two} ")
+    assert f"#{one} " not in second.form["Body"]
+    pager.tick(1)
+    alice.assert_quiet()
+    page_one = page_of(factory, one, loop=0)
+    assert (page_one.status, page_one.provider_id) == ("sent", first.sid)

@@ -110,7 +110,8 @@ def prepare(factory: sessionmaker[Session], outgoing: OutgoingPage,
         if outgoing.channel == "sms":
             if user_id is not None:
                 if not resolution.unknown:  # else resend exactly what may have gone out
-                    page_ids += _claim_waiting(session, user_id, outgoing.page_id, now)
+                    page_ids += _claim_waiting(session, user_id, outgoing.page_id,
+                                               destination, now)
                 outgoing = dataclasses.replace(
                     outgoing, text=_compose(session, user_id, page_ids, now))
             outgoing = dataclasses.replace(
@@ -124,7 +125,9 @@ def finish(session: Session, batch: Batch, provider_id: str | None,
            error: DeliveryError | None, now: datetime) -> None:
     """Store the provider's id (or the error) on the send, after ``record_outcome``. A
     provider id another send already holds (``uq_provider_sends_provider_id``) is logged
-    and left off this one: the pages' outcome, already stored, stands."""
+    and left off this one: the pages' outcome, already stored, stands. An SMS whose answer
+    was lost (``DeliveryError.answer_lost``) is not refused: it stays ``requested``, to be
+    looked up at Twilio when the page is retried."""
     if batch.found is not None:
         # No new request: the lost one was found at Twilio and holds the SID.
         found_id, sid = batch.found
@@ -145,6 +148,12 @@ def finish(session: Session, batch: Batch, provider_id: str | None,
         conn.execute(update(ProviderSend).where(
             ProviderSend.id.in_(covered), ProviderSend.status == "requested")
             .values(status="superseded", updated_at=now))
+    if error is not None and error.answer_lost and batch.page.channel == "sms":
+        # Twilio may have taken it: the request stays open ("requested"), so that the
+        # page's retry looks it up by its reference (``lost``) instead of texting again.
+        conn.execute(update(ProviderSend).where(ProviderSend.id == batch.send_id).values(
+            error=f"answer lost: {error}", updated_at=now))
+        return
     _store_id(session, update(ProviderSend).where(ProviderSend.id == batch.send_id),
               dict(status="accepted" if error is None else "rejected",
                    error=str(error) if error else None, updated_at=now),
@@ -221,8 +230,11 @@ def _defer(session: Session, outgoing: OutgoingPage, until: datetime, now: datet
                page_id=outgoing.page_id, channel=outgoing.channel, until=until.isoformat())
 
 
-def _claim_waiting(session: Session, user_id: int, page_id: int, now: datetime) -> list[int]:
-    """Take the user's other due SMS pages (for incidents still triggered) into this send."""
+def _claim_waiting(session: Session, user_id: int, page_id: int, destination: str,
+                   now: datetime) -> list[int]:
+    """Take the user's other due SMS pages (for incidents still triggered) into this send.
+    A page with an earlier request still open (its answer was lost) is left out: it may
+    have gone out already, and only its own delivery looks that request up at Twilio."""
     waiting = session.connection().scalars(
         select(Page.id).join(Incident, Incident.id == Page.incident_id)
         .where(Page.user_id == user_id, Page.channel == "sms", Page.status == "pending",
@@ -231,6 +243,8 @@ def _claim_waiting(session: Session, user_id: int, page_id: int, now: datetime) 
         .order_by(Page.id).limit(MAX_BUNDLE - 1)).all()
     claimed = []
     for other in waiting:
+        if lost.earlier(session, "sms", destination, other, now):
+            continue
         if engine.claim_page(session, other, now):
             claimed.append(other)
     return claimed
