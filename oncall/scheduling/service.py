@@ -206,9 +206,9 @@ def update_layer(session: Session, actor: str, layer: ScheduleLayer,
 
 def delete_layer(session: Session, actor: str, layer: ScheduleLayer, *,
                  effective: str | datetime = history.NEXT_HANDOFF,
-                 now: datetime | None = None) -> None:
+                 now: datetime | None = None) -> datetime:
     """Remove a layer from ``effective`` on (default: its next handoff); its shifts before
-    then are kept."""
+    then are kept. Returns when it goes."""
     schedule = layer.schedule
     editable(schedule)
     at = _when(session, schedule, layer, {}, effective, now or utcnow())
@@ -217,6 +217,7 @@ def delete_layer(session: Session, actor: str, layer: ScheduleLayer, *,
     history.retire(session, layer, at)
     schedule.layers.remove(layer)
     _renumber(session, list(schedule.layers), at)
+    return at
 
 
 def preview(session: Session, schedule: Schedule, change: Callable[[], Any], now: datetime,
