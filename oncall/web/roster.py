@@ -85,9 +85,9 @@ class GapsOut(Schema):
     gaps = List(Nested(Window), required=True)
 
 
-DRY_RUN_DOC: dict[str, Any] = {"description": "Saved; with `dry_run=1` nothing is saved and the answer is "
-                              "the ShiftDiff instead",
-               "content": {"application/json": {"schema": ShiftDiffOut}}}
+DRY_RUN_DOC: dict[str, Any] = {
+    "description": "Saved; with `dry_run=1` nothing is saved and the answer is the ShiftDiff",
+    "content": {"application/json": {"schema": ShiftDiffOut}}}
 
 
 def _iso(at: datetime | None) -> str | None:
