@@ -5,8 +5,9 @@ that are unchanged; the schedule's shift-level diff for the next four weeks is s
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -17,8 +18,9 @@ from oncall.scheduling.service import PREVIEW_DAYS
 from oncall.scheduling.store import spec_for
 
 
-def _short(at: datetime) -> str:
-    return at.strftime("%Y-%m-%d %H:%M UTC")
+def _short(at: datetime, tz: ZoneInfo | None = None) -> str:
+    """``Mon 2026-12-07 09:00 EST`` in ``tz`` (UTC without one)."""
+    return at.astimezone(tz or UTC).strftime("%a %Y-%m-%d %H:%M %Z")
 
 
 def sync_layers(session: Session, sched: Schedule, wanted: list[dict[str, Any]],
@@ -30,6 +32,7 @@ def sync_layers(session: Session, sched: Schedule, wanted: list[dict[str, Any]],
     if created:
         sched.layers = [ScheduleLayer(position=i, **w) for i, w in enumerate(wanted)]
         return []
+    tz = ZoneInfo(sched.timezone)
     pool: dict[str, list[ScheduleLayer]] = {}
     for layer in sched.layers:
         pool.setdefault(layer.name, []).append(layer)
@@ -41,16 +44,16 @@ def sync_layers(session: Session, sched: Schedule, wanted: list[dict[str, Any]],
             layer = same.pop(0)
             at = history.resolve(session, effective, layer, w, sched.timezone, now)
             if history.revise(session, layer, {**w, "position": i}, at):
-                lines.append(f"layer {w['name']}: changed from {_short(at)}")
+                lines.append(f"layer {w['name']}: changed from {_short(at, tz)}")
         else:
             at = history.resolve(session, effective, None, w, sched.timezone, now)
             layer = ScheduleLayer(position=i, effective_from=at, **w)
-            lines.append(f"layer {w['name']}: added from {_short(at)}")
+            lines.append(f"layer {w['name']}: added from {_short(at, tz)}")
         order.append(layer)
     for left in (x for same in pool.values() for x in same):
         at = history.resolve(session, effective, left, {}, sched.timezone, now)
         history.retire(session, left, at)
-        lines.append(f"layer {left.name}: removed from {_short(at)}")
+        lines.append(f"layer {left.name}: removed from {_short(at, tz)}")
     sched.layers = order
     return lines
 
@@ -71,13 +74,13 @@ def diff_lines(session: Session, sched: Schedule, old: ScheduleSpec, now: dateti
     the person on call right now changes."""
     session.flush()
     diff = shift_diff(old, spec_for(session, sched, *window(now)), *window(now))
-    return format_diff(diff)
+    return format_diff(diff, ZoneInfo(sched.timezone))
 
 
 NO_CHANGE = ["shifts: no change in the next 4 weeks"]
 
 
-def format_diff(diff: ShiftDiff) -> list[str]:
+def format_diff(diff: ShiftDiff, tz: ZoneInfo | None = None) -> list[str]:
     if diff.empty:
         return list(NO_CHANGE)
     out = []
@@ -89,6 +92,6 @@ def format_diff(diff: ShiftDiff) -> list[str]:
                    (("+", diff.gained), ("-", diff.lost)) for p in pieces],
                   key=lambda r: (r[0], r[1], r[2]))
     for _, _, sign, p in rows:
-        out.append(f"  {p.user or '(nobody)'}: {sign} {_short(p.start)} -> {_short(p.end)} "
-                   f"({p.source or 'gap'})")
+        out.append(f"  {p.user or '(nobody)'}: {sign} {_short(p.start, tz)} -> "
+                   f"{_short(p.end, tz)} ({p.source or 'gap'})")
     return out
