@@ -90,6 +90,7 @@ def resolve(session: Session, choice: str | datetime, layer: ScheduleLayer | Non
     effect: ``now``; an explicit time (not in the past); or by default the layer's next
     handoff after ``now`` (so the person on call keeps their shift)."""
     now = utc(now, "now")
+    choice = parse_effective(choice)
     if choice == NOW:
         return now
     if isinstance(choice, datetime):

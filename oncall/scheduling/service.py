@@ -150,7 +150,8 @@ def _layer_audit(session: Session, layer: ScheduleLayer) -> dict[str, Any]:
 def _when(session: Session, schedule: Schedule, layer: ScheduleLayer | None,
           values: dict[str, Any], effective: str | datetime, now: datetime) -> datetime:
     try:
-        return history.resolve(session, effective, layer, values, schedule.timezone, now)
+        return history.resolve(session, history.parse_effective(effective), layer, values,
+                               schedule.timezone, now)
     except history.EffectiveError as exc:
         raise ScheduleError("effective", exc.message) from None
 

@@ -1,0 +1,217 @@
+"""Layer edits through the API take effect from a chosen time (by default the layer's next
+handoff) and never rewrite the past, in the shift query, who-is-on-call, and the calendar
+feeds; `?dry_run=1` answers the shift-level diff and saves nothing; gaps are listed."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from icalendar import Calendar
+from sqlalchemy import select
+
+from oncall.models import AuditEntry, EscalationPolicy, PolicyLevel, ScheduleLayer, utcnow
+from tests.conftest import Cast
+
+WEEKLY = {"name": "weekly", "rotation": "weekly", "handoff": "Mon 09:00",
+          "start": "2026-01-05", "members": ["alice@example.com", "bob@example.com"]}
+
+
+@pytest.fixture
+def schedule(client: Any, cast: Cast) -> dict[str, Any]:
+    r = client.post("/api/v1/schedules", headers=cast.auth("manager"), json={
+        "name": "billing-primary", "timezone": "America/New_York", "layers": [WEEKLY]})
+    assert r.status_code == 201, r.json
+    return r.json
+
+
+def q(at: datetime) -> str:
+    return quote(at.isoformat())
+
+
+def shifts(client: Any, cast: Cast, sid: int, start: datetime, end: datetime) -> Any:
+    r = client.get(f"/api/v1/schedules/{sid}/shifts?start={q(start)}&end={q(end)}",
+                   headers=cast.auth("viewer"))
+    assert r.status_code == 200, r.json
+    return r.json["shifts"]
+
+
+def who(client: Any, cast: Cast, sid: int, at: datetime) -> str | None:
+    return client.get(f"/api/v1/schedules/{sid}/oncall?at={q(at)}",
+                      headers=cast.auth("viewer")).json["user"]
+
+
+def members_url(schedule: dict[str, Any]) -> str:
+    return f"/api/v1/schedules/{schedule['id']}/layers/{schedule['layers'][0]['id']}/members"
+
+
+def layer_url(schedule: dict[str, Any]) -> str:
+    return f"/api/v1/schedules/{schedule['id']}/layers/{schedule['layers'][0]['id']}"
+
+
+def next_monday_9am_ny(client: Any, cast: Cast, sid: int) -> str:
+    now = utcnow()
+    return shifts(client, cast, sid, now, now + timedelta(days=8))[0]["end"]
+
+
+def test_adding_a_member_takes_effect_at_the_next_handoff_and_keeps_the_past(
+        client: Any, cast: Cast, schedule: dict[str, Any]) -> None:
+    sid, now = schedule["id"], utcnow()
+    past = shifts(client, cast, sid, now - timedelta(days=60), now)
+    on_call_now = who(client, cast, sid, now)
+    handoff = next_monday_9am_ny(client, cast, sid)
+    r = client.post(members_url(schedule), headers=cast.auth("manager"),
+                    json={"user": "manager@example.com", "position": 0})
+    assert r.status_code == 200, r.json
+    assert r.json["layers"][0]["members"][0] == "manager@example.com"
+    assert r.json["layers"][0]["effective_from"] == handoff
+    assert shifts(client, cast, sid, now - timedelta(days=60), now) == past
+    assert who(client, cast, sid, now) == on_call_now
+    for shift in past:  # every past shift still says who it said
+        assert who(client, cast, sid, datetime.fromisoformat(shift["start"])) == shift["user"]
+    later = shifts(client, cast, sid, datetime.fromisoformat(handoff),
+                   datetime.fromisoformat(handoff) + timedelta(days=21))
+    assert "manager@example.com" in {s["user"] for s in later}
+
+
+def test_a_dry_run_answers_the_diff_and_saves_nothing(
+        client: Any, cast: Cast, schedule: dict[str, Any], session: Any) -> None:
+    before = client.get(f"/api/v1/schedules/{schedule['id']}", headers=cast.auth("viewer")).json
+    r = client.patch(layer_url(schedule) + "?dry_run=1", headers=cast.auth("manager"),
+                     json={"members": ["bob@example.com", "alice@example.com"]})
+    assert r.status_code == 200, r.json
+    body = r.json
+    assert body["dry_run"] is True and body["schedule"] == "billing-primary"
+    assert body["effective_from"] == next_monday_9am_ny(client, cast, schedule["id"])
+    assert body["on_call_now"]["changes"] is False and body["warnings"] == []
+    people = {p["user"]: p for p in body["people"]}
+    assert set(people) == {"alice@example.com", "bob@example.com"}
+    gained = people["alice@example.com"]["gained"] + people["bob@example.com"]["gained"]
+    assert min(p["start"] for p in gained) == body["effective_from"]
+    assert all(p["layer"] == "weekly" for p in gained)
+    after = client.get(f"/api/v1/schedules/{schedule['id']}", headers=cast.auth("viewer")).json
+    assert after == before
+    assert session.scalars(select(AuditEntry).where(AuditEntry.object_type == "layer")).all() \
+        == []
+
+
+def test_a_change_effective_now_warns_that_the_person_on_call_changes(
+        client: Any, cast: Cast, schedule: dict[str, Any]) -> None:
+    now_user = who(client, cast, schedule["id"], utcnow())
+    other = ({"alice@example.com", "bob@example.com"} - {now_user}).pop()
+    r = client.patch(layer_url(schedule) + "?dry_run=1&effective=now",
+                     headers=cast.auth("manager"),
+                     json={"members": ["bob@example.com", "alice@example.com"]})
+    assert r.json["on_call_now"] == {"before": now_user, "after": other, "changes": True}
+    assert any("on call now changes" in w for w in r.json["warnings"])
+    r = client.patch(layer_url(schedule) + "?effective=now", headers=cast.auth("manager"),
+                     json={"members": ["bob@example.com", "alice@example.com"]})
+    assert r.status_code == 200 and who(client, cast, schedule["id"], utcnow()) == other
+
+
+def test_an_effective_time_in_the_past_is_refused(
+        client: Any, cast: Cast, schedule: dict[str, Any]) -> None:
+    yesterday = q(utcnow() - timedelta(days=1))
+    r = client.patch(layer_url(schedule) + f"?effective={yesterday}",
+                     headers=cast.auth("manager"), json={"members": ["bob@example.com"]})
+    assert r.status_code == 400 and r.json["field"] == "effective"
+    r = client.patch(layer_url(schedule) + "?effective=soon", headers=cast.auth("manager"),
+                     json={"members": ["bob@example.com"]})
+    assert r.status_code == 400 and r.json["field"] == "effective"
+
+
+def test_an_explicit_future_time_is_kept(client: Any, cast: Cast,
+                                         schedule: dict[str, Any]) -> None:
+    at = (utcnow() + timedelta(days=3)).replace(microsecond=0)
+    r = client.patch(layer_url(schedule) + f"?effective={q(at)}", headers=cast.auth("manager"),
+                     json={"members": ["viewer@example.com"]})
+    assert r.status_code == 200, r.json
+    assert datetime.fromisoformat(r.json["layers"][0]["effective_from"]) == at
+    assert who(client, cast, schedule["id"], at - timedelta(minutes=1)) != "viewer@example.com"
+    assert who(client, cast, schedule["id"], at) == "viewer@example.com"
+
+
+def test_a_removed_layer_keeps_its_past_shifts(client: Any, cast: Cast,
+                                              schedule: dict[str, Any], session: Any) -> None:
+    sid, now = schedule["id"], utcnow()
+    past = shifts(client, cast, sid, now - timedelta(days=30), now)
+    r = client.delete(layer_url(schedule) + "?dry_run=1", headers=cast.auth("manager"))
+    assert r.status_code == 200 and r.json["gaps"]  # nobody would be left
+    assert any("gap" in w for w in r.json["warnings"])
+    assert session.scalar(select(ScheduleLayer.id)) is not None
+    assert client.delete(layer_url(schedule), headers=cast.auth("manager")).status_code == 204
+    assert shifts(client, cast, sid, now - timedelta(days=30), now) == past
+    assert who(client, cast, sid, now) is not None  # until the next handoff
+    assert who(client, cast, sid, now + timedelta(days=8)) is None
+
+
+def test_only_managers_edit_even_in_a_dry_run(client: Any, cast: Cast,
+                                              schedule: dict[str, Any]) -> None:
+    r = client.patch(layer_url(schedule) + "?dry_run=1", headers=cast.auth("alice"),
+                     json={"members": ["alice@example.com"]})
+    assert r.status_code == 403
+
+
+def test_the_calendar_feed_is_unchanged_before_the_effective_time(
+        client: Any, cast: Cast, schedule: dict[str, Any]) -> None:
+    token = client.post("/api/v1/users/me/feed-token", headers=cast.auth("alice")).json["token"]
+
+    def events() -> list[tuple[str, datetime, datetime]]:
+        cal = Calendar.from_ical(client.get(f"/schedules/{schedule['id']}.ics?token={token}")
+                                 .data)
+        return [(str(e["summary"]), e["dtstart"].dt, e["dtend"].dt) for e in cal.walk("VEVENT")]
+
+    before = events()
+    r = client.patch(layer_url(schedule), headers=cast.auth("manager"),
+                     json={"members": ["bob@example.com", "manager@example.com"]})
+    effective = datetime.fromisoformat(r.json["layers"][0]["effective_from"])
+    after = events()
+
+
+    def until_effective(found: list[tuple[str, datetime, datetime]]) -> list[Any]:
+        # A shift running on past the effective time with the same person stays one event.
+        return [(summary, start, min(end, effective)) for summary, start, end in found
+                if start < effective]
+
+    assert until_effective(after) == until_effective(before)
+    assert len(until_effective(before)) >= 4  # 30 days back
+    assert after != before
+
+
+def test_gaps_lists_when_nobody_is_on_call_and_the_policies_paging_it(
+        client: Any, cast: Cast, session: Any) -> None:
+    r = client.post("/api/v1/schedules", headers=cast.auth("manager"), json={
+        "name": "office-hours", "timezone": "Europe/London", "layers": [{
+            "name": "days", "rotation": "daily", "handoff": "09:00", "start": "2026-01-01",
+            "members": ["alice@example.com"],
+            "restrictions": [{"days": "Mon-Fri", "from": "09:00", "to": "17:00"}]}]})
+    sid = r.json["id"]
+    session.add(EscalationPolicy(name="office", levels=[PolicyLevel(position=0, targets=[
+        {"type": "schedule", "ref": "office-hours"}])]))
+    session.commit()
+    r = client.get(f"/api/v1/schedules/{sid}/gaps?days=7", headers=cast.auth("viewer"))
+    assert r.status_code == 200, r.json
+    assert r.json["used_by"] == ["office"] and r.json["timezone"] == "Europe/London"
+    gaps = r.json["gaps"]
+    assert 5 <= len(gaps) <= 7  # the nights and one weekend in a week
+    assert any(datetime.fromisoformat(g["end"]) - datetime.fromisoformat(g["start"])
+               >= timedelta(hours=64) for g in gaps)  # Friday 17:00 to Monday 09:00
+    assert client.get(f"/api/v1/schedules/{sid}/gaps?days=0",
+                      headers=cast.auth("viewer")).status_code == 400
+    assert client.get("/api/v1/schedules/999/gaps", headers=cast.auth("viewer")
+                      ).status_code == 404
+
+
+def test_the_openapi_document_describes_the_diff_and_the_gaps(client: Any) -> None:
+    spec = client.get("/api/v1/openapi.json").json
+    patch = spec["paths"]["/api/v1/schedules/{schedule_id}/layers/{layer_id}"]["patch"]
+    assert {p["name"] for p in patch["parameters"]} >= {"dry_run", "effective"}
+    ref = patch["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    diff = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert {"people", "warnings", "on_call_now", "effective_from", "gaps"} <= set(
+        diff["properties"])
+    gaps = spec["paths"]["/api/v1/schedules/{schedule_id}/gaps"]["get"]
+    ref = gaps["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    assert "gaps" in spec["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"]
