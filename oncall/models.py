@@ -177,6 +177,9 @@ class ScheduleLayer(Base):
     # This definition is in force from here on (None: since forever); what was in force
     # before is kept in ScheduleLayerVersion, so an edit never rewrites past shifts.
     effective_from: Mapped[datetime | None]
+    # Turn i goes to members[(i + turn_offset) % len(members)]: set by an edit so that the
+    # rotation carries on from whoever's turn it was (see oncall.scheduling.history).
+    turn_offset: Mapped[int] = mapped_column(default=0)
     schedule: Mapped[Schedule] = relationship(back_populates="layers")
 
 
@@ -195,6 +198,7 @@ class ScheduleLayerVersion(Base):
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     members: Mapped[list[int]] = mapped_column(JSON, default=list)
     restrictions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    turn_offset: Mapped[int] = mapped_column(default=0)
     effective_from: Mapped[datetime | None]
     effective_until: Mapped[datetime]
 

@@ -73,9 +73,9 @@ def run(s: Session, sched: Schedule, edit: dict[str, Any]) -> datetime | None:
         effective = now + timedelta(minutes=effective)
     kw: dict[str, Any] = {"effective": effective, "now": now}
     if edit["kind"] == "add" or not sched.layers:
-        data = edit.get("data") or {"name": "X", "rotation": "daily", "handoff": "09:00",
-                                    "start": now.date().isoformat(),
-                                    "members": [email("ann")]}
+        data = edit["data"] if edit["kind"] == "add" else {
+            "name": "X", "rotation": "daily", "handoff": "09:00",
+            "start": now.date().isoformat(), "members": [email("ann")]}
         return service.add_layer(s, "test", sched, data, **kw).effective_from
     layer = sched.layers[edit["layer"] % len(sched.layers)]
     if edit["kind"] == "delete":
@@ -84,9 +84,14 @@ def run(s: Session, sched: Schedule, edit: dict[str, Any]) -> datetime | None:
     if edit["kind"] == "position":
         data["position"] %= len(sched.layers)
     data.update(edit.get("data") or {})
-    before = layer.effective_from
+    before = state(sched)
     service.update_layer(s, "test", layer, data, **kw)
-    return layer.effective_from if layer.effective_from != before else None
+    return layer.effective_from if state(sched) != before else None
+
+
+def state(sched: Schedule) -> list[tuple[Any, ...]]:
+    return [(x.id, x.position, x.name, x.spec, list(x.members), x.restrictions, x.turn_offset,
+             x.effective_from) for x in sched.layers]
 
 
 @pytest.fixture

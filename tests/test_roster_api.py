@@ -51,6 +51,11 @@ def layer_url(schedule: dict[str, Any]) -> str:
     return f"/api/v1/schedules/{schedule['id']}/layers/{schedule['layers'][0]['id']}"
 
 
+def length(pieces: list[dict[str, str]]) -> timedelta:
+    return sum((datetime.fromisoformat(p["end"]) - datetime.fromisoformat(p["start"])
+                for p in pieces), timedelta())
+
+
 def next_monday_9am_ny(client: Any, cast: Cast, sid: int) -> str:
     now = utcnow()
     return shifts(client, cast, sid, now, now + timedelta(days=8))[0]["end"]
@@ -80,17 +85,21 @@ def test_a_dry_run_answers_the_diff_and_saves_nothing(
         client: Any, cast: Cast, schedule: dict[str, Any], session: Any) -> None:
     before = client.get(f"/api/v1/schedules/{schedule['id']}", headers=cast.auth("viewer")).json
     r = client.patch(layer_url(schedule) + "?dry_run=1", headers=cast.auth("manager"),
-                     json={"members": ["bob@example.com", "alice@example.com"]})
+                     json={"members": ["alice@example.com", "bob@example.com",
+                                       "manager@example.com"]})
     assert r.status_code == 200, r.json
     body = r.json
     assert body["dry_run"] is True and body["schedule"] == "billing-primary"
     assert body["effective_from"] == next_monday_9am_ny(client, cast, schedule["id"])
     assert body["on_call_now"]["changes"] is False and body["warnings"] == []
     people = {p["user"]: p for p in body["people"]}
-    assert set(people) == {"alice@example.com", "bob@example.com"}
-    gained = people["alice@example.com"]["gained"] + people["bob@example.com"]["gained"]
-    assert min(p["start"] for p in gained) == body["effective_from"]
+    gained = people["manager@example.com"]["gained"]
+    assert gained and not people["manager@example.com"]["lost"]
+    assert min(p["start"] for p in gained) >= body["effective_from"]
     assert all(p["layer"] == "weekly" for p in gained)
+    everyone = body["people"]  # no gap: every hour someone gains, someone else loses
+    assert length([p for x in everyone for p in x["gained"]]) == length(
+        [p for x in everyone for p in x["lost"]])
     after = client.get(f"/api/v1/schedules/{schedule['id']}", headers=cast.auth("viewer")).json
     assert after == before
     assert session.scalars(select(AuditEntry).where(AuditEntry.object_type == "layer")).all() \
@@ -102,13 +111,34 @@ def test_a_change_effective_now_warns_that_the_person_on_call_changes(
     now_user = who(client, cast, schedule["id"], utcnow())
     other = ({"alice@example.com", "bob@example.com"} - {now_user}).pop()
     r = client.patch(layer_url(schedule) + "?dry_run=1&effective=now",
-                     headers=cast.auth("manager"),
-                     json={"members": ["bob@example.com", "alice@example.com"]})
+                     headers=cast.auth("manager"), json={"members": [other]})
     assert r.json["on_call_now"] == {"before": now_user, "after": other, "changes": True}
     assert any("on call now changes" in w for w in r.json["warnings"])
     r = client.patch(layer_url(schedule) + "?effective=now", headers=cast.auth("manager"),
-                     json={"members": ["bob@example.com", "alice@example.com"]})
+                     json={"members": [other]})
     assert r.status_code == 200 and who(client, cast, schedule["id"], utcnow()) == other
+
+
+def test_the_rotation_carries_on_from_whoever_was_next(
+        client: Any, cast: Cast, schedule: dict[str, Any]) -> None:
+    """Adding a member does not give anyone a second turn in a row: the turn at the
+    effective time goes to whoever it was going to, and the new order carries on from
+    there. Even a change effective now keeps the person on call."""
+    sid = schedule["id"]
+    handoff = datetime.fromisoformat(next_monday_9am_ny(client, cast, sid))
+    week = timedelta(days=7)
+    nxt = who(client, cast, sid, handoff)
+    order = ["alice@example.com", "bob@example.com", "manager@example.com"]
+    r = client.patch(layer_url(schedule), headers=cast.auth("manager"),
+                     json={"members": order})
+    assert r.status_code == 200
+    turns = [who(client, cast, sid, handoff + week * k) for k in range(4)]
+    start = order.index(nxt)
+    assert turns == [order[(start + k) % 3] for k in range(4)]
+    now_user = who(client, cast, sid, utcnow())
+    r = client.patch(layer_url(schedule) + "?effective=now", headers=cast.auth("manager"),
+                     json={"members": ["viewer@example.com", *order]})
+    assert r.status_code == 200 and who(client, cast, sid, utcnow()) == now_user
 
 
 def test_an_effective_time_in_the_past_is_refused(

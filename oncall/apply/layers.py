@@ -43,7 +43,8 @@ def sync_layers(session: Session, sched: Schedule, wanted: list[dict[str, Any]],
         if same:
             layer = same.pop(0)
             at = history.resolve(session, effective, layer, w, sched.timezone, now)
-            if history.revise(session, layer, {**w, "position": i}, at):
+            if history.revise(session, layer, {**w, "position": i}, at,
+                              sched.timezone):
                 lines.append(f"layer {w['name']}: changed from {_short(at, tz)}")
         else:
             at = history.resolve(session, effective, None, w, sched.timezone, now)

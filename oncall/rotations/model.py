@@ -20,7 +20,9 @@ class Layer:
     A layer as it was, is or will be defined over [``active_from``, ``active_until``) (UTC;
     None: without bound): one version of a layer. A schedule lists every version; versions
     of one layer do not overlap, so an edit that takes effect at T leaves every shift before
-    T as it was. Turns still count from the rotation's own start: a version only clips."""
+    T as it was. Turns still count from the rotation's own start: a version only clips, and
+    ``offset`` says which member a turn goes to (so a new version can carry the order on
+    from whoever's turn it was)."""
 
     name: str
     rotation: RotationSpec
@@ -28,6 +30,7 @@ class Layer:
     restrictions: tuple[Restriction, ...] = ()
     active_from: datetime | None = None
     active_until: datetime | None = None
+    offset: int = 0  # turn ``index`` goes to ``members[(index + offset) % len(members)]``
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "members", tuple(self.members))
@@ -38,6 +41,10 @@ class Layer:
                 if value.tzinfo is None:
                     raise ValueError(f"{name} must be timezone-aware")
                 object.__setattr__(self, name, value.astimezone(UTC))
+
+    def member(self, index: int) -> str:
+        """Who has turn ``index`` (members must not be empty)."""
+        return self.members[(index + self.offset) % len(self.members)]
 
     def in_force(self, at: datetime) -> bool:
         """Whether this version is the layer's definition at the UTC instant ``at``."""

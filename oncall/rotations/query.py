@@ -30,7 +30,7 @@ def layer_on_call(layer: Layer, tz: ZoneInfo, at: datetime) -> str | None:
     turn = turn_at(layer.rotation, tz, at)
     if turn is None:
         return None
-    return layer.members[turn.index % len(layer.members)]
+    return layer.member(turn.index)
 
 
 def on_call(schedule: ScheduleSpec, at: datetime) -> str | None:

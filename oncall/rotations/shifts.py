@@ -56,12 +56,11 @@ def _layer_pieces(layer: Layer, tz: ZoneInfo, start: datetime, end: datetime) ->
     turns = turns_between(layer.rotation, tz, start, end)
     if not turns:
         return []
-    members, n = layer.members, len(layer.members)
     open_ = windows(layer.restrictions, tz, max(start, turns[0].start), min(end, turns[-1].end))
     out: list[_Piece] = []
     i = 0
     for turn in turns:
-        key: _Key = (members[turn.index % n], layer.name, None)
+        key: _Key = (layer.member(turn.index), layer.name, None)
         lo, hi = max(turn.start, start), min(turn.end, end)
         while i < len(open_) and open_[i][1] <= lo:
             i += 1

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from oncall.models import ScheduleLayer, ScheduleLayerVersion
 from oncall.rotations import Layer, next_handoff, parse_restriction, parse_rotation
 from oncall.rotations.shifts import utc
+from oncall.rotations.turns import turn_at
 
 EDITED = ("name", "spec", "members", "restrictions", "position")
 NOW, NEXT_HANDOFF = "now", "next-handoff"
@@ -55,7 +56,7 @@ def version_spec(row: ScheduleLayer | ScheduleLayerVersion, emails: dict[int, st
     return Layer(row.name, parse_rotation(row.spec),
                  tuple(emails[m] for m in row.members if m in emails),
                  tuple(parse_restriction(r) for r in row.restrictions or []),
-                 active_from=row.effective_from, active_until=until)
+                 active_from=row.effective_from, active_until=until, offset=row.turn_offset)
 
 
 def versions_between(session: Session, schedule_id: int, start: datetime, end: datetime
@@ -118,18 +119,50 @@ def _archive(session: Session, layer: ScheduleLayer, at: datetime) -> None:
         session.add(V(schedule_id=layer.schedule_id, layer_id=layer.id,
                       position=layer.position, name=layer.name, spec=layer.spec,
                       members=list(layer.members), restrictions=list(layer.restrictions or []),
-                      effective_from=layer.effective_from, effective_until=at))
+                      turn_offset=layer.turn_offset, effective_from=layer.effective_from,
+                      effective_until=at))
 
 
-def revise(session: Session, layer: ScheduleLayer, values: dict[str, Any], at: datetime
-           ) -> bool:
+def carry_on(session: Session, layer: ScheduleLayer, values: dict[str, Any], at: datetime,
+             tz: ZoneInfo) -> int:
+    """The turn offset that lets the rotation carry on at ``at`` from whoever's turn it was
+    going to be then (or, if they are no longer a member, the next one in the old order who
+    still is), in the new member order: adding someone from Monday does not hand anyone a
+    second turn in a row. 0 when there is no turn to carry on."""
+    old = in_force(session, layer, at)
+    members = values.get("members", layer.members)
+    old_turn = turn_at(parse_rotation(old.spec), tz, at)
+    new_turn = turn_at(parse_rotation(values.get("spec", layer.spec)), tz, at)
+    if old_turn is None or new_turn is None or not old.members or not members:
+        return 0
+    n = len(old.members)
+    first = (old_turn.index + old.turn_offset) % n
+    for step in range(n):
+        who = old.members[(first + step) % n]
+        if who in members:
+            return (members.index(who) - new_turn.index) % len(members)
+    return 0
+
+
+def revise(session: Session, layer: ScheduleLayer, values: dict[str, Any], at: datetime,
+           timezone: str | None = None) -> bool:
     """Make ``values`` (some of name, spec, members, restrictions, position) the layer's
-    definition from ``at`` on. False, and nothing changed, if they are what it already is."""
+    definition from ``at`` on. False, and nothing changed, if they are what it already is.
+    With the schedule's ``timezone``, a change of members or rotation carries the order on
+    from whoever's turn it was (``carry_on``), unless it moves the rotation's ``start``,
+    which says where turns count from."""
     if all(getattr(layer, k) == v for k, v in values.items()):
         return False
+    offset = layer.turn_offset
+    spec = values.get("spec", layer.spec)
+    if (timezone is not None and (values.get("members", layer.members) != layer.members
+                                  or spec != layer.spec)):
+        offset = (0 if spec.get("start") != layer.spec.get("start")
+                  else carry_on(session, layer, values, at, ZoneInfo(timezone)))
     _archive(session, layer, at)
     for key, value in values.items():
         setattr(layer, key, value)
+    layer.turn_offset = offset
     layer.effective_from = at
     return True
 

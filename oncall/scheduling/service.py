@@ -197,7 +197,7 @@ def update_layer(session: Session, actor: str, layer: ScheduleLayer,
             raise ScheduleError("position", f"must be between 0 and {len(order)}")
         order.insert(pos, layer)
     at = _when(session, layer.schedule, layer, values, effective, now or utcnow())
-    history.revise(session, layer, values, at)
+    history.revise(session, layer, values, at, layer.schedule.timezone)
     _renumber(session, order, at)
     session.flush()
     audit(session, actor, "update", "layer", layer.id, f"{layer.schedule.name}/{layer.name}",

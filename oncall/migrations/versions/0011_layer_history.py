@@ -1,4 +1,4 @@
-"""layer history: schedule_layers.effective_from and schedule_layer_versions
+"""layer history: schedule_layers.effective_from, .turn_offset and schedule_layer_versions
 
 Existing layers become in force since forever (effective_from NULL) with no history, so no
 shift moves on upgrade. Downgrading drops the history: every layer's current definition is
@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column('spec', sa.JSON(), nullable=False),
         sa.Column('members', sa.JSON(), nullable=False),
         sa.Column('restrictions', sa.JSON(), nullable=False),
+        sa.Column('turn_offset', sa.Integer(), nullable=False),
         sa.Column('effective_from', oncall.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column('effective_until', oncall.models.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(['schedule_id'], ['schedules.id'],
@@ -45,10 +46,13 @@ def upgrade() -> None:
     with op.batch_alter_table('schedule_layers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('effective_from', oncall.models.UTCDateTime(timezone=True),
                                       nullable=True))
+        batch_op.add_column(sa.Column('turn_offset', sa.Integer(), nullable=False,
+                                      server_default='0'))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('schedule_layers', schema=None) as batch_op:
+        batch_op.drop_column('turn_offset')
         batch_op.drop_column('effective_from')
     op.drop_index('ix_layer_versions_window', table_name='schedule_layer_versions')
     op.drop_table('schedule_layer_versions')
