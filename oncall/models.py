@@ -185,14 +185,15 @@ class ScheduleLayer(Base):
 
 class ScheduleLayerVersion(Base):
     """A layer as it was defined over [effective_from, effective_until): written when an edit
-    (or the layer's removal) takes effect at effective_until. ``layer_id`` is no foreign key:
-    a removed layer's past shifts stay."""
+    (or the layer's removal) takes effect at effective_until. ``layer_id`` is no foreign key,
+    so a removed layer's past shifts stay; it is NULL once the layer is removed (a new layer
+    may be given the same id on SQLite)."""
 
     __tablename__ = "schedule_layer_versions"
     __table_args__ = (Index("ix_layer_versions_window", "schedule_id", "effective_until"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     schedule_id: Mapped[int] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"))
-    layer_id: Mapped[int]
+    layer_id: Mapped[int | None]
     position: Mapped[int]
     name: Mapped[str] = mapped_column(String(200))
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -245,3 +245,30 @@ def test_the_openapi_document_describes_the_diff_and_the_gaps(client: Any) -> No
     gaps = spec["paths"]["/api/v1/schedules/{schedule_id}/gaps"]["get"]
     ref = gaps["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     assert "gaps" in spec["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"]
+
+
+def test_a_new_layer_never_takes_a_removed_layers_history(
+        client: Any, cast: Cast, schedule: dict[str, Any]) -> None:
+    """SQLite may give a new layer the id of one just removed: the removed layer's remaining
+    hour stays its own when the new one is edited."""
+    sid, auth = schedule["id"], cast.auth("manager")
+    top = {"name": "top", "rotation": "daily", "handoff": "09:00", "start": "2026-01-01",
+           "members": ["viewer@example.com"]}
+    added = client.post(f"/api/v1/schedules/{sid}/layers?effective=now", headers=auth,
+                        json=top).json["layers"][1]
+    soon = utcnow() + timedelta(hours=1)
+    r = client.delete(f"/api/v1/schedules/{sid}/layers/{added['id']}?effective={q(soon)}",
+                      headers=auth)
+    assert r.status_code == 204
+    again = client.post(f"/api/v1/schedules/{sid}/layers?effective={q(soon)}", headers=auth,
+                        json={**top, "name": "again", "members": ["manager@example.com"]})
+    new_id = again.json["layers"][1]["id"]
+    r = client.patch(f"/api/v1/schedules/{sid}/layers/{new_id}?effective=now", headers=auth,
+                     json={"members": ["bob@example.com"]})
+    assert r.status_code == 200, r.json
+    before = client.get(f"/api/v1/schedules/{sid}/oncall?at={q(soon - timedelta(minutes=5))}",
+                        headers=auth).json["by_layer"]
+    assert before["top"] == "viewer@example.com"  # its last hour is still its own
+    after = client.get(f"/api/v1/schedules/{sid}/oncall?at={q(soon + timedelta(minutes=5))}",
+                       headers=auth).json
+    assert "top" not in after["by_layer"] and after["user"] == "bob@example.com"

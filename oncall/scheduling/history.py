@@ -168,5 +168,10 @@ def revise(session: Session, layer: ScheduleLayer, values: dict[str, Any], at: d
 
 
 def retire(session: Session, layer: ScheduleLayer, at: datetime) -> None:
-    """Keep the layer's shifts before ``at``; the caller removes the row."""
+    """Keep the layer's shifts before ``at``; the caller removes the row. Its versions no
+    longer name it: a later layer given the same id must not take them for its own."""
     _archive(session, layer, at)
+    session.flush()
+    session.execute(update(ScheduleLayerVersion).where(
+        ScheduleLayerVersion.layer_id == layer.id,
+        ScheduleLayerVersion.schedule_id == layer.schedule_id).values(layer_id=None))

@@ -27,7 +27,7 @@ def upgrade() -> None:
         'schedule_layer_versions',
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('schedule_id', sa.Integer(), nullable=False),
-        sa.Column('layer_id', sa.Integer(), nullable=False),
+        sa.Column('layer_id', sa.Integer(), nullable=True),
         sa.Column('position', sa.Integer(), nullable=False),
         sa.Column('name', sa.String(length=200), nullable=False),
         sa.Column('spec', sa.JSON(), nullable=False),
