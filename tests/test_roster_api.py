@@ -238,10 +238,14 @@ def test_the_openapi_document_describes_the_diff_and_the_gaps(client: Any) -> No
     spec = client.get("/api/v1/openapi.json").json
     patch = spec["paths"]["/api/v1/schedules/{schedule_id}/layers/{layer_id}"]["patch"]
     assert {p["name"] for p in patch["parameters"]} >= {"dry_run", "effective"}
-    ref = patch["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
-    diff = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    answers = patch["responses"]["200"]["content"]["application/json"]["schema"]["oneOf"]
+    names = [ref["$ref"].rsplit("/", 1)[1] for ref in answers]
+    assert names == ["ScheduleOut", "ShiftDiffOut"]
+    diff = spec["components"]["schemas"]["ShiftDiffOut"]
     assert {"people", "warnings", "on_call_now", "effective_from", "gaps"} <= set(
         diff["properties"])
+    layer = spec["components"]["schemas"]["LayerOut"]
+    assert "effective_from" in layer["properties"]
     gaps = spec["paths"]["/api/v1/schedules/{schedule_id}/gaps"]["get"]
     ref = gaps["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     assert "gaps" in spec["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"]
@@ -272,3 +276,12 @@ def test_a_new_layer_never_takes_a_removed_layers_history(
     after = client.get(f"/api/v1/schedules/{sid}/oncall?at={q(soon + timedelta(minutes=5))}",
                        headers=auth).json
     assert "top" not in after["by_layer"] and after["user"] == "bob@example.com"
+
+
+def test_a_timezone_change_can_be_previewed(client: Any, cast: Cast,
+                                            schedule: dict[str, Any]) -> None:
+    url = f"/api/v1/schedules/{schedule['id']}"
+    r = client.patch(url + "?dry_run=1", headers=cast.auth("manager"),
+                     json={"timezone": "Asia/Tokyo"})
+    assert r.status_code == 200 and r.json["people"]  # every handoff moves by 14 hours
+    assert client.get(url, headers=cast.auth("viewer")).json["timezone"] == "America/New_York"

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from apiflask import APIBlueprint, HTTPError, Schema
-from apiflask.fields import Boolean, Integer, List, Nested, String
+from apiflask.fields import Boolean, Integer, List, Nested, Raw, String
 from apiflask.validators import Range
 from flask import Flask
 
@@ -34,7 +34,7 @@ class EditQuery(Schema):
                        "never change."})
 
 
-class Window(Schema):
+class TimeRange(Schema):
     start = String(required=True)
     end = String(required=True)
 
@@ -63,12 +63,12 @@ class ShiftDiffOut(Schema):
     schedule = String(required=True)
     effective_from = String(allow_none=True, metadata={
         "description": "when the change takes effect (null: it changes nothing)"})
-    window = Nested(Window, required=True)
+    window = Nested(TimeRange, required=True)
     on_call_now = Nested(OnCallNow, required=True)
     warnings = List(String(), required=True)
     people = List(Nested(PersonChange), required=True, metadata={
         "description": "per person (null: nobody), the final-schedule time gained and lost"})
-    gaps = List(Nested(Window), required=True, metadata={
+    gaps = List(Nested(TimeRange), required=True, metadata={
         "description": "when nobody would be on call in the window after the change"})
 
 
@@ -81,13 +81,48 @@ class GapsOut(Schema):
     timezone = String(required=True)
     used_by = List(String(), required=True, metadata={
         "description": "policies that page this schedule (gaps matter most there)"})
-    window = Nested(Window, required=True)
-    gaps = List(Nested(Window), required=True)
+    window = Nested(TimeRange, required=True)
+    gaps = List(Nested(TimeRange), required=True)
+
+
+class LayerOut(Schema):
+    id = Integer(required=True)
+    name = String(required=True)
+    position = Integer(required=True)
+    rotation = Raw(metadata={"description": "daily | weekly | {days: N} | {weeks: N} | "
+                                            "{hours: N}"})
+    handoff = String()
+    start = String()
+    end = String(allow_none=True)
+    effective_from = String(allow_none=True, metadata={
+        "description": "this definition is in force from here (null: since forever); a "
+                       "time ahead is a change waiting for its time"})
+    members = List(String(), required=True, metadata={"description": "emails, in turn order"})
+    restrictions = List(Raw(), required=True)
+
+
+class ScheduleOut(Schema):
+    id = Integer(required=True)
+    name = String(required=True)
+    timezone = String(required=True)
+    description = String(allow_none=True)
+    managed_by = String(allow_none=True, metadata={"description": "the file, if any"})
+    layers = List(Nested(LayerOut), required=True)
+
+
+def _json(schema: Any) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
 
 
 DRY_RUN_DOC: dict[str, Any] = {
-    "description": "Saved; with `dry_run=1` nothing is saved and the answer is the ShiftDiff",
-    "content": {"application/json": {"schema": ShiftDiffOut}}}
+    "description": "The schedule as saved; with `dry_run=1`, nothing is saved and the answer "
+                   "is the ShiftDiff",
+    "content": _json({"oneOf": [ScheduleOut, ShiftDiffOut]})}
+PREVIEW_DOC: dict[str, Any] = {
+    "description": "With `dry_run=1`: the ShiftDiff (nothing saved)",
+    "content": _json(ShiftDiffOut)}
+CREATED_DOC: dict[str, Any] = {"description": "Created: the schedule",
+                               "content": _json(ScheduleOut)}
 
 
 def _iso(at: datetime | None) -> str | None:

@@ -126,6 +126,12 @@ def _commit(work: Callable[[], Any]) -> Any:
     return commit(work, service.ScheduleError)
 
 
+# Layer edits take ?effective= (default: the layer's next handoff; shifts before it never
+# change) and ?dry_run=1 (the shift-level diff, nothing saved): oncall.web.roster.
+_EDIT_DOC: dict[int | str, dict[str, Any]] = {
+    200: roster.DRY_RUN_DOC, 409: {"description": "Managed by a file"}}
+
+
 @bp.get("")
 @bp.doc(security="ApiToken")
 @require("viewer")
@@ -153,13 +159,18 @@ def get_schedule(schedule_id: int) -> dict[str, Any]:
 
 
 @bp.patch("/<int:schedule_id>")
-@bp.doc(security="ApiToken", responses={409: "Managed by a file"})
+@bp.doc(security="ApiToken", responses=_EDIT_DOC)
 @bp.input(SchedulePatch, arg_name="data")
+@bp.input(roster.EditQuery, location="query", arg_name="query")
 @require("manager")
-def update_schedule(schedule_id: int, data: dict[str, Any]) -> dict[str, Any]:
+def update_schedule(schedule_id: int, data: dict[str, Any], query: dict[str, Any]) -> Any:
+    """Rename, or change the timezone or description. A new timezone moves every handoff,
+    past ones too (it is not versioned): preview it with `dry_run=1`."""
     sched = _schedule(schedule_id)
-    _commit(lambda: service.update_schedule(session(), actor(), sched, data))
-    return schedule_json(session(), sched)
+    return roster.save_or_preview(
+        sched, query, lambda _eff, _now: service.update_schedule(session(), actor(), sched,
+                                                                 data),
+        lambda _: schedule_json(session(), sched))
 
 
 @bp.delete("/<int:schedule_id>")
@@ -171,14 +182,9 @@ def delete_schedule(schedule_id: int) -> tuple[str, int]:
     return "", 204
 
 
-# Layer edits take ?effective= (default: the layer's next handoff; shifts before it never
-# change) and ?dry_run=1 (the shift-level diff, nothing saved): oncall.web.roster.
-_EDIT_DOC: dict[int | str, dict[str, Any]] = {
-    200: roster.DRY_RUN_DOC, 409: {"description": "Managed by a file"}}
-
-
 @bp.post("/<int:schedule_id>/layers")
-@bp.doc(security="ApiToken", responses={201: {"description": "Created"}, **_EDIT_DOC})
+@bp.doc(security="ApiToken", responses={**_EDIT_DOC, 200: roster.PREVIEW_DOC,
+                                        201: roster.CREATED_DOC})
 @bp.input(LayerIn, arg_name="data")
 @bp.input(roster.EditQuery, location="query", arg_name="query")
 @require("manager")
@@ -210,7 +216,8 @@ def update_layer(schedule_id: int, layer_id: int, data: dict[str, Any],
 
 
 @bp.delete("/<int:schedule_id>/layers/<int:layer_id>")
-@bp.doc(security="ApiToken", responses={204: {"description": "Deleted"}, **_EDIT_DOC})
+@bp.doc(security="ApiToken", responses={**_EDIT_DOC, 200: roster.PREVIEW_DOC,
+                                        204: {"description": "Deleted"}})
 @bp.input(roster.EditQuery, location="query", arg_name="query")
 @require("manager")
 def delete_layer(schedule_id: int, layer_id: int, query: dict[str, Any]) -> Any:
