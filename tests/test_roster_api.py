@@ -285,3 +285,13 @@ def test_a_timezone_change_can_be_previewed(client: Any, cast: Cast,
                      json={"timezone": "Asia/Tokyo"})
     assert r.status_code == 200 and r.json["people"]  # every handoff moves by 14 hours
     assert client.get(url, headers=cast.auth("viewer")).json["timezone"] == "America/New_York"
+
+
+def test_the_first_layer_of_an_empty_schedule_starts_now(client: Any, cast: Cast) -> None:
+    sid = client.post("/api/v1/schedules", headers=cast.auth("manager"), json={
+        "name": "new", "timezone": "UTC"}).json["id"]
+    r = client.post(f"/api/v1/schedules/{sid}/layers", headers=cast.auth("manager"),
+                    json=WEEKLY)
+    assert r.status_code == 201
+    assert who(client, cast, sid, utcnow()) in {"alice@example.com", "bob@example.com"}
+    assert who(client, cast, sid, utcnow() - timedelta(days=1)) is None  # the past stays

@@ -167,9 +167,12 @@ def add_layer(session: Session, actor: str, schedule: Schedule, data: dict[str, 
               effective: str | datetime = history.NEXT_HANDOFF,
               now: datetime | None = None) -> ScheduleLayer:
     """A new layer on top, in force from ``effective`` (default: its first handoff after
-    now), so the shifts before then stay as they were."""
+    now, so whoever is on call keeps their shift; on a schedule without layers, where
+    nobody's shift can be cut, now), so the shifts before then stay as they were."""
     editable(schedule)
     values = layer_values(session, data, "")
+    if not schedule.layers and effective in (None, "", history.NEXT_HANDOFF):
+        effective = history.NOW
     at = _when(session, schedule, None, values, effective, now or utcnow())
     layer = ScheduleLayer(position=len(schedule.layers), effective_from=at, **values)
     schedule.layers.append(layer)
