@@ -33,6 +33,8 @@ def sync_layers(session: Session, sched: Schedule, wanted: list[dict[str, Any]],
         sched.layers = [ScheduleLayer(position=i, **w) for i, w in enumerate(wanted)]
         return []
     tz = ZoneInfo(sched.timezone)
+    # On a schedule without layers nobody's shift can be cut: new layers start now.
+    fresh = history.NOW if not sched.layers and effective == history.NEXT_HANDOFF else effective
     pool: dict[str, list[ScheduleLayer]] = {}
     for layer in sched.layers:
         pool.setdefault(layer.name, []).append(layer)
@@ -47,7 +49,7 @@ def sync_layers(session: Session, sched: Schedule, wanted: list[dict[str, Any]],
                               sched.timezone):
                 lines.append(f"layer {w['name']}: changed from {_short(at, tz)}")
         else:
-            at = history.resolve(session, effective, None, w, sched.timezone, now)
+            at = history.resolve(session, fresh, None, w, sched.timezone, now)
             layer = ScheduleLayer(position=i, effective_from=at, **w)
             lines.append(f"layer {w['name']}: added from {_short(at, tz)}")
         order.append(layer)
