@@ -1,7 +1,7 @@
 """Roster changes in the API: every layer edit takes ``?effective=`` (``next-handoff``, the
 default; ``now``; or an ISO time) and ``?dry_run=1`` (answer the shift-level diff for the
-next four weeks and save nothing); and ``GET /api/v1/schedules/<id>/gaps``, the stretches
-ahead when nobody is on call."""
+next four weeks and save nothing); a layer's versions over time; and
+``GET /api/v1/schedules/<id>/gaps``, the stretches ahead when nobody is on call."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from apiflask import APIBlueprint, HTTPError, Schema
 from apiflask.fields import Boolean, Integer, List, Nested, Raw, String
 from apiflask.validators import Range
 from flask import Flask
+from sqlalchemy import select
 
-from oncall.models import Schedule, utcnow
+from oncall.models import Schedule, ScheduleLayer, ScheduleLayerVersion, utcnow
 from oncall.rotations import Piece, ShiftDiff
 from oncall.scheduling import coverage, service
+from oncall.scheduling.store import emails_by_id
 from oncall.web import commit, session
 from oncall.web.auth import require
 from oncall.web.errors import BadRequest
@@ -189,6 +191,48 @@ def save_or_preview(schedule: Schedule, query: dict[str, Any],
         raise BadRequest(exc.field or "", exc.message, exc.status) from None
     finally:
         s.rollback()
+
+
+class VersionOut(Schema):
+    name = String(required=True)
+    position = Integer(required=True)
+    rotation = Raw()
+    handoff = String()
+    start = String()
+    end = String(allow_none=True)
+    members = List(String(), required=True)
+    restrictions = List(Raw(), required=True)
+    effective_from = String(allow_none=True, metadata={"description": "null: since forever"})
+    effective_until = String(allow_none=True, metadata={"description": "null: still is"})
+
+
+class VersionsOut(Schema):
+    layer = Integer(required=True)
+    versions = List(Nested(VersionOut), required=True, metadata={
+        "description": "oldest first; the last is the layer's latest definition"})
+
+
+@bp.get("/<int:schedule_id>/layers/<int:layer_id>/versions")
+@bp.doc(security="ApiToken")
+@bp.output(VersionsOut)
+@require("viewer")
+def layer_versions(schedule_id: int, layer_id: int) -> dict[str, Any]:
+    """A layer's definitions over time: each edit took effect at an `effective_from`, and
+    the shifts before it are those of the definition then in force."""
+    layer = session().get(ScheduleLayer, layer_id)
+    if layer is None or layer.schedule_id != schedule_id:
+        raise HTTPError(404, f"schedule {schedule_id} has no layer {layer_id}")
+    rows: list[Any] = list(session().scalars(
+        select(ScheduleLayerVersion).where(ScheduleLayerVersion.layer_id == layer.id,
+                                           ScheduleLayerVersion.schedule_id == schedule_id)
+        .order_by(ScheduleLayerVersion.effective_until)))
+    rows.append(layer)
+    emails = emails_by_id(session(), {m for row in rows for m in row.members})
+    return {"layer": layer.id, "versions": [
+        {"name": row.name, "position": row.position, **row.spec,
+         "members": [emails.get(m, f"#{m}") for m in row.members],
+         "restrictions": row.restrictions or [], "effective_from": _iso(row.effective_from),
+         "effective_until": _iso(getattr(row, "effective_until", None))} for row in rows]}
 
 
 @bp.get("/<int:schedule_id>/gaps")
