@@ -72,9 +72,12 @@ def who_at(oncall: Any, at: Any) -> str:
     return str(rows[0]["on_call"])
 
 
+NOW = utcnow()
+
+
 def history(oncall: Any, days: int = 42) -> list[str]:
-    """Who was on call at every hour of the last ``days`` days."""
-    now = utcnow()
+    """Who was on call at an hour of each of the ``days`` days before the tests started."""
+    now = NOW
     return [who_at(oncall, now - timedelta(hours=h)) for h in range(1, days * 24, 23)]
 
 
