@@ -174,7 +174,34 @@ class ScheduleLayer(Base):
     members: Mapped[list[int]] = mapped_column(JSON, default=list)
     # Windows (local time) when the layer has someone on call, as the YAML gives them.
     restrictions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # This definition is in force from here on (None: since forever); what was in force
+    # before is kept in ScheduleLayerVersion, so an edit never rewrites past shifts.
+    effective_from: Mapped[datetime | None]
+    # Turn i goes to members[(i + turn_offset) % len(members)]: set by an edit so that the
+    # rotation carries on from whoever's turn it was (see oncall.scheduling.history).
+    turn_offset: Mapped[int] = mapped_column(default=0)
     schedule: Mapped[Schedule] = relationship(back_populates="layers")
+
+
+class ScheduleLayerVersion(Base):
+    """A layer as it was defined over [effective_from, effective_until): written when an edit
+    (or the layer's removal) takes effect at effective_until. ``layer_id`` is no foreign key,
+    so a removed layer's past shifts stay; it is NULL once the layer is removed (a new layer
+    may be given the same id on SQLite)."""
+
+    __tablename__ = "schedule_layer_versions"
+    __table_args__ = (Index("ix_layer_versions_window", "schedule_id", "effective_until"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"))
+    layer_id: Mapped[int | None]
+    position: Mapped[int]
+    name: Mapped[str] = mapped_column(String(200))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    members: Mapped[list[int]] = mapped_column(JSON, default=list)
+    restrictions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    turn_offset: Mapped[int] = mapped_column(default=0)
+    effective_from: Mapped[datetime | None]
+    effective_until: Mapped[datetime]
 
 
 class Override(Base):
@@ -605,6 +632,7 @@ __all__ = [
     "RuleState",
     "Schedule",
     "ScheduleLayer",
+    "ScheduleLayerVersion",
     "Service",
     "SlackMessage",
     "SystemState",

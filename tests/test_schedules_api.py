@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from icalendar import Calendar
@@ -97,8 +98,13 @@ def test_layers_members_and_restrictions_are_edited_and_audited(
                "restrictions": [{"days": ["Sat", "Sun"], "from": "09:00", "to": "21:00"}]}
     r = client.post(f"/api/v1/schedules/{sid}/layers", headers=auth, json=weekend)
     assert r.status_code == 201 and [x["name"] for x in r.json["layers"]] == ["weekly", "weekend"]
-    sat_noon = oncall(client, cast, sid, "2026-11-14T17:00:00Z").json   # Sat 12:00 EST
-    sat_night = oncall(client, cast, sid, "2026-11-15T03:00:00Z").json  # Sat 22:00 EST
+    # A new layer is in force from its first handoff: look at a Saturday after that.
+    saturday = utcnow().date() + timedelta(days=8 + (5 - utcnow().weekday()) % 7)
+    ny = ZoneInfo("America/New_York")
+    sat_noon = oncall(client, cast, sid, datetime.combine(saturday, time(12), ny)
+                      .isoformat().replace("+", "%2B")).json
+    sat_night = oncall(client, cast, sid, datetime.combine(saturday, time(22), ny)
+                       .isoformat().replace("+", "%2B")).json
     assert sat_noon["user"] == "bob@example.com" and sat_noon["layer"] == "weekend"
     assert sat_night["layer"] == "weekly" and sat_night["by_layer"]["weekend"] is None
     audit = client.get("/api/v1/audit?object_type=layer", headers=auth).json["entries"]

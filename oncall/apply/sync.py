@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oncall.apply import heartbeats as heartbeat_files
+from oncall.apply import layers as layer_files
 from oncall.apply import maintenance as maintenance_files
 from oncall.apply import rules as rule_files
 from oncall.apply.loader import Document
@@ -22,14 +24,15 @@ from oncall.models import (
     NotificationRule,
     PolicyLevel,
     Schedule,
-    ScheduleLayer,
     Service,
     ThresholdRule,
     User,
+    utcnow,
 )
 from oncall.notify import rules as notification_rules
 from oncall.notify.rules import Rule
 from oncall.rotations import RotationError, parse_restriction, parse_rotation
+from oncall.scheduling import history
 
 _DURATION = re.compile(r"(\d+)([smhd])")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -202,8 +205,14 @@ def _note(changes: list[Change], kind: str, name: str, text: str) -> None:
     changes[-1].detail.append(text)
 
 
-def apply_config(session: Session, docs: list[Document]) -> list[Change]:
-    """Make the database match ``docs``. The caller commits (or, for a dry run, rolls back)."""
+def apply_config(session: Session, docs: list[Document], *,
+                 effective: str | datetime = history.NEXT_HANDOFF,
+                 now: datetime | None = None) -> list[Change]:
+    """Make the database match ``docs``. The caller commits (or, for a dry run, rolls back).
+    A layer change takes effect at ``effective`` (default: that layer's next handoff after
+    ``now``; ``now``; or a later time): shifts before it never change. Raises
+    ``history.EffectiveError`` for an effective time in the past."""
+    now = now or utcnow()
     desired = collect(docs)
     check_references(session, desired)
     changes: list[Change] = []
@@ -214,17 +223,22 @@ def apply_config(session: Session, docs: list[Document]) -> list[Change]:
     ids = dict(session.execute(select(User.email, User.id)).all())
     _apply_notification_rules(session, desired, ids, src, changes)
     for name, s in desired.schedules.items():
+        existing = session.scalar(select(Schedule).where(Schedule.name == name))
+        old = layer_files.before(session, existing, now) if existing else None
         sched = _upsert(session, Schedule, "name", name, {"timezone": s["timezone"]},
                         "schedule", src[("schedule", name)], changes)
         wanted = [{"name": lyr["name"], "spec": lyr["spec"],
                    "members": [ids[m] for m in lyr["members"]],
                    "restrictions": lyr["restrictions"]} for lyr in s["layers"]]
-        current = [{"name": lyr.name, "spec": lyr.spec, "members": lyr.members,
-                    "restrictions": lyr.restrictions or []} for lyr in sched.layers]
-        if current != wanted:
-            sched.layers = [ScheduleLayer(position=i, **w) for i, w in enumerate(wanted)]
-            _note(changes, "schedule", name, f"layers: {len(current)} -> {len(wanted)} "
-                                             f"({', '.join(w['name'] for w in wanted)})")
+        for line in layer_files.sync_layers(session, sched, wanted, effective, now,
+                                              created=existing is None):
+            _note(changes, "schedule", name, line)
+        if old is not None:
+            lines = layer_files.diff_lines(session, sched, old, now)
+            touched = changes and (changes[-1].kind, changes[-1].name) == ("schedule", name)
+            if touched or lines != layer_files.NO_CHANGE:
+                for line in lines:
+                    _note(changes, "schedule", name, line)
     for name, p in desired.policies.items():
         pol = _upsert(session, EscalationPolicy, "name", name,
                       {"repeat": p["repeat"], "ack_timeout": p["ack_timeout"]},

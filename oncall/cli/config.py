@@ -7,36 +7,63 @@ from pathlib import Path
 
 import click
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from oncall.apply import ConfigError, apply_config, load_tree
 from oncall.cli import cli
 from oncall.cli.common import json_option, session, settings, table
 from oncall.config import ConfigError as SettingsError
 from oncall.models import Schedule
+from oncall.scheduling import history
+from oncall.scheduling.coverage import coverage_gaps
 from oncall.scheduling.store import who_is_on_call
 
 DEFAULT_DIRS = ("rules", "schedules")
 
 
-def run_apply(dirs: list[Path], dry_run: bool) -> list[str] | None:
+def run_apply(dirs: list[Path], dry_run: bool, effective: str = history.NEXT_HANDOFF,
+              warnings: list[str] | None = None) -> list[str] | None:
     """Apply (or only diff) the config files; raises ConfigError naming file and line.
     None when ``dirs`` hold no config file at all: then nothing is changed, since an empty
     folder is far more often a mount or a path gone wrong than a wish to delete every
-    schedule and policy the files once defined (an empty file ``{}`` says that)."""
+    schedule and policy the files once defined (an empty file ``{}`` says that).
+    Coverage gaps in the next four weeks, as the files leave them, go to ``warnings``."""
     docs = load_tree(dirs, max_bytes=settings().config_max_bytes)
     if not docs:
         return None
+    try:
+        when = history.parse_effective(effective)
+    except history.EffectiveError as exc:
+        raise click.BadParameter(exc.message, param_hint="--effective") from None
+    now = datetime.now(UTC)
     with session() as s:
-        changes = apply_config(s, docs)
+        try:
+            changes = apply_config(s, docs, effective=when, now=now)
+        except history.EffectiveError as exc:
+            raise click.BadParameter(exc.message, param_hint="--effective") from None
+        if warnings is not None:
+            warnings += gap_warnings(s, now)
         if dry_run:
             s.rollback()
     return [str(c) for c in changes]
 
 
+def gap_warnings(s: Session, now: datetime) -> list[str]:
+    """One line per coverage gap on a schedule that a policy pages."""
+    return [f"WARNING: nobody on call on schedule {g.schedule} from "
+            f"{g.start.strftime('%Y-%m-%d %H:%M')} to {g.end.strftime('%Y-%m-%d %H:%M')} UTC "
+            f"(paged by {', '.join(g.policies)})" for g in coverage_gaps(s, now)]
+
+
 @cli.command("apply")
-@click.option("--dry-run", is_flag=True, help="Print the changes; change nothing.")
+@click.option("--dry-run", is_flag=True, help="Print the changes (with each schedule's shift "
+              "diff for the next 4 weeks); change nothing.")
+@click.option("--effective", default=history.NEXT_HANDOFF, show_default=True,
+              metavar="next-handoff|now|TIME",
+              help="When layer changes take effect: each layer's next handoff, now, or an "
+                   "ISO 8601 time with an offset. Shifts before it never change.")
 @click.argument("dirs", nargs=-1, type=click.Path(path_type=Path))
-def apply_cmd(dry_run: bool, dirs: tuple[Path, ...]) -> None:
+def apply_cmd(dry_run: bool, effective: str, dirs: tuple[Path, ...]) -> None:
     """Apply rules/ and schedules/ (or DIRS) to the database, in one transaction."""
     paths = list(dirs) or [Path(d) for d in DEFAULT_DIRS if Path(d).exists()]
     if not paths:
@@ -44,8 +71,9 @@ def apply_cmd(dry_run: bool, dirs: tuple[Path, ...]) -> None:
         # before its operator has written any config.
         click.echo("no rules/ or schedules/ here: nothing to apply")
         return
+    warnings: list[str] = []
     try:
-        changes = run_apply(paths, dry_run)
+        changes = run_apply(paths, dry_run, effective, warnings)
     except (ConfigError, SettingsError) as exc:
         raise click.ClickException(f"{exc}\nnothing was applied") from None
     if changes is None:
@@ -56,6 +84,8 @@ def apply_cmd(dry_run: bool, dirs: tuple[Path, ...]) -> None:
         click.echo(line)
     verb = "would change" if dry_run else "applied"
     click.echo(f"{verb} {len(changes)} object(s)" if changes else "no changes: up to date")
+    for line in warnings:
+        click.echo(line, err=True)
 
 
 def _parse_at(value: str | None) -> datetime:

@@ -15,16 +15,18 @@ sharing one tzinfo by wall clock, ignoring DST.
 
 Modules: ``spec`` (rotation parsing), ``restrictions``, ``turns`` (turn arithmetic and rrule
 expansion), ``overrides``, ``model`` (the dataclasses), ``shifts`` (expansion and merging) and
-``query`` (questions at an instant).
+``query`` (questions at an instant) and ``changes`` (what an edit does: its default effective
+time, the shift-level diff, gaps).
 """
 
 from __future__ import annotations
 
+from oncall.rotations.changes import Piece, ShiftDiff, gaps, next_handoff, shift_diff
 from oncall.rotations.model import Layer, OnCall, ScheduleSpec, Shift
 from oncall.rotations.overrides import Override, make_override
 from oncall.rotations.query import layer_on_call, next_shift, on_call, on_call_by_layer, swap
 from oncall.rotations.restrictions import Restriction, parse_restriction
-from oncall.rotations.shifts import final_shifts, layer_shifts
+from oncall.rotations.shifts import final_shifts, layer_shifts, versions_shifts
 from oncall.rotations.spec import RotationError, RotationSpec, parse_rotation
 from oncall.rotations.turns import Turn, turn_at, turns_between
 
@@ -32,22 +34,28 @@ __all__ = [
     "Layer",
     "OnCall",
     "Override",
+    "Piece",
     "Restriction",
     "RotationError",
     "RotationSpec",
     "ScheduleSpec",
     "Shift",
+    "ShiftDiff",
     "Turn",
     "final_shifts",
+    "gaps",
     "layer_on_call",
     "layer_shifts",
     "make_override",
+    "next_handoff",
     "next_shift",
     "on_call",
     "on_call_by_layer",
     "parse_restriction",
     "parse_rotation",
+    "shift_diff",
     "swap",
     "turn_at",
     "turns_between",
+    "versions_shifts",
 ]

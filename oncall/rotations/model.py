@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from oncall.rotations.overrides import Override, OverrideIndex
 from oncall.rotations.restrictions import Restriction
@@ -15,16 +15,41 @@ __all__ = ["Layer", "OnCall", "ScheduleSpec", "Shift"]
 @dataclass(frozen=True)
 class Layer:
     """A rotation of ``members``; with ``restrictions``, only inside their windows (the turns
-    stay where the rotation puts them: whoever's turn it is is on call inside a window)."""
+    stay where the rotation puts them: whoever's turn it is is on call inside a window).
+
+    A layer as it was, is or will be defined over [``active_from``, ``active_until``) (UTC;
+    None: without bound): one version of a layer. A schedule lists every version; versions
+    of one layer do not overlap, so an edit that takes effect at T leaves every shift before
+    T as it was. Turns still count from the rotation's own start: a version only clips, and
+    ``offset`` says which member a turn goes to (so a new version can carry the order on
+    from whoever's turn it was)."""
 
     name: str
     rotation: RotationSpec
     members: tuple[str, ...]
     restrictions: tuple[Restriction, ...] = ()
+    active_from: datetime | None = None
+    active_until: datetime | None = None
+    offset: int = 0  # turn ``index`` goes to ``members[(index + offset) % len(members)]``
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "members", tuple(self.members))
         object.__setattr__(self, "restrictions", tuple(self.restrictions))
+        for name in ("active_from", "active_until"):
+            value = getattr(self, name)
+            if value is not None:
+                if value.tzinfo is None:
+                    raise ValueError(f"{name} must be timezone-aware")
+                object.__setattr__(self, name, value.astimezone(UTC))
+
+    def member(self, index: int) -> str:
+        """Who has turn ``index`` (members must not be empty)."""
+        return self.members[(index + self.offset) % len(self.members)]
+
+    def in_force(self, at: datetime) -> bool:
+        """Whether this version is the layer's definition at the UTC instant ``at``."""
+        return ((self.active_from is None or self.active_from <= at)
+                and (self.active_until is None or at < self.active_until))
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,14 @@ def layer_on_call(layer: Layer, tz: ZoneInfo, at: datetime) -> str | None:
     if not layer.members:
         return None
     at = utc(at, "at")
+    if not layer.in_force(at):
+        return None
     if not covers(layer.restrictions, tz, at):  # first: restricted layers are mostly off
         return None
     turn = turn_at(layer.rotation, tz, at)
     if turn is None:
         return None
-    return layer.members[turn.index % len(layer.members)]
+    return layer.member(turn.index)
 
 
 def on_call(schedule: ScheduleSpec, at: datetime) -> str | None:
@@ -50,7 +52,8 @@ def on_call_by_layer(schedule: ScheduleSpec, at: datetime) -> OnCall:
     """Who is on call at ``at`` and why, with what each layer alone says."""
     at = utc(at, "at")
     tz = ZoneInfo(schedule.timezone)
-    said = [(layer.name, layer_on_call(layer, tz, at)) for layer in schedule.layers]
+    said = [(layer.name, layer_on_call(layer, tz, at)) for layer in schedule.layers
+            if layer.in_force(at)]
     by_layer = dict(said)
     override = schedule.override_index().at(at)
     if override is not None:
@@ -90,7 +93,8 @@ def swap(schedule: ScheduleSpec, layer_name: str, at: datetime, to_user: str,
     member's turn, or with restrictions the part of the turn inside the window holding ``at``.
     RotationError naming ``layer`` for an unknown layer, ``at`` where it has nobody then."""
     at = utc(at, "at")
-    layer = next((la for la in reversed(schedule.layers) if la.name == layer_name), None)
+    layer = next((la for la in reversed(schedule.layers)
+                  if la.name == layer_name and la.in_force(at)), None)
     if layer is None:
         raise RotationError("layer", f"schedule {schedule.name!r} has no layer {layer_name!r}")
     tz = ZoneInfo(schedule.timezone)
@@ -98,6 +102,10 @@ def swap(schedule: ScheduleSpec, layer_name: str, at: datetime, to_user: str,
     if turn is None:
         raise RotationError("at", f"layer {layer_name!r} has nobody on call at {at.isoformat()}")
     start, end = turn.start, turn.end
+    if layer.active_from is not None:  # the shift as this version of the layer has it
+        start = max(start, layer.active_from)
+    if layer.active_until is not None:
+        end = min(end, layer.active_until)
     if layer.restrictions:
         window = next(((s, e) for s, e in windows(layer.restrictions, tz, start, end)
                        if s <= at < e), None)

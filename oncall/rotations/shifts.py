@@ -9,7 +9,7 @@ from oncall.rotations.model import Layer, ScheduleSpec, Shift
 from oncall.rotations.restrictions import windows
 from oncall.rotations.turns import turns_between
 
-__all__ = ["final_shifts", "layer_shifts"]
+__all__ = ["final_shifts", "layer_shifts", "versions_shifts"]
 
 _Key = tuple[str | None, str | None, int | None]  # (user, layer, override id)
 _Piece = tuple[datetime, datetime, _Key]
@@ -24,23 +24,43 @@ def utc(value: datetime, name: str) -> datetime:
 def layer_shifts(layer: Layer, tz: ZoneInfo, start: datetime, end: datetime) -> list[Shift]:
     """Where ``layer`` has someone within [start, end): shifts clipped to the range, sorted,
     disjoint, adjacent ones with the same member merged; nothing for the stretches where the
-    layer has nobody (before its start, after its end, outside its restrictions)."""
+    layer has nobody (before its start, after its end, outside its restrictions, outside
+    the version's [active_from, active_until))."""
     start, end = utc(start, "start"), utc(end, "end")
     return [Shift(s, e, key[0], key[1]) for s, e, key in _layer_pieces(layer, tz, start, end)]
 
 
+def versions_shifts(versions: list[Layer], tz: ZoneInfo, start: datetime, end: datetime
+                    ) -> list[Shift]:
+    """``layer_shifts`` of one layer given as its versions (which do not overlap): joined in
+    order, a shift running on across a version boundary with the same member kept whole."""
+    start, end = utc(start, "start"), utc(end, "end")
+    pieces = sorted((p for v in versions for p in _layer_pieces(v, tz, start, end)),
+                    key=lambda p: p[0])
+    out: list[Shift] = []
+    for s, e, key in pieces:
+        if out and out[-1].end == s and out[-1].user == key[0]:
+            out[-1] = Shift(out[-1].start, e, key[0], out[-1].layer)
+        else:
+            out.append(Shift(s, e, key[0], key[1]))
+    return out
+
+
 def _layer_pieces(layer: Layer, tz: ZoneInfo, start: datetime, end: datetime) -> list[_Piece]:
+    if layer.active_from is not None and layer.active_from > start:
+        start = layer.active_from
+    if layer.active_until is not None and layer.active_until < end:
+        end = layer.active_until
     if start >= end or not layer.members:
         return []
     turns = turns_between(layer.rotation, tz, start, end)
     if not turns:
         return []
-    members, n = layer.members, len(layer.members)
     open_ = windows(layer.restrictions, tz, max(start, turns[0].start), min(end, turns[-1].end))
     out: list[_Piece] = []
     i = 0
     for turn in turns:
-        key: _Key = (members[turn.index % n], layer.name, None)
+        key: _Key = (layer.member(turn.index), layer.name, None)
         lo, hi = max(turn.start, start), min(turn.end, end)
         while i < len(open_) and open_[i][1] <= lo:
             i += 1

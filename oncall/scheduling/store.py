@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from oncall.models import Override, Schedule, ScheduleLayer, User
-from oncall.rotations import Layer, ScheduleSpec, parse_restriction, parse_rotation
+from oncall.models import Override, Schedule, ScheduleLayer, ScheduleLayerVersion, User
+from oncall.rotations import Layer, ScheduleSpec
 from oncall.rotations import Override as OverrideSpec
+from oncall.scheduling.history import version_spec, versions_between
 
 
 def emails_by_id(session: Session, ids: set[int]) -> dict[int, str]:
@@ -20,9 +21,7 @@ def emails_by_id(session: Session, ids: set[int]) -> dict[int, str]:
 
 
 def layer_spec(layer: ScheduleLayer, emails: dict[int, str]) -> Layer:
-    return Layer(layer.name, parse_rotation(layer.spec),
-                 tuple(emails[m] for m in layer.members if m in emails),
-                 tuple(parse_restriction(r) for r in layer.restrictions or []))
+    return version_spec(layer, emails)
 
 
 def overrides_between(session: Session, schedule_id: int, start: datetime,
@@ -32,16 +31,25 @@ def overrides_between(session: Session, schedule_id: int, start: datetime,
                                Override.end > start).order_by(Override.start)))
 
 
+_EVER = datetime.min.replace(tzinfo=UTC)
+
+
 def spec_for(session: Session, schedule: Schedule, start: datetime,
              end: datetime | None = None) -> ScheduleSpec:
-    """The schedule with the overrides that touch [start, end] (just ``start`` if no end)."""
-    ids = {m for layer in schedule.layers for m in layer.members}
-    emails = emails_by_id(session, ids)
-    overrides = overrides_between(session, schedule.id, start,
-                                  end or start + timedelta(microseconds=1))
+    """The schedule with the overrides that touch [start, end] (just ``start`` if no end),
+    and every definition of its layers in force at some time within it (each clipped to the
+    stretch it was in force: see ``oncall.scheduling.history``)."""
+    end = end or start + timedelta(microseconds=1)
+    rows: list[ScheduleLayer | ScheduleLayerVersion] = [
+        layer for layer in schedule.layers
+        if layer.effective_from is None or layer.effective_from < end]
+    rows += versions_between(session, schedule.id, start, end)
+    rows.sort(key=lambda r: (r.position, r.effective_from or _EVER))
+    emails = emails_by_id(session, {m for row in rows for m in row.members})
+    overrides = overrides_between(session, schedule.id, start, end)
     return ScheduleSpec(
         name=schedule.name, timezone=schedule.timezone,
-        layers=tuple(layer_spec(layer, emails) for layer in schedule.layers),
+        layers=tuple(version_spec(row, emails) for row in rows),
         overrides=tuple(OverrideSpec(start=o.start, end=o.end, user=o.user.email,
                                      created_at=o.created_at, id=o.id) for o in overrides),
     )
@@ -61,7 +69,9 @@ def who_is_on_call(session: Session, schedule_name: str, at: datetime) -> str | 
 
 
 def layer_json(layer: ScheduleLayer, emails: dict[int, str]) -> dict[str, Any]:
+    since = layer.effective_from
     return {"id": layer.id, "name": layer.name, "position": layer.position, **layer.spec,
+            "effective_from": since.isoformat() if since else None,
             "members": [emails.get(m, f"#{m}") for m in layer.members],
             "restrictions": layer.restrictions or []}
 

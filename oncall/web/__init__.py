@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
         maintenance,
         openapi,
         pagerduty,
+        roster,
         rules,
         schedules,
         simulate,
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     pagerduty.init_app(app)
     api.init_app(app)
     schedules.init_app(app)
+    roster.init_app(app)
     rules.init_app(app)
     users.init_app(app)
     calendar.init_app(app)

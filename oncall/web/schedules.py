@@ -18,10 +18,10 @@ from sqlalchemy import select
 
 from oncall.models import Override, Schedule, ScheduleLayer, User, utcnow
 from oncall.permissions import OverrideLimits
-from oncall.rotations import final_shifts, layer_shifts, next_shift, on_call_by_layer
+from oncall.rotations import final_shifts, next_shift, on_call_by_layer, versions_shifts
 from oncall.scheduling import service
 from oncall.scheduling.store import override_json, schedule_json, spec_for
-from oncall.web import commit, session, settings
+from oncall.web import commit, roster, session, settings
 from oncall.web.auth import actor, current_user, require
 from oncall.web.errors import BadRequest
 
@@ -126,6 +126,12 @@ def _commit(work: Callable[[], Any]) -> Any:
     return commit(work, service.ScheduleError)
 
 
+# Layer edits take ?effective= (default: the layer's next handoff; shifts before it never
+# change) and ?dry_run=1 (the shift-level diff, nothing saved): oncall.web.roster.
+_EDIT_DOC: dict[int | str, dict[str, Any]] = {
+    200: roster.DRY_RUN_DOC, 409: {"description": "Managed by a file"}}
+
+
 @bp.get("")
 @bp.doc(security="ApiToken")
 @require("viewer")
@@ -153,13 +159,18 @@ def get_schedule(schedule_id: int) -> dict[str, Any]:
 
 
 @bp.patch("/<int:schedule_id>")
-@bp.doc(security="ApiToken", responses={409: "Managed by a file"})
+@bp.doc(security="ApiToken", responses=_EDIT_DOC)
 @bp.input(SchedulePatch, arg_name="data")
+@bp.input(roster.EditQuery, location="query", arg_name="query")
 @require("manager")
-def update_schedule(schedule_id: int, data: dict[str, Any]) -> dict[str, Any]:
+def update_schedule(schedule_id: int, data: dict[str, Any], query: dict[str, Any]) -> Any:
+    """Rename, or change the timezone or description. A new timezone moves every handoff,
+    past ones too (it is not versioned): preview it with `dry_run=1`."""
     sched = _schedule(schedule_id)
-    _commit(lambda: service.update_schedule(session(), actor(), sched, data))
-    return schedule_json(session(), sched)
+    return roster.save_or_preview(
+        sched, query, lambda _eff, _now: service.update_schedule(session(), actor(), sched,
+                                                                 data),
+        lambda _: schedule_json(session(), sched))
 
 
 @bp.delete("/<int:schedule_id>")
@@ -172,68 +183,91 @@ def delete_schedule(schedule_id: int) -> tuple[str, int]:
 
 
 @bp.post("/<int:schedule_id>/layers")
-@bp.doc(security="ApiToken", responses={201: "Created", 409: "Managed by a file"})
+@bp.doc(security="ApiToken", responses={**_EDIT_DOC, 200: roster.PREVIEW_DOC,
+                                        201: roster.CREATED_DOC})
 @bp.input(LayerIn, arg_name="data")
+@bp.input(roster.EditQuery, location="query", arg_name="query")
 @require("manager")
-def add_layer(schedule_id: int, data: dict[str, Any]) -> tuple[dict[str, Any], int]:
+def add_layer(schedule_id: int, data: dict[str, Any], query: dict[str, Any]) -> Any:
+    """Add a layer on top, in force from `effective` (default: its first handoff)."""
     sched = _schedule(schedule_id)
-    _commit(lambda: service.add_layer(session(), actor(), sched, data))
-    return schedule_json(session(), sched), 201
+    return roster.save_or_preview(
+        sched, query, lambda eff, now: service.add_layer(session(), actor(), sched, data,
+                                                         effective=eff, now=now),
+        lambda _: (schedule_json(session(), sched), 201))
 
 
 @bp.patch("/<int:schedule_id>/layers/<int:layer_id>")
-@bp.doc(security="ApiToken", responses={409: "Managed by a file"})
+@bp.doc(security="ApiToken", responses=_EDIT_DOC)
 @bp.input(LayerPatch, arg_name="data")
+@bp.input(roster.EditQuery, location="query", arg_name="query")
 @require("manager")
-def update_layer(schedule_id: int, layer_id: int, data: dict[str, Any]) -> dict[str, Any]:
-    """Change a layer: its rotation, members (in order), restrictions, name or position."""
+def update_layer(schedule_id: int, layer_id: int, data: dict[str, Any],
+                 query: dict[str, Any]) -> Any:
+    """Change a layer: its rotation, members (in order), restrictions, name or position,
+    from `effective` on (default: the layer's next handoff, so whoever is on call keeps
+    their shift). Shifts before then stay as they were."""
     sched = _schedule(schedule_id)
     layer = _layer(sched, layer_id)
-    _commit(lambda: service.update_layer(session(), actor(), layer, data))
-    return schedule_json(session(), sched)
+    return roster.save_or_preview(
+        sched, query, lambda eff, now: service.update_layer(session(), actor(), layer, data,
+                                                            effective=eff, now=now),
+        lambda _: schedule_json(session(), sched))
 
 
 @bp.delete("/<int:schedule_id>/layers/<int:layer_id>")
-@bp.doc(security="ApiToken", responses={204: "Deleted", 409: "Managed by a file"})
+@bp.doc(security="ApiToken", responses={**_EDIT_DOC, 200: roster.PREVIEW_DOC,
+                                        204: {"description": "Deleted"}})
+@bp.input(roster.EditQuery, location="query", arg_name="query")
 @require("manager")
-def delete_layer(schedule_id: int, layer_id: int) -> tuple[str, int]:
+def delete_layer(schedule_id: int, layer_id: int, query: dict[str, Any]) -> Any:
+    """Remove a layer from `effective` on (default: its next handoff); its earlier shifts
+    stay."""
     sched = _schedule(schedule_id)
     layer = _layer(sched, layer_id)
-    _commit(lambda: service.delete_layer(session(), actor(), layer))
-    return "", 204
+    return roster.save_or_preview(
+        sched, query, lambda eff, now: service.delete_layer(session(), actor(), layer,
+                                                            effective=eff, now=now),
+        lambda _: ("", 204))
 
 
-def _edit_members(schedule_id: int, layer_id: int, edit: Callable[[list[str]], None]
-                  ) -> dict[str, Any]:
+def _edit_members(schedule_id: int, layer_id: int, query: dict[str, Any],
+                  edit: Callable[[list[str]], None]) -> Any:
     """Change a layer's member list (emails, in turn order) through the validated update."""
     sched = _schedule(schedule_id)
     layer = _layer(sched, layer_id)
     members = list(schedule_json(session(), sched)["layers"][layer.position]["members"])
     edit(members)
-    _commit(lambda: service.update_layer(session(), actor(), layer, {"members": members}))
-    return schedule_json(session(), sched)
+    return roster.save_or_preview(
+        sched, query, lambda eff, now: service.update_layer(
+            session(), actor(), layer, {"members": members}, effective=eff, now=now),
+        lambda _: schedule_json(session(), sched))
 
 
 @bp.post("/<int:schedule_id>/layers/<int:layer_id>/members")
-@bp.doc(security="ApiToken", responses={409: "Managed by a file"})
+@bp.doc(security="ApiToken", responses=_EDIT_DOC)
 @bp.input(MemberIn, arg_name="data")
+@bp.input(roster.EditQuery, location="query", arg_name="query")
 @require("manager")
-def add_member(schedule_id: int, layer_id: int, data: dict[str, Any]) -> dict[str, Any]:
-    """Add a member to the rotation (at the end, or at `position`)."""
-    return _edit_members(schedule_id, layer_id, lambda members: members.insert(
+def add_member(schedule_id: int, layer_id: int, data: dict[str, Any],
+               query: dict[str, Any]) -> Any:
+    """Add a member to the rotation (at the end, or at `position`), from `effective` on."""
+    return _edit_members(schedule_id, layer_id, query, lambda members: members.insert(
         data.get("position", len(members)), data["user"]))
 
 
 @bp.delete("/<int:schedule_id>/layers/<int:layer_id>/members/<string:email>")
-@bp.doc(security="ApiToken", responses={404: "Not a member", 409: "Managed by a file"})
+@bp.doc(security="ApiToken", responses={404: {"description": "Not a member"}, **_EDIT_DOC})
+@bp.input(roster.EditQuery, location="query", arg_name="query")
 @require("manager")
-def remove_member(schedule_id: int, layer_id: int, email: str) -> dict[str, Any]:
+def remove_member(schedule_id: int, layer_id: int, email: str, query: dict[str, Any]) -> Any:
+    """Remove a member from the rotation, from `effective` on."""
     def remove(members: list[str]) -> None:
         if email not in members:
             raise HTTPError(404, f"{email} is not a member of layer {layer_id}")
         members.remove(email)
 
-    return _edit_members(schedule_id, layer_id, remove)
+    return _edit_members(schedule_id, layer_id, query, remove)
 
 
 def _limits() -> OverrideLimits:
@@ -340,10 +374,10 @@ def shifts(schedule_id: int, query: dict[str, Any]) -> dict[str, Any]:
         raise BadRequest("end", "the range may span at most 366 days")
     spec = spec_for(session(), sched, start, end)
     if "layer" in query:
-        layer = next((x for x in spec.layers if x.name == query["layer"]), None)
-        if layer is None:
+        versions = [x for x in spec.layers if x.name == query["layer"]]
+        if not versions:
             raise BadRequest("layer", f"no layer {query['layer']!r}")
-        found = layer_shifts(layer, ZoneInfo(spec.timezone), start, end)
+        found = versions_shifts(versions, ZoneInfo(spec.timezone), start, end)
     else:
         found = final_shifts(spec, start, end)
     return {"schedule": sched.name, "timezone": sched.timezone,
