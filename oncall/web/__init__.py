@@ -7,8 +7,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from apiflask import APIFlask
-from flask import Flask, Request, g
-from flask.sessions import SecureCookieSessionInterface
+from flask import g
 from sqlalchemy.orm import Session
 
 from oncall import __version__, db, jobs, logsafe
@@ -16,15 +15,6 @@ from oncall.config import Settings, load_settings
 from oncall.notify import registry
 
 T = TypeVar("T")
-
-
-class _NoCookieSession(SecureCookieSessionInterface):
-    """Nothing here uses Flask's cookie session (the API takes bearer tokens, webhooks are
-    signed or carry their token): opening one per request only cost time (a signer built
-    for every alert)."""
-
-    def open_session(self, app: Flask, request: Request) -> None:
-        return None
 
 
 def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
@@ -43,7 +33,6 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
         **config,
     )
     app.extensions["oncall"] = settings
-    app.session_interface = _NoCookieSession()
     db.get_engine(settings.database_url)
     jobs.init(settings.broker_url)
     registry.setup(settings)
@@ -52,6 +41,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
         api,
         auth,
         calendar,
+        console,
         errors,
         headers,
         health,
@@ -83,6 +73,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     heartbeats.init_app(app)
     maintenance.init_app(app)
     limits.init_app(app, settings)
+    console.init_app(app, settings, limits.storage_uri(settings))
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:
