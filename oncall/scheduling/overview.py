@@ -69,7 +69,7 @@ def summarize(session: Session, schedule: Schedule, now: datetime,
 
 def summaries(session: Session, now: datetime) -> list[Summary]:
     """Every schedule, by name."""
-    names = dict(session.execute(select(User.email, User.name)).tuples().all())
+    names = {email: name for email, name in session.execute(select(User.email, User.name))}
     schedules = session.scalars(select(Schedule).options(selectinload(Schedule.layers))
                                 .order_by(Schedule.name))
     return [summarize(session, s, now, names) for s in schedules]

@@ -7,3 +7,5 @@ from flask import Blueprint
 
 bp = Blueprint("console", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static")
+# Pages, not API: out of the OpenAPI document (apiflask reads this flag on every blueprint).
+bp.enable_openapi = False  # type: ignore[attr-defined]

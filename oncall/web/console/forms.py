@@ -31,7 +31,7 @@ class InviteForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     name = StringField("Name", validators=[Optional(), Length(max=200)],
                        description="Optional: defaults to the part of the email before the @.")
-    role = SelectField("Role", choices=[(r, r) for r in ROLES], default="responder")
+    role = SelectField("Role", choices=list(ROLES), default="responder")
 
 
 class ButtonForm(FlaskForm):

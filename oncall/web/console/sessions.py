@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, Request, abort, g, redirect, request, session, url_for
+from flask import Flask, Request, abort, flash, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 
 from oncall.config import Settings
@@ -76,8 +76,8 @@ def load(db_session: Any) -> User | None:
     user = db_session.get(User, uid)
     if user is None or session.get("epoch") != user.session_epoch or \
             now - seen > idle_limit():
-        g.session_ended = True
         session.clear()
+        flash("Your session ended; sign in again.", "info")
         return None
     session["seen"] = now.timestamp()
     return user

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, flash, g, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 
 from oncall.accounts import links, service
 from oncall.models import utcnow
@@ -31,8 +31,6 @@ def signin() -> Any:
     if sessions.current() is not None and request.method == "GET":
         return redirect(target or url_for("console.home"))
     error, status = None, 200
-    if g.pop("session_ended", False) and request.method == "GET":
-        flash("Your session ended; sign in again.", "info")
     if form.validate_on_submit():
         email, address = form.email.data or "", request.remote_addr
         wait = _throttle().retry_after(email, address)
