@@ -22,7 +22,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     logsafe.install()  # no forged lines, no tokens: Flask's, werkzeug's, gunicorn's logs too
     app = APIFlask("oncall", title="oncall API", version=__version__,
                    spec_path="/api/v1/openapi.json", docs_path="/api/v1/docs",
-                   static_folder=None)  # the console's blueprint serves /static/
+                   static_folder=None)  # type: ignore[arg-type]  # console serves /static/
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         VALIDATION_ERROR_STATUS_CODE=400,
