@@ -71,7 +71,7 @@ def find(session: Session, token: str, *, now: datetime, secret_key: str) -> Sig
     if not isinstance(data, dict) or not isinstance(data.get("id"), int) \
             or not isinstance(data.get("n"), str):
         raise LinkError("This link is not valid: ask an admin for a new one.")
-    link = session.get(SignInLink, data["id"])
+    link = session.get(SignInLink, data["id"], populate_existing=True)
     if link is None or not secrets.compare_digest(link.nonce_hash, hash_token(data["n"])):
         raise LinkError("This link is not valid (it was withdrawn): ask an admin for a new one.")
     if link.used_at is not None:
