@@ -198,3 +198,14 @@ def test_swagger_ui_is_served_from_the_package(client: Any) -> None:
         assert r.status_code == 200, asset
         r.close()
     assert len(re.findall(r'(?:src|href)="(/static/[^"]+)"', page)) == 4
+
+
+def test_the_schedules_list_refreshes_as_a_fragment_and_sends_a_lapsed_session_to_sign_in(
+        client: Any, session: Any) -> None:
+    hx = {"HX-Request": "true"}
+    lapsed = client.get("/schedules", headers=hx)
+    assert lapsed.status_code == 200 and lapsed.headers["HX-Redirect"] == "/signin"
+    add_user(session, "ann@example.com", "viewer")
+    sign_in(client, "ann@example.com")
+    part = client.get("/schedules", headers=hx).get_data(as_text=True)
+    assert part.lstrip().startswith('<div id="schedule-list"') and "<html" not in part

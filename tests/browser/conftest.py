@@ -109,6 +109,9 @@ def context_for(browser: Any) -> Iterator[Any]:
         ctx = browser.new_context(viewport=viewport, timezone_id="America/New_York",
                                   locale="en-US")
         ctx.set_default_timeout(10_000)
+        ctx.console_errors = []  # what the browser complained of (CSP violations included)
+        ctx.on("console", lambda m: m.type == "error" and ctx.console_errors.append(m.text))
+        ctx.on("weberror", lambda e: ctx.console_errors.append(str(e.error)))
         made.append(ctx)
         return ctx
 

@@ -174,8 +174,8 @@ def test_every_page_fits_a_phone_and_has_no_serious_accessibility_violation(
     live.user("boss@example.com", "admin", name="Bo Boss")
     link = invite_on_the_command_line("new@example.com")
     viewport = PHONE if size == "phone" else DESKTOP
-    visitor = context_for(viewport).new_page()
-    admin_page = context_for(viewport).new_page()
+    contexts = context_for(viewport), context_for(viewport)
+    visitor, admin_page = (ctx.new_page() for ctx in contexts)
     sign_in(admin_page, live, "boss@example.com")
     problems = {}
     for name in PAGES:
@@ -188,3 +188,17 @@ def test_every_page_fits_a_phone_and_has_no_serious_accessibility_violation(
         if found:
             problems[name] = found
     assert problems == {}
+    assert [e for ctx in contexts for e in ctx.console_errors] == []  # no CSP violation
+
+
+def test_the_api_docs_work_without_internet(live: Live, context_for: Any) -> None:
+    ctx = context_for()
+    outside: list[str] = []
+    ctx.route(re.compile(r"^https?://(?!127\.0\.0\.1)"),
+              lambda route: (outside.append(route.request.url), route.abort()))
+    page = ctx.new_page()
+    page.goto(f"{live.url}/api/v1/docs")
+    page.get_by_role("heading", name=re.compile("oncall API")).wait_for()
+    assert page.locator(".opblock").count() > 10  # the operations are listed
+    shot(page, "api-docs", full_page=False)
+    assert outside == []

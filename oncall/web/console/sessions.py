@@ -113,6 +113,8 @@ def require(role: str = "viewer") -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             user = current()
             if user is None:
+                if request.headers.get("HX-Request"):  # a partial refresh: reload the page
+                    return "", 200, {"HX-Redirect": url_for("console.signin")}
                 if request.method == "GET":
                     target = request.full_path.rstrip("?")
                     return redirect(url_for("console.signin", next=target))
