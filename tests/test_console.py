@@ -209,3 +209,17 @@ def test_the_schedules_list_refreshes_as_a_fragment_and_sends_a_lapsed_session_t
     sign_in(client, "ann@example.com")
     part = client.get("/schedules", headers=hx).get_data(as_text=True)
     assert part.lstrip().startswith('<div id="schedule-list"') and "<html" not in part
+
+
+def test_failed_sign_ins_are_still_counted_when_the_limiter_storage_is_down(
+        caplog: pytest.LogCaptureFixture) -> None:
+    from oncall.web.console.throttle import Throttle
+
+    throttle = Throttle.create("2/15minutes", "redis://127.0.0.1:1/0")  # nothing listens
+    assert throttle.retry_after("ann@example.com", "10.0.0.1") is None
+    throttle.failed("ann@example.com", "10.0.0.1")
+    throttle.failed("ANN@example.com ", "10.0.0.2")  # the same account
+    wait = throttle.retry_after("ann@example.com", "10.0.0.3")
+    assert wait is not None and 0 < wait <= 15 * 60
+    assert throttle.retry_after("bob@example.com", "10.0.0.3") is None
+    assert "counting in memory" in caplog.text

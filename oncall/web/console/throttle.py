@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from limits import RateLimitItem, parse_many, storage, strategies
 
 log = logging.getLogger(__name__)
+RETRY_STORAGE_AFTER = 30  # seconds on the in-memory counters before trying the storage again
 
 
 @dataclass
@@ -39,12 +40,17 @@ class Throttle:
             keys.append((wide, "address", address or "?"))
         return keys
 
+    down_until: float = 0.0
+
     def _call(self, method: str, *args: object) -> object:
-        try:
-            return getattr(self.limiter, method)(*args)
-        except Exception as exc:  # a limiter outage must not lock everyone out
-            log.warning("sign-in limiter storage unavailable (%s); counting in memory", exc)
-            return getattr(self.fallback, method)(*args)
+        if time.monotonic() >= self.down_until:
+            try:
+                return getattr(self.limiter, method)(*args)
+            except Exception as exc:  # a limiter outage must not lock everyone out
+                log.warning("sign-in limiter storage unavailable (%s); counting in memory "
+                            "for %ds", exc, RETRY_STORAGE_AFTER)
+                self.down_until = time.monotonic() + RETRY_STORAGE_AFTER
+        return getattr(self.fallback, method)(*args)
 
     def retry_after(self, email: str, address: str | None) -> int | None:
         """Seconds until another attempt is allowed, or None when one is allowed now."""
