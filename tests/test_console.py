@@ -223,3 +223,24 @@ def test_failed_sign_ins_are_still_counted_when_the_limiter_storage_is_down(
     assert wait is not None and 0 < wait <= 15 * 60
     assert throttle.retry_after("bob@example.com", "10.0.0.3") is None
     assert "counting in memory" in caplog.text
+
+
+@pytest.mark.parametrize("target", ["//evil.example", "/\\evil.example", "/\t/evil.example",
+                                    "https://evil.example/", "javascript:alert(1)", "",
+                                    "/\n/evil.example", "schedules"])
+def test_signing_in_never_sends_anyone_to_another_site(target: str) -> None:
+    assert sessions.safe_next(target) is None
+    assert sessions.safe_next("/schedules?x=1") == "/schedules?x=1"
+
+
+def test_an_invitation_does_not_change_the_role_of_someone_who_exists(
+        settings: Settings, session: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    add_user(session, "vera@example.com", "viewer")
+    monkeypatch.setenv("ONCALL_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("ONCALL_SECRET_KEY", settings.secret_key)
+    result = CliRunner().invoke(cli, ["user", "invite", "vera@example.com", "--role", "admin"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("password reset link for vera@example.com (viewer) "
+                                     "(role admin not applied: vera@example.com is a viewer)")
+    session.expire_all()
+    assert session.scalar(select(User.role).where(User.email == "vera@example.com")) == "viewer"

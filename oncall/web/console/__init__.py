@@ -27,6 +27,8 @@ TITLES = {400: "The form could not be used", 401: "Sign in first", 403: "Not all
 
 @bp.before_request
 def _signed_in_user() -> None:
+    if request.endpoint == "console.static":
+        return  # files: nobody needs to be signed in, and no database round trip
     g.console_user = sessions.load(db_session())
 
 
@@ -52,8 +54,8 @@ def _error_page(exc: HTTPException) -> Any:
 
 
 @bp.app_template_filter("local")
-def _local(value: datetime | None, fmt: str = "%a %d %b, %H:%M") -> str:
-    """A UTC time in the signed-in user's timezone, e.g. ``Mon 07 Dec, 09:00 EST``."""
+def _local(value: datetime | None, fmt: str = "%a {day} %b, %H:%M") -> str:
+    """A UTC time in the signed-in user's timezone, e.g. ``Mon 7 Dec, 09:00 EST``."""
     if value is None:
         return ""
     user = sessions.current()
@@ -62,7 +64,7 @@ def _local(value: datetime | None, fmt: str = "%a %d %b, %H:%M") -> str:
     except (ValueError, KeyError):
         zone = ZoneInfo("UTC")
     local = value.astimezone(zone)
-    return f"{local.strftime(fmt)} {local.tzname()}"
+    return f"{local.strftime(fmt).replace('{day}', str(local.day))} {local.tzname()}"
 
 
 @bp.context_processor
@@ -85,7 +87,3 @@ def init_app(app: Flask, settings: Settings, storage_uri: str) -> None:
                       SWAGGER_UI_BUNDLE_JS=vendor + "swagger-ui-bundle.js",
                       SWAGGER_UI_STANDALONE_PRESET_JS=vendor + "swagger-ui-standalone-preset.js",
                       DOCS_FAVICON=vendor + "favicon-32x32.png")
-
-
-def is_console_request() -> bool:
-    return request.blueprint == "console"

@@ -7,6 +7,7 @@ webhooks, pings, health) never open a session: a signer per alert would only cos
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import wraps
@@ -97,9 +98,14 @@ def can(role: str) -> bool:
     return at_least(current(), role)
 
 
+_LOCAL_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*")
+
+
 def safe_next(target: str | None) -> str | None:
-    """``target`` if it is a path on this site (no open redirect), else None."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+    """``target`` if it is a path on this site, else None: no scheme, no ``//host``, and
+    no characters a browser would drop or turn into a slash (tabs, newlines, backslashes),
+    so that ``?next=`` cannot send anyone elsewhere."""
+    if target and _LOCAL_PATH.fullmatch(target):
         return target
     return None
 
