@@ -135,6 +135,13 @@ def test_a_viewer_sees_the_schedules_without_edit_controls_and_forged_posts_are_
     assert main.locator("button, form").count() == 0  # no edit control of any kind
     assert page.get_by_role("link", name="Users").count() == 0
     shot(page, "schedules-viewer")
+    # The minute's refresh (htmx, under the strict CSP) swaps in the list alone.
+    with page.expect_response(lambda r: r.request.headers.get("hx-request") == "true") as hx:
+        page.evaluate("() => htmx.ajax('GET', '/schedules', "
+                      "{target: '#schedule-list', swap: 'outerHTML'})")
+    assert hx.value.status == 200
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#schedule-list").count() == 1 and rows.count() == 2
 
     forged = {"email": "mallory@example.com", "role": "admin"}
     without_token = page.request.post(f"{live.url}/users/invite", form=forged)
