@@ -83,6 +83,7 @@ def sqlite_url(data_dir: Path, name: str = "oncall.sqlite") -> str:
 
 
 DEFAULT_INTAKE_RATE_LIMIT = "100/second;3000/minute"
+DEFAULT_SIGNIN_RATE_LIMIT = "5/15minutes"
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,10 @@ class Settings:
     twilio_from_number: str | None = None
     twilio_api_base_url: str | None = None  # a mock or proxy instead of https://api.twilio.com
     twilio_timeout: float = 10.0
+    # The console: a session unused this long ends; failed sign-ins allowed per account and
+    # per client address (flask-limiter notation), counted where the intake limits are.
+    session_idle_minutes: int = 720
+    signin_rate_limit: str = DEFAULT_SIGNIN_RATE_LIMIT
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -168,6 +173,8 @@ def load_settings(data_dir: Path | None = None) -> Settings:
         twilio_from_number=env_str("TWILIO_FROM_NUMBER"),
         twilio_api_base_url=env_str("TWILIO_API_BASE_URL"),
         twilio_timeout=env_float("TWILIO_TIMEOUT", 10.0),
+        session_idle_minutes=env_positive_int("ONCALL_SESSION_IDLE_MINUTES", 720),
+        signin_rate_limit=env_str("ONCALL_SIGNIN_RATE_LIMIT") or DEFAULT_SIGNIN_RATE_LIMIT,
     )
 
 

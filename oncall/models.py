@@ -80,6 +80,26 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # A read-only token for calendar feeds (``.ics`` URLs end up in calendar apps).
     feed_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The console: an Argon2 hash (None: cannot sign in with a password until a link sets
+    # one), and the epoch every console session carries; raising it ends them all.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+
+
+class SignInLink(Base):
+    """A single-use console link (invite, password reset): the URL carries a signed id and
+    nonce; only the nonce's hash is stored, and ``used_at`` is set once, when it is redeemed."""
+
+    __tablename__ = "sign_in_links"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # invite | reset
+    nonce_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    created_by: Mapped[str] = mapped_column(String(300))
+    user: Mapped[User] = relationship(lazy="joined")
 
 
 class ApiToken(Base):
@@ -634,6 +654,7 @@ __all__ = [
     "ScheduleLayer",
     "ScheduleLayerVersion",
     "Service",
+    "SignInLink",
     "SlackMessage",
     "SystemState",
     "ThresholdRule",

@@ -69,6 +69,12 @@ def test_oncall_up_answers_an_alert_with_a_page(tmp_path: Path) -> None:
         assert ack.status_code == 200 and ack.json()["status"] == "acknowledged"
         detail = requests.get(f"{url}/api/v1/incidents/{incident}", headers=auth, timeout=5).json()
         assert [p["status"] for p in detail["pages"]] == ["sent"]
+        # The one-time console link for the first admin, signed with the embedded key that
+        # the web server reads too; not saved with the other first-run notes.
+        link = re.search(r"(http://\S+/welcome/\S+)", log.read_text())[1]  # type: ignore[index]
+        assert link not in notes
+        page = requests.get(link, timeout=5)
+        assert page.status_code == 200 and "admin@localhost" in page.text
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(30)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from oncall.audit import audit
 from oncall.cli import cli
-from oncall.cli.common import json_option, session, settings, table
+from oncall.cli.common import json_option, secret_key, session, settings, table
 from oncall.models import INTEGRATION_KINDS, ROLES, ApiToken, Integration, Service, User
 from oncall.security import hash_token, new_token, token_prefix
 
@@ -92,6 +92,34 @@ def user_list(as_json: bool) -> None:
                  "slack": u.slack_id, "timezone": u.timezone, "managed_by": u.managed_by}
                 for u in s.scalars(select(User).order_by(User.email))]
     table(rows, ["email", "name", "role", "phone", "slack", "timezone", "managed_by"], as_json)
+
+
+@user.command("invite")
+@click.argument("email")
+@click.option("--role", type=click.Choice(ROLES), default=None,
+              help="For a new user (default responder); an existing user keeps theirs.")
+@click.option("--name", help="For a new user (default: the part of EMAIL before the @).")
+def user_invite(email: str, role: str | None, name: str | None) -> None:
+    """Print a console sign-in link for EMAIL (created if new): an invitation to set a
+    password, or a password reset link if they have one. It works once, and expires."""
+    from oncall.accounts import service
+    from oncall.models import utcnow
+
+    key = secret_key()
+    with session() as s:
+        try:
+            made = service.invite(s, email, actor="cli", now=utcnow(), secret_key=key,
+                                  role=role or "responder", name=name)
+        except service.AccountError as exc:
+            raise click.BadParameter(exc.message, param_hint=(exc.field or "email").upper()
+                                     ) from None
+        found = made.link.user
+        what = "invitation" if made.link.purpose == "invite" else "password reset link"
+        note = f" (role {role} not applied: {found.email} is a {found.role})" \
+            if role and role != found.role else ""
+        url, until = made.url(settings().public_url), made.link.expires_at
+    click.echo(f"{what} for {found.email} ({found.role}){note}; works once, until "
+               f"{until:%Y-%m-%d %H:%M} UTC:\n  {url}")
 
 
 @user.command("remove")

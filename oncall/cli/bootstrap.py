@@ -8,13 +8,15 @@ from pathlib import Path
 
 import click
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from oncall import db
+from oncall.accounts import links, service
 from oncall.apply import ConfigError
 from oncall.cli.admin import create_integration, create_token
 from oncall.cli.config import DEFAULT_DIRS, run_apply
 from oncall.config import Settings
-from oncall.models import Integration, Service, User
+from oncall.models import Integration, Service, User, utcnow
 
 
 def first_run(s: Settings) -> str:
@@ -34,6 +36,7 @@ def first_run(s: Settings) -> str:
         if sess.scalar(select(Integration.id).limit(1)) is not None:
             lines.append(f"oncall is starting on {s.public_url} (data in {s.data_dir});"
                          f" first-run credentials were saved in {notes}")
+            lines += admin_sign_in(sess, s)
             return "\n".join(lines)
         service = (sess.scalar(select(Service).where(Service.name == "billing-api"))
                    or sess.scalar(select(Service).order_by(Service.id)))
@@ -64,4 +67,25 @@ These were shown once and saved in {notes} (readable by you only).
     notes.write_text(text)
     os.chmod(notes, 0o600)
     lines.append(text)
+    with db.session_scope(s.database_url) as sess:
+        lines += admin_sign_in(sess, s)
     return "\n".join(lines)
+
+
+def admin_sign_in(sess: Session, s: Settings) -> list[str]:
+    """While nobody can sign in to the console yet (no user has a password), a one-time
+    link for the first admin (``admin@localhost``, created if there is no admin), printed
+    at every start until someone has used one. Not saved in any file."""
+    if service.anyone_has_password(sess):
+        return []
+    admin = sess.scalar(select(User).where(User.role == "admin").order_by(User.id))
+    if admin is None:
+        admin = User(email="admin@localhost", name="Admin", role="admin")
+        sess.add(admin)
+        sess.flush()
+    made = links.issue(sess, admin, "invite", created_by="oncall up", now=utcnow(),
+                       secret_key=s.secret_key)
+    return [f"Open the console and choose a password for {admin.email} (the link works "
+            f"once, for {links.LIFETIME['invite'].days} days; `oncall user invite "
+            f"{admin.email}` prints a new one):",
+            f"  {made.url(s.public_url)}", ""]

@@ -33,6 +33,20 @@ def session() -> Iterator[Session]:
         yield sess
 
 
+def secret_key() -> str:
+    """The installation's secret key, which signs console links: ``ONCALL_SECRET_KEY``, or
+    for the embedded installation the key ``oncall up`` keeps in the data directory."""
+    s = settings()
+    if s.secret_key:
+        return s.secret_key
+    if s.embedded:
+        from oncall.config import embedded_secret_key
+
+        return embedded_secret_key(s.data_dir).read_text().strip()
+    raise click.ClickException("ONCALL_SECRET_KEY is not set: links signed without the "
+                               "installation's key would not work on its web server")
+
+
 def table(rows: list[dict[str, Any]], columns: list[str], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))

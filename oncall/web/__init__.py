@@ -7,8 +7,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from apiflask import APIFlask
-from flask import Flask, Request, g
-from flask.sessions import SecureCookieSessionInterface
+from flask import g
 from sqlalchemy.orm import Session
 
 from oncall import __version__, db, jobs, logsafe
@@ -18,20 +17,12 @@ from oncall.notify import registry
 T = TypeVar("T")
 
 
-class _NoCookieSession(SecureCookieSessionInterface):
-    """Nothing here uses Flask's cookie session (the API takes bearer tokens, webhooks are
-    signed or carry their token): opening one per request only cost time (a signer built
-    for every alert)."""
-
-    def open_session(self, app: Flask, request: Request) -> None:
-        return None
-
-
 def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     settings = settings or load_settings()
     logsafe.install()  # no forged lines, no tokens: Flask's, werkzeug's, gunicorn's logs too
     app = APIFlask("oncall", title="oncall API", version=__version__,
-                   spec_path="/api/v1/openapi.json", docs_path="/api/v1/docs")
+                   spec_path="/api/v1/openapi.json", docs_path="/api/v1/docs",
+                   static_folder=None)  # type: ignore[arg-type]  # console serves /static/
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         VALIDATION_ERROR_STATUS_CODE=400,
@@ -43,7 +34,6 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
         **config,
     )
     app.extensions["oncall"] = settings
-    app.session_interface = _NoCookieSession()
     db.get_engine(settings.database_url)
     jobs.init(settings.broker_url)
     registry.setup(settings)
@@ -52,6 +42,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
         api,
         auth,
         calendar,
+        console,
         errors,
         guard,
         headers,
@@ -90,6 +81,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     maintenance.init_app(app)
     simulate.init_app(app)
     limits.init_app(app, settings)
+    console.init_app(app, settings, limits.storage_uri(settings))
     openapi.init_app(app)  # last: it completes what the blueprints documented
 
     @app.teardown_appcontext
