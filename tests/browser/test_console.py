@@ -205,7 +205,8 @@ def test_the_api_docs_work_without_internet(live: Live, context_for: Any) -> Non
               lambda route: (outside.append(route.request.url), route.abort()))
     page = ctx.new_page()
     page.goto(f"{live.url}/api/v1/docs")
-    page.get_by_role("heading", name=re.compile("oncall API")).wait_for()
+    # A 1.5 MB bundle to parse: slow on a loaded machine.
+    page.get_by_role("heading", name=re.compile("oncall API")).wait_for(timeout=60_000)
     assert page.locator(".opblock").count() > 10  # the operations are listed
     shot(page, "api-docs", full_page=False)
     assert outside == []
