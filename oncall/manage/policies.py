@@ -37,6 +37,10 @@ def get(s: Session, policy_id: int) -> EscalationPolicy:
     return found
 
 
+def listing(s: Session) -> list[EscalationPolicy]:
+    return list(s.scalars(select(EscalationPolicy).order_by(EscalationPolicy.name)))
+
+
 def target_text(target: dict[str, str]) -> str:
     return f"{target.get('type')}:{target.get('ref')}"
 
