@@ -18,6 +18,7 @@ from oncall.models import INTEGRATION_KINDS, utcnow
 from oncall.web import commit, session, settings
 from oncall.web.auth import actor, require
 from oncall.web.errors import BadRequest
+from oncall.web.hooks import _cache as integration_cache
 from oncall.web.openapi import BODIES, INT, OPT_STR, OPT_TIME, SCHEMAS, STR, array, obj, ref
 
 bp = APIBlueprint("manage", __name__, url_prefix="/api/v1", tag="Policies and services")
@@ -226,8 +227,10 @@ def rotate_integration(service_id: int, integration_id: int) -> dict[str, Any]:
     """A new secret (admins), shown once; the old URL stops accepting alerts within
     seconds."""
     found_ = _integration(service_id, integration_id)
+    old = found_.token_hash
     secret = commit(lambda: integrations.rotate(session(), actor(), found_,
                                                 settings().public_url), Refused)
+    integration_cache.pop(old, None)  # this process at once; others within seconds
     return secret.as_json()
 
 
@@ -237,7 +240,9 @@ def rotate_integration(service_id: int, integration_id: int) -> dict[str, Any]:
 def delete_integration(service_id: int, integration_id: int) -> tuple[str, int]:
     """Delete an integration (admins): its URL stops accepting alerts within seconds."""
     found_ = _integration(service_id, integration_id)
+    old = found_.token_hash
     commit(lambda: integrations.delete(session(), actor(), found_), Refused)
+    integration_cache.pop(old, None)
     return "", 204
 
 
