@@ -131,3 +131,26 @@ def test_a_manager_creates_a_service_and_a_taken_name_is_shown_on_the_field(
     page = client.get(f"/services/{made.id}").get_data(as_text=True)
     assert "Create integration" not in page  # integrations are for admins
     assert session.scalar(select(User).where(User.email == "manager-console@example.com"))
+
+
+def test_a_deactivated_user_is_signed_out_and_cannot_sign_in_again(
+        client: Any, cast: Cast, session: Any) -> None:
+    from oncall.manage import users
+    from oncall.models import utcnow
+
+    signed_in(client, session, "manager")
+    assert client.get("/policies").status_code == 200
+    user = session.scalar(select(User).where(User.email == "manager-console@example.com"))
+    users.deactivate(session, "test", user, utcnow())
+    session.commit()
+    assert client.get("/policies").status_code == 302
+    assert sign_in(client, "manager-console@example.com").status_code != 302
+
+
+def test_file_managed_users_are_refused_naming_the_file(
+        client: Any, cast: Cast, session: Any, admin_auth: dict[str, str]) -> None:
+    session.get(User, cast.bob.id).managed_by = "schedules/people.yaml"
+    session.commit()
+    r = client.patch(f"/api/v1/users/{cast.bob.id}", json={"name": "Robert"},
+                     headers=admin_auth)
+    assert r.status_code == 409 and "schedules/people.yaml" in r.json["error"]
