@@ -233,3 +233,28 @@ def test_last_alert_is_per_integration(client: Any, cast: Cast, session: Any) ->
     session.commit()
     listed = client.get("/api/v1/services", headers=cast.auth("viewer")).json["services"]
     assert listed[0]["last_alert_at"] is not None
+
+
+def test_a_schedule_target_resolves_to_whoever_is_on_call_now(
+        client: Any, cast: Cast, session: Any) -> None:
+    from datetime import timedelta
+
+    from oncall.scheduling import service as schedules
+
+    start = (utcnow() - timedelta(days=3)).date().isoformat()
+    schedules.create_schedule(session, "test", {
+        "name": "solo", "timezone": "UTC", "layers": [
+            {"name": "weekly", "rotation": "weekly", "handoff": "Mon 09:00", "start": start,
+             "members": ["bob@example.com"]}]})
+    schedules.create_schedule(session, "test", {
+        "name": "empty", "timezone": "UTC", "layers": [
+            {"name": "never", "rotation": "daily", "handoff": "09:00", "start": start,
+             "members": ["bob@example.com"], "restrictions": [
+                 {"days": ["Sat"], "from": "00:00", "to": "00:01"}]}]})
+    session.commit()
+    r = client.post("/api/v1/policies", headers=cast.auth("manager"), json={
+        "name": "rota", "levels": [{"targets": ["schedule:solo", "schedule:empty"]}]})
+    assert r.status_code == 201, r.json
+    solo, empty = r.json["ladder"][0]["targets"]
+    assert (solo["who"], solo["email"]) == ("Bob", "bob@example.com")
+    assert empty["type"] == "schedule"

@@ -64,12 +64,17 @@ class Resolved:
     email: str | None = None
 
 
-def resolve(s: Session, target: dict[str, str], now: datetime) -> Resolved:
+def resolve(s: Session, target: dict[str, str], now: datetime,
+            memo: dict[str, str | None] | None = None) -> Resolved:
+    """``memo`` keeps each schedule's answer for pages that resolve many policies."""
     kind, ref = target.get("type", ""), target.get("ref", "")
     text = target_text(target)
     email: str | None
     if kind == "schedule":
-        email = who_is_on_call(s, ref, now)
+        memo = {} if memo is None else memo
+        if ref not in memo:
+            memo[ref] = who_is_on_call(s, ref, now)
+        email = memo[ref]
     elif kind == "user":
         email = ref
     else:
@@ -80,13 +85,15 @@ def resolve(s: Session, target: dict[str, str], now: datetime) -> Resolved:
     return Resolved(text, kind, user.name if user else None, email if user else None)
 
 
-def ladder(s: Session, policy: EscalationPolicy, now: datetime) -> list[dict[str, Any]]:
+def ladder(s: Session, policy: EscalationPolicy, now: datetime,
+           memo: dict[str, str | None] | None = None) -> list[dict[str, Any]]:
     """The policy's levels, each with its targets resolved at ``now``, and when each level
     is paged counted from the incident's start (the first loop)."""
     out, after = [], 0
+    memo = {} if memo is None else memo
     for i, lvl in enumerate(policy.levels, start=1):
         out.append({"level": i, "at_seconds": after, "escalate_after": lvl.escalate_after,
-                    "targets": [resolve(s, t, now) for t in lvl.targets]})
+                    "targets": [resolve(s, t, now, memo) for t in lvl.targets]})
         after += lvl.escalate_after
     return out
 

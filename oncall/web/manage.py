@@ -57,9 +57,9 @@ class PolicyPatch(PolicyIn):
     levels = List(Nested(LevelIn), validate=Length(min=1, max=50))
 
 
-def _ladder_json(policy: Any) -> dict[str, Any]:
+def _ladder_json(policy: Any, memo: dict[str, str | None] | None = None) -> dict[str, Any]:
     now = utcnow()
-    levels = policies.ladder(session(), policy, now)
+    levels = policies.ladder(session(), policy, now, memo)
     return {**policies.as_json(policy), "resolved_at": now.isoformat(), "ladder": [
         {**lvl, "targets": [{"target": t.target, "type": t.kind, "who": t.who,
                              "email": t.email} for t in lvl["targets"]]} for lvl in levels]}
@@ -70,7 +70,8 @@ def _ladder_json(policy: Any) -> dict[str, Any]:
 @require("viewer")
 def list_policies() -> dict[str, Any]:
     """Every escalation policy as its ladder, targets resolved to who they reach now."""
-    return {"policies": [_ladder_json(p) for p in policies.listing(session())]}
+    memo: dict[str, str | None] = {}
+    return {"policies": [_ladder_json(p, memo) for p in policies.listing(session())]}
 
 
 @bp.get("/policies/<int:policy_id>")

@@ -97,7 +97,8 @@ def _show_refusal(form: PolicyForm, exc: Refused, rows: list[int]) -> list[str]:
 @sessions.require("viewer")
 def policies_page() -> Any:
     s, now = db_session(), utcnow()
-    found = [(p, policies.ladder(s, p, now)) for p in policies.listing(s)]
+    memo: dict[str, str | None] = {}  # a schedule in several policies is resolved once
+    found = [(p, policies.ladder(s, p, now, memo)) for p in policies.listing(s)]
     return render_template("policies.html", policies=found, now=now)
 
 
