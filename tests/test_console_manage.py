@@ -154,3 +154,15 @@ def test_file_managed_users_are_refused_naming_the_file(
     r = client.patch(f"/api/v1/users/{cast.bob.id}", json={"name": "Robert"},
                      headers=admin_auth)
     assert r.status_code == 409 and "schedules/people.yaml" in r.json["error"]
+
+
+def test_a_deactivated_user_gets_no_new_sign_in_link(
+        client: Any, cast: Cast, session: Any) -> None:
+    from oncall.manage import users
+    from oncall.models import utcnow
+
+    users.deactivate(session, "test", session.get(User, cast.viewer.id), utcnow())
+    session.commit()
+    signed_in(client, session, "admin")
+    r = client.post(f"/users/{cast.viewer.id}/link", data={"csrf_token": csrf(client, "/users")})
+    assert r.status_code == 409 and "deactivated" in r.get_data(as_text=True)

@@ -103,7 +103,7 @@ def _levels(s: Session, raw: Any) -> list[dict[str, Any]]:
     at least one, each with at least one target that exists."""
     if not isinstance(raw, list) or not raw:
         raise Refused("levels", "at least one level")
-    users = set(s.scalars(select(User.email)))
+    users = set(s.scalars(select(User.email).where(User.deactivated_at.is_(None))))
     schedules = set(s.scalars(select(Schedule.name)))
     levels = []
     for i, lvl in enumerate(raw):
@@ -124,7 +124,8 @@ def _levels(s: Session, raw: Any) -> list[dict[str, Any]]:
                 raise Refused(field, "user:EMAIL, schedule:NAME or slack:#CHANNEL")
             known = {"user": users, "schedule": schedules}.get(kind)
             if known is not None and ref not in known:
-                raise Refused(field, f"no {kind} {ref!r}")
+                raise Refused(field, f"no {kind} {ref!r}" + (" (or deactivated)"
+                                                              if kind == "user" else ""))
             if kind == "slack" and not ref.startswith("#"):
                 raise Refused(field, "a Slack channel starts with #")
             parsed.append({"type": kind, "ref": ref})
