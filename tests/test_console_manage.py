@@ -166,3 +166,16 @@ def test_a_deactivated_user_gets_no_new_sign_in_link(
     signed_in(client, session, "admin")
     r = client.post(f"/users/{cast.viewer.id}/link", data={"csrf_token": csrf(client, "/users")})
     assert r.status_code == 409 and "deactivated" in r.get_data(as_text=True)
+
+
+def test_sending_the_integration_form_twice_creates_one_integration(
+        client: Any, cast: Cast, session: Any) -> None:
+    signed_in(client, session, "admin")
+    path = f"/services/{cast.service.id}"
+    page = client.get(path).get_data(as_text=True)
+    once = re.search(r'id="once" name="once" type="hidden" value="([^"]+)"', page).group(1)
+    form = {"csrf_token": csrf(client, path), "kind": "generic", "once": once}
+    assert client.post(f"{path}/integrations", data=form).status_code == 200
+    again = client.post(f"{path}/integrations", data=form)
+    assert again.status_code == 409 and "already sent" in again.get_data(as_text=True)
+    assert len(list(session.scalars(select(Integration)))) == 2  # the cast's and this one

@@ -5,12 +5,14 @@ them, rotate their secret and delete them. ``oncall.manage`` does the work, as f
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask import session as flask_session
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -38,6 +40,10 @@ class IntegrationForm(FlaskForm):
         SelectChoice("pagerduty", "PagerDuty Events API v2")], default="generic")
     name = StringField("Name", validators=[Optional(), Length(max=200)],
                        description="Optional: defaults to SERVICE-KIND.")
+    # A fresh value per page: the same form sent twice (a reload of the page that shows
+    # the new URL) creates nothing the second time.
+    once = HiddenField(default=lambda: secrets.token_urlsafe(12),
+                       validators=[DataRequired(), Length(max=40)])
 
 
 class RenameForm(FlaskForm):
@@ -171,6 +177,11 @@ def create_integration(service_id: int) -> Any:
     form = IntegrationForm()
     if not form.validate_on_submit():
         return _page(service, new=form, status=400)
+    used: list[str] = flask_session.get("integrations_made", [])
+    if form.once.data in used:
+        return _page(service, problems=[
+            "This form was already sent and the integration created; its URL is shown only "
+            "once. Rotate its secret below for a new URL."], status=409)
     if form.kind.data not in INTEGRATION_KINDS:
         form.kind.errors = [*form.kind.errors, "Choose one of the listed kinds."]
         return _page(service, new=form, status=400)
@@ -183,6 +194,7 @@ def create_integration(service_id: int) -> Any:
                      "url": secret.url, "routing_key": secret.routing_key, "rotated": False}
     except Refused as exc:
         return _page(service, new=form, problems=_refuse_on(form, exc), status=exc.status)
+    flask_session["integrations_made"] = [*used, form.once.data][-20:]
     return _page(service, secret=shown)
 
 
