@@ -74,3 +74,25 @@ def test_the_policies_page_shows_the_ladder_and_an_admin_creates_an_integration(
     assert url not in page.content()
     assert page.get_by_label("Webhook URL").count() == 0
     assert ctx.console_errors == []
+
+
+def test_the_services_list_and_the_policy_editor_fit_a_phone_and_pass_axe(
+        live: Live, context_for: Any) -> None:
+    a_policy_and_a_service(live)
+    live.user("maria@example.com", "manager", name="Maria Manager")
+    page = context_for(PHONE).new_page()
+    sign_in(page, live, "maria@example.com")
+    page.goto(f"{live.url}/services")
+    assert "billing-critical" in page.text_content("main")
+    assert horizontal_overflow(page) == 0 and serious_violations(page) == []
+    shot(page, "services-phone")
+
+    page.goto(f"{live.url}/policies")
+    page.get_by_role("link", name="Edit billing-critical").click()
+    page.get_by_label("Notify").nth(2).fill("schedule:nobody-here")
+    page.get_by_role("button", name="Save policy").click()
+    assert "no schedule 'nobody-here'" in page.text_content("main")  # on the field, kept
+    assert "Nothing was saved" in page.text_content("main")
+    assert page.get_by_label("Notify").nth(2).input_value() == "schedule:nobody-here"
+    assert horizontal_overflow(page) == 0 and serious_violations(page) == []
+    shot(page, "policy-edit-error-phone")

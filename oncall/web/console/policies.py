@@ -116,7 +116,7 @@ def _editable(policy_id: int) -> EscalationPolicy:
 def _edit_page(form: PolicyForm, policy: EscalationPolicy | None, problems: list[str],
                status: int = 200) -> Any:
     return render_template("policy_edit.html", form=form, policy=policy,
-                           problems=problems), status
+                           problems=problems, failed=status >= 400), status
 
 
 @bp.get("/policies/new")
