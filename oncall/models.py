@@ -84,6 +84,8 @@ class User(Base):
     # one), and the epoch every console session carries; raising it ends them all.
     password_hash: Mapped[str | None] = mapped_column(String(255))
     session_epoch: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    # Set when an admin deactivates the user: no sign-in, no API token, no new link.
+    deactivated_at: Mapped[datetime | None]
 
 
 class SignInLink(Base):

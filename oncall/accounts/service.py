@@ -45,6 +45,8 @@ def invite(session: Session, email: str, *, actor: str, now: datetime, secret_ke
         session.flush()
         audit(session, actor, "create", "user", user.id, email, None,
               {"email": email, "name": user.name, "role": role})
+    if user.deactivated_at is not None:
+        raise AccountError("email", f"{user.email} is deactivated")
     purpose = "reset" if user.password_hash else "invite"
     issued = links.issue(session, user, purpose, created_by=actor, now=now,
                          secret_key=secret_key)

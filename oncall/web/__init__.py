@@ -51,8 +51,10 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
         hooks,
         limits,
         maintenance,
+        manage,
         openapi,
         pagerduty,
+        people,
         roster,
         rules,
         schedules,
@@ -80,6 +82,8 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     heartbeats.init_app(app)
     maintenance.init_app(app)
     simulate.init_app(app)
+    manage.init_app(app)
+    people.init_app(app)
     limits.init_app(app, settings)
     console.init_app(app, settings, limits.storage_uri(settings))
     openapi.init_app(app)  # last: it completes what the blueprints documented

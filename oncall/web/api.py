@@ -144,7 +144,7 @@ def reassign_incident(incident_id: int, data: dict[str, Any]) -> dict[str, Any]:
 class AuditQuery(Schema):
     object_type = String(validate=OneOf(["schedule", "layer", "override", "policy", "service",
                                          "user", "rule", "notification_rules", "heartbeat",
-                                         "maintenance"]))
+                                         "maintenance", "integration", "api_token"]))
     object_id = Integer(validate=Range(min=1, max=2**31 - 1))
     limit = Integer(load_default=100, validate=Range(min=1, max=1000))
 

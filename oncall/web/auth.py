@@ -46,7 +46,7 @@ def token_user(token: str | None) -> User | None:
         return None
     s = session()
     row = s.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
-    if row is None:
+    if row is None or row.user.deactivated_at is not None:
         return None
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):

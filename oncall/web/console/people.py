@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import render_template
+from flask import abort, render_template
 from sqlalchemy import func, select
 
 from oncall.accounts import service
@@ -72,8 +72,11 @@ def new_link(user_id: int) -> Any:
     user = db_session().get(User, user_id)
     if user is None:
         return _page(InviteForm(formdata=None), status=404)
-    with transaction() as s:
-        made = service.invite(s, user.email, actor=f"user:{admin.email}", now=utcnow(),
-                              secret_key=settings().secret_key, role=user.role)
-        shown = _issued(user.email, user.role, made)
+    try:
+        with transaction() as s:
+            made = service.invite(s, user.email, actor=f"user:{admin.email}", now=utcnow(),
+                                  secret_key=settings().secret_key, role=user.role)
+            shown = _issued(user.email, user.role, made)
+    except service.AccountError as exc:  # a deactivated user gets no link
+        abort(409, exc.message)
     return _page(InviteForm(formdata=None), issued=shown, status=200)

@@ -75,7 +75,8 @@ def load(db_session: Any) -> User | None:
     now = utcnow()
     seen = datetime.fromtimestamp(float(session.get("seen", 0)), UTC)
     user = db_session.get(User, uid)
-    if user is None or session.get("epoch") != user.session_epoch or \
+    if user is None or user.deactivated_at is not None or \
+            session.get("epoch") != user.session_epoch or \
             now - seen > idle_limit():
         session.clear()
         flash("Your session ended; sign in again.", "info")
