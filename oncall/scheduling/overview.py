@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from oncall.models import Schedule, User
 from oncall.rotations import ScheduleSpec, Shift, final_shifts, next_shift
 from oncall.rotations.spec import RotationError
-from oncall.scheduling.store import spec_for
+from oncall.scheduling.store import spec_for, specs_for
 
 HORIZON = timedelta(days=90)
 
@@ -62,11 +62,12 @@ def _current(spec: ScheduleSpec, now: datetime) -> Shift | None:
 
 
 def summarize(session: Session, schedule: Schedule, now: datetime,
-              names: dict[str, str]) -> Summary:
+              names: dict[str, str], spec: ScheduleSpec | None = None) -> Summary:
+    """``spec``: the schedule over [now, now + HORIZON], if already loaded."""
     base: dict[str, Any] = {"id": schedule.id, "name": schedule.name,
                             "timezone": schedule.timezone, "managed_by": schedule.managed_by}
     try:
-        spec = spec_for(session, schedule, now, now + HORIZON)
+        spec = spec or spec_for(session, schedule, now, now + HORIZON)
         current = _current(spec, now)
         nxt = next_shift(spec, now, horizon=HORIZON)
     except (RotationError, ValueError) as exc:
@@ -82,6 +83,7 @@ def summarize(session: Session, schedule: Schedule, now: datetime,
 def summaries(session: Session, now: datetime) -> list[Summary]:
     """Every schedule, by name."""
     names = {email: name for email, name in session.execute(select(User.email, User.name))}
-    schedules = session.scalars(select(Schedule).options(selectinload(Schedule.layers))
-                                .order_by(Schedule.name))
-    return [summarize(session, s, now, names) for s in schedules]
+    schedules = list(session.scalars(select(Schedule).options(selectinload(Schedule.layers))
+                                     .order_by(Schedule.name)))
+    specs = specs_for(session, schedules, now, now + HORIZON)
+    return [summarize(session, s, now, names, specs.get(s.id)) for s in schedules]
