@@ -104,6 +104,7 @@ def test_the_form_opens_in_the_viewers_zone_at_the_current_time(viewer: Any,
     ({"service": "nope"}, "Not a valid choice"),
     ({"at": "tomorrow"}, "Not a valid datetime value"),
     ({"value": "lots"}, "Not a valid float value"),
+    ({"value": "nan"}, "must be a finite number"),  # the simulator's own refusal
     ({"type": ""}, "This field is required."),
 ])
 def test_bad_input_is_shown_beside_its_field(viewer: Any, change: dict[str, str],
