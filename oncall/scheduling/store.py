@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oncall.models import Override, Schedule, ScheduleLayer, ScheduleLayerVersion, User
-from oncall.rotations import Layer, ScheduleSpec
+from oncall.rotations import Layer, RotationError, ScheduleSpec
 from oncall.rotations import Override as OverrideSpec
 from oncall.scheduling.history import version_spec, versions_between
 
@@ -40,18 +40,62 @@ def spec_for(session: Session, schedule: Schedule, start: datetime,
     and every definition of its layers in force at some time within it (each clipped to the
     stretch it was in force: see ``oncall.scheduling.history``)."""
     end = end or start + timedelta(microseconds=1)
+    rows = _rows(schedule, end, versions_between(session, schedule.id, start, end))
+    emails = emails_by_id(session, {m for row in rows for m in row.members})
+    overrides = [(o, o.user.email) for o in overrides_between(session, schedule.id, start, end)]
+    return _spec(schedule, rows, emails, overrides)
+
+
+def specs_for(session: Session, schedules: list[Schedule], start: datetime,
+              end: datetime) -> dict[int, ScheduleSpec]:
+    """``spec_for`` of many schedules over one range, by id, in three queries in all rather
+    than three per schedule (the schedules list: bench/console.py). A schedule whose layers
+    cannot be read is left out: ``spec_for`` on it raises and says why."""
+    ids = [s.id for s in schedules]
+    if not ids:
+        return {}
+    versions: dict[int, list[ScheduleLayerVersion]] = {i: [] for i in ids}
+    for version in session.scalars(select(ScheduleLayerVersion).where(
+            ScheduleLayerVersion.schedule_id.in_(ids),
+            ScheduleLayerVersion.effective_until > start,
+            (ScheduleLayerVersion.effective_from.is_(None))
+            | (ScheduleLayerVersion.effective_from < end))):
+        versions[version.schedule_id].append(version)
+    overrides: dict[int, list[tuple[Override, str]]] = {i: [] for i in ids}
+    for override, email in session.execute(
+            select(Override, User.email).join(User, User.id == Override.user_id)
+            .where(Override.schedule_id.in_(ids), Override.start < end, Override.end > start)
+            .order_by(Override.start)).all():
+        overrides[override.schedule_id].append((override, email))
+    rows = {s.id: _rows(s, end, versions[s.id]) for s in schedules}
+    emails = emails_by_id(session, {m for r in rows.values() for row in r for m in row.members})
+    out = {}
+    for s in schedules:
+        try:
+            out[s.id] = _spec(s, rows[s.id], emails, overrides[s.id])
+        except (RotationError, ValueError):
+            continue
+    return out
+
+
+def _rows(schedule: Schedule, end: datetime, versions: list[ScheduleLayerVersion]
+          ) -> list[ScheduleLayer | ScheduleLayerVersion]:
     rows: list[ScheduleLayer | ScheduleLayerVersion] = [
         layer for layer in schedule.layers
         if layer.effective_from is None or layer.effective_from < end]
-    rows += versions_between(session, schedule.id, start, end)
+    rows += versions
     rows.sort(key=lambda r: (r.position, r.effective_from or _EVER))
-    emails = emails_by_id(session, {m for row in rows for m in row.members})
-    overrides = overrides_between(session, schedule.id, start, end)
+    return rows
+
+
+def _spec(schedule: Schedule, rows: list[ScheduleLayer | ScheduleLayerVersion],
+          emails: dict[int, str], overrides: list[tuple[Override, str]]) -> ScheduleSpec:
     return ScheduleSpec(
         name=schedule.name, timezone=schedule.timezone,
         layers=tuple(version_spec(row, emails) for row in rows),
-        overrides=tuple(OverrideSpec(start=o.start, end=o.end, user=o.user.email,
-                                     created_at=o.created_at, id=o.id) for o in overrides),
+        overrides=tuple(OverrideSpec(start=o.start, end=o.end, user=email,
+                                     created_at=o.created_at, id=o.id)
+                        for o, email in overrides),
     )
 
 

@@ -3,16 +3,19 @@ incident that is never stored, as timeline lines. Reads only."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from oncall import engine, unpaged
 from oncall.models import Service, User
+from oncall.rotations import ScheduleSpec, on_call
+from oncall.scheduling import store
 
 MAX_STEPS = 100  # a ladder of 10 levels repeated 9 times; longer ones are cut, and say so
+SPAN = timedelta(days=1)  # how far ahead a schedule is loaded at once for a ladder
 
 
 @dataclass
@@ -53,10 +56,28 @@ class Entry:
                 "note": self.note}
 
 
+@dataclass
+class _LadderLookups(engine.Lookups):
+    """The engine's lookups for one simulated ladder: who is on call is asked at each step's
+    own time, as ``store.who_is_on_call`` answers it (``on_call`` of ``spec_for``), from each
+    schedule loaded once for a day ahead rather than once per step (bench/console.py)."""
+
+    specs: dict[str, tuple[datetime, datetime, ScheduleSpec | None]] = field(
+        default_factory=dict)
+
+    def who_is_on_call(self, session: Session, schedule: str, now: datetime) -> str | None:
+        held = self.specs.get(schedule)
+        if held is None or not held[0] <= now < held[1]:
+            found = store.by_name(session, schedule)
+            spec = store.spec_for(session, found, now, now + SPAN) if found else None
+            held = self.specs[schedule] = (now, now + SPAN, spec)
+        return on_call(held[2], now) if held[2] is not None else None
+
+
 def ladder(session: Session, incident: Simulated, start: datetime) -> list[Entry]:
     """Step ``incident`` from ``start`` as the engine would, each step at its due time (who
     is on call is looked up at that time), until nothing more is due."""
-    shared = engine.Lookups()
+    shared = _LadderLookups()
     entries: list[Entry] = []
     now: datetime | None = start
     incident.next_action_at = start
@@ -67,9 +88,7 @@ def ladder(session: Session, incident: Simulated, start: datetime) -> list[Entry
                                  note="the ladder ends: nobody more is paged; the incident "
                                       "stays open until someone acknowledges or resolves it"))
             return entries
-        lookups = engine.Lookups(users=shared.users, plans=shared.plans,
-                                 policies=shared.policies)  # on call: at this step's time
-        plan = engine.plan_step(session, incident, now, "system", lookups)
+        plan = engine.plan_step(session, incident, now, "system", shared)
         entries += _entries(session, plan, now)
         incident.policy = plan.claim["policy"]
         incident.level, incident.loop = plan.result.level, plan.result.loop
