@@ -73,7 +73,12 @@ def _template_context() -> dict[str, Any]:
 
 
 def init_app(app: Flask, settings: Settings, storage_uri: str) -> None:
-    from oncall.web.console import people, schedules, signin  # noqa: F401 - they add views
+    from oncall.web.console import (  # noqa: F401 - they add views
+        people,
+        schedule_page,
+        schedules,
+        signin,
+    )
 
     sessions.configure(app, settings)
     app.config.update(WTF_CSRF_CHECK_DEFAULT=False, WTF_CSRF_TIME_LIMIT=None)
