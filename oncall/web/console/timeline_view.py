@@ -67,7 +67,7 @@ class Drawing:
         return round(min(max(seconds / self.total, 0.0), 1.0) * 100, 3)
 
     def name(self, email: str | None) -> str:
-        return "Nobody (gap)" if email is None else self.names.get(email, email)
+        return "Gap: nobody on call" if email is None else self.names.get(email, email)
 
     def bar(self, lane: Lane, shift: Shift) -> Bar:
         x = self.x(shift.start)
