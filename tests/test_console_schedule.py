@@ -205,3 +205,18 @@ def test_gaps_are_red_on_the_final_row_and_file_managed_schedules_say_so(
     assert "(read-only)" in html
     assert 'class="bar gap"' in html and "Gap: nobody on call" in html
     assert "/override?at=" in html  # overrides are still taken
+
+
+def test_times_are_in_the_viewers_zone_with_a_toggle_to_the_schedules(
+        client: Any, session: Any, billing: Schedule) -> None:
+    add_user(session, "tom@example.com", "viewer").timezone = "Europe/Berlin"
+    session.commit()
+    sign_in(client, "tom@example.com")
+    mine = page(client, f"/schedules/{billing.id}?start=2026-12-07")
+    assert "Times in <strong>Europe/Berlin</strong> (yours)" in mine
+    assert "Mon 7 Dec 15:00" in mine and "CET" in mine  # the 09:00 New York handoff
+    toggle = re.search(r'<a href="([^"]+tz=schedule)">Show in the schedule', mine)
+    assert toggle
+    theirs = page(client, toggle.group(1).replace("&amp;", "&"))
+    assert "Times in <strong>America/New_York</strong> (the schedule's)" in theirs
+    assert "Mon 7 Dec 09:00" in theirs and "Mon 7 Dec 15:00" not in theirs

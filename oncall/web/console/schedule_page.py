@@ -152,9 +152,19 @@ def _override_page(sched: Schedule, at: datetime, form: OverrideForm | None = No
     return render_template(
         "override.html", schedule=sched, shift=shift, who=names.get(shift.user or "", None),
         zone=zone, tz="schedule" if in_schedule_zone else None, form=form, swap=swap,
-        span=span, at=at, back=url_for("console.schedule", schedule_id=sched.id,
-                                       start=shift.start.astimezone(zone).date().isoformat(),
-                                       tz="schedule" if in_schedule_zone else None)), status
+        span=span, at=at, back=_back(sched, shift.start.astimezone(zone).date()),
+        keep=_kept()), status
+
+
+def _kept() -> dict[str, str]:
+    """The schedule page's range and zone, carried through the override form and back."""
+    return {k: request.args[k] for k in ("start", "weeks", "tz") if request.args.get(k)}
+
+
+def _back(sched: Schedule, day: date) -> str:
+    """The schedule page the form was opened from (else the one starting on ``day``)."""
+    values: dict[str, Any] = {"start": day.isoformat(), **_kept()}
+    return url_for("console.schedule", schedule_id=sched.id, **values)
 
 
 @bp.get("/schedules/<int:schedule_id>/override")
@@ -200,9 +210,7 @@ def create_override(schedule_id: int) -> Any:
         errors.append(exc.message)
         return _override_page(sched, at, form=form, status=exc.status)
     flash(f"Override saved: {user.name} is on call {span(start, end, zone)}.", "ok")
-    return redirect(url_for("console.schedule", schedule_id=sched.id,
-                            start=start.astimezone(zone).date().isoformat(),
-                            tz=request.args.get("tz")))
+    return redirect(_back(sched, start.astimezone(zone).date()))
 
 
 @bp.post("/schedules/<int:schedule_id>/swap")
@@ -229,9 +237,7 @@ def swap_shift(schedule_id: int) -> Any:
         form.to.errors = [*form.to.errors, exc.message]
         return _override_page(sched, at, swap=form, status=exc.status)
     flash(f"Shift swapped: {to_user.name} is on call {said}.", "ok")
-    return redirect(url_for("console.schedule", schedule_id=sched.id,
-                            start=made.start.astimezone(zone).date().isoformat(),
-                            tz=request.args.get("tz")))
+    return redirect(_back(sched, made.start.astimezone(zone).date()))
 
 
 @bp.post("/schedules/<int:schedule_id>/overrides/<int:override_id>/delete")
