@@ -74,6 +74,7 @@ def test_a_manager_clicks_a_final_shift_and_puts_a_colleague_on_call(
     assert "(override)" in (carol.get_attribute("aria-label") or "")
     assert page.locator(".lane-overrides svg", has_text="Carol Chen").count() >= 1
     shot(page, "schedule-after-override")
+    shot(page, "schedule-after-override-top", full_page=False)  # docs/img/console-schedule.png
 
     middle = datetime.fromisoformat(start).replace(hour=21, tzinfo=NEW_YORK)
     assert oncall_who("billing-primary", middle) == "carol@example.com"
