@@ -120,6 +120,7 @@ def test_the_schedule_pages_fit_a_phone_and_pass_axe(
                 page.locator("table.shifts").get_by_role("link", name="Override").first.click()
                 page.wait_for_url(re.compile(r"/override\?"))
             shot(page, f"{view}-{name}-{size}")
+            shot(page, f"{view}-{name}-{size}-top", full_page=False)
             found = serious_violations(page)
             if size == "phone" and horizontal_overflow(page) > 0:
                 found.append(f"scrolls sideways by {horizontal_overflow(page)} px")
