@@ -131,7 +131,8 @@ def test_a_responder_overrides_only_themselves_and_only_where_they_are_a_member(
     sign_in(client, "ann@example.com")
     at = tomorrow_noon()
     form = page(client, f"/schedules/{billing.id}/override?at={at.isoformat()}")
-    assert re.findall(r'<option[^>]*value="([^"]+)"', form) == ["ann@example.com"] * 2
+    mine = re.search(r'<select[^>]*id="user"[^>]*>(.*?)</select>', form, re.S)
+    assert mine and re.findall(r'value="([^"]+)"', mine.group(1)) == ["ann@example.com"]
     token = csrf(client, f"/schedules/{billing.id}")
     data = {"csrf_token": token, "zone": "UTC", "start": at.strftime("%Y-%m-%dT%H:%M"),
             "end": (at + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")}
@@ -220,3 +221,40 @@ def test_times_are_in_the_viewers_zone_with_a_toggle_to_the_schedules(
     theirs = page(client, toggle.group(1).replace("&amp;", "&"))
     assert "Times in <strong>America/New_York</strong> (the schedule's)" in theirs
     assert "Mon 7 Dec 09:00" in theirs and "Mon 7 Dec 15:00" not in theirs
+
+
+def test_a_responder_gives_their_own_layer_shift_to_another_member_but_not_someone_elses(
+        client: Any, session: Any, billing: Schedule) -> None:
+    at = tomorrow_noon()
+    holder = who_is_on_call(session, "billing", at)
+    other = "bob@example.com" if holder == "ann@example.com" else "ann@example.com"
+    sign_in(client, other)  # not holding tomorrow's shift, and not taking it
+    r = client.post(f"/schedules/{billing.id}/swap", data={
+        "swap-csrf_token": csrf(client, "/account"), "swap-layer": "daily",
+        "swap-at": at.isoformat(), "swap-to": "cat@example.com"})
+    assert r.status_code == 400 and "Not a valid choice" in r.get_data(as_text=True)
+    r = client.post(f"/schedules/{billing.id}/swap", data={
+        "swap-csrf_token": csrf(client, "/account"), "swap-layer": "daily",
+        "swap-at": (at + timedelta(days=1)).isoformat(), "swap-to": holder})
+    assert r.status_code == 302  # their own next shift, to the other member
+    session.expire_all()
+    assert who_is_on_call(session, "billing", at + timedelta(days=1)) == holder
+
+
+def test_the_layer_row_shows_a_roster_change_from_when_it_takes_effect(
+        session: Any, billing: Schedule) -> None:
+    from oncall.scheduling.timeline import timeline
+
+    now = utcnow()
+    start, end = now - timedelta(days=2), now + timedelta(days=6)
+    when = now + timedelta(days=2)
+    before = timeline(session, billing, start, when)
+    service.update_layer(session, "test", billing.layers[0],
+                         {"members": ["cat@example.com"]}, effective=when, now=now)
+    session.commit()
+    after = timeline(session, billing, start, end)
+    assert [x.name for x in after.layers] == ["daily"]
+    assert before.layers[0].shifts  # shifts before the change are unchanged
+    assert timeline(session, billing, start, when).layers[0].shifts == before.layers[0].shifts
+    assert {s.user for s in after.final.shifts if s.start >= when} == {"cat@example.com"}
+    assert after.gaps == [] and after.overrides.shifts == []

@@ -129,6 +129,18 @@ def _choices(sched: Schedule, me: User, shift_user: str | None) -> list[tuple[st
         for u in ranked]
 
 
+def _swap_choices(sched: Schedule, me: User, shift_user: str | None
+                  ) -> list[tuple[str, str]]:
+    """Who may take a layer's shift: for a manager anyone; for a responder the schedule's
+    members (``oncall.permissions.swap_refusal`` then checks that they hold or take it)."""
+    if sessions.at_least(me, "manager"):
+        return _choices(sched, me, shift_user)
+    members = service.members_of(sched)
+    users = db_session().scalars(select(User).where(User.id.in_(members)).order_by(User.name))
+    return [("", "Choose someone")] + [
+        (u.email, u.name + (" (you)" if u.id == me.id else "")) for u in users]
+
+
 def _override_page(sched: Schedule, at: datetime, form: OverrideForm | None = None,
                    swap: SwapForm | None = None, status: int = 200) -> Any:
     me = _me()
@@ -148,7 +160,7 @@ def _override_page(sched: Schedule, at: datetime, form: OverrideForm | None = No
         swap = SwapForm(formdata=None, prefix="swap", layer=shift.layer,
                         at=at.isoformat())
     if swap is not None:
-        swap.to.choices = _choices(sched, me, shift.user)
+        swap.to.choices = _swap_choices(sched, me, shift.user)
     return render_template(
         "override.html", schedule=sched, shift=shift, who=names.get(shift.user or "", None),
         zone=zone, tz="schedule" if in_schedule_zone else None, form=form, swap=swap,
@@ -219,7 +231,7 @@ def swap_shift(schedule_id: int) -> Any:
     sched = _schedule(schedule_id)
     me = _me()
     form = SwapForm(prefix="swap")
-    form.to.choices = _choices(sched, me, None)
+    form.to.choices = _swap_choices(sched, me, None)
     at = _utc(form.at.data)
     if at is None:
         abort(400, "This form is missing the shift's time.")
