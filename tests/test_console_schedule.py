@@ -258,3 +258,20 @@ def test_the_layer_row_shows_a_roster_change_from_when_it_takes_effect(
     assert timeline(session, billing, start, when).layers[0].shifts == before.layers[0].shifts
     assert {s.user for s in after.final.shifts if s.start >= when} == {"cat@example.com"}
     assert after.gaps == [] and after.overrides.shifts == []
+
+
+@pytest.mark.parametrize("query", ["start=0001-01-01", "start=9999-12-31&weeks=8",
+                                   "start=nope&weeks=-3", "weeks=1e9", "tz=<script>"])
+def test_odd_ranges_fall_back_instead_of_failing(
+        client: Any, billing: Schedule, query: str) -> None:
+    sign_in(client, "max@example.com")
+    assert "Final schedule" in page(client, f"/schedules/{billing.id}?{query}")
+
+
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00+00:00", "9999-12-31T00:00:00Z",
+                                "yesterday", "2026-12-01T00:00:00"])
+def test_an_odd_shift_time_opens_the_form_for_now(
+        client: Any, billing: Schedule, at: str) -> None:
+    sign_in(client, "max@example.com")
+    assert "Create override" in page(client, f"/schedules/{billing.id}/override?at={at}")
+    assert client.get("/schedules/999").status_code == 404

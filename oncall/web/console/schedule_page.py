@@ -26,6 +26,7 @@ from oncall.web.console.override_forms import OverrideForm, SwapForm
 from oncall.web.console.timeline_view import Drawing, span, when, window
 
 DEFAULT_WEEKS, MAX_WEEKS = 2, 8
+FARTHEST = timedelta(days=3660)  # a start date further away falls back to today
 
 
 def _schedule(schedule_id: int) -> Schedule:
@@ -74,11 +75,12 @@ def _range(zone: ZoneInfo) -> tuple[date, int]:
         weeks = min(max(int(request.args.get("weeks", DEFAULT_WEEKS)), 1), MAX_WEEKS)
     except ValueError:
         weeks = DEFAULT_WEEKS
+    today = utcnow().astimezone(zone).date()
     try:
         day = date.fromisoformat(request.args.get("start", ""))
     except ValueError:
-        day = utcnow().astimezone(zone).date()
-    return day, weeks
+        day = today
+    return (day if abs(day - today) <= FARTHEST else today), weeks
 
 
 @bp.get("/schedules/<int:schedule_id>")
@@ -113,7 +115,9 @@ def _utc(value: str | None) -> datetime | None:
         found = datetime.fromisoformat((value or "").replace("Z", "+00:00").replace(" ", "+"))
     except ValueError:
         return None
-    return found if found.tzinfo else None
+    if found.tzinfo is None or abs(found - utcnow()) > FARTHEST:
+        return None
+    return found
 
 
 def _choices(sched: Schedule, me: User, shift_user: str | None) -> list[tuple[str, str]]:
