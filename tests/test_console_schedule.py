@@ -275,3 +275,12 @@ def test_an_odd_shift_time_opens_the_form_for_now(
     sign_in(client, "max@example.com")
     assert "Create override" in page(client, f"/schedules/{billing.id}/override?at={at}")
     assert client.get("/schedules/999").status_code == 404
+
+
+def test_a_schedule_that_cannot_be_computed_says_why(
+        client: Any, session: Any, billing: Schedule) -> None:
+    billing.layers[0].spec = {"rotation": "fortnightly-ish", "start": "2026-01-01"}
+    session.commit()
+    sign_in(client, "max@example.com")
+    r = client.get(f"/schedules/{billing.id}")
+    assert r.status_code == 200 and "cannot be computed" in r.get_data(as_text=True)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from oncall.models import Override, Schedule, User, utcnow
 from oncall.permissions import OverrideLimits
+from oncall.rotations import RotationError
 from oncall.scheduling import service
 from oncall.scheduling.timeline import final_shift_at, timeline
 from oncall.web import session as db_session
@@ -90,7 +91,11 @@ def schedule(schedule_id: int) -> Any:
     zone, in_schedule_zone = _zone(sched)
     day, weeks = _range(zone)
     start, end = window(day, weeks * 7, zone)
-    found = timeline(db_session(), sched, start, end)
+    try:
+        found = timeline(db_session(), sched, start, end)
+    except (RotationError, ValueError) as exc:  # a broken layer: say so, as the list does
+        return render_template("message.html", title=sched.name,
+                               message=f"This schedule cannot be computed: {exc}")
     me = _me()
     drawing = Drawing(found, zone, _names())
     overrides = list(db_session().scalars(
