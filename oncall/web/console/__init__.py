@@ -74,9 +74,14 @@ def _template_context() -> dict[str, Any]:
 
 def init_app(app: Flask, settings: Settings, storage_uri: str) -> None:
     import oncall.web.console.simulator  # noqa: F401 - the simulator page
-    from oncall.web.console import people, schedules, signin  # noqa: F401 - they add views
-    # isort: split
-    from oncall.web.console import policies, services  # noqa: F401 - they add views
+    from oncall.web.console import (  # noqa: F401 - they add views
+        people,
+        policies,
+        schedule_page,
+        schedules,
+        services,
+        signin,
+    )
 
     sessions.configure(app, settings)
     app.config.update(WTF_CSRF_CHECK_DEFAULT=False, WTF_CSRF_TIME_LIMIT=None)
