@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -52,9 +53,8 @@ class Postgres:
         assert bindir is not None
         self.bindir = bindir
         self.port = free_port()
-        self.dir = Path(os.path.realpath(
-            subprocess.check_output(["mktemp", "-d", "/tmp/oncall-chaos-pg-XXXXXX"],
-                                    text=True).strip()))
+        self.dir = Path(os.path.realpath(tempfile.mkdtemp(prefix="oncall-chaos-pg-",
+                                                          dir="/tmp")))
         self.as_user: list[str] = []
         if os.geteuid() == 0:
             entry = pwd.getpwnam("postgres")
