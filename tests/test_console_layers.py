@@ -85,6 +85,7 @@ def test_a_manager_previews_then_saves_a_new_member_from_the_next_handoff(
     html = r.get_data(as_text=True)
     assert r.status_code == 200 and "What this change does" in html
     assert ">cat<" in html and "Gains" in html
+    assert "It takes effect <strong>" in html and "at once" not in html  # the next handoff
     session.expire_all()
     assert len(session.get(ScheduleLayer, layer_id).members) == 2
     mark = re.search(r'name="previewed"[^>]*value="([^"]+)"', html)

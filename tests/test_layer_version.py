@@ -70,7 +70,7 @@ def test_a_save_racing_another_is_refused_by_the_row_version(factory: Any, clien
     version = 1 finds nothing and fails, whatever the check before it saw."""
     from sqlalchemy.orm.exc import StaleDataError
 
-    _, url = make(client, cast)
+    make(client, cast)
     with factory() as a, factory() as b:
         la = a.scalars(select(ScheduleLayer)).one()
         lb = b.scalars(select(ScheduleLayer)).one()

@@ -67,6 +67,7 @@ class Preview:
     window: tuple[datetime, datetime]
     now_before: str | None
     now_after: str | None
+    unchanged: bool  # the edit changes nothing from now on
 
 
 def _schedule(schedule_id: int) -> Schedule:
@@ -114,9 +115,9 @@ def _preview(sched: Schedule, work: Work, effective: str | datetime) -> Preview:
         diff: ShiftDiff = service.preview(s, sched, lambda: done.append(work(effective, now)),
                                           now)
         gaps = [(a, b) for a, b in coverage.schedule_gaps(s, sched, now, service.PREVIEW_DAYS)]
+        at = done[0] if isinstance(done[0], datetime) else done[0].effective_from
     finally:
         s.rollback()
-    at = done[0] if isinstance(done[0], datetime) else done[0].effective_from
     names = dict(s.execute(select(User.email, User.name)).all())
     people: dict[str | None, PersonChange] = {}
     for kind, pieces in (("gained", diff.gained), ("lost", diff.lost)):
@@ -127,7 +128,8 @@ def _preview(sched: Schedule, work: Work, effective: str | datetime) -> Preview:
     ordered = sorted(people.values(), key=lambda c: (c.name is None, (c.name or "").lower()))
     return Preview(at, warnings(diff), ordered, gaps, (diff.start, diff.end),
                    names.get(diff.now_before or "", diff.now_before),
-                   names.get(diff.now_after or "", diff.now_after))
+                   names.get(diff.now_after or "", diff.now_after),
+                   unchanged=not ordered and (at is None or at <= now))
 
 
 def _errors(form: LayerForm, exc: service.ScheduleError) -> dict[str, Any]:
