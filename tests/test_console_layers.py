@@ -226,3 +226,25 @@ def test_only_managers_edit_and_file_schedules_are_handed_over_first(
     session.expire_all()
     assert billing.managed_by is None and billing.detached_from == "schedules/billing.yaml"
     assert client.get(url).status_code == 200
+
+
+def test_a_manager_creates_a_schedule_then_its_first_layer(
+        client: Any, session: Any, billing: Schedule) -> None:
+    sign_in(client, "ann@example.com")
+    assert client.get("/schedules/new").status_code == 403
+    client.post("/signout", data={"csrf_token": csrf(client, "/account")})
+    sign_in(client, "max@example.com")
+    assert "New schedule" in client.get("/schedules").get_data(as_text=True)
+    token = csrf(client, "/schedules/new")
+    bad = client.post("/schedules/new", data={"csrf_token": token, "name": "payments",
+                                              "timezone": "Mars/Olympus"})
+    assert bad.status_code == 400 and "Mars/Olympus" in bad.get_data(as_text=True)
+    taken = client.post("/schedules/new", data={"csrf_token": token, "name": "billing",
+                                                "timezone": "UTC"})
+    assert taken.status_code == 409 and "exists" in taken.get_data(as_text=True)
+    assert session.scalar(select(Schedule).where(Schedule.name == "payments")) is None
+    made = client.post("/schedules/new", data={"csrf_token": token, "name": "payments",
+                                               "timezone": "Europe/Berlin"})
+    assert made.status_code == 302 and made.location.endswith("/layers/new")
+    sched = session.scalar(select(Schedule).where(Schedule.name == "payments"))
+    assert sched is not None and sched.timezone == "Europe/Berlin" and sched.managed_by is None

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -33,6 +33,7 @@ from oncall.web.console.forms import ButtonForm
 from oncall.web.console.layer_forms import (
     Draft,
     LayerForm,
+    ScheduleForm,
     apply_op,
     fingerprint,
     layer_data,
@@ -291,6 +292,33 @@ def new_layer(schedule_id: int) -> Any:
                                  effective=eff, now=now)
 
     return _handle(sched, None, work, "the new layer")
+
+
+@bp.route("/schedules/new", methods=["GET", "POST"])
+@sessions.require("manager")
+def new_schedule() -> Any:
+    """A schedule (name, timezone); its layers are added next, with the layer editor."""
+    form = ScheduleForm()
+    if request.method == "GET" or not form.validate_on_submit():
+        if request.method == "GET":
+            form = ScheduleForm(formdata=None, timezone=_me().timezone or "UTC")
+        return render_template("schedule_new.html", form=form,
+                               zones=sorted(available_timezones())), (
+            200 if request.method == "GET" else 400)
+    try:
+        with transaction() as s:
+            made = service.create_schedule(s, service.actor_of(_me()), {
+                "name": (form.name.data or "").strip(), "timezone": form.timezone.data,
+                "description": form.description.data or None})
+            made_id = made.id
+    except service.ScheduleError as exc:
+        field = getattr(form, exc.field or "", None)
+        errors: Any = field.errors if field is not None else form.form_errors
+        errors.append(exc.message)
+        return render_template("schedule_new.html", form=form,
+                               zones=sorted(available_timezones())), exc.status
+    flash("Schedule created. Now add its first layer: who takes turns, and when.", "ok")
+    return redirect(url_for("console.new_layer", schedule_id=made_id))
 
 
 @bp.route("/schedules/<int:schedule_id>/detach", methods=["GET", "POST"])

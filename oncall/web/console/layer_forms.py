@@ -153,3 +153,13 @@ def fingerprint(data: dict[str, Any], effective: str) -> str:
     """What a preview showed, so that a save of anything else is previewed first."""
     text = json.dumps([data, effective], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class ScheduleForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)],
+                       description="For example billing-primary: policies name it.")
+    timezone = StringField("Timezone", validators=[DataRequired(), Length(max=64)],
+                           description="IANA name, e.g. America/New_York: handoffs and "
+                                       "restrictions are in this zone.",
+                           render_kw={"list": "zones", "autocomplete": "off"})
+    description = StringField("Description", validators=[Optional(), Length(max=500)])
