@@ -55,7 +55,7 @@ class LayerForm(FlaskForm):
     effective = RadioField("Takes effect", default="next-handoff", choices=[
         SelectChoice("next-handoff", "At the next handoff"), SelectChoice("now", "Now"),
         SelectChoice("at", "At a time I choose")])
-    effective_at = DateTimeLocalField("From", format=LOCAL, validators=[Optional()],
+    effective_at = DateTimeLocalField("Takes effect at", format=LOCAL, validators=[Optional()],
                                       description="In the schedule's timezone.")
     version = HiddenField()
     previewed = HiddenField()
