@@ -10,6 +10,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 class ConfigError(RuntimeError):
@@ -127,6 +128,12 @@ class Settings:
     # per client address (flask-limiter notation), counted where the intake limits are.
     session_idle_minutes: int = 720
     signin_rate_limit: str = DEFAULT_SIGNIN_RATE_LIMIT
+    # Email pages (oncall.notify.email): off without ONCALL_SMTP_URL; the From address; how
+    # long the one-click Acknowledge / Resolve links in a page work.
+    smtp_url: str | None = None
+    smtp_from: str | None = None
+    smtp_timeout: float = 10.0
+    email_link_hours: float = 24.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -175,7 +182,43 @@ def load_settings(data_dir: Path | None = None) -> Settings:
         twilio_timeout=env_float("TWILIO_TIMEOUT", 10.0),
         session_idle_minutes=env_positive_int("ONCALL_SESSION_IDLE_MINUTES", 720),
         signin_rate_limit=env_str("ONCALL_SIGNIN_RATE_LIMIT") or DEFAULT_SIGNIN_RATE_LIMIT,
+        **smtp_settings(),
     )
+
+
+SMTP_SCHEMES = ("smtp", "smtps")
+
+
+def smtp_settings() -> dict[str, Any]:
+    """``ONCALL_SMTP_URL`` (``smtp://[user:pass@]host[:port]``, STARTTLS when the server
+    offers it and always before a password is sent; ``smtps://...`` TLS from the first byte),
+    ``ONCALL_SMTP_FROM`` (required with it), ``ONCALL_SMTP_TIMEOUT`` (seconds) and
+    ``ONCALL_EMAIL_LINK_HOURS`` (how long an email's action links work)."""
+    from urllib.parse import urlsplit
+
+    url, sender = env_str("ONCALL_SMTP_URL"), env_str("ONCALL_SMTP_FROM")
+    hours = env_float("ONCALL_EMAIL_LINK_HOURS", 24.0)
+    if not 0 < hours <= 24 * 30:
+        raise ConfigError(f"ONCALL_EMAIL_LINK_HOURS must be above 0 and at most 720, got {hours}")
+    out: dict[str, Any] = {"smtp_timeout": env_float("ONCALL_SMTP_TIMEOUT", 10.0),
+                              "email_link_hours": hours}
+    if url is None:
+        return out
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise ConfigError(f"ONCALL_SMTP_URL: {exc}") from exc
+    if parts.scheme not in SMTP_SCHEMES or not parts.hostname:
+        raise ConfigError("ONCALL_SMTP_URL must look like smtp://user:password@host:587 "
+                          "(STARTTLS), smtps://user:password@host:465 (TLS) or "
+                          "smtp://localhost:25")
+    if not sender or "@" not in sender:
+        raise ConfigError("ONCALL_SMTP_FROM must be set to the address email pages come from "
+                          "(e.g. oncall@example.com, or 'oncall <oncall@example.com>') when "
+                          "ONCALL_SMTP_URL is set")
+    out.update(smtp_url=url, smtp_from=sender)
+    return out
 
 
 # The development value older versions fell back to: as good as no key at all.

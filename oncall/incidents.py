@@ -80,9 +80,11 @@ def changed_in(session: Session) -> set[int]:
     return found
 
 
-def acknowledge(session: Session, incident_id: int, actor: str, now: datetime) -> Incident:
+def acknowledge(session: Session, incident_id: int, actor: str, now: datetime, *,
+                via: str | None = None) -> Incident:
     """Stop the escalation. Acknowledging an acknowledged or resolved incident changes
-    nothing and is not an error (two people pressing the button at once)."""
+    nothing and is not an error (two people pressing the button at once). ``via``: the
+    channel it came from, for the timeline (``email``)."""
     changed = session.execute(
         update(Incident)
         .where(Incident.id == incident_id, Incident.status == "triggered")
@@ -90,7 +92,7 @@ def acknowledge(session: Session, incident_id: int, actor: str, now: datetime) -
                 updated_at=now)
     ).rowcount  # type: ignore[attr-defined]
     if changed:
-        record(session, incident_id, "acknowledged", actor, now)
+        record(session, incident_id, "acknowledged", actor, now, **_via(via))
         note_change(session, incident_id)
         arm_ack_timeout(session, incident_id, now)
     return _get(session, incident_id)
@@ -107,7 +109,12 @@ def arm_ack_timeout(session: Session, incident_id: int, now: datetime) -> None:
                         .values(next_action_at=now + timedelta(seconds=int(timeout))))
 
 
-def resolve(session: Session, incident_id: int, actor: str, now: datetime) -> Incident:
+def _via(via: str | None) -> dict[str, str]:
+    return {"via": via} if via else {}
+
+
+def resolve(session: Session, incident_id: int, actor: str, now: datetime, *,
+            via: str | None = None) -> Incident:
     changed = session.execute(
         update(Incident)
         .where(Incident.id == incident_id, Incident.status.in_(OPEN))
@@ -115,7 +122,7 @@ def resolve(session: Session, incident_id: int, actor: str, now: datetime) -> In
                 updated_at=now)
     ).rowcount  # type: ignore[attr-defined]
     if changed:
-        record(session, incident_id, "resolved", actor, now)
+        record(session, incident_id, "resolved", actor, now, **_via(via))
         note_change(session, incident_id)
     return _get(session, incident_id)
 

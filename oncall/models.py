@@ -638,6 +638,23 @@ class MaintenanceSuppression(Base):
     )
 
 
+# Email pages (issue 17): one-click Acknowledge / Resolve links ----------------------------
+
+
+class EmailLinkUse(Base):
+    """A signed email action link that was used: the link carries a nonce, only its hash is
+    kept here, once, when the action was taken (the unique key makes a second use, or two
+    clicks racing, change nothing). Unused links are stored nowhere: they are signed."""
+
+    __tablename__ = "email_link_uses"
+    nonce_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"),
+                                             index=True)
+    action: Mapped[str] = mapped_column(String(16))  # ack | resolve
+    used_at: Mapped[datetime]
+
+
 __all__ = [
     "ROLES",
     "Alert",
@@ -645,6 +662,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "ContactMethod",
+    "EmailLinkUse",
     "EscalationPolicy",
     "Heartbeat",
     "HeartbeatPing",
@@ -673,3 +691,4 @@ __all__ = [
     "User",
     "utcnow",
 ]
+

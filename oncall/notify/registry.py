@@ -1,7 +1,7 @@
 """Which channels exist, which reach a user, and starting the configured ones.
 
-Provider channels (``sms``, ``voice``, ``slack``) register themselves from their package's
-``setup(settings)`` when their credentials are configured; :func:`setup` is the one place
+Provider channels (``sms``, ``voice``, ``slack``, ``email``) register themselves from their
+package's ``setup(settings)`` when their credentials are configured; :func:`setup` is the one place
 that calls those, at web and worker start. ``console`` is always registered; it is part of
 everyone's default notification rules in the embedded setup and whenever no provider is
 configured, so ``oncall up`` keeps printing pages.
@@ -18,12 +18,12 @@ from oncall.notify.console import ConsoleChannel
 
 log = logging.getLogger(__name__)
 
-PROVIDERS = ("sms", "voice", "slack")
+PROVIDERS = ("sms", "voice", "slack", "email")
 # Channels that make no network call: sent in batches right where incidents are stepped.
 # Every other channel is sent by tasks, in parallel, so one slow provider holds up no one.
 LOCAL = ("console",)
 # The order a user's reachable channels are listed in (the built-in defaults follow it).
-PREFERENCE = ("sms", "voice", "slack")
+PREFERENCE = ("sms", "voice", "slack", "email")
 
 _CHANNELS: dict[str, Channel] = {"console": ConsoleChannel()}
 _console_always = False
@@ -52,11 +52,12 @@ def enabled(name: str) -> bool:
 
 
 NO_PROVIDER = ("no paging provider is configured (TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN/"
-               "TWILIO_FROM_NUMBER, SLACK_BOT_TOKEN): pages only reach the worker's log")
+               "TWILIO_FROM_NUMBER, SLACK_BOT_TOKEN, ONCALL_SMTP_URL): pages only reach the "
+               "worker's log")
 
 
 def providers_configured() -> bool:
-    """Whether a real provider (Twilio, Slack) is configured: then the console, which only
+    """Whether a real provider (Twilio, Slack, SMTP) is configured: then the console, which only
     prints to the server's log, is nobody's personal channel."""
     return any(enabled(p) for p in PROVIDERS)
 
@@ -98,11 +99,12 @@ def setup(settings: Any) -> None:
     web app factory and the worker). Each provider package adds its line here."""
     global _console_always
     _console_always = bool(getattr(settings, "embedded", False))
-    from oncall.notify import slack, sms, voice
+    from oncall.notify import email, slack, sms, voice
 
     sms.setup(settings)
     voice.setup(settings)
     slack.setup(settings)
+    email.setup(settings)
     if not providers_configured():
         # Said at every start: pages that reach nobody must not look like a healthy pager.
         log.warning("%s%s", NO_PROVIDER,

@@ -115,6 +115,8 @@ def address(user: User, channel: str) -> str | None:
         return user.phone
     if channel == "slack":
         return user.slack_id or user.email
+    if channel == "email":
+        return user.email
     return None
 
 
@@ -179,7 +181,7 @@ def contacts_json(session: Session, user: User) -> list[dict[str, Any]]:
     off = disabled(session, user)
     who = registry.recipient_of(user)
     out = []
-    for ch in ("sms", "voice", "slack", "console"):
+    for ch in ("sms", "voice", "slack", "email", "console"):
         if ch == "console" or address(user, ch) is not None:
             row = off.get(ch)
             out.append({

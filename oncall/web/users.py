@@ -22,7 +22,7 @@ from oncall.web.errors import BadRequest
 from oncall.web.privacy import may_see_contacts
 
 bp = APIBlueprint("users", __name__, url_prefix="/api/v1/users", tag="Users")
-KNOWN_CHANNELS = ("sms", "voice", "slack", "console")
+KNOWN_CHANNELS = ("sms", "voice", "slack", "email", "console")
 
 
 def _user(user_id: int) -> User:

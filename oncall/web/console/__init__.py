@@ -90,6 +90,9 @@ def init_app(app: Flask, settings: Settings, storage_uri: str) -> None:
     app.extensions["oncall.signin_throttle"] = Throttle.create(settings.signin_rate_limit,
                                                                storage_uri)
     app.register_blueprint(bp)
+    from oncall.web.console import email_links  # email pages' one-click links: no session
+
+    app.register_blueprint(email_links.bp)
     # Swagger UI from the package, not a CDN: /api/v1/docs works without internet.
     vendor = "/static/vendor/swagger-ui/"
     app.config.update(SWAGGER_UI_CSS=vendor + "swagger-ui.css",
