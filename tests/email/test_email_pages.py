@@ -279,3 +279,36 @@ def test_each_attempt_carries_the_same_message_id(factory: Any, cast: Cast, page
     assert page.status == "sent" and page.attempts == 2
     assert msg["Message-ID"] == page.provider_id
     assert f"page{page.id}." in msg["Message-ID"]
+
+
+def test_a_name_with_a_comma_is_one_recipient(factory: Any, cast: Cast, pager: Pager,
+                                              smtp: SmtpServer) -> None:
+    from sqlalchemy import update
+
+    from oncall.models import User
+
+    with factory() as s, s.begin():
+        s.execute(update(User).where(User.id == cast.alice.id).values(name="Moreau, Alice"))
+    pager.trigger()
+    pager.tick()
+    [msg] = smtp.mailbox.wait(1)
+    assert [a.addr_spec for a in msg["To"].addresses] == ["alice@example.com"]
+    assert msg["To"].addresses[0].display_name == "Moreau, Alice"
+
+
+def test_a_shift_start_notice_goes_out_by_email(email_app: Any, smtp: SmtpServer) -> None:
+    from oncall.notify import OutgoingPage, Recipient, registry
+
+    text = "You are on call for billing-primary from Mon 07 Dec 09:00 until Mon 14 Dec 09:00."
+    receipt = registry.channel("email").send(OutgoingPage(
+        page_id=5, incident_id=None, channel="email",
+        recipient=Recipient("alice@example.com", "Alice"), severity="info", summary=text,
+        service="billing-primary", level=0, text=text, kind="notice"))
+    [msg] = smtp.mailbox.wait(1)
+    assert msg["Subject"] == f"[oncall] {text}" and receipt.provider_id == msg["Message-ID"]
+    assert text in parts_plain(msg)
+
+
+def parts_plain(msg: Any) -> str:
+    body = msg.get_body(preferencelist=("plain",))
+    return str(body.get_content())

@@ -144,8 +144,13 @@ class EmailChannel:
         to = page.recipient.email
         if not to:
             raise DeliveryError(f"{page.recipient.name} has no email address", permanent=True)
-        if page.kind == "notice" or page.incident_id is None:
-            raise DeliveryError("email carries pages about incidents only", permanent=True)
+        s = self.settings
+        if page.kind == "notice" or page.incident_id is None:  # a shift starts: plain text
+            notice = message.build_notice(page.text, to=to, to_name=page.recipient.name,
+                                          sender=s.smtp_from or "", notice_id=page.page_id,
+                                          public_url=s.public_url, now=utcnow())
+            self.smtp.send(notice)
+            return Receipt(provider_id=str(notice["Message-ID"])[:100])
         user_id = self._user_id(to)
         with self._factory()() as session:
             view = load(session, page.incident_id)

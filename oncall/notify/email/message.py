@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Any
@@ -75,12 +76,35 @@ def message_ids(page_id: int, incident_id: int, sender: str, public_url: str) ->
             f"<oncall.incident{incident_id}.{tag}@{domain}>")
 
 
+def recipient(to: str, name: str) -> Address:
+    """The To header: the name quoted as it needs (a comma in "Moreau, Alice" is not a second
+    address)."""
+    return Address(display_name=one_line(name, 80), addr_spec=to)
+
+
+def build_notice(text: str, *, to: str, to_name: str, sender: str, notice_id: int,
+                 public_url: str, now: datetime) -> EmailMessage:
+    """An informational message (the start of an on-call shift): plain text only."""
+    msg = EmailMessage()
+    msg["Subject"] = one_line(f"[oncall] {text}")
+    msg["From"] = sender
+    msg["To"] = recipient(to, to_name)
+    msg["Date"] = format_datetime(now)
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "oncall.invalid"
+    tag = hashlib.sha256(public_url.encode()).hexdigest()[:10]
+    msg["Message-ID"] = f"<oncall.notice{notice_id}.{tag}@{domain}>"
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg.set_content(f"{text}\n\n{public_url.rstrip('/')}/\n")
+    return msg
+
+
 def build(incident: IncidentMail, *, to: str, to_name: str, sender: str, links: Links,
           level: int, page_id: int, public_url: str, now: datetime) -> EmailMessage:
     msg = EmailMessage()
     msg["Subject"] = subject(incident)
     msg["From"] = sender
-    msg["To"] = to if not to_name else f"{one_line(to_name, 80)} <{to}>"
+    msg["To"] = recipient(to, to_name)
     msg["Date"] = format_datetime(now)
     page_msgid, thread = message_ids(page_id, incident.id, sender, public_url)
     msg["Message-ID"] = page_msgid
