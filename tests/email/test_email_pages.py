@@ -312,3 +312,40 @@ def test_a_shift_start_notice_goes_out_by_email(email_app: Any, smtp: SmtpServer
 def parts_plain(msg: Any) -> str:
     body = msg.get_body(preferencelist=("plain",))
     return str(body.get_content())
+
+
+def test_two_clicks_racing_act_once(web: Any, factory: Any, cast: Cast, pager: Pager,
+                                    smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second request read the link as unused (its check ran before the first one's
+    commit): its use is refused by the unique key, it is rolled back, and it says so."""
+    pager.trigger()
+    pager.tick()
+    token = tokens(smtp.mailbox.wait(1)[0])["resolve"]
+    assert web.post(f"/email/{token}").status_code == 200
+    real = links.check
+    stale = iter([True])
+
+    def check_before_the_other_commit(session: Any, claim: Any, now: Any) -> Any:
+        if next(stale, False):  # the first check of this request: as it was a moment ago
+            verdict = real(session, claim, now)
+            return links.Verdict("confirm", 200, claim, verdict.incident, verdict.user)
+        return real(session, claim, now)
+
+    monkeypatch.setattr(links, "check", check_before_the_other_commit)
+    r = web.post(f"/email/{token}")
+    assert r.status_code == 410 and "already used" in r.text
+    with factory() as s:
+        assert [e.kind for e in s.scalars(select(IncidentEvent).where(
+            IncidentEvent.kind == "resolved"))] == ["resolved"]
+
+
+def test_an_expired_link_to_a_resolved_incident_says_who_resolved_it(
+        web: Any, factory: Any, cast: Cast, pager: Pager, email_settings: Any) -> None:
+    incident = pager.trigger()
+    old = links.make(email_settings.secret_key, user_id=cast.alice.id, incident_id=incident,
+                     page_id=1, action="ack", now=pager.now - timedelta(hours=30),
+                     lifetime=timedelta(hours=24))
+    with factory() as s, s.begin():
+        incidents.resolve(s, incident, "user:bob@example.com", pager.now)
+    r = web.get(f"/email/{old}")
+    assert "already resolved by bob@example.com" in r.text

@@ -140,14 +140,14 @@ def check(session: Session, claim: Claim, now: datetime) -> Verdict:
         EmailLinkUse.nonce_hash == claim.nonce_hash))
     if used is not None:
         return Verdict("used", 410, claim, incident, user, at=used.used_at)
-    if claim.expires_at <= now:
-        return Verdict("expired", 410, claim, incident, user, at=claim.expires_at)
     if incident.status == "resolved":
         return Verdict("resolved", 409, claim, incident, user,
                        by=actor_label(incident.resolved_by), at=incident.resolved_at)
     if claim.action == "ack" and incident.status == "acknowledged":
         return Verdict("acknowledged", 409, claim, incident, user,
                        by=actor_label(incident.acked_by), at=incident.acked_at)
+    if claim.expires_at <= now:
+        return Verdict("expired", 410, claim, incident, user, at=claim.expires_at)
     if user is None or user.deactivated_at is not None:
         return Verdict("refused", 403, claim, incident, user,
                        message="This link's recipient no longer has an account here.")
