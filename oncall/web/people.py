@@ -1,8 +1,8 @@
 """``/api/v1/users`` (list, create, update, deactivate, reactivate) and ``/api/v1/tokens``.
 
 Everyone signed in lists users (contact details only to admins and the user themselves);
-admins create, update, deactivate and reactivate them. API tokens: everyone lists, creates and revokes
-their own; admins anyone's. A token is answered once, when created."""
+admins create, update, deactivate and reactivate them. API tokens: everyone lists, creates
+and revokes their own; admins anyone's. A token is answered once, when created."""
 
 from __future__ import annotations
 
