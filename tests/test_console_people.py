@@ -151,6 +151,9 @@ def test_an_admin_deactivates_after_a_confirmation_and_reactivates(
     assert "Deactivated</span> since" in page and f"/users/{vic}/reactivate" in page
     assert fresh(session, vic).deactivated_at is not None
     assert client.get("/api/v1/tokens", headers=cast.auth("viewer")).status_code == 401
+    twice = client.post(path, data={"csrf_token": csrf(client, "/users")},
+                        follow_redirects=True)  # a second tab: said, not done again
+    assert "was already deactivated" in twice.get_data(as_text=True)
 
     r = client.post(f"/users/{vic}/reactivate", data={"csrf_token": csrf(client, "/users")},
                     follow_redirects=True)

@@ -71,6 +71,12 @@ def test_an_admin_creates_copies_and_revokes_an_api_token(
     assert "Revoked the API token deploy script" in page.text_content("main")
     assert page.get_by_role("row").filter(has_text="deploy script").count() == 0
     assert api_status(live, value) == 401
+
+    page.get_by_role("link", name="Users").click()
+    row = page.get_by_role("row").filter(has_text="dana@example.com")
+    assert "Reset link" in row.inner_text() and "Deactivate…" in row.inner_text()
+    assert serious_violations(page) == []
+    shot(page, "users")
     assert ctx.console_errors == []
 
 

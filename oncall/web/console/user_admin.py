@@ -135,6 +135,9 @@ def deactivate_user(user_id: int) -> Any:
     user = _user(user_id)
     if not ButtonForm().validate_on_submit():
         abort(400)
+    if user.deactivated_at is not None:  # a second click, or a second tab
+        flash(f"{user.email} was already deactivated.", "info")
+        return redirect(url_for("console.user_page", user_id=user_id))
     effects = users.deactivation_effects(db_session(), user, utcnow())
     me = sessions.current()
     try:
