@@ -240,3 +240,17 @@ def test_a_too_long_label_is_shown_on_the_field_and_nothing_is_made(
                                              "label": "x" * 201, "once": "abc"})
     assert r.status_code == 400 and 'id="label-error"' in r.get_data(as_text=True)
     assert session.scalar(select(ApiToken.id).order_by(ApiToken.id.desc())) == before
+
+
+def test_an_admin_who_demotes_themselves_lands_on_their_account(
+        client: Any, cast: Cast, session: Any) -> None:
+    session.add(User(email="other-admin@example.com", name="Other", role="admin"))
+    session.commit()
+    signed_in(client, session, "admin")
+    me = session.scalar(select(User).where(User.email == "admin-console@example.com"))
+    path = f"/users/{me.id}"
+    r = client.post(path, data={"csrf_token": csrf(client, path), "name": "Ada",
+                                "role": "manager", "timezone": "UTC"})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/account")
+    assert fresh(session, me.id).role == "manager"
+    assert client.get("/users").status_code == 403

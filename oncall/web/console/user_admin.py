@@ -111,6 +111,8 @@ def save_user(user_id: int) -> Any:
             field.errors = [*field.errors, exc.message]
         return _page(_user(user_id), form, problems, 400 if exc.status == 400 else exc.status)
     flash(f"Saved {user.email}.", "info")
+    if not sessions.can("admin"):  # an admin who gave themselves a lesser role
+        return redirect(url_for("console.account"))
     return redirect(url_for("console.user_page", user_id=user_id))
 
 
