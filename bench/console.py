@@ -11,12 +11,14 @@ and max of ``--runs`` runs after 3 warm-up runs. No network: this is the server'
 Measured (``page`` targets: p95 < 150 ms; ``simulator``: p95 < 100 ms):
 
   GET /schedules                 the console's schedules list (now, until, next, gaps: all 20)
-  schedule page, domain          what a schedule page for four weeks needs: ``spec_for``, the
-                                 final shifts, each layer's shifts and the gaps (the page itself
-                                 is not on main yet)
+  GET /schedules/<id>?weeks=4    the schedule page over four weeks (layers, overrides, final
+                                 row, gaps, the shift list), as a viewer sees it
+  schedule page, domain          what it computes: ``spec_for``, the final shifts, each
+                                 layer's shifts and the gaps
   GET /api/v1/schedules/<id>/shifts  the final row for four weeks through the API
-  policy ladder, domain          a policy's levels with whom each target resolves to now (no
-                                 policy page on main yet)
+  GET /policies                  the policies page: every policy's ladder (10) with whom each
+                                 target reaches now
+  policy ladder, domain          a policy's levels with whom each target resolves to now
   POST /api/v1/simulate          a critical alert at 03:00 local: three levels, three loops
   GET /simulate?...              the console's simulator page, the same question
 
@@ -247,15 +249,23 @@ def main() -> None:
     assert answer["outcome"] == "pages" and len(lines) >= 9, answer
     assert b"It pages" in ok(client.get("/simulate", query_string=form)).data
 
+    assert b"Final schedule" in ok(client.get(f"/schedules/{schedule_id}",
+                                              query_string={"weeks": 4})).data
+    assert b"policy-00" in ok(client.get("/policies")).data
+
     measures: list[tuple[str, str, Callable[[], Any]]] = [
         ("GET /schedules (console list, 20 schedules)", "page",
          lambda: ok(client.get("/schedules"))),
+        ("GET /schedules/<id>?weeks=4 (schedule page, 4 weeks)", "page",
+         lambda: ok(client.get(f"/schedules/{schedule_id}", query_string={"weeks": 4}))),
         ("schedule page, domain (4 weeks: spec, final, 3 layers, gaps)", "page",
          schedule_page),
         ("GET /api/v1/schedules/<id>/shifts (4 weeks)", "page",
          lambda: ok(client.get(f"/api/v1/schedules/{schedule_id}/shifts", headers=auth,
                                query_string={"start": start.isoformat(),
                                              "end": end.isoformat()}))),
+        ("GET /policies (policy page: 10 ladders, who each target is now)", "page",
+         lambda: ok(client.get("/policies"))),
         ("policy ladder, domain (who each target is now)", "page", policy_ladder),
         ("POST /api/v1/simulate", "simulator",
          lambda: ok(client.post("/api/v1/simulate", json=ask, headers=auth))),

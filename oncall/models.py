@@ -177,6 +177,10 @@ class Schedule(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     description: Mapped[str | None] = mapped_column(Text)
     managed_by: Mapped[str | None] = mapped_column(String(300))
+    # A schedule once defined in this file and since handed to the console ("edit in the
+    # console"): ``oncall apply`` leaves it alone (and says so) while the file still has it.
+    detached_from: Mapped[str | None] = mapped_column(String(300))
+    detached_at: Mapped[datetime | None]
     layers: Mapped[list[ScheduleLayer]] = relationship(
         order_by="ScheduleLayer.position", cascade="all, delete-orphan", back_populates="schedule"
     )
@@ -202,7 +206,12 @@ class ScheduleLayer(Base):
     # Turn i goes to members[(i + turn_offset) % len(members)]: set by an edit so that the
     # rotation carries on from whoever's turn it was (see oncall.scheduling.history).
     turn_offset: Mapped[int] = mapped_column(default=0)
+    # Bumped by every change to the row (SQLAlchemy's version counter: an UPDATE that finds
+    # another version changes nothing and fails). An editor sends the version it opened, and
+    # a save over someone else's change is refused ("changed since you opened it").
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
     schedule: Mapped[Schedule] = relationship(back_populates="layers")
+    __mapper_args__ = {"version_id_col": version}
 
 
 class ScheduleLayerVersion(Base):

@@ -40,16 +40,19 @@ _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 @dataclass
 class Change:
-    action: str  # create | update | delete | unmanage
+    action: str  # create | update | delete | unmanage | skip
     kind: str
     name: str
     detail: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        sign = {"create": "+", "update": "~", "delete": "-", "unmanage": "!"}[self.action]
+        sign = {"create": "+", "update": "~", "delete": "-", "unmanage": "!",
+                "skip": "="}[self.action]
         text = f"{sign} {self.kind} {self.name}"
         if self.action == "unmanage":
             text += " (no longer in any file; left in place, editable through the API)"
+        if self.action == "skip":
+            text += " (left alone: managed in the console)"
         return text + "".join(f"\n    {d}" for d in self.detail)
 
 
@@ -224,6 +227,12 @@ def apply_config(session: Session, docs: list[Document], *,
     _apply_notification_rules(session, desired, ids, src, changes)
     for name, s in desired.schedules.items():
         existing = session.scalar(select(Schedule).where(Schedule.name == name))
+        if existing is not None and existing.managed_by is None and existing.detached_from:
+            when = existing.detached_at.strftime("%Y-%m-%d") if existing.detached_at else "?"
+            changes.append(Change("skip", "schedule", name, [
+                f"handed from {existing.detached_from} to the console on {when}: the "
+                f"definition in {src[('schedule', name)]} is ignored; remove it from the file"]))
+            continue
         old = layer_files.before(session, existing, now) if existing else None
         sched = _upsert(session, Schedule, "name", name, {"timezone": s["timezone"]},
                         "schedule", src[("schedule", name)], changes)
@@ -308,6 +317,8 @@ _MODELS: dict[str, tuple[Any, str]] = {
 def _audit(session: Session, desired: Desired, changes: list[Change]) -> None:
     """Changes made from files land in the audit log like any other, by the file's name."""
     for change in changes:
+        if change.action == "skip":
+            continue
         where = desired.where.get((change.kind, change.name))
         actor = f"file:{where[0].file}" if where else "oncall apply"
         model, key = _MODELS[change.kind]

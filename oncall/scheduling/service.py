@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oncall.audit import audit
-from oncall.models import Override, Schedule, ScheduleLayer, User, utcnow
+from oncall.models import AuditEntry, Override, Schedule, ScheduleLayer, User, utcnow
 from oncall.permissions import (
     DEFAULT_LIMITS,
     OverrideLimits,
@@ -59,7 +59,23 @@ def editable(schedule: Schedule) -> None:
     if schedule.managed_by:
         raise ScheduleError(None, f"schedule {schedule.name} is managed by "
                                   f"{schedule.managed_by}: edit that file and run `oncall "
-                                  "apply` (overrides can still be added here)", status=409)
+                                  "apply`, or hand it to the console (detach); overrides can "
+                                  "still be added here", status=409)
+
+
+def detach(session: Session, actor: str, schedule: Schedule, now: datetime) -> Schedule:
+    """Hand a file-managed schedule to the console and the API: from now on it is edited
+    there, and ``oncall apply`` leaves it alone (saying so) while the file still defines it.
+    Its layers and history are kept as they are."""
+    if not schedule.managed_by:
+        raise ScheduleError(None, f"schedule {schedule.name} is not managed by a file",
+                            status=409)
+    before = {"managed_by": schedule.managed_by}
+    schedule.detached_from, schedule.detached_at = schedule.managed_by, now
+    schedule.managed_by = None
+    audit(session, actor, "update", "schedule", schedule.id, schedule.name, before,
+          {"managed_by": None, "detached_from": schedule.detached_from})
+    return schedule
 
 
 def _users(session: Session, emails: list[Any], field: str) -> list[int]:
@@ -182,15 +198,32 @@ def add_layer(session: Session, actor: str, schedule: Schedule, data: dict[str, 
     return layer
 
 
+def check_version(session: Session, layer: ScheduleLayer, expected: int | None) -> None:
+    """Refuse (409) an edit made from a view of the layer at ``expected`` when it has been
+    changed since (None: the caller did not say, as a plain API call may)."""
+    if expected is None or expected == layer.version:
+        return
+    last = session.scalar(select(AuditEntry).where(
+        AuditEntry.object_type == "layer", AuditEntry.object_id == layer.id)
+        .order_by(AuditEntry.id.desc()).limit(1))
+    by = f" by {last.actor.removeprefix('user:')} at {last.at:%Y-%m-%d %H:%M} UTC" if last else ""
+    raise ScheduleError("version", f"layer {layer.name!r} changed since you opened it{by}; "
+                                   "nothing was saved: look at it again and redo your change",
+                        409)
+
+
 def update_layer(session: Session, actor: str, layer: ScheduleLayer,
                  data: dict[str, Any], *, effective: str | datetime = history.NEXT_HANDOFF,
-                 now: datetime | None = None) -> ScheduleLayer:
+                 now: datetime | None = None, version: int | None = None) -> ScheduleLayer:
     """Change some of a layer's fields (the result is validated whole), from ``effective``
     on: by default the layer's next handoff after now, so whoever is on call keeps their
-    shift; ``now``; or a later time. Shifts before then are never rewritten."""
+    shift; ``now``; or a later time. Shifts before then are never rewritten. With
+    ``version`` (the one the editor opened), refused if the layer changed since."""
     editable(layer.schedule)
+    check_version(session, layer, version)
     before = _layer_audit(session, layer)
-    merged = {**{k: v for k, v in before.items() if k not in ("id", "position")}, **data}
+    merged = {**{k: v for k, v in before.items() if k not in ("id", "position", "version")},
+              **data}
     values = layer_values(session, merged, "")
     order = list(layer.schedule.layers)
     if "position" in data:
@@ -210,11 +243,12 @@ def update_layer(session: Session, actor: str, layer: ScheduleLayer,
 
 def delete_layer(session: Session, actor: str, layer: ScheduleLayer, *,
                  effective: str | datetime = history.NEXT_HANDOFF,
-                 now: datetime | None = None) -> datetime:
+                 now: datetime | None = None, version: int | None = None) -> datetime:
     """Remove a layer from ``effective`` on (default: its next handoff); its shifts before
     then are kept. Returns when it goes."""
     schedule = layer.schedule
     editable(schedule)
+    check_version(session, layer, version)
     at = _when(session, schedule, layer, {}, effective, now or utcnow())
     audit(session, actor, "delete", "layer", layer.id, f"{schedule.name}/{layer.name}",
           _layer_audit(session, layer), None)

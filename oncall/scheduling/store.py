@@ -114,7 +114,8 @@ def who_is_on_call(session: Session, schedule_name: str, at: datetime) -> str | 
 
 def layer_json(layer: ScheduleLayer, emails: dict[int, str]) -> dict[str, Any]:
     since = layer.effective_from
-    return {"id": layer.id, "name": layer.name, "position": layer.position, **layer.spec,
+    return {"id": layer.id, "name": layer.name, "position": layer.position,
+            "version": layer.version, **layer.spec,
             "effective_from": since.isoformat() if since else None,
             "members": [emails.get(m, f"#{m}") for m in layer.members],
             "restrictions": layer.restrictions or []}
@@ -124,6 +125,7 @@ def schedule_json(session: Session, schedule: Schedule) -> dict[str, Any]:
     emails = emails_by_id(session, {m for layer in schedule.layers for m in layer.members})
     return {"id": schedule.id, "name": schedule.name, "timezone": schedule.timezone,
             "description": schedule.description, "managed_by": schedule.managed_by,
+            "detached_from": schedule.detached_from,
             "layers": [layer_json(layer, emails) for layer in schedule.layers]}
 
 

@@ -119,6 +119,8 @@ def commit(work: Callable[[], T], refusals: type[Exception]) -> T:
     """Run a change in the request's transaction and commit it; a domain refusal (an
     exception with ``field``, ``message`` and ``status``) becomes that 4xx, naming the field,
     and nothing is kept."""
+    from sqlalchemy.orm.exc import StaleDataError
+
     from oncall.web.errors import BadRequest
 
     try:
@@ -127,6 +129,10 @@ def commit(work: Callable[[], T], refusals: type[Exception]) -> T:
     except refusals as exc:
         err: Any = exc
         raise BadRequest(err.field or "", err.message, err.status) from None
+    except StaleDataError:  # another request saved the same row between our read and write
+        raise BadRequest("version", "changed since you opened it (someone saved it at the "
+                                    "same moment); nothing was saved: reload and redo your "
+                                    "change", 409) from None
 
 
 def session() -> Session:

@@ -34,6 +34,10 @@ class EditQuery(Schema):
                        "next handoff, so whoever is on call keeps their shift), `now`, or "
                        "an ISO 8601 time with an offset (not in the past). Shifts before it "
                        "never change."})
+    version = Integer(validate=Range(min=1), metadata={
+        "description": "the layer's `version` as you last read it: if someone changed the "
+                       "layer since, the edit is refused with 409 (\"changed since you "
+                       "opened it\") and nothing is saved"})
 
 
 class TimeRange(Schema):
@@ -91,6 +95,9 @@ class LayerOut(Schema):
     id = Integer(required=True)
     name = String(required=True)
     position = Integer(required=True)
+    version = Integer(required=True, metadata={
+        "description": "bumped by every change; send it back as `?version=` to refuse an "
+                       "edit over someone else's"})
     rotation = Raw(metadata={"description": "daily | weekly | {days: N} | {weeks: N} | "
                                             "{hours: N}"})
     handoff = String()
@@ -109,6 +116,9 @@ class ScheduleOut(Schema):
     timezone = String(required=True)
     description = String(allow_none=True)
     managed_by = String(allow_none=True, metadata={"description": "the file, if any"})
+    detached_from = String(allow_none=True, metadata={
+        "description": "the file it was handed over from, if it was (`oncall apply` then "
+                       "leaves it alone)"})
     layers = List(Nested(LayerOut), required=True)
 
 

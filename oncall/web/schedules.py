@@ -182,6 +182,24 @@ def delete_schedule(schedule_id: int) -> tuple[str, int]:
     return "", 204
 
 
+_DETACH_DOC: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The schedule, now edited here",
+          "content": {"application/json": {"schema": roster.ScheduleOut}}},
+    409: {"description": "Not managed by a file"}}
+
+
+@bp.post("/<int:schedule_id>/detach")
+@bp.doc(security="ApiToken", responses=_DETACH_DOC)
+@require("manager")
+def detach_schedule(schedule_id: int) -> dict[str, Any]:
+    """Hand a schedule managed by a file to the console and this API: it becomes editable
+    here, keeps its layers and history, and `oncall apply` leaves it alone from now on (it
+    says so while the file still defines it: remove it there)."""
+    sched = _schedule(schedule_id)
+    _commit(lambda: service.detach(session(), actor(), sched, utcnow()))
+    return schedule_json(session(), sched)
+
+
 @bp.post("/<int:schedule_id>/layers")
 @bp.doc(security="ApiToken", responses={**_EDIT_DOC, 200: roster.PREVIEW_DOC,
                                         201: roster.CREATED_DOC})
@@ -210,8 +228,9 @@ def update_layer(schedule_id: int, layer_id: int, data: dict[str, Any],
     sched = _schedule(schedule_id)
     layer = _layer(sched, layer_id)
     return roster.save_or_preview(
-        sched, query, lambda eff, now: service.update_layer(session(), actor(), layer, data,
-                                                            effective=eff, now=now),
+        sched, query, lambda eff, now: service.update_layer(
+            session(), actor(), layer, data, effective=eff, now=now,
+            version=query.get("version")),
         lambda _: schedule_json(session(), sched))
 
 
@@ -226,8 +245,8 @@ def delete_layer(schedule_id: int, layer_id: int, query: dict[str, Any]) -> Any:
     sched = _schedule(schedule_id)
     layer = _layer(sched, layer_id)
     return roster.save_or_preview(
-        sched, query, lambda eff, now: service.delete_layer(session(), actor(), layer,
-                                                            effective=eff, now=now),
+        sched, query, lambda eff, now: service.delete_layer(
+            session(), actor(), layer, effective=eff, now=now, version=query.get("version")),
         lambda _: ("", 204))
 
 
@@ -240,7 +259,8 @@ def _edit_members(schedule_id: int, layer_id: int, query: dict[str, Any],
     edit(members)
     return roster.save_or_preview(
         sched, query, lambda eff, now: service.update_layer(
-            session(), actor(), layer, {"members": members}, effective=eff, now=now),
+            session(), actor(), layer, {"members": members}, effective=eff, now=now,
+            version=query.get("version")),
         lambda _: schedule_json(session(), sched))
 
 
