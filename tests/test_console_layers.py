@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from oncall.models import AuditEntry, Schedule, ScheduleLayer, utcnow
+from oncall.models import AuditEntry, Schedule, ScheduleLayer, User, utcnow
 from oncall.scheduling import service
 from oncall.scheduling.store import who_is_on_call
 from tests.test_console import add_user, csrf, sign_in
@@ -150,7 +150,7 @@ def test_bad_input_shows_the_field_error_and_saves_nothing(
     data = form_of(client, url)
     r = client.post(url, data={**data, "handoff_time": "25:99"})
     assert r.status_code == 400
-    assert "is not HH:MM" in r.get_data(as_text=True)
+    assert "HH:MM, 00:00 to 23:59" in r.get_data(as_text=True)
     r = client.post(url, data={**data, "member": ["ann@example.com", "ghost@example.com"]})
     assert r.status_code == 400 and "no user" in r.get_data(as_text=True)
     r = client.post(url, data={**data, "r-count": "1", "r-from-0": "9am", "r-to-0": "17:00"})
@@ -248,3 +248,41 @@ def test_a_manager_creates_a_schedule_then_its_first_layer(
     assert made.status_code == 302 and made.location.endswith("/layers/new")
     sched = session.scalar(select(Schedule).where(Schedule.name == "payments"))
     assert sched is not None and sched.timezone == "Europe/Berlin" and sched.managed_by is None
+
+
+def test_every_bad_field_is_marked_at_once(client: Any, session: Any,
+                                           billing: Schedule) -> None:
+    sign_in(client, "max@example.com")
+    url = f"/schedules/{billing.id}/layers/{billing.layers[0].id}/edit"
+    r = client.post(url, data={**form_of(client, url), "name": "", "handoff_time": "25:99"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400
+    assert 'id="name-error"' in html and 'id="handoff_time-error"' in html
+    assert "HH:MM, 00:00 to 23:59" in html
+
+
+def test_each_person_keeps_their_colour_whatever_the_range(client: Any, session: Any,
+                                                           billing: Schedule) -> None:
+    """abe (who sorts first) covers a day of the second range only: ann and bob keep the
+    colours of their places in the layer, in both ranges."""
+    abe = add_user(session, "abe@example.com", "responder")
+    later = utcnow() + timedelta(days=9)
+    boss = session.scalars(select(User).where(User.email == "max@example.com")).one()
+    service.add_override(session, "test", billing, abe, later, later + timedelta(hours=6),
+                         None, by=boss, now=utcnow())
+    session.commit()
+    sign_in(client, "vic@example.com")
+
+    def colours(start: str) -> dict[str, set[str]]:
+        html = client.get(f"/schedules/{billing.id}?start={start}&weeks=1").get_data(
+            as_text=True)
+        found: dict[str, set[str]] = {}
+        for css, label in re.findall(r'class="bar (p\d)"[^>]*/>\s*<text[^>]*>([^<]+)<', html):
+            found.setdefault(label.strip(), set()).add(css)
+        return found
+
+    today = utcnow().date()
+    first, second = colours(today.isoformat()), colours((today + timedelta(days=7)).isoformat())
+    assert "abe" in second and "abe" not in first
+    assert first["ann"] == second["ann"] == {"p0"}
+    assert first["bob"] == second["bob"] == {"p1"}

@@ -148,3 +148,17 @@ def test_asking_writes_nothing(viewer: Any, billing: Any) -> None:
         assert viewer.get("/simulate", query_string={**ASK, "at": at}).status_code == 200
     with billing() as s:
         assert snapshot(s) == before
+
+
+def test_console_pages_are_explained_only_where_there_is_no_provider(
+        viewer: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from oncall.notify import registry
+
+    with_providers = viewer.get("/simulate", query_string=ASK).get_data(as_text=True)
+    assert "no paging provider" not in with_providers
+    for name in ("sms", "voice"):
+        monkeypatch.delitem(registry._CHANNELS, name)
+    monkeypatch.setattr(registry, "_console_always", True)  # as under `oncall up`
+    bare = viewer.get("/simulate", query_string=ASK).get_data(as_text=True)
+    assert "console" in " ".join(" ".join(r) for r in rows(bare))
+    assert "no paging provider" in bare and "oncall up" in bare

@@ -179,6 +179,31 @@ def test_someone_still_on_a_policy_is_not_deactivated(
     assert client.post("/api/v1/users/999999/deactivate", headers=admin_auth).status_code == 404
 
 
+def test_admins_reactivate_a_user_who_then_needs_a_new_link_to_sign_in(
+        client: Any, cast: Cast, admin_auth: dict[str, str], session: Any) -> None:
+    path = f"/api/v1/users/{cast.viewer.id}"
+    assert client.post(f"{path}/deactivate", headers=admin_auth).json["active"] is False
+    assert client.post(f"{path}/reactivate", headers=cast.auth("manager")).status_code == 403
+    assert client.post("/api/v1/users/999999/reactivate", headers=admin_auth).status_code == 404
+    r = client.post(f"{path}/reactivate", headers=admin_auth)
+    assert r.status_code == 200, r.json
+    assert (r.json["active"], r.json["deactivated_at"], r.json["can_sign_in"]) == \
+        (True, None, False)
+    again = client.post(f"{path}/reactivate", headers=admin_auth)  # changes nothing
+    assert again.status_code == 200 and again.json["active"] is True
+    made = client.post("/api/v1/tokens", json={"user": "viewer@example.com"},
+                       headers=admin_auth)
+    assert made.status_code == 201  # a deactivated user would get 409
+    assert client.get("/api/v1/tokens", headers={
+        "Authorization": f"Bearer {made.json['token']}"}).status_code == 200
+    assert [e.action for e in audited(session, "user")] == ["deactivate", "reactivate"]
+    session.get(User, cast.viewer.id).managed_by = "people.yaml"
+    session.get(User, cast.viewer.id).deactivated_at = utcnow()
+    session.commit()
+    r = client.post(f"{path}/reactivate", headers=admin_auth)
+    assert r.status_code == 409 and "people.yaml" in r.json["error"]
+
+
 def test_viewers_see_who_people_are_but_not_their_contacts(
         client: Any, cast: Cast, session: Any) -> None:
     session.get(User, cast.bob.id).phone = "+14155550100"
@@ -217,10 +242,12 @@ def test_the_document_describes_the_answers(client: Any) -> None:
     for path, method, status in (("/api/v1/policies", "get", "200"),
                                  ("/api/v1/services/{service_id}/integrations", "post", "201"),
                                  ("/api/v1/tokens", "post", "201"),
-                                 ("/api/v1/users", "get", "200")):
+                                 ("/api/v1/users", "get", "200"),
+                                 ("/api/v1/users/{user_id}/reactivate", "post", "200")):
         body = spec["paths"][path][method]["responses"][status]["content"]["application/json"]
         assert body["schema"] != {}
-        assert "requestBody" in spec["paths"][path][method] or method == "get"
+        assert "requestBody" in spec["paths"][path][method] or method == "get" or \
+            path.endswith("/reactivate")
     assert "Policy" in spec["components"]["schemas"]
 
 

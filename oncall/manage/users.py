@@ -79,6 +79,18 @@ def _checked(field: str, value: Any) -> Any:
     raise Refused(field, "not a user field")
 
 
+def field_problems(changes: dict[str, Any]) -> dict[str, str]:
+    """Every field of ``changes`` that ``update`` would refuse, with why (it stops at the
+    first): a form shows them all at once."""
+    found: dict[str, str] = {}
+    for field, value in changes.items():
+        try:
+            _checked(field, value)
+        except Refused as exc:
+            found[exc.field or field] = exc.message
+    return found
+
+
 def create(s: Session, actor: str, *, email: str, name: str, role: str = "responder",
            phone: str | None = None, slack_id: str | None = None,
            timezone: str = "UTC") -> User:
@@ -132,6 +144,22 @@ def where_named(s: Session, user: User) -> list[str]:
     return found
 
 
+def deactivation_effects(s: Session, user: User, now: datetime) -> dict[str, Any]:
+    """What deactivating ``user`` would do, for a confirmation step: the API tokens and
+    unused (unexpired) sign-in links it would revoke, whether they have a password and
+    console sessions to end, and what still names them (a refusal when not empty)."""
+    return {
+        "tokens": s.scalar(select(func.count()).select_from(ApiToken)
+                           .where(ApiToken.user_id == user.id)) or 0,
+        "links": s.scalar(select(func.count()).select_from(SignInLink).where(
+            SignInLink.user_id == user.id, SignInLink.used_at.is_(None),
+            SignInLink.expires_at > now)) or 0,
+        "can_sign_in": user.password_hash is not None,
+        "named_by": where_named(s, user),
+        "last_admin": user.role == "admin" and not _admins_left(s, user),
+    }
+
+
 def deactivate(s: Session, actor: str, user: User, now: datetime) -> User:
     check_editable("user", user.email, user.managed_by)
     if user.deactivated_at is not None:
@@ -152,4 +180,20 @@ def deactivate(s: Session, actor: str, user: User, now: datetime) -> User:
     s.flush()
     audit(s, actor, "deactivate", "user", user.id, user.email, {"active": True},
           {"active": False, "api_tokens_revoked": tokens})
+    return user
+
+
+def reactivate(s: Session, actor: str, user: User, now: datetime) -> User:
+    """Undo a deactivation: the user may be paged, named in layers and policies and hold
+    tokens again. Deactivation removed their password and links, so they sign in to the
+    console only after a new invitation link (``oncall user invite``, the Users page)."""
+    check_editable("user", user.email, user.managed_by)
+    if user.deactivated_at is None:
+        return user
+    was = user.deactivated_at
+    user.deactivated_at = None
+    s.flush()
+    audit(s, actor, "reactivate", "user", user.id, user.email,
+          {"active": False, "deactivated_at": iso(was)},
+          {"active": True, "reactivated_at": iso(now)})
     return user

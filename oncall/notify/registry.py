@@ -105,7 +105,7 @@ def setup(settings: Any) -> None:
     voice.setup(settings)
     slack.setup(settings)
     email.setup(settings)
-    if not providers_configured():
+    if not providers_configured() and not _console_always:
         # Said at every start: pages that reach nobody must not look like a healthy pager.
-        log.warning("%s%s", NO_PROVIDER,
-                    " (the embedded oncall up prints them)" if _console_always else "")
+        # (``oncall up`` says it once itself, rather than once per process it starts.)
+        log.warning("%s", NO_PROVIDER)

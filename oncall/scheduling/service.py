@@ -206,9 +206,9 @@ def check_version(session: Session, layer: ScheduleLayer, expected: int | None) 
     last = session.scalar(select(AuditEntry).where(
         AuditEntry.object_type == "layer", AuditEntry.object_id == layer.id)
         .order_by(AuditEntry.id.desc()).limit(1))
-    by = f" by {last.actor.removeprefix('user:')} at {last.at:%Y-%m-%d %H:%M} UTC" if last else ""
-    raise ScheduleError("version", f"layer {layer.name!r} changed since you opened it{by}; "
-                                   "nothing was saved: look at it again and redo your change",
+    by = f" (by {last.actor.removeprefix('user:')}, {last.at:%Y-%m-%d %H:%M} UTC)" if last else ""
+    raise ScheduleError("version", f"layer {layer.name!r} changed since you opened it{by}: "
+                                   "nothing was saved; look at it again and redo your change",
                         409)
 
 

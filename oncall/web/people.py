@@ -1,8 +1,8 @@
-"""``/api/v1/users`` (list, create, update, deactivate) and ``/api/v1/tokens``.
+"""``/api/v1/users`` (list, create, update, deactivate, reactivate) and ``/api/v1/tokens``.
 
 Everyone signed in lists users (contact details only to admins and the user themselves);
-admins create, update and deactivate them. API tokens: everyone lists, creates and revokes
-their own; admins anyone's. A token is answered once, when created."""
+admins create, update, deactivate and reactivate them. API tokens: everyone lists, creates
+and revokes their own; admins anyone's. A token is answered once, when created."""
 
 from __future__ import annotations
 
@@ -92,6 +92,19 @@ def deactivate_user(user_id: int) -> dict[str, Any]:
                                 Refused))
 
 
+@bp.post("/users/<int:user_id>/reactivate")
+@bp.doc(security="ApiToken", responses={403: "Not allowed", 404: "No such user",
+                          409: "Managed by a file"})
+@require("admin")
+def reactivate_user(user_id: int) -> dict[str, Any]:
+    """Undo a deactivation (admins): the user may be paged and hold tokens again. Their
+    password was removed, so they sign in to the console only after a new invitation link.
+    Reactivating an active user changes nothing."""
+    user = found(lambda: users.get(session(), user_id))
+    return users.as_json(commit(lambda: users.reactivate(session(), actor(), user, utcnow()),
+                                Refused))
+
+
 class TokenQuery(Schema):
     user = String(validate=Length(max=254),
                   metadata={"description": "an email (admins): that user's tokens only"})
@@ -156,6 +169,7 @@ BODIES.update({
     ("post", "/api/v1/users"): (201, ref("UserSummary")),
     ("patch", "/api/v1/users/{user_id}"): (200, ref("UserSummary")),
     ("post", "/api/v1/users/{user_id}/deactivate"): (200, ref("UserSummary")),
+    ("post", "/api/v1/users/{user_id}/reactivate"): (200, ref("UserSummary")),
     ("get", "/api/v1/tokens"): (200, obj({"tokens": array(ref("ApiToken"))})),
     ("post", "/api/v1/tokens"): (201, {"allOf": [ref("ApiToken"), obj({"token": STR})]}),
 })

@@ -81,6 +81,19 @@ def test_a_manager_clicks_a_final_shift_and_puts_a_colleague_on_call(
     before = datetime.fromisoformat(start).replace(hour=8, tzinfo=NEW_YORK)
     assert oncall_who("billing-primary", before) != "carol@example.com"
 
+    # Deleting asks first: "Cancel" keeps the override, "OK" deletes it.
+    delete = page.locator("table.overrides").get_by_role("button", name=re.compile("Delete"))
+    asked: list[str] = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    delete.click()
+    assert asked and asked[0].startswith("Delete the override for Carol Chen")
+    assert oncall_who("billing-primary", middle) == "carol@example.com"
+    page.once("dialog", lambda d: d.accept())
+    delete.click()
+    page.wait_for_selector(".flash")
+    assert "Override deleted" in (page.locator(".flash").text_content() or "")
+    assert oncall_who("billing-primary", middle) != "carol@example.com"
+
 
 def test_a_viewer_sees_the_schedule_without_edit_controls(live: Live, page: Any) -> None:
     two_schedules(live)

@@ -76,12 +76,14 @@ def init_app(app: Flask, settings: Settings, storage_uri: str) -> None:
     import oncall.web.console.layer_editor  # layer editing, detach
     import oncall.web.console.simulator  # noqa: F401 - the simulator page
     from oncall.web.console import (  # noqa: F401 - they add views
+        api_tokens,
         people,
         policies,
         schedule_page,
         schedules,
         services,
         signin,
+        user_admin,
     )
 
     sessions.configure(app, settings)

@@ -147,13 +147,16 @@ def _errors(form: LayerForm, exc: service.ScheduleError) -> dict[str, Any]:
     if where == "version":
         rows["stale"] = exc.message
         return rows
+    message = exc.message
+    if head == "effective" and message.startswith("is "):
+        message = "This time " + message
     target = {"rotation": form.kind, "handoff": form.handoff_time, "name": form.name,
               "start": form.start, "end": form.end, "effective": form.effective_at,
               "effective_at": form.effective_at}.get(head.split(".")[0])
     if target is None:
-        form.form_errors.append(exc.message)
+        form.form_errors.append(message)
     else:
-        target.errors = [*target.errors, exc.message]
+        target.errors = [*target.errors, message]
     return rows
 
 

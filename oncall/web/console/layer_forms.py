@@ -24,7 +24,7 @@ from wtforms import (
     StringField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
 from oncall.rotations.restrictions import _parse_days
 from oncall.rotations.spec import WEEKDAYS
@@ -45,11 +45,15 @@ class LayerForm(FlaskForm):
                               default="Mon",
                               description="Weekly rotations only.")
     handoff_time = StringField("Handoff time", default="09:00",
-                               validators=[InputRequired(), Length(max=5)],
+                               validators=[InputRequired(), Regexp(
+                                   r"^([01]?\d|2[0-3]):[0-5]\d$",
+                                   message="A time of day as HH:MM, 00:00 to 23:59.")],
                                description="HH:MM, in the schedule's timezone.",
                                render_kw={"inputmode": "numeric", "placeholder": "09:00"})
     start = DateField("Turns count from", validators=[InputRequired("Give a date.")],
-                      description="The first turn starts at the handoff on this date.")
+                      description="The first turn starts at the handoff on this date. "
+                                  "Changing members keeps the rotation going from whoever's "
+                                  "turn it is; changing this date restarts the count.")
     end = DateField("Ends", validators=[Optional()],
                     description="Optional: the layer has nobody on call after this date.")
     effective = RadioField("Takes effect", default="next-handoff", choices=[

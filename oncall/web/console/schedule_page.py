@@ -97,7 +97,9 @@ def schedule(schedule_id: int) -> Any:
         return render_template("message.html", title=sched.name,
                                message=f"This schedule cannot be computed: {exc}")
     me = _me()
-    drawing = Drawing(found, zone, _names())
+    emails = dict(db_session().execute(select(User.id, User.email)).all())
+    order = [emails[m] for layer in sched.layers for m in layer.members if m in emails]
+    drawing = Drawing(found, zone, _names(), order)
     overrides = list(db_session().scalars(
         select(Override).where(Override.schedule_id == sched.id, Override.end > start,
                                Override.start < end).order_by(Override.start)))
@@ -230,7 +232,9 @@ def create_override(schedule_id: int) -> Any:
         errors = field.errors if field is not None else form.form_errors
         errors.append(exc.message)
         return _override_page(sched, at, form=form, status=exc.status)
-    flash(f"Override saved: {user.name} is on call {span(start, end, zone)}.", "ok")
+    past = (" It is in the past: it changes the record of who was on call then, not who "
+            "was paged." if end <= utcnow() else "")
+    flash(f"Override saved: {user.name} is on call {span(start, end, zone)}.{past}", "ok")
     return redirect(_back(sched, start.astimezone(zone).date()))
 
 

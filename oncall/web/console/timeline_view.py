@@ -56,10 +56,14 @@ class Tick:
 class Drawing:
     """Places shifts of ``timeline`` in percent, names people, picks their colours."""
 
-    def __init__(self, timeline: Timeline, zone: ZoneInfo, names: dict[str, str]) -> None:
+    def __init__(self, timeline: Timeline, zone: ZoneInfo, names: dict[str, str],
+                 order: list[str] | None = None) -> None:
+        """``order``: the schedule's people in a fixed order (its layers' members), so that
+        each keeps their colour whatever range is shown; others follow, sorted."""
         self.timeline, self.zone, self.names = timeline, zone, names
         self.total = (timeline.end - timeline.start).total_seconds()
-        people = sorted({s.user for lane in timeline.lanes for s in lane.shifts if s.user})
+        shown = {s.user for lane in timeline.lanes for s in lane.shifts if s.user}
+        people = list(dict.fromkeys([*(order or []), *sorted(shown)]))
         self.colour = {email: f"p{i % PALETTE}" for i, email in enumerate(people)}
 
     def x(self, at: datetime) -> float:

@@ -1,4 +1,5 @@
-// The console's only script of its own: copy buttons. No inline scripts anywhere (the
+// The console's only script of its own: copy buttons, and a question before a form marked
+// data-confirm is sent. No inline scripts anywhere (the
 // Content-Security-Policy forbids them); behaviour hangs off data- attributes.
 document.addEventListener("click", function (event) {
   var button = event.target.closest("[data-copy]");
@@ -14,4 +15,9 @@ document.addEventListener("click", function (event) {
   } else {
     done(document.execCommand && document.execCommand("copy") ? "Copied." : "Press Ctrl+C (or Cmd+C) to copy.");
   }
+});
+
+document.addEventListener("submit", function (event) {
+  var question = event.target.getAttribute && event.target.getAttribute("data-confirm");
+  if (question && !window.confirm(question)) event.preventDefault();
 });
