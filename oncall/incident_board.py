@@ -133,6 +133,7 @@ class Delivery:
     id: int
     level: int
     loop: int
+    user_id: int | None
     recipient: str
     channel: str
     state: str
@@ -198,9 +199,18 @@ def deliveries(session: Session, incident_id: int, now: datetime,
         recipient = p.recipient
         if p.user_id is not None and names is not None:
             recipient = names.get(p.user_id, recipient)
-        out.append(Delivery(p.id, p.level, p.loop, recipient, p.channel, state, detail,
+        out.append(Delivery(p.id, p.level, p.loop, p.user_id, recipient, p.channel, state, detail,
                             p.attempts, p.created_at, p.sent_at, due, fell))
     return out
+
+
+def timeline(session: Session, incident_id: int) -> list[tuple[datetime, str, str, Any]]:
+    """The incident's timeline, newest first: (at, kind, actor, detail) rows, no ORM objects
+    (an incident of a long outage has hundreds)."""
+    return [(r[0], r[1], r[2], r[3]) for r in session.execute(
+        select(IncidentEvent.at, IncidentEvent.kind, IncidentEvent.actor, IncidentEvent.detail)
+        .where(IncidentEvent.incident_id == incident_id)
+        .order_by(IncidentEvent.at.desc(), IncidentEvent.id.desc()))]
 
 
 # Home -----------------------------------------------------------------------------------------
@@ -229,6 +239,13 @@ class Home:
     notes: list[str] = field(default_factory=list)
 
 
+def _may_hold(spec: Any, email: str) -> bool:
+    """Whether ``email`` is in a layer or an override of the schedule (else it has no shift
+    of theirs, and its shifts need not be expanded)."""
+    return any(email in layer.members for layer in spec.layers) or any(
+        o.user == email for o in spec.overrides)
+
+
 def _my_next_shift(schedules: list[Schedule], specs: dict[int, Any], email: str,
                    now: datetime) -> MyShift | None:
     """``email``'s shift going on now, else their next one, on any schedule (final shifts:
@@ -237,7 +254,7 @@ def _my_next_shift(schedules: list[Schedule], specs: dict[int, Any], email: str,
         best: MyShift | None = None
         for schedule in schedules:
             spec = specs.get(schedule.id)
-            if spec is None:
+            if spec is None or not _may_hold(spec, email):
                 continue
             try:
                 shifts = final_shifts(spec, now, now + span)

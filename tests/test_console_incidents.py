@@ -148,7 +148,7 @@ def test_the_list_filters_and_its_fragment_is_just_the_list(
     fragment = client.get("/incidents?status=all", headers={"HX-Request": "true"})
     text = fragment.get_data(as_text=True)
     assert text.lstrip().startswith('<div id="incident-list"')
-    assert 'hx-trigger="every 2s"' in text and "<html" not in text
+    assert 'hx-trigger="every 1500ms"' in text and "<html" not in text
     assert 'hx-get="/incidents?status=all"' in text
     assert client.get("/incidents?status=bogus").status_code == 400
     assert client.get("/incidents?severity=bogus").status_code == 400
