@@ -359,3 +359,22 @@ def test_a_viewer_sees_other_peoples_numbers_hidden_in_page_errors(
     body = signed_in(client, session, "viewer").get(
         f"/incidents/{incident_id}").get_data(as_text=True)
     assert "+14155550100" not in body and "(hidden)" in body
+
+
+def test_the_api_adds_notes_through_the_same_domain_function(
+        client: Any, cast: Cast, factory: Any) -> None:
+    incident_id = trigger(factory)
+    r = client.post(f"/api/v1/incidents/{incident_id}/notes", json={"text": " checking "},
+                    headers=cast.auth("bob"))
+    assert r.status_code == 201 and r.json["text"] == "checking"
+    r = client.post(f"/api/v1/incidents/{incident_id}/notes", json={"text": " "},
+                    headers=cast.auth("bob"))
+    assert r.status_code == 400 and r.json["field"] == "text"
+    assert client.post(f"/api/v1/incidents/{incident_id}/notes", json={"text": "x"},
+                       headers=cast.auth("viewer")).status_code == 403
+    assert client.post("/api/v1/incidents/999999/notes", json={"text": "x"},
+                       headers=cast.auth("bob")).status_code == 404
+    detail = client.get(f"/api/v1/incidents/{incident_id}", headers=cast.auth("viewer")).json
+    notes = [e for e in detail["timeline"] if e["kind"] == "note"]
+    assert notes == [{"at": notes[0]["at"], "kind": "note", "actor": "user:bob@example.com",
+                      "detail": {"text": "checking"}}]

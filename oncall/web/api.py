@@ -141,6 +141,30 @@ def reassign_incident(incident_id: int, data: dict[str, Any]) -> dict[str, Any]:
         s, i, actor, now, users=data.get("users"), policy=data.get("policy")))
 
 
+class NoteIn(Schema):
+    text = String(required=True, metadata={"description": "the note (at most 4,000 "
+                                                          "characters)"})
+
+
+@bp.post("/incidents/<int:incident_id>/notes")
+@bp.doc(security="ApiToken", responses={400: "Empty or too long", 403: "Not allowed",
+                                        404: "No such incident"})
+@bp.input(NoteIn, arg_name="data")
+@require("responder")
+def add_note(incident_id: int, data: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """Add a note to the incident's timeline (kind `note`, with you as its actor), as the
+    console's **Add note** does. Responders and up; the incident is otherwise unchanged."""
+    try:
+        with transaction() as s:
+            incidents.add_note(s, incident_id, actor(), data["text"], utcnow())
+    except incidents.NotFound:
+        raise HTTPError(404, f"incident {incident_id} not found") from None
+    except incidents.NoteError as exc:
+        raise BadRequest("text", str(exc)) from None
+    return {"incident_id": incident_id, "kind": "note", "actor": actor(),
+            "text": data["text"].strip()}, 201
+
+
 class AuditQuery(Schema):
     object_type = String(validate=OneOf(["schedule", "layer", "override", "policy", "service",
                                          "user", "rule", "notification_rules", "heartbeat",
