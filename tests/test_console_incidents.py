@@ -378,3 +378,44 @@ def test_the_api_adds_notes_through_the_same_domain_function(
     notes = [e for e in detail["timeline"] if e["kind"] == "note"]
     assert notes == [{"at": notes[0]["at"], "kind": "note", "actor": "user:bob@example.com",
                       "detail": {"text": "checking"}}]
+
+
+def test_reassign_to_a_schedule_pages_whoever_is_on_call_there_first(
+        client: Any, cast: Cast, factory: Any, session: Any) -> None:
+    schedules.create_schedule(session, "test", {
+        "name": "managers", "timezone": "UTC",
+        "layers": [{"name": "always", "rotation": "daily", "handoff": "00:00",
+                    "start": (utcnow().date() - timedelta(days=2)).isoformat(),
+                    "members": ["manager@example.com"]}]})
+    session.commit()
+    incident_id = trigger(factory)
+    paging.escalate_incident(factory, incident_id, now=utcnow())
+    as_user(client, session, "bob@example.com")
+    token = csrf(client, f"/incidents/{incident_id}")
+    assert 'value="schedule:managers"' in client.get(
+        f"/incidents/{incident_id}").get_data(as_text=True)
+    r = client.post(f"/incidents/{incident_id}/reassign",
+                    data={"csrf_token": token, "to": "schedule:nope"})
+    assert r.status_code == 400 and "no schedule" in r.get_data(as_text=True)
+    r = client.post(f"/incidents/{incident_id}/reassign",
+                    data={"csrf_token": token, "to": "schedule:managers"})
+    assert r.status_code == 302
+    with factory() as s:
+        incident = s.get(Incident, incident_id)
+        levels = incident.policy["levels"]
+        assert levels[0]["targets"] == [{"type": "schedule", "ref": "managers"}]
+        assert [lvl["targets"][0]["ref"] for lvl in levels[1:]] == [
+            "alice@example.com", "bob@example.com"]  # the old ladder, after them
+        assert (incident.level, incident.status) == (1, "triggered")
+        newest = s.scalars(select(Page.user_id).where(Page.incident_id == incident_id,
+                                                      Page.loop == incident.loop)).all()
+    assert set(newest) == {cast.manager.id}
+    body = client.get(f"/incidents/{incident_id}").get_data(as_text=True)
+    assert "Reassigned to schedule managers" in body
+    # The API takes the same: exactly one of users, schedule, policy.
+    r = client.post(f"/api/v1/incidents/{incident_id}/reassign", headers=cast.auth("bob"),
+                    json={"schedule": "managers", "policy": "billing"})
+    assert r.status_code == 400
+    r = client.post(f"/api/v1/incidents/{incident_id}/reassign", headers=cast.auth("bob"),
+                    json={"schedule": "managers"})
+    assert r.status_code == 200 and r.json["level"] == 1

@@ -127,6 +127,9 @@ class ReassignIn(Schema):
                                                     "in front of the incident's policy"})
     policy = String(metadata={"description": "a policy name: its levels replace the "
                                              "incident's, from level 1"})
+    schedule = String(metadata={"description": "a schedule name: whoever is on call on it "
+                                               "is paged now, as a first level in front of "
+                                               "the incident's policy"})
 
 
 @bp.post("/incidents/<int:incident_id>/reassign")
@@ -135,10 +138,12 @@ class ReassignIn(Schema):
 @bp.input(ReassignIn, arg_name="data")
 @require("viewer")
 def reassign_incident(incident_id: int, data: dict[str, Any]) -> dict[str, Any]:
-    """Reassign to users or to another escalation policy: paged now, from level 1."""
+    """Reassign to users, to a schedule's on-call or to another escalation policy: paged
+    now, from level 1. Give exactly one of `users`, `schedule`, `policy`."""
     _may("reassign")
     return _escalation_act(incident_id, lambda s, i, actor, now: actions.reassign(
-        s, i, actor, now, users=data.get("users"), policy=data.get("policy")))
+        s, i, actor, now, users=data.get("users"), policy=data.get("policy"),
+        schedule=data.get("schedule")))
 
 
 class NoteIn(Schema):

@@ -27,7 +27,7 @@ from wtforms.validators import DataRequired, Length
 from oncall import actions, incident_board, incidents, jobs, permissions
 from oncall.ingest.alert import SEVERITIES
 from oncall.maintenance.window import describe
-from oncall.models import Alert, EscalationPolicy, Incident, Service, User, utcnow
+from oncall.models import Alert, EscalationPolicy, Incident, Schedule, Service, User, utcnow
 from oncall.notify import slack
 from oncall.web import privacy, transaction
 from oncall.web import session as db_session
@@ -51,8 +51,9 @@ class NoteForm(FlaskForm):
 
 class ReassignForm(FlaskForm):
     to = SelectField("Reassign to", choices=[], validate_choice=False,
-                     description="Paged now, from the first level. A person goes in front of "
-                                 "the incident's own ladder; a policy replaces it.")
+                     description="Paged now. A person, or whoever is on call on a schedule, "
+                                 "goes in front of the incident's own ladder; a policy "
+                                 "replaces it.")
 
 
 def _me() -> User:
@@ -135,9 +136,12 @@ def _reassign_form(formdata: Any = None) -> ReassignForm:
     people = [SelectChoice(f"user:{email}", f"{name} ({email})") for email, name in s.execute(
         select(User.email, User.name).where(User.deactivated_at.is_(None),
                                             User.role != "viewer").order_by(User.name))]
+    schedules = [SelectChoice(f"schedule:{name}", f"On call on {name}") for name in s.scalars(
+        select(Schedule.name).order_by(Schedule.name))]
     policies = [SelectChoice(f"policy:{name}", f"Policy: {name}") for name in s.scalars(
         select(EscalationPolicy.name).order_by(EscalationPolicy.name))]
-    form.to.choices = {"People": people, "Escalation policies": policies}
+    form.to.choices = {"People": people, "Schedules": schedules,
+                       "Escalation policies": policies}
     return form
 
 
@@ -158,7 +162,9 @@ def _describe(kind: str, detail: Any, emails: dict[str, str]) -> str:
                      + (f" (repeat {d['loop']})" if d.get("loop") else ""),
         "escalate_requested": "Escalation requested: the next level is paged now",
         "reassigned": "Reassigned to " + (", ".join(who(u) for u in d.get("users") or [])
-                                          or f"policy {d.get('policy', '?')}"),
+                                          or (f"schedule {d['schedule']}"
+                                              if d.get("schedule") else
+                                              f"policy {d.get('policy', '?')}")),
         "paged": f"Page sent by {channel}",
         "page_failed": f"Page by {channel} failed: {d.get('error', '')}",
         "page_retry": f"Page by {channel} will be retried: {d.get('error', '')}",
@@ -322,13 +328,14 @@ def reassign_incident(incident_id: int) -> Any:
     if not form.validate_on_submit():
         return _incident_page(incident_id, reassign=form, status=400)
     kind, _, ref = (form.to.data or "").partition(":")
-    if kind not in ("user", "policy") or not ref:
-        form.to.errors = ["Choose a person or an escalation policy."]
+    if kind not in ("user", "schedule", "policy") or not ref:
+        form.to.errors = ["Choose a person, a schedule or an escalation policy."]
         return _incident_page(incident_id, reassign=form, status=400)
     try:
         _escalation(incident_id, lambda s, i, actor, now: actions.reassign(
             s, i, actor, now, users=[ref] if kind == "user" else None,
-            policy=ref if kind == "policy" else None))
+            policy=ref if kind == "policy" else None,
+            schedule=ref if kind == "schedule" else None))
     except actions.ActionError as exc:
         db_session().rollback()
         form.to.errors = [exc.message]
