@@ -210,7 +210,7 @@ def main() -> None:
     hx = {"HX-Request": "true"}
     measures = [
         ("GET /incidents (open: 500, first page)", lambda: ok(viewer.get("/incidents"))),
-        ("GET /incidents, htmx fragment (the 2 s poll)",
+        ("GET /incidents, htmx fragment (what the poll fetches)",
          lambda: ok(viewer.get("/incidents", headers=hx))),
         ("GET /incidents?status=all (10,000, first page)",
          lambda: ok(viewer.get("/incidents?status=all"))),
