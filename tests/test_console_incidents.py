@@ -242,6 +242,7 @@ def test_acknowledge_in_the_console_stops_the_ladder(
     assert timeline(f, incident_id).count("acknowledged") == 1
     after = client.get(f"/incidents/{incident_id}").get_data(as_text=True)
     assert "Acknowledged: nobody else will be paged." in after
+    assert "Acknowledged by Alice," in after
     assert "Acknowledge</button>" not in after and "Resolve</button>" in after
     r = client.post(f"/incidents/{incident_id}/resolve", data={"csrf_token": token})
     assert r.status_code == 302

@@ -235,6 +235,9 @@ def _incident_page(incident_id: int, note: NoteForm | None = None,
     runbook = found.runbook or ""
     return render_template(
         "incident.html", incident=incident, timeline=timeline, deliveries=deliveries,
+        acked_by=emails.get((found.acked_by or "").removeprefix("user:"), found.acked_by),
+        resolved_by=emails.get((found.resolved_by or "").removeprefix("user:"),
+                               found.resolved_by),
         alerts=alerts, runbook_url=runbook if runbook.startswith(("https://", "http://"))
         else None, note=note or NoteForm(formdata=None),
         reassign=reassign or _reassign_form(), button=ButtonForm(),
