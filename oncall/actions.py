@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from oncall import db, engine, escalation
 from oncall.incidents import NotFound, note_change, record
-from oncall.models import EscalationPolicy, Incident, Service, User
+from oncall.models import EscalationPolicy, Incident, Schedule, Service, User
 
 
 class ActionError(ValueError):
@@ -58,14 +58,17 @@ def escalate_now(session: Session, incident_id: int, actor: str, now: datetime) 
 
 
 def reassign(session: Session, incident_id: int, actor: str, now: datetime, *,
-             users: list[str] | None = None, policy: str | None = None) -> Incident:
+             users: list[str] | None = None, policy: str | None = None,
+             schedule: str | None = None) -> Incident:
     """Hand the incident to other people and page them now, from level 1.
 
     ``policy``: that policy's current levels replace the frozen ones. ``users``: a first
     level naming those users is put in front of the incident's frozen policy, so that if
-    they do not acknowledge either, the original ladder runs again after them."""
-    if (users is None) == (policy is None):
-        raise ActionError("users", "give either users or policy")
+    they do not acknowledge either, the original ladder runs again after them.
+    ``schedule``: the same, with a first level naming that schedule (whoever is on call on
+    it when the level pages)."""
+    if sum(x is not None for x in (users, policy, schedule)) != 1:
+        raise ActionError("users", "give one of users, policy or schedule")
     incident = _lock(session, incident_id)
     if incident.status == "resolved":
         return incident
@@ -75,6 +78,11 @@ def reassign(session: Session, incident_id: int, actor: str, now: datetime, *,
             raise ActionError("policy", f"no policy {policy!r}")
         snapshot = engine.policy_snapshot(found)
         detail: dict[str, Any] = {"policy": policy}
+    elif schedule is not None:
+        if session.scalar(select(Schedule.id).where(Schedule.name == schedule)) is None:
+            raise ActionError("schedule", f"no schedule {schedule!r}")
+        snapshot = _first(session, incident, [{"type": "schedule", "ref": schedule}])
+        detail = {"schedule": schedule}
     else:
         assert users is not None
         if not users:
@@ -83,7 +91,7 @@ def reassign(session: Session, incident_id: int, actor: str, now: datetime, *,
         missing = [u for u in users if u not in known]
         if missing:
             raise ActionError("users", f"no user {', '.join(map(repr, missing))}")
-        snapshot = _with_users_first(session, incident, users)
+        snapshot = _first(session, incident, [{"type": "user", "ref": u} for u in users])
         detail = {"users": users}
     record(session, incident_id, "reassigned", actor, now, was=incident.status,
            from_policy=(incident.policy or {}).get("name"), **detail)
@@ -93,14 +101,16 @@ def reassign(session: Session, incident_id: int, actor: str, now: datetime, *,
     return _lock(session, incident_id)
 
 
-def _with_users_first(session: Session, incident: Incident, users: list[str]) -> dict[str, Any]:
+def _first(session: Session, incident: Incident,
+           targets: list[dict[str, str]]) -> dict[str, Any]:
+    """The incident's frozen policy with a first level of ``targets`` put in front."""
     current = incident.policy
     if current is None:
         service = session.get(Service, incident.service_id)
         current = engine.policy_snapshot(service.policy if service else None)
     ladder = escalation.levels(current)
     after = int(ladder[0].get("escalate_after", 300)) if ladder else 300
-    first = {"escalate_after": after, "targets": [{"type": "user", "ref": u} for u in users]}
+    first = {"escalate_after": after, "targets": targets}
     return {**current, "name": f"reassigned, then {current.get('name')}",
             "levels": [first, *ladder]}
 

@@ -127,6 +127,28 @@ def resolve(session: Session, incident_id: int, actor: str, now: datetime, *,
     return _get(session, incident_id)
 
 
+NOTE_MAX = 4000  # characters
+
+
+class NoteError(ValueError):
+    """A note that cannot be added: empty or too long."""
+
+
+def add_note(session: Session, incident_id: int, actor: str, text: str,
+             now: datetime) -> Incident:
+    """Add a responder's note to the timeline (an event of kind ``note`` with its author).
+    Any incident, open or resolved (a post-mortem remark is a note too). Raises
+    ``NotFound`` and ``NoteError``; changes nothing else about the incident."""
+    body = (text or "").strip()
+    if not body:
+        raise NoteError("write something first")
+    if len(body) > NOTE_MAX:
+        raise NoteError(f"at most {NOTE_MAX} characters (this one has {len(body)})")
+    incident = _get(session, incident_id)
+    record(session, incident_id, "note", actor, now, text=body)
+    return incident
+
+
 def _get(session: Session, incident_id: int) -> Incident:
     incident = session.get(Incident, incident_id, populate_existing=True)
     if incident is None:

@@ -115,7 +115,7 @@ def test_the_console_needs_a_session_and_api_tokens_do_not_open_it(
         client: Any, cast: Cast) -> None:
     r = client.get("/schedules", headers=cast.auth("manager"))
     assert r.status_code == 302 and r.headers["Location"] == "/signin?next=/schedules"
-    assert client.get("/").headers["Location"] == "/schedules"
+    assert client.get("/").headers["Location"] == "/signin?next=/"
     assert client.get("/api/v1/incidents", headers=cast.auth()).status_code == 200
 
 

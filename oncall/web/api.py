@@ -127,6 +127,9 @@ class ReassignIn(Schema):
                                                     "in front of the incident's policy"})
     policy = String(metadata={"description": "a policy name: its levels replace the "
                                              "incident's, from level 1"})
+    schedule = String(metadata={"description": "a schedule name: whoever is on call on it "
+                                               "is paged now, as a first level in front of "
+                                               "the incident's policy"})
 
 
 @bp.post("/incidents/<int:incident_id>/reassign")
@@ -135,10 +138,36 @@ class ReassignIn(Schema):
 @bp.input(ReassignIn, arg_name="data")
 @require("viewer")
 def reassign_incident(incident_id: int, data: dict[str, Any]) -> dict[str, Any]:
-    """Reassign to users or to another escalation policy: paged now, from level 1."""
+    """Reassign to users, to a schedule's on-call or to another escalation policy: paged
+    now, from level 1. Give exactly one of `users`, `schedule`, `policy`."""
     _may("reassign")
     return _escalation_act(incident_id, lambda s, i, actor, now: actions.reassign(
-        s, i, actor, now, users=data.get("users"), policy=data.get("policy")))
+        s, i, actor, now, users=data.get("users"), policy=data.get("policy"),
+        schedule=data.get("schedule")))
+
+
+class NoteIn(Schema):
+    text = String(required=True, metadata={"description": "the note (at most 4,000 "
+                                                          "characters)"})
+
+
+@bp.post("/incidents/<int:incident_id>/notes")
+@bp.doc(security="ApiToken", responses={400: "Empty or too long", 403: "Not allowed",
+                                        404: "No such incident"})
+@bp.input(NoteIn, arg_name="data")
+@require("responder")
+def add_note(incident_id: int, data: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """Add a note to the incident's timeline (kind `note`, with you as its actor), as the
+    console's **Add note** does. Responders and up; the incident is otherwise unchanged."""
+    try:
+        with transaction() as s:
+            incidents.add_note(s, incident_id, actor(), data["text"], utcnow())
+    except incidents.NotFound:
+        raise HTTPError(404, f"incident {incident_id} not found") from None
+    except incidents.NoteError as exc:
+        raise BadRequest("text", str(exc)) from None
+    return {"incident_id": incident_id, "kind": "note", "actor": actor(),
+            "text": data["text"].strip()}, 201
 
 
 class AuditQuery(Schema):

@@ -66,8 +66,8 @@ def test_an_admin_invited_on_the_command_line_sets_a_password_and_signs_in(
     page.get_by_label("Repeat the password").fill(PASSWORD)
     shot(page, "welcome")
     page.get_by_role("button", name="Set password and sign in").click()
-    page.wait_for_url(f"{live.url}/schedules")
-    assert page.get_by_role("heading", name="Schedules").is_visible()
+    page.wait_for_url(f"{live.url}/")  # home
+    assert page.get_by_role("heading", name="Home").is_visible()
     assert page.get_by_role("link", name="Users").is_visible()  # an admin's navigation
 
     page.get_by_role("button", name="Sign out").click()
@@ -75,7 +75,7 @@ def test_an_admin_invited_on_the_command_line_sets_a_password_and_signs_in(
     page.goto(link)  # single use
     assert "already used" in page.text_content("main")
     sign_in(page, live, "boss@example.com")
-    assert page.url == f"{live.url}/schedules"
+    assert page.url == f"{live.url}/"
 
 
 def test_an_admin_invites_someone_in_the_console_and_the_link_works(
@@ -98,7 +98,7 @@ def test_an_admin_invites_someone_in_the_console_and_the_link_works(
     other.get_by_label("New password", exact=True).fill(PASSWORD)
     other.get_by_label("Repeat the password").fill(PASSWORD)
     other.get_by_role("button", name="Set password and sign in").click()
-    other.wait_for_url(f"{live.url}/schedules")
+    other.wait_for_url(f"{live.url}/")
     assert "Nia New" in other.text_content("header")
     assert "manager" in other.text_content("header")
 
@@ -124,6 +124,7 @@ def test_a_viewer_sees_the_schedules_without_edit_controls_and_forged_posts_are_
     two_schedules(live)
     live.user("vera@example.com", "viewer")
     sign_in(page, live, "vera@example.com")
+    page.goto(f"{live.url}/schedules")
     main = page.locator("main")
     rows = main.locator("tbody tr")
     assert rows.count() == 2
@@ -168,7 +169,7 @@ def test_sign_out_everywhere_ends_the_other_sessions(live: Live, context_for: An
     assert "/signin" in laptop.url
     assert "Your session ended" in laptop.text_content("main")
     sign_in(laptop, live, "alice@example.com")  # a new session is fine
-    assert laptop.url == f"{live.url}/schedules"
+    assert laptop.url == f"{live.url}/"
 
 
 PAGES = ["signin", "schedules", "users", "account", "welcome"]

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, g, redirect, render_template, request, url_for
+from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
@@ -35,11 +35,6 @@ def _signed_in_user() -> None:
 @bp.before_request
 def _csrf() -> None:
     csrf.protect()  # every POST of every console form; the API and webhooks are not here
-
-
-@bp.get("/")
-def home() -> Any:
-    return redirect(url_for("console.schedules"))
 
 
 @bp.errorhandler(HTTPException)
@@ -77,6 +72,7 @@ def init_app(app: Flask, settings: Settings, storage_uri: str) -> None:
     import oncall.web.console.simulator  # noqa: F401 - the simulator page
     from oncall.web.console import (  # noqa: F401 - they add views
         api_tokens,
+        incidents,  # home and incidents
         people,
         policies,
         schedule_page,
