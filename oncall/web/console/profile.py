@@ -181,7 +181,8 @@ def verify_phone() -> Any:
     except profile.ProfileError as exc:
         s.commit()  # a wrong attempt is counted, although the answer is an error
         form.code.errors = [*form.code.errors, exc.message]
-        return _page(code=form, status=400)
+        shown = profile.needs_verification(me)  # else the code form is not on the page
+        return _page(code=form, problems=None if shown else [exc.message], status=400)
     s.commit()
     flash(f"{me.phone} is verified: it is paged from now on.", "info")
     return redirect(url_for("console.profile_page") + "#contacts")
