@@ -47,7 +47,7 @@ def test_the_profile_shows_contacts_preview_and_links(client: Any, cast: Cast,
     assert 'href="/account/tokens"' in page and "Make my feed URL" in page
     assert "Save notification rules" in page and "Test console" in page
     assert "You are not on call on any schedule in the next 14 days." in page
-    # The nav: one Profile line (Account is reached from it), and Heartbeats.
+    # The nav: a Profile line beside Account, and Heartbeats.
     assert page.count('href="/profile"') == 1 and 'href="/heartbeats"' in page
 
 
@@ -167,7 +167,7 @@ def test_upcoming_shifts_include_overrides_and_the_feed_url_works(
                          created_by="user:test"))
     session.commit()
     page = client.get("/profile").get_data(as_text=True)
-    assert 'href="/schedules/%d"' % schedule.id in page
+    assert f'href="/schedules/{schedule.id}"' in page
     assert "not on call on any schedule" not in page
 
     r = client.post("/profile/feed", data={"csrf_token": csrf(client, "/profile")})
@@ -197,7 +197,7 @@ def test_the_heartbeats_board_and_pause_resume_by_managers_only(
     page = client.get("/heartbeats").get_data(as_text=True)
     assert "nightly-charge-run" in page and "waiting for the first ping" in page
     assert f"/ping/{hb.uuid}" in page
-    assert f"0 2 * * * /path/to/job &amp;&amp; curl -fsS -m 10 --retry 3 " in page
+    assert "0 2 * * * /path/to/job &amp;&amp; curl -fsS -m 10 --retry 3 " in page
     assert "Pause" not in page
     token = csrf(client, "/profile")
     assert client.post(f"/heartbeats/{hb.id}/pause",
