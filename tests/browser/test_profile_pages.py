@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -122,8 +123,8 @@ def test_a_manager_reads_the_heartbeats_board_and_runs_maintenance(
         for name, data in (("nightly-backup", {"cron": "0 2 * * *", "timezone":
                                                "America/New_York"}),
                            ("queue-drain", {"period": "5m"})):
-            heartbeats.create(s, "user:mia@example.com",
-                              {"name": name, "grace": "15m", "service": "payments", **data}, utcnow())
+            heartbeats.create(s, "user:mia@example.com", {
+                "name": name, "grace": "15m", "service": "payments", **data}, utcnow())
     page = context_for(PHONE).new_page()
     sign_in(page, live, "mia@example.com")
     page.get_by_role("link", name="Heartbeats").click()
@@ -138,7 +139,7 @@ def test_a_manager_reads_the_heartbeats_board_and_runs_maintenance(
     page.get_by_role("link", name="Maintenance windows").click()
     expect(page.get_by_role("heading", name="Maintenance windows")).to_be_visible()
     page.get_by_label("Name").fill("db upgrade")
-    ends = (utcnow() + timedelta(hours=3)).astimezone()
+    ends = (utcnow() + timedelta(hours=3)).astimezone(ZoneInfo("America/New_York"))
     page.get_by_label("To").fill("not a time")
     page.get_by_role("button", name="Create window").click()
     expect(page.locator("#ends_at-error")).to_be_visible()
@@ -147,6 +148,7 @@ def test_a_manager_reads_the_heartbeats_board_and_runs_maintenance(
     page.get_by_role("button", name="Create window").click()
     expect(page.get_by_text("Maintenance window db upgrade created.")).to_be_visible()
     expect(page.get_by_role("heading", name="In force (1)")).to_be_visible()
+    expect(page.get_by_text(ends.strftime("%H:%M EST"))).to_be_visible()  # your own time
     checked(page, "maintenance-375")
     page.get_by_role("button", name="End now db upgrade").click()
     expect(page.get_by_role("heading", name="In force (0)")).to_be_visible()

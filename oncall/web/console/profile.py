@@ -73,7 +73,9 @@ def _rows(me: User, typed: dict[str, list[dict[str, str]]] | None = None
     for sev in SEVERITIES:
         steps = stored.get(sev) or []
         out[sev] = [{"channel": r.channel, "delay": str(r.delay // 60)} for r in steps]
-        out[sev] += [{"channel": "", "delay": "0"}] * (SLOTS - len(out[sev]))
+        # One empty step to add (two when there are none): a short form on a phone.
+        shown = min(SLOTS, max(2, len(out[sev]) + 1))
+        out[sev] += [{"channel": "", "delay": "0"}] * (shown - len(out[sev]))
     return out
 
 
@@ -223,7 +225,7 @@ def save_rules() -> Any:
         abort(409, f"your notification rules are managed by {managed}: edit that file")
     typed, body, errors = _typed_rules()
     if request.form.get("defaults"):
-        body, typed = {}, {sev: [{"channel": "", "delay": "0"}] * SLOTS for sev in SEVERITIES}
+        body, typed = {}, {sev: [{"channel": "", "delay": "0"}] * 2 for sev in SEVERITIES}
     if errors:
         return _page(typed=typed, rule_errors=errors,
                      problems=["Nothing was saved: see the marked fields."], status=400)
