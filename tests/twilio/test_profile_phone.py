@@ -266,3 +266,19 @@ def test_no_test_page_to_an_unverified_number(
     r = client.post("/profile/test", data={"csrf_token": token, "channel": "sms"})
     assert r.status_code == 400 and "verify your phone number first" in r.get_data(as_text=True)
     assert sms_to(fake_twilio, NEW) == []
+
+
+def test_the_simulator_says_an_unverified_phone_is_skipped(
+        tclient: Any, factory: Any, cast: Cast, fake_twilio: FakeTwilio,
+        slack: FakeChannel) -> None:
+    with factory() as s, s.begin():
+        s.execute(update(User).where(User.id == cast.alice.id).values(
+            phone=NEW, phone_source="self", phone_verified_at=None, slack_id="U0ALICE"))
+    r = tclient.post("/api/v1/simulate", headers=cast.auth("alice"), json={
+        "service": cast.service.name, "type": "charge_failure", "severity": "critical"})
+    assert r.status_code == 200, r.json
+    text = str(r.json["timeline"])
+    assert "alice@example.com: no sms (phone not verified)" in text
+    first = next(e for e in r.json["timeline"] if e.get("recipient") == "alice@example.com")
+    assert [c["channel"] for c in first["channels"]] == ["slack"]
+    assert fake_twilio.requests == []
