@@ -30,6 +30,7 @@ from oncall.models import (
 )
 from oncall.notify import registry
 from tests.browser.conftest import (
+    DESKTOP,
     PHONE,
     Live,
     horizontal_overflow,
@@ -153,3 +154,27 @@ def test_a_manager_reads_the_heartbeats_board_and_runs_maintenance(
     page.get_by_role("button", name="End now db upgrade").click()
     expect(page.get_by_role("heading", name="In force (0)")).to_be_visible()
     expect(page.get_by_role("heading", name="Ended in the last 7 days (1)")).to_be_visible()
+
+
+def test_the_pages_at_desktop_width(live: Live, context_for: Any) -> None:
+    from playwright.sync_api import expect
+
+    live.user("mia@example.com", "manager", name="Mia Manager")
+    with db.session_scope(live.settings.database_url) as s:
+        s.add(Service(name="payments", policy=EscalationPolicy(name="payments", levels=[
+            PolicyLevel(position=0, escalate_after=300,
+                        targets=[{"type": "user", "ref": "mia@example.com"}])])))
+        s.flush()
+        heartbeats.create(s, "user:mia@example.com", {
+            "name": "nightly-backup", "cron": "30 1 * * *", "grace": "1h",
+            "service": "payments"}, utcnow())
+    page = context_for(DESKTOP).new_page()
+    sign_in(page, live, "mia@example.com")
+    for path, heading in (("/profile", "Your profile"), ("/heartbeats", "Heartbeats"),
+                          ("/maintenance", "Maintenance windows")):
+        page.goto(live.url + path)
+        expect(page.get_by_role("heading", name=heading, level=1)).to_be_visible()
+        assert serious_violations(page) == [], path
+        assert horizontal_overflow(page) == 0, path
+        shot(page, f"{path.strip('/')}-desktop")
+    assert page.context.console_errors == []
