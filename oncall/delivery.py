@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 from oncall import db, fallback, metrics
 from oncall.config import env_float
 from oncall.incidents import record, record_many
-from oncall.models import Incident, Page, Service, User
+from oncall.models import Incident, Page, Service, User, utcnow
 from oncall.notify import DeliveryError, OutgoingPage, Recipient
 from oncall.notify.registry import channel
+from oncall.notify.rules import NOT_VERIFIED, PHONE_CHANNELS
 from oncall.notify.sms import lost
 
 log = logging.getLogger(__name__)
@@ -96,8 +97,14 @@ def _outgoing(session: Session, page_ids: list[int]) -> list[OutgoingPage]:
     rows = conn.execute(_OUTGOING[db.is_postgres(session)], {"ids": page_ids}).all()
     out: list[OutgoingPage] = []
     for (page_id, incident_id, channel_name, level, message, recipient, status, severity,
-         summary, service, email, name, phone, slack_id) in rows:
+         summary, service, email, name, phone, slack_id, phone_source, verified_at) in rows:
         closed = None
+        if channel_name in PHONE_CHANNELS and phone and phone_source == "self" and \
+                verified_at is None and status == "triggered":
+            # The number changed to a self-entered, unverified one after the page was
+            # queued: never paged; the user's next channel is used.
+            _not_verified(session, page_id, incident_id, channel_name, recipient)
+            continue
         if status != "triggered":
             if not lost.awaits_lookup(session, page_id, channel_name, phone):
                 conn.execute(update(Page).where(Page.id == page_id).values(
@@ -118,12 +125,26 @@ def _outgoing(session: Session, page_ids: list[int]) -> list[OutgoingPage]:
 _OUTGOING = {
     pg: select(Page.id, Page.incident_id, Page.channel, Page.level, Page.message,
                Page.recipient, Incident.status, Incident.severity, Incident.summary,
-               Service.name, User.email, User.name, User.phone, User.slack_id)
+               Service.name, User.email, User.name, User.phone, User.slack_id,
+               User.phone_source, User.phone_verified_at)
     .join(Incident, Incident.id == Page.incident_id)
     .join(Service, Service.id == Incident.service_id)
     .outerjoin(User, User.id == Page.user_id)
     .where(db.among(Page.id, "ids", pg)).order_by(Page.id)
     for pg in (True, False)}
+
+
+def _not_verified(session: Session, page_id: int, incident_id: int, channel_name: str,
+                  recipient: str) -> None:
+    """Skip a claimed SMS or voice page to an unverified phone: cancelled, said on the
+    timeline, and the user's next channel queued now (the sweeper or the caller sends it)."""
+    now = utcnow()
+    session.connection().execute(update(Page).where(Page.id == page_id).values(
+        status="cancelled", error=NOT_VERIFIED, lease_until=None))
+    record(session, incident_id, "channel_skipped", "system", now, page_id=page_id,
+           channel=channel_name, recipient=recipient, reason=NOT_VERIFIED)
+    metrics.PAGES.labels(channel_name, "cancelled").inc()
+    fallback.after_failure(session, page_id, NOT_VERIFIED, permanent=False, now=now)
 
 
 def send(page: OutgoingPage) -> tuple[str | None, DeliveryError | None]:

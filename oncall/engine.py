@@ -311,6 +311,11 @@ def _page_level(session: Session, incident: Stepped, step: escalation.Step, now:
     message = page_text(incident.id, incident.severity, incident.service.name, incident.summary)
     for user in users:
         user_plan = lookups.plan(session, user, incident.severity)
+        for name, why in user_plan.skipped.items():
+            if why == rules.NOT_VERIFIED:  # said on the timeline: never skipped silently
+                plan.events.append(event(incident.id, "channel_skipped", "system", now,
+                                         user=user.email, user_id=user.id, channel=name,
+                                         reason=why, level=step.level, loop=step.loop))
         if not user_plan.rules:
             plan.events.append(event(incident.id, "user_unreachable", "system", now,
                                      user=user.email, user_id=user.id, level=step.level,

@@ -86,6 +86,11 @@ class User(Base):
     session_epoch: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     # Set when an admin deactivates the user: no sign-in, no API token, no new link.
     deactivated_at: Mapped[datetime | None]
+    # Profile (issue 17): where the phone number came from (self | admin | file; None: set
+    # before sources were recorded, trusted) and when its owner proved it with an SMS code.
+    # A number the user entered themselves is never paged until verified.
+    phone_source: Mapped[str | None] = mapped_column(String(8))
+    phone_verified_at: Mapped[datetime | None]
 
 
 class SignInLink(Base):
@@ -655,6 +660,42 @@ class EmailLinkUse(Base):
     used_at: Mapped[datetime]
 
 
+
+# --- Profile (issue 17): phone verification codes and test pages -------------------------
+
+
+class PhoneVerification(Base):
+    """A 6-digit code sent by SMS to a number a user entered themselves: only its hash is
+    kept; it expires, allows a few wrong attempts, and is used once. Each send is a row, so
+    resends are counted (rate-limited) from these rows."""
+
+    __tablename__ = "phone_verifications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    phone: Mapped[str] = mapped_column(String(32))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+    used_at: Mapped[datetime | None]
+    # Set when a newer code replaced it or the number changed.
+    superseded_at: Mapped[datetime | None]
+
+
+class TestPage(Base):
+    """A "send me a test page" request: through the real provider, never an incident. Kept
+    for the rate limit (one per channel per minute) and to show the result."""
+
+    __tablename__ = "test_pages"
+    __test__ = False  # not a pytest class
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(16))  # sent | failed
+    provider_id: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[str | None] = mapped_column(Text)
+
 __all__ = [
     "ROLES",
     "Alert",
@@ -675,6 +716,7 @@ __all__ = [
     "NotificationRule",
     "Override",
     "Page",
+    "PhoneVerification",
     "PolicyLevel",
     "ProviderSend",
     "ReplyCode",
@@ -686,6 +728,7 @@ __all__ = [
     "SignInLink",
     "SlackMessage",
     "SystemState",
+    "TestPage",
     "ThresholdRule",
     "TwilioInbound",
     "User",

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from oncall.apply import heartbeats as heartbeat_files
@@ -223,6 +223,11 @@ def apply_config(session: Session, docs: list[Document], *,
     for email, values in desired.users.items():
         _upsert(session, User, "email", email, values, "user", src[("user", email)], changes)
     session.flush()
+    if desired.users:  # a number from a config file is trusted as set
+        session.execute(update(User).where(
+            User.email.in_(list(desired.users)), User.phone.is_not(None),
+            or_(User.phone_source.is_(None), User.phone_source != "file"))
+            .values(phone_source="file", phone_verified_at=None))
     ids = dict(session.execute(select(User.email, User.id)).all())
     _apply_notification_rules(session, desired, ids, src, changes)
     for name, s in desired.schedules.items():

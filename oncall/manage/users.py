@@ -27,6 +27,7 @@ from oncall.models import (
     SignInLink,
     User,
 )
+from oncall.notify import rules
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 PHONE = re.compile(r"\+[1-9]\d{6,14}")
@@ -45,6 +46,7 @@ def as_json(user: User) -> dict[str, Any]:
     return {"id": user.id, "email": user.email, "name": user.name, "role": user.role,
             "phone": user.phone, "slack_id": user.slack_id, "timezone": user.timezone,
             "managed_by": user.managed_by, "active": user.deactivated_at is None,
+            "phone_source": user.phone_source, "phone_verified": rules.phone_verified(user),
             "deactivated_at": iso(user.deactivated_at),
             "can_sign_in": user.password_hash is not None}
 
@@ -101,7 +103,7 @@ def create(s: Session, actor: str, *, email: str, name: str, role: str = "respon
         raise Refused("email", f"user {email} exists", 409)
     values = {f: _checked(f, v) for f, v in (("name", name), ("role", role), ("phone", phone),
                                              ("slack_id", slack_id), ("timezone", timezone))}
-    user = User(email=email, **values)
+    user = User(email=email, **values, phone_source="admin" if values["phone"] else None)
     s.add(user)
     s.flush()
     audit(s, actor, "create", "user", user.id, email, None, _audited(user))
@@ -124,6 +126,10 @@ def update(s: Session, actor: str, user: User, changes: dict[str, Any]) -> User:
             not _admins_left(s, user):
         raise Refused("role", "this is the last admin; make someone else admin first", 409)
     before = _audited(user)
+    if "phone" in values and values["phone"] != user.phone:
+        # A number an admin sets is trusted as set (a self-entered one needs a code).
+        user.phone_source = "admin" if values["phone"] else None
+        user.phone_verified_at = None
     for field, value in values.items():
         setattr(user, field, value)
     s.flush()

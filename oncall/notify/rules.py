@@ -24,6 +24,8 @@ from oncall.models import ContactMethod, NotificationRule, User
 from oncall.notify import registry
 
 SEVERITIES = ("critical", "error", "warning", "info", "default")
+PHONE_CHANNELS = ("sms", "voice")
+NOT_VERIFIED = "phone not verified"
 URGENT = ("critical", "error")
 VOICE_DELAY = 120  # the built-in call follows the SMS after 2 minutes
 
@@ -120,6 +122,21 @@ def address(user: User, channel: str) -> str | None:
     return None
 
 
+def phone_verified(user: User) -> bool:
+    """Whether the user's phone may be paged: a number set by an admin or a config file is
+    trusted as set; one the user entered themselves only once they proved it with the code
+    sent to it (``oncall.accounts.phone``)."""
+    return user.phone_source != "self" or user.phone_verified_at is not None
+
+
+def blocked(user: User) -> dict[str, str]:
+    """Channels never to page this user on, with why: SMS and voice to a self-entered
+    phone number not yet verified."""
+    if user.phone and not phone_verified(user):
+        return {ch: NOT_VERIFIED for ch in PHONE_CHANNELS if registry.enabled(ch)}
+    return {}
+
+
 def disabled(session: Session, user: User) -> dict[str, ContactMethod]:
     """The user's contacts disabled at their current address (editing a contact re-enables
     it: the disabled row then names another address)."""
@@ -140,9 +157,11 @@ def plan(session: Session, user: User, severity: str) -> Plan:
     configured = load(session, user.id)
     steps = configured.get(severity) or configured.get("default")
     off = disabled(session, user)
+    held = blocked(user)
+    usable = [ch for ch in registry.channels_for(user) if ch not in off and ch not in held]
     if steps is None:
-        usable = [ch for ch in registry.channels_for(user) if ch not in off]
         skipped = {ch: f"disabled: {row.disabled_reason}" for ch, row in off.items()}
+        skipped.update(held)
         return Plan(default_rules(severity, usable), skipped, "defaults")
     who = registry.recipient_of(user)
     kept, skipped = [], {}
@@ -151,11 +170,12 @@ def plan(session: Session, user: User, severity: str) -> Plan:
             skipped[rule.channel] = "channel not configured"
         elif not registry.reaches(rule.channel, who):
             skipped[rule.channel] = "no contact for this channel"
+        elif rule.channel in held:
+            skipped[rule.channel] = held[rule.channel]
         elif rule.channel in off:
             skipped[rule.channel] = f"disabled: {off[rule.channel].disabled_reason}"
         else:
             kept.append(rule)
-    usable = [ch for ch in registry.channels_for(user) if ch not in off]
     if any(ch != "console" for ch in usable) and all(r.channel == "console" for r in kept):
         # The rules reach nobody (only the console, or channels not configured or without
         # a contact) while a real channel does: page there rather than nowhere.
@@ -171,8 +191,10 @@ def plan(session: Session, user: User, severity: str) -> Plan:
 def fallbacks(session: Session, user: User, severity: str) -> list[str]:
     """Channels to fall back to, in order: the plan's, then any other usable channel."""
     off = disabled(session, user)
+    held = blocked(user)
     ordered = [r.channel for r in plan(session, user, severity).rules]
-    ordered += [ch for ch in registry.channels_for(user) if ch not in ordered and ch not in off]
+    ordered += [ch for ch in registry.channels_for(user)
+                if ch not in ordered and ch not in off and ch not in held]
     return ordered
 
 
@@ -184,10 +206,15 @@ def contacts_json(session: Session, user: User) -> list[dict[str, Any]]:
     for ch in ("sms", "voice", "slack", "email", "console"):
         if ch == "console" or address(user, ch) is not None:
             row = off.get(ch)
-            out.append({
+            extra = {}
+            if ch in PHONE_CHANNELS:
+                extra = {"source": user.phone_source, "verified": phone_verified(user)}
+            out.append({**extra,
                 "channel": ch, "address": address(user, ch),
                 "enabled": registry.enabled(ch) and registry.reaches(ch, who),
-                "state": "disabled" if row else "active",
+                "state": "disabled" if row else (
+                    "unverified" if ch in PHONE_CHANNELS and not phone_verified(user)
+                    else "active"),
                 "disabled_reason": row.disabled_reason if row else None,
                 "disabled_at": row.disabled_at.isoformat() if row else None})
     return out

@@ -107,6 +107,8 @@ _NOTES = {
     "user_unreachable": lambda d: f"{d['user']} has no usable channel ("
                                   + "; ".join(f"{k}: {v}" for k, v in d["reasons"].items())
                                   + ")",
+    "channel_skipped": lambda d: f"{d['user']}: no {d['channel']} ({d['reason']}): "
+                                 "the next channel is used",
     "level_skipped": lambda d: f"level {d['level']} names nobody to page: on to the next",
     "unpaged": lambda d: f"nobody was paged ({d['reason']}): the admins are paged: "
                          f"{', '.join(d['admins_notified']) or 'none'}",

@@ -161,7 +161,8 @@ SCHEMAS["UserSummary"] = obj({"id": INT, "email": STR, "name": STR, "role": STR,
                               "active": {"type": "boolean"}},
                              phone=OPT_STR, slack_id=OPT_STR, timezone=OPT_STR,
                              managed_by=OPT_STR, deactivated_at=OPT_TIME,
-                             can_sign_in={"type": "boolean"})
+                             can_sign_in={"type": "boolean"}, phone_source=OPT_STR,
+                             phone_verified={"type": "boolean"})
 SCHEMAS["ApiToken"] = obj({"id": INT, "user": STR, "label": OPT_STR, "prefix": STR,
                            "created_at": OPT_TIME, "last_used_at": OPT_TIME})
 BODIES.update({

@@ -162,6 +162,13 @@ def voice_answer() -> Response:
     return _twiml(voice.gather_twiml(action, script))
 
 
+@bp.post("/twilio/voice/test")
+def voice_test() -> Response:
+    """What a test call (the profile's "send me a test page") says: no incident, no keys."""
+    _verified()
+    return _twiml(voice.say_twiml(voice.TEST_CALL))
+
+
 @bp.post("/twilio/voice/gather")
 def voice_gather() -> Response:
     _verified()

@@ -141,7 +141,20 @@ def put_rules(user_id: int, data: dict[str, Any]) -> dict[str, Any]:
     """Replace the user's notification rules (a channel at most once per severity)."""
     user = _user(user_id)
     _self_or_admin(user)
-    parsed = _parse(data["rules"])
+    save_rules(user, parse_rules(data["rules"]), actor())
+    return _rules_json(user)
+
+
+def parse_rules(raw: dict[str, Any]) -> dict[str, list[rules.Rule]]:
+    """Rules as the API takes them (``{severity: [{channel, delay_seconds}]}``), checked;
+    ``BadRequest`` naming the field (``rules.critical[1].channel``) when wrong. The console's
+    profile page uses it too."""
+    return _parse(raw)
+
+
+def save_rules(user: User, parsed: dict[str, list[rules.Rule]], who: str) -> None:
+    """Replace the user's rules and audit it (the API and the console's profile page);
+    refused (409) while a file manages them."""
     managed = rules.managed_by(session(), user.id)
     if managed:
         raise HTTPError(409, f"these rules are managed by {managed}; edit that file")
@@ -149,9 +162,13 @@ def put_rules(user_id: int, data: dict[str, Any]) -> dict[str, Any]:
         before = {k: [r.as_json() for r in v] for k, v in rules.load(s, user.id).items()}
         rules.replace(s, user.id, parsed)
         after = {k: [r.as_json() for r in v] for k, v in parsed.items()}
-        audit(s, actor(), "update", "notification_rules", user.id,
+        audit(s, who, "update", "notification_rules", user.id,
               user.email, {"rules": before}, {"rules": after})
-    return _rules_json(user)
+
+
+def plans(user: User) -> dict[str, dict[str, Any]]:
+    """Per severity, what would be sent to the user now (the API's ``effective``)."""
+    return _plans(user)
 
 
 def init_app(app: Flask) -> None:

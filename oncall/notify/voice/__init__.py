@@ -25,9 +25,11 @@ class VoiceChannel(TwilioChannel):
     def send(self, page: OutgoingPage) -> Receipt:
         to = self.destination(page)
         calls = self.api.client.api.v2010.account.calls
+        # A notice (a test page) is no incident: its call only says so.
+        url = f"{self.api.public_url}/twilio/voice/test" if page.kind == "notice" else \
+            f"{self.api.public_url}/twilio/voice?page={page.page_id}"
         call = self.api.call(lambda: calls.create(
-            to=to, from_=self.api.from_number,
-            url=f"{self.api.public_url}/twilio/voice?page={page.page_id}", method="POST",
+            to=to, from_=self.api.from_number, url=url, method="POST",
             # Only the default "completed" event: its CallStatus (completed, busy, no-answer,
             # failed) is all the escalation needs.
             status_callback=self.api.status_callback, status_callback_method="POST",
@@ -55,6 +57,10 @@ def gather_twiml(action: str, script: str) -> str:
     response.say("No key pressed. The incident is not acknowledged. Goodbye.")
     response.hangup()
     return str(response)
+
+
+TEST_CALL = ("This is a test page from on call. There is no incident, and nothing to "
+             "acknowledge. Your phone calls reach you. Goodbye.")
 
 
 def say_twiml(text: str) -> str:
