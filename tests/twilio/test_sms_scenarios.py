@@ -44,6 +44,7 @@ def test_page_reply_1a_acknowledges_and_nothing_else_is_sent(
     pager.tick()
     sms = alice.expect_sms(
         rf"^\[CRITICAL\] #{inc} billing-api: Charge failures for acme\n"
+        rf"https://oncall\.example\.com/incidents/{inc}\n"
         r"Reply 1a to ack, 1r to resolve, 1e to escalate\.\n\(ref [A-Z2-9]{8}\)$")
     assert sms.form["From"] == "+12125550147"
     assert sms.form["StatusCallback"] == "https://oncall.example.com/twilio/status"

@@ -264,4 +264,6 @@ def _compose(session: Session, user_id: int, page_ids: list[int], now: datetime)
         seen.add(incident_id)
         items.append(sms_text.Item(codes.code_for(session, user_id, incident_id, now),
                                    incident_id, severity, service, summary))
-    return sms_text.bundle(items, reserve=sms_text.REF_ROOM)
+    api = getattr(registry.channel("sms"), "api", None)
+    return sms_text.bundle(items, reserve=sms_text.REF_ROOM,
+                           base_url=getattr(api, "public_url", None))

@@ -42,18 +42,20 @@ class Item:
     summary: str
 
 
-def single(item: Item, reserve: int = 0) -> str:
-    """``reserve``: characters to leave free at the end (for the reference)."""
+def single(item: Item, reserve: int = 0, base_url: str | None = None) -> str:
+    """``reserve``: characters to leave free at the end (for the reference); with
+    ``base_url``, a link to the incident's page in the console."""
     c = item.code
     head = page_text(item.incident_id, item.severity, item.service, item.summary)
-    tail = f"\nReply {c}a to ack, {c}r to resolve, {c}e to escalate."
+    link = f"\n{base_url}/incidents/{item.incident_id}" if base_url else ""
+    tail = f"{link}\nReply {c}a to ack, {c}r to resolve, {c}e to escalate."
     return head[:MAX_SMS - reserve - len(tail)] + tail
 
 
-def bundle(items: list[Item], reserve: int = 0) -> str:
+def bundle(items: list[Item], reserve: int = 0, base_url: str | None = None) -> str:
     """Several open incidents for one person in one message."""
     if len(items) == 1:
-        return single(items[0], reserve)
+        return single(items[0], reserve, base_url)
     services = sorted({i.service for i in items})
     head = (f"{len(items)} open incidents for {services[0]}:" if len(services) == 1
             else f"{len(items)} open incidents:")
