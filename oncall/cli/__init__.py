@@ -28,6 +28,7 @@ def main() -> None:
         admin,
         config,
         heartbeats,
+        remote,
         run,
         simulate,
     )
