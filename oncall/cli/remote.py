@@ -190,7 +190,7 @@ def escalate(incident_id: int, as_json: bool) -> None:
     done = _act(incident_id, "escalate")
     if as_json:
         return _echo_json(done)
-    click.echo(f"incident {done['id']} escalated to level {done['level'] + 1}: "
+    click.echo(f"incident {done['id']} escalated: level {done['level']} paged: "
                f"{_short(done['summary'])}")
 
 
