@@ -26,7 +26,7 @@ from werkzeug.serving import make_server
 
 from oncall import engine, jobs
 from oncall.accounts import passwords
-from oncall.cli import cli, remote  # noqa: F401 - attach the commands
+from oncall.cli import cli, remote  # remote: attaches the commands, and parse_when
 from oncall.config import Settings
 from oncall.models import ApiToken, AuditEntry, Incident, User, utcnow
 from tests.conftest import Cast, alert, make_cast
@@ -200,6 +200,8 @@ def test_an_override_shows_in_shifts(service: Service) -> None:
     [cover] = [x for x in found["shifts"] if x["override_id"]]
     start = datetime.fromisoformat(cover["start"]).astimezone(paris)
     assert start.strftime("%Y-%m-%d %H:%M") == f"{day} 21:00"
+    # "+3d" for --until counts from --from: a three-day cover.
+    assert datetime.fromisoformat(cover["end"]).astimezone(paris) == start + timedelta(days=3)
     assert cover["schedule"] == "billing-primary" and cover["user"] == "bob@example.com"
     table = run("shifts", "--schedule", "billing-primary", "--tz", "UTC").output
     assert table.splitlines()[0].split() == ["SCHEDULE", "FROM", "UNTIL", "WHO", "SOURCE"]
@@ -314,3 +316,32 @@ def test_the_installed_command_prints_one_line_and_no_traceback(service: Service
     assert "logged in to" in done.stdout and "as bob@example.com (responder)" in done.stdout
     done = oncall("incidents")
     assert done.returncode == 0 and done.stdout.strip() == "(none)"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-12-24T21:00:00-05:00", "2026-12-24 21:00 -0500"),  # its own offset kept
+    ("2026-12-24T21:00Z", "2026-12-24 21:00 +0000"),
+    ("2026-12-24 21:00", "2026-12-24 21:00 -0500"),  # no offset: the zone given
+    ("now", "2026-12-03 10:30 -0500"),
+    ("+8h", "2026-12-03 18:30 -0500"),
+    ("+90m", "2026-12-03 12:00 -0500"),
+    ("+2d", "2026-12-05 10:30 -0500"),
+    ("today 21:00", "2026-12-03 21:00 -0500"),
+    ("tomorrow 09:00", "2026-12-04 09:00 -0500"),
+    ("Tomorrow", "2026-12-04 00:00 -0500"),
+    ("fri 21:00", "2026-12-04 21:00 -0500"),
+    ("21:00", "2026-12-03 21:00 -0500"),
+    ("Dec 31 23:30", "2026-12-31 23:30 -0500"),
+])
+def test_when_is_iso_or_a_friendly_form_in_the_local_zone(text: str, expected: str) -> None:
+    zone = ZoneInfo("America/New_York")
+    now = datetime(2026, 12, 3, 15, 30, tzinfo=UTC)  # a Thursday, 10:30 in New York
+    assert remote.parse_when(text, zone, now).strftime("%Y-%m-%d %H:%M %z") == expected
+
+
+@pytest.mark.parametrize("text", ["yesterday-ish", "the day after", "+8 fortnights", ""])
+def test_a_time_that_cannot_be_read_is_refused(text: str) -> None:
+    import click
+
+    with pytest.raises(click.BadParameter, match="is not a time"):
+        remote.parse_when(text, ZoneInfo("UTC"))

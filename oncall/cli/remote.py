@@ -292,9 +292,10 @@ def shifts(me: bool, user_email: str | None, schedule: str | None, days: int,
 @click.option("--user", "user_email", metavar="EMAIL",
               help="Who goes on call (default: you).")
 @click.option("--from", "start", required=True, metavar="WHEN",
-              help="ISO 8601, 'now', 'today 21:00', 'tomorrow 09:00', 'fri 21:00', '+2h'.")
+              help="ISO 8601, 'now', 'today 21:00', 'tomorrow 09:00', 'fri 21:00', '+2h' "
+                   "(from now).")
 @click.option("--until", "end", required=True, metavar="WHEN",
-              help="Same forms; '+8h' counts from now.")
+              help="Same forms; here '+8h' counts from --from.")
 @click.option("--note", help="Why (shown on the schedule).")
 @click.option("--tz", "tz_name", metavar="ZONE",
               help="The zone of times without an offset (default: this computer's local "
@@ -307,7 +308,9 @@ def override(schedule: str, user_email: str | None, start: str, end: str, note: 
     Responders may cover only themselves, on schedules they are on; managers anyone."""
     zone = _zone(tz_name)
     begins = parse_when(start, zone, param="--from")
-    ends = parse_when(end, zone, param="--until")
+    # "+8h" for the end counts from the start: an 8-hour cover, wherever it begins.
+    ends = parse_when(end, zone, now=begins if end.strip().startswith("+") else None,
+                      param="--until")
     if ends <= begins:
         raise click.BadParameter(f"must be after --from ({_local(begins.isoformat(), zone)})",
                                  param_hint="--until")
