@@ -244,8 +244,27 @@ def test_every_error_is_one_line_naming_the_fix(service: Service, tmp_path: Path
                    "You are not allowed to acknowledge incidents")
     one_line_error(run("escalate", str(incident), ok=False), "not allowed:")
 
+    # A redirect (http to https, an old address) is named, never followed with the token.
+    seen: list[str] = []
+
+    def moved(environ: Any, start_response: Any) -> list[bytes]:
+        seen.append(environ.get("HTTP_AUTHORIZATION", ""))
+        start_response("301 Moved Permanently", [("Location", "https://oncall.example.com"
+                                                  + environ["PATH_INFO"])])
+        return [b""]
+
+    old = make_server("127.0.0.1", 0, moved)
+    threading.Thread(target=old.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("ONCALL_URL", f"http://127.0.0.1:{old.server_port}")
+        monkeypatch.setenv("ONCALL_TOKEN", "oct_not-a-real-token")
+        one_line_error(run("incidents", ok=False),
+                       "redirects to https://oncall.example.com/api/v1/incidents",
+                       "`oncall login https://oncall.example.com`")
+        assert len(seen) == 1  # asked once, not followed
+    finally:
+        old.shutdown()
     monkeypatch.setenv("ONCALL_URL", service.url)
-    monkeypatch.setenv("ONCALL_TOKEN", "oct_not-a-real-token")
     one_line_error(run("incidents", ok=False), "refused ONCALL_TOKEN")
     down = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("ONCALL_URL", down)

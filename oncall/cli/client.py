@@ -25,6 +25,17 @@ TIMEOUT = 15.0
 CREDENTIALS = "credentials.json"
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is reported, not followed: a followed one would carry the token (and a
+    POST's password) to wherever it points, or turn the POST into a GET."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
 class Failed(click.ClickException):
     """One line, exit status 1."""
 
@@ -114,10 +125,12 @@ class Remote:
             headers["Authorization"] = f"Bearer {self.token}"
         req = urllib.request.Request(url, data=data, headers=headers, method=method)
         try:
-            with urllib.request.urlopen(req, timeout=TIMEOUT) as resp:
+            with _opener.open(req, timeout=TIMEOUT) as resp:
                 status, raw, ctype = resp.status, resp.read(), resp.headers.get_content_type()
         except urllib.error.HTTPError as exc:
             raw = exc.read()
+            if 300 <= exc.code < 400:
+                raise self._redirected(exc.headers.get("Location") or "?") from None
             raise self._refused(exc.code, raw, not_found, unauthorized) from None
         except TimeoutError:
             raise Failed(f"no answer from {self.url} within {TIMEOUT:.0f} s: is the service "
@@ -139,6 +152,13 @@ class Remote:
         except ValueError:
             raise Failed(f"{self.url} answered {method} {path} with malformed JSON: is this "
                          "the address of the oncall service?") from None
+
+    def _redirected(self, location: str) -> Failed:
+        target = urllib.parse.urljoin(self.url + "/", location)
+        parts = urllib.parse.urlsplit(target)
+        base = f"{parts.scheme}://{parts.netloc}"
+        return Failed(f"{self.url} redirects to {target}: use that address, e.g. "
+                      f"`oncall login {base}`")
 
     def _refused(self, status: int, raw: bytes, not_found: str | None,
                  unauthorized: str | None) -> Failed:
