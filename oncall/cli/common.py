@@ -7,14 +7,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
 
-from oncall import db
 from oncall.config import Settings, env_str, load_settings
+
+if TYPE_CHECKING:  # the responders' commands import this module without SQLAlchemy
+    from sqlalchemy.orm import Session
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 # Where `oncall up` notes the address it serves on, for the commands run beside it.
@@ -50,6 +50,8 @@ def database_file(s: Settings) -> Path | None:
     """The embedded (SQLite) database's file, or None for a server database or memory."""
     if not s.embedded:
         return None
+    from sqlalchemy.engine import make_url
+
     name = make_url(s.database_url).database
     return Path(name).resolve() if name and name != ":memory:" else None
 
@@ -70,6 +72,8 @@ def require_database(s: Settings) -> None:
 def session(create: bool = False) -> Iterator[Session]:
     """A committed-on-success session on the configured database, migrated first when it is
     the embedded one. A missing embedded database is refused unless ``create``."""
+    from oncall import db
+
     s = settings()
     if s.embedded:
         from oncall.migrate import upgrade
