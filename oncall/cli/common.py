@@ -37,12 +37,17 @@ def settings() -> Settings:
 
 def public_url() -> str:
     """The address printed in links (integration URLs, ping URLs, sign-in links); a warning
-    on stderr when it is only the built-in guess."""
+    on stderr, once the command is done, when it is only the built-in guess."""
     s = settings()
     if env_str("ONCALL_PUBLIC_URL") is None and not (s.data_dir / PUBLIC_URL_FILE).is_file():
-        click.echo(f"warning: ONCALL_PUBLIC_URL is not set, so links below use "
+        message = (f"warning: ONCALL_PUBLIC_URL is not set, so the links above use "
                    f"{s.public_url}; set it to the address people and senders reach the "
-                   "service at", err=True)
+                   "service at")
+        ctx = click.get_current_context(silent=True)
+        if ctx is None:
+            click.echo(message, err=True)
+        else:  # after what the command prints, which scripts read from its start
+            ctx.find_root().call_on_close(lambda: click.echo(message, err=True))
     return s.public_url
 
 
