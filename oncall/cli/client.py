@@ -74,7 +74,8 @@ def save(data: dict[str, Any]) -> Path:
     tmp = folder / f".{CREDENTIALS}.{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.fchmod(fd, 0o600)
+        if hasattr(os, "fchmod"):  # POSIX: whatever the umask, owner only
+            os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w") as out:
             json.dump(data, out, indent=2)
             out.write("\n")

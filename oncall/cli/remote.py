@@ -63,8 +63,9 @@ def login(url: str, email: str | None, api_token: str | None, label: str | None)
         saved = {"url": url, "token": made["token"], "email": made["user"],
                  "token_id": made["id"], "from_password": True}
     path = save(saved)
-    if previous and previous.get("from_password") and previous.get("token") != saved["token"]:
-        _revoke_quietly(previous)  # the token the last `oncall login` made, now unused
+    if previous and previous.get("from_password") and previous.get("url") == url \
+            and previous.get("token") != saved["token"]:
+        _revoke_quietly(previous)  # the token the last `oncall login` here made, now unused
     click.echo(f"logged in to {url} as {me['email']} ({me['role']}); token saved in {path}")
 
 
