@@ -244,6 +244,21 @@ def test_every_error_is_one_line_naming_the_fix(service: Service, tmp_path: Path
                    "You are not allowed to acknowledge incidents")
     one_line_error(run("escalate", str(incident), ok=False), "not allowed:")
 
+    # Some other web server at that address: said so, not a JSON error.
+    def elsewhere(environ: Any, start_response: Any) -> list[bytes]:
+        start_response("404 Not Found", [("Content-Type", "text/html")])
+        return [b"<html><body>Not here</body></html>"]
+
+    other = make_server("127.0.0.1", 0, elsewhere)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        one_line_error(run("login", f"http://127.0.0.1:{other.server_port}", "--token",
+                           "oct_x", ok=False), "has no oncall API here (404)")
+    finally:
+        other.shutdown()
+    one_line_error(run("login", service.url, "--token", "oct_mistyped", ok=False),
+                   "does not accept this token")
+
     # A redirect (http to https, an old address) is named, never followed with the token.
     seen: list[str] = []
 
