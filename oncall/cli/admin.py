@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from oncall.audit import audit
 from oncall.cli import cli
-from oncall.cli.common import json_option, secret_key, session, settings, table
+from oncall.cli.common import json_option, public_url, secret_key, session, table
 from oncall.models import INTEGRATION_KINDS, ROLES, ApiToken, Integration, Service, User
 from oncall.security import hash_token, new_token, token_prefix
 
@@ -117,7 +117,7 @@ def user_invite(email: str, role: str | None, name: str | None) -> None:
         what = "invitation" if made.link.purpose == "invite" else "password reset link"
         note = f" (role {role} not applied: {found.email} is a {found.role})" \
             if role and role != found.role else ""
-        url, until = made.url(settings().public_url), made.link.expires_at
+        url, until = made.url(public_url()), made.link.expires_at
     click.echo(f"{what} for {found.email} ({found.role}){note}; works once, until "
                f"{until:%Y-%m-%d %H:%M} UTC:\n  {url}")
 
@@ -168,14 +168,15 @@ def integration_add(service: str, kind: str, name: str | None) -> None:
     with session() as s:
         found, token = create_integration(s, service, kind, name)
         label = found.name
+    base = public_url()
     if kind == "pagerduty":
         click.echo(f"added integration {label} ({kind}) for service {service}\n"
-                   f"send PagerDuty Events API v2 to {settings().public_url}/v2/enqueue\n"
+                   f"send PagerDuty Events API v2 to {base}/v2/enqueue\n"
                    f"integration key (routing_key; shown once, keep it secret):\n  {token}")
         return
     click.echo(f"added integration {label} ({kind}) for service {service}\n"
                f"webhook URL (shown once, keep it secret):\n"
-               f"  {settings().public_url}/integrations/{token}")
+               f"  {base}/integrations/{token}")
 
 
 @integration.command("list")

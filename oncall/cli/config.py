@@ -36,7 +36,7 @@ def run_apply(dirs: list[Path], dry_run: bool, effective: str = history.NEXT_HAN
     except history.EffectiveError as exc:
         raise click.BadParameter(exc.message, param_hint="--effective") from None
     now = datetime.now(UTC)
-    with session() as s:
+    with session(create=True) as s:  # a first `oncall apply` makes the database
         try:
             changes = apply_config(s, docs, effective=when, now=now)
         except history.EffectiveError as exc:

@@ -6,7 +6,7 @@ import click
 from sqlalchemy import select
 
 from oncall.cli import cli
-from oncall.cli.common import json_option, session, settings, table
+from oncall.cli.common import json_option, public_url, session, table
 from oncall.maintenance.service import state as window_state
 from oncall.maintenance.window import describe
 from oncall.models import Heartbeat, MaintenanceWindow, utcnow
@@ -21,8 +21,8 @@ def heartbeat() -> None:
 @json_option
 def heartbeat_list(as_json: bool) -> None:
     """Every heartbeat with its state and its ping URL (ONCALL_PUBLIC_URL)."""
-    base = settings().public_url
     with session() as s:
+        base = public_url()
         rows = [{"name": hb.name, "state": hb.state,
                  "schedule": f"cron {hb.cron} {hb.timezone}" if hb.cron
                  else f"every {hb.period}s",

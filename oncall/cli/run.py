@@ -17,7 +17,7 @@ from typing import TextIO
 import click
 
 from oncall.cli import cli
-from oncall.cli.common import settings
+from oncall.cli.common import PUBLIC_URL_FILE, settings
 from oncall.config import (
     ConfigError,
     Settings,
@@ -137,6 +137,8 @@ def up(host: str, port: int, data_dir: Path | None) -> None:
     s = settings()
     s.data_dir.mkdir(parents=True, exist_ok=True)
     lock = _hold_data_dir(s.data_dir)  # before anything in the folder is touched
+    # The address links printed by the commands run beside this one point at.
+    (s.data_dir / PUBLIC_URL_FILE).write_text(s.public_url + "\n")
     metrics_dir(s, s.data_dir / "metrics", wipe=True)
     from oncall.migrate import upgrade
 

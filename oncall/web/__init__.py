@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
         heartbeats,
         hooks,
         limits,
+        login,
         maintenance,
         manage,
         openapi,
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
         roster,
         rules,
         schedules,
+        shifts,
         simulate,
         slack,
         twilio,
@@ -84,6 +86,8 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     simulate.init_app(app)
     manage.init_app(app)
     people.init_app(app)
+    login.init_app(app)  # oncall login: a token for a password
+    shifts.init_app(app)  # every schedule's shifts, or one person's
     limits.init_app(app, settings)
     console.init_app(app, settings, limits.storage_uri(settings))
     openapi.init_app(app)  # last: it completes what the blueprints documented

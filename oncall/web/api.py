@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from apiflask import APIBlueprint, HTTPError, Schema
-from apiflask.fields import Integer, List, String
+from apiflask.fields import Boolean, Integer, List, String
 from apiflask.validators import OneOf, Range
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from oncall import actions, incidents, jobs, permissions
 from oncall.audit import entry_json
-from oncall.models import INCIDENT_STATUSES, AuditEntry, Incident, utcnow
+from oncall.models import INCIDENT_STATUSES, AuditEntry, Incident, Page, utcnow
 from oncall.notify import slack
 from oncall.web import privacy, session, transaction
 from oncall.web.auth import actor, current_user, require
@@ -24,6 +24,8 @@ bp = APIBlueprint("api", __name__, url_prefix="/api/v1", tag="Incidents")
 class IncidentQuery(Schema):
     status = String(validate=OneOf([*INCIDENT_STATUSES, "open"]))
     limit = Integer(load_default=50, validate=Range(min=1, max=500))
+    mine = Boolean(load_default=False, metadata={
+        "description": "only incidents that paged you or that you acknowledged"})
 
 
 @bp.get("/incidents")
@@ -31,8 +33,14 @@ class IncidentQuery(Schema):
 @bp.input(IncidentQuery, location="query", arg_name="query")
 @require("viewer")
 def list_incidents(query: dict[str, Any]) -> dict[str, Any]:
-    """List incidents, newest first. `status=open` means triggered or acknowledged."""
+    """List incidents, newest first. `status=open` means triggered or acknowledged;
+    `mine=true`: only those that paged you (on any channel) or that you acknowledged."""
     stmt = select(Incident).order_by(Incident.id.desc()).limit(query["limit"])
+    if query["mine"]:
+        me = current_user()
+        stmt = stmt.where(or_(Incident.id.in_(select(Page.incident_id)
+                                              .where(Page.user_id == me.id)),
+                              Incident.acked_by == f"user:{me.email}"))
     status = query.get("status")
     if status == "open":
         stmt = stmt.where(Incident.status.in_(incidents.OPEN))
