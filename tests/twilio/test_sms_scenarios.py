@@ -86,10 +86,10 @@ def test_codes_are_per_user_and_a_bare_letter_acts_on_the_latest_page(
     monkeypatch.setitem(throttle.THROTTLE, "sms", [])
     first = pager.trigger(dedup_key="one", summary="first")
     pager.tick()
-    alice.expect_sms(rf"#{first} billing-api: first\nReply 1a")
+    alice.expect_sms(rf"#{first} billing-api: first\n.*/incidents/{first}\nReply 1a")
     second = pager.trigger(dedup_key="two", summary="second")
     pager.tick(1)
-    alice.expect_sms(rf"#{second} billing-api: second\nReply 2a")
+    alice.expect_sms(rf"#{second} billing-api: second\n.*/incidents/{second}\nReply 2a")
     _, text = alice.reply("a")
     assert text.startswith(f"Acknowledged incident #{second}")
     assert incident(factory, first).status == "triggered"
@@ -101,7 +101,8 @@ def test_codes_are_per_user_and_a_bare_letter_acts_on_the_latest_page(
     assert text.startswith(f"Resolved incident #{second}")
     third = pager.trigger(dedup_key="three", summary="third")
     pager.tick(1)
-    alice.expect_sms(rf"#{third} billing-api: third\nReply 2a")  # 2 is free again
+    # 2 is free again
+    alice.expect_sms(rf"#{third} billing-api: third\n.*/incidents/{third}\nReply 2a")
     alice.assert_quiet()
 
 

@@ -115,3 +115,17 @@ def test_without_credentials_the_console_stands_in(settings: Settings,
                                        twilio_auth_token="t"))
     assert registry.enabled("sms") and registry.enabled("voice")
     assert registry.channel("sms").name == "sms"
+
+
+def test_a_single_page_links_to_its_incident_and_a_bundle_does_not() -> None:
+    from oncall.notify.sms import text as sms_text
+
+    one = sms_text.Item(1, 42, "critical", "billing-api", "Charge failures")
+    two = sms_text.Item(2, 43, "error", "billing-api", "Cron missed")
+    body = sms_text.bundle([one], base_url="https://oncall.example.com")
+    assert body.splitlines()[1] == "https://oncall.example.com/incidents/42"
+    assert "/incidents/" not in sms_text.bundle([one])
+    assert "/incidents/" not in sms_text.bundle([one, two], base_url="https://x.example")
+    long = sms_text.Item(1, 42, "critical", "svc", "x" * 3000)
+    cut = sms_text.single(long, sms_text.REF_ROOM, "https://oncall.example.com")
+    assert len(cut) <= sms_text.MAX_SMS - sms_text.REF_ROOM and "/incidents/42" in cut
