@@ -305,3 +305,25 @@ def test_a_config_file_phone_is_trusted(factory: Any, session: Any, config: Any)
     session.expire_all()
     assert all(u.phone_source == "file" for u in
                session.scalars(select(User).where(User.phone.is_not(None))))
+
+
+def test_everyone_sets_their_own_timezone_and_the_console_uses_it(
+        client: Any, cast: Cast, session: Any) -> None:
+    signed_in(client, session, "viewer")
+    token = csrf(client, "/profile")
+    bad = client.post("/profile/timezone", data={"csrf_token": token,
+                                                 "timezone": "Mars/Olympus"})
+    assert bad.status_code == 400 and 'id="timezone-error"' in bad.get_data(as_text=True)
+    me = session.scalar(select(User).where(User.role == "viewer",
+                                           User.email.like("%console%")))
+    assert me is not None and me.timezone != "Mars/Olympus"
+    ok = client.post("/profile/timezone", data={"csrf_token": token,
+                                                "timezone": "Europe/Berlin"})
+    assert ok.status_code == 302
+    session.expire_all()
+    assert me.timezone == "Europe/Berlin"
+    assert "Times are now shown in Europe/Berlin" in client.get("/profile").get_data(
+        as_text=True)
+    assert session.scalar(select(AuditEntry).where(AuditEntry.object_type == "user",
+                                                   AuditEntry.object_id == me.id))
+    assert client.post("/profile/timezone", data={"timezone": "UTC"}).status_code == 400

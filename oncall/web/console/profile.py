@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from zoneinfo import available_timezones
 
 from apiflask import HTTPError
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import StringField
-from wtforms.validators import Length, Optional
+from wtforms.validators import DataRequired, Length, Optional
 
 from oncall.accounts import profile
+from oncall.manage import Refused, users
 from oncall.models import User, utcnow
 from oncall.notify import registry, rules
+from oncall.scheduling.service import actor_of as service_actor
 from oncall.security import hash_token, new_token
 from oncall.web import session as db_session
 from oncall.web import settings, transaction
@@ -41,6 +44,14 @@ class ContactForm(FlaskForm):
                            description="In Slack: your profile, ⋮, Copy member ID (U012AB3CD). "
                                        "Empty: found by your email.",
                            render_kw={"autocomplete": "off"})
+
+
+class ZoneForm(FlaskForm):
+    timezone = StringField("Your timezone", validators=[DataRequired(), Length(max=64)],
+                           description="IANA name, e.g. America/New_York: the console shows "
+                                       "times in it, and the calendar feed and shift "
+                                       "reminders use it.",
+                           render_kw={"list": "zones", "autocomplete": "off"})
 
 
 class CodeForm(FlaskForm):
@@ -80,6 +91,7 @@ def _rows(me: User, typed: dict[str, list[dict[str, str]]] | None = None
 
 
 def _page(contact: ContactForm | None = None, code: CodeForm | None = None,
+          zone: ZoneForm | None = None,
           typed: dict[str, list[dict[str, str]]] | None = None,
           rule_errors: dict[tuple[str, int, str], str] | None = None,
           tested: profile.TestResult | None = None, feed: str | None = None,
@@ -92,6 +104,8 @@ def _page(contact: ContactForm | None = None, code: CodeForm | None = None,
     return render_template(
         "profile.html", me=me, now=now,
         contact=contact or ContactForm(formdata=None, obj=me),
+        zone=zone or ZoneForm(formdata=None, timezone=me.timezone or "UTC"),
+        zones=sorted(available_timezones()),
         code=code or CodeForm(formdata=None), button=ButtonForm(),
         verified=rules.phone_verified(me), needs_code=profile.needs_verification(me),
         waiting=waiting, sms_enabled=registry.enabled("sms"),
@@ -154,6 +168,25 @@ def save_contacts() -> Any:
     else:
         flash("Your contact details were saved.", "info")
     return redirect(url_for("console.profile_page") + "#contacts")
+
+
+@bp.post("/profile/timezone")
+@sessions.require("viewer")
+def save_timezone() -> Any:
+    """Everyone sets their own timezone (file-managed people: in their file)."""
+    me = _me()
+    form = ZoneForm()
+    if not form.validate_on_submit():
+        return _page(zone=form, status=400)
+    try:
+        with transaction() as s:
+            users.update(s, service_actor(me), me,
+                         {"timezone": (form.timezone.data or "").strip()})
+    except Refused as exc:
+        form.timezone.errors = [*form.timezone.errors, exc.message]
+        return _page(zone=form, status=exc.status)
+    flash(f"Times are now shown in {me.timezone}.", "info")
+    return redirect(url_for("console.profile_page"))
 
 
 @bp.post("/profile/phone/code")
