@@ -4,6 +4,7 @@ hostile text escaped), and the actions going through the domain under the one ro
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -269,6 +270,9 @@ def test_escalate_and_reassign_in_the_console(
     page = client.get(f"/incidents/{incident_id}").get_data(as_text=True)
     assert 'value="policy:nights"' in page and 'value="user:bob@example.com"' in page
     assert 'value="user:viewer@example.com"' not in page  # viewers are not paged
+    # Nothing is preselected: one tap must not page whoever is first on the list.
+    assert '<option selected value=""' in page or '<option value="" selected' in page or \
+        re.search(r'<select[^>]*name="to"[^>]*><option value="">Choose who is paged', page)
     r = client.post(f"/incidents/{incident_id}/reassign",
                     data={"csrf_token": token, "to": "user:nobody@example.com"})
     assert r.status_code == 400 and "no user" in r.get_data(as_text=True)

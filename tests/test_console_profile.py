@@ -82,6 +82,7 @@ def test_a_self_entered_phone_without_sms_configured_is_kept_unverified(
     assert (me.phone, me.phone_source, me.phone_verified_at) == ("+14155550100", "self", None)
     page = client.get("/profile").get_data(as_text=True)
     assert "SMS is not configured" in page and "not verified: not paged" in page
+    assert "/profile/phone/verify" not in page  # no code can come: no code form offered
     r = client.post("/profile/phone/verify", data={"csrf_token": token, "code": "123456"})
     assert r.status_code == 400 and "no code is waiting" in r.get_data(as_text=True)
     assert session.scalar(select(AuditEntry).where(AuditEntry.object_type == "user")) is not None
@@ -196,8 +197,8 @@ def test_the_heartbeats_board_and_pause_resume_by_managers_only(
     signed_in(client, session, "responder")
     page = client.get("/heartbeats").get_data(as_text=True)
     assert "nightly-charge-run" in page and "waiting for the first ping" in page
-    assert f"/ping/{hb.uuid}" in page
-    assert "0 2 * * * /path/to/job &amp;&amp; curl -fsS -m 10 --retry 3 " in page
+    # A ping URL is a secret (it can make a broken job look healthy): managers only.
+    assert f"/ping/{hb.uuid}" not in page and "Shown to managers" in page
     assert "Pause" not in page
     token = csrf(client, "/profile")
     assert client.post(f"/heartbeats/{hb.id}/pause",
@@ -215,6 +216,8 @@ def test_the_heartbeats_board_and_pause_resume_by_managers_only(
     assert session.get(Heartbeat, hb.id).state == "paused"
     page = client.get("/heartbeats").get_data(as_text=True)
     assert "paused" in page and "Resume" in page and "not checked" in page
+    assert f"/ping/{hb.uuid}" in page
+    assert "0 2 * * * /path/to/job &amp;&amp; curl -fsS -m 10 --retry 3 " in page
     assert client.post(f"/heartbeats/{hb.id}/resume",
                        data={"csrf_token": token}).status_code == 302
     session.expire_all()

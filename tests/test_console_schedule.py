@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -284,3 +285,18 @@ def test_a_schedule_that_cannot_be_computed_says_why(
     sign_in(client, "max@example.com")
     r = client.get(f"/schedules/{billing.id}")
     assert r.status_code == 200 and "cannot be computed" in r.get_data(as_text=True)
+
+
+def test_the_shift_under_way_is_overridden_from_now_not_from_its_start(
+        client: Any, billing: Schedule) -> None:
+    """Prefilling a shift that began yesterday at 09:00 would rewrite who was on call then."""
+    sign_in(client, "max@example.com")
+    now = utcnow()
+    form = page(client, f"/schedules/{billing.id}/override?at={now.isoformat()}"
+                        "&tz=schedule")
+    start = re.search(r'id="start"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*id="start"', form)
+    assert start
+    local = datetime.fromisoformat(start.group(1) or start.group(2))
+    prefilled = local.replace(tzinfo=ZoneInfo("America/New_York"))
+    assert now - timedelta(minutes=1) <= prefilled <= now + timedelta(minutes=2)
+    assert "This shift has begun" in form

@@ -144,8 +144,8 @@ def up(host: str, port: int, data_dir: Path | None) -> None:
 
     upgrade(s.database_url)
     click.echo(first_run(s))
-    if not (s.twilio_enabled or s.slack_bot_token):
-        click.echo("no paging provider is configured (Twilio, Slack): pages print here, "
+    if not (s.twilio_enabled or s.slack_bot_token or s.smtp_url):
+        click.echo("no paging provider is configured (Twilio, Slack, email): pages print here, "
                    "and only here")
     tie = _die_with_parent(os.getpid())
     procs = [

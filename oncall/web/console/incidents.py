@@ -133,15 +133,19 @@ def _names() -> tuple[dict[str, str], dict[int, str]]:
 def _reassign_form(formdata: Any = None) -> ReassignForm:
     form = ReassignForm(formdata=formdata)
     s = db_session()
-    people = [SelectChoice(f"user:{email}", f"{name} ({email})") for email, name in s.execute(
-        select(User.email, User.name).where(User.deactivated_at.is_(None),
-                                            User.role != "viewer").order_by(User.name))]
-    schedules = [SelectChoice(f"schedule:{name}", f"On call on {name}") for name in s.scalars(
-        select(Schedule.name).order_by(Schedule.name))]
-    policies = [SelectChoice(f"policy:{name}", f"Policy: {name}") for name in s.scalars(
-        select(EscalationPolicy.name).order_by(EscalationPolicy.name))]
-    form.to.choices = {"People": people, "Schedules": schedules,
-                       "Escalation policies": policies}
+    people = [SelectChoice(f"user:{email}", f"{name} ({email})", optgroup="People")
+              for email, name in s.execute(
+                  select(User.email, User.name).where(User.deactivated_at.is_(None),
+                                                      User.role != "viewer")
+                  .order_by(User.name))]
+    schedules = [SelectChoice(f"schedule:{name}", f"On call on {name}", optgroup="Schedules")
+                 for name in s.scalars(select(Schedule.name).order_by(Schedule.name))]
+    policies = [SelectChoice(f"policy:{name}", f"Policy: {name}",
+                             optgroup="Escalation policies")
+                for name in s.scalars(select(EscalationPolicy.name)
+                                      .order_by(EscalationPolicy.name))]
+    # Nothing chosen until someone is: one tap must not page the first name on the list.
+    form.to.choices = [SelectChoice("", "Choose who is paged…"), *people, *schedules, *policies]
     return form
 
 

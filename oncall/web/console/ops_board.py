@@ -68,9 +68,13 @@ def heartbeats_page() -> Any:
     order = {"down": 0, "late": 1, "new": 2, "up": 3, "paused": 4}
     found = sorted(db_session().scalars(select(Heartbeat)),
                    key=lambda h: (order.get(h.state, 5), h.name))
+    # Ping URLs are secrets (whoever holds one can make a broken job look healthy): only
+    # managers see them, as in the API.
+    secret = sessions.at_least(sessions.current(), "manager")
     rows = [{"hb": hb, "label": STATE_LABELS.get(hb.state, hb.state),
-             "url": f"{base}/ping/{hb.uuid}",
-             "crontab": crontab_line(hb, f"{base}/ping/{hb.uuid}")} for hb in found]
+             "url": f"{base}/ping/{hb.uuid}" if secret else None,
+             "crontab": crontab_line(hb, f"{base}/ping/{hb.uuid}") if secret else None}
+            for hb in found]
     return render_template("heartbeats.html", rows=rows, button=ButtonForm(), now=utcnow())
 
 

@@ -161,9 +161,13 @@ def _override_page(sched: Schedule, at: datetime, form: OverrideForm | None = No
     zone, in_schedule_zone = _zone(sched)
     shift = final_shift_at(db_session(), sched, at)
     names = _names()
+    now = utcnow()
+    # A shift under way is overridden from now on: its past is not rewritten unless a
+    # manager sets an earlier From on purpose (to correct the record).
+    begins = max(shift.start, (now + timedelta(minutes=1)).replace(second=0, microsecond=0))
     if form is None:
         form = OverrideForm(formdata=None, zone=str(zone),
-                            start=shift.start.astimezone(zone).replace(tzinfo=None),
+                            start=begins.astimezone(zone).replace(tzinfo=None),
                             end=shift.end.astimezone(zone).replace(tzinfo=None),
                             user=me.email if not sessions.at_least(me, "manager") else "")
     form.user.choices = _choices(sched, me, shift.user)
@@ -175,7 +179,7 @@ def _override_page(sched: Schedule, at: datetime, form: OverrideForm | None = No
     return render_template(
         "override.html", schedule=sched, shift=shift, who=names.get(shift.user or "", None),
         zone=zone, tz="schedule" if in_schedule_zone else None, form=form, swap=swap,
-        span=span, at=at, back=_back(sched, shift.start.astimezone(zone).date()),
+        span=span, at=at, now=utcnow(), back=_back(sched, shift.start.astimezone(zone).date()),
         keep=_kept()), status
 
 
@@ -233,7 +237,9 @@ def create_override(schedule_id: int) -> Any:
         errors.append(exc.message)
         return _override_page(sched, at, form=form, status=exc.status)
     past = (" It is in the past: it changes the record of who was on call then, not who "
-            "was paged." if end <= utcnow() else "")
+            "was paged." if end <= utcnow() else
+            " Its start is in the past: the record of who was on call then changes too."
+            if start < utcnow() - timedelta(minutes=1) else "")
     flash(f"Override saved: {user.name} is on call {span(start, end, zone)}.{past}", "ok")
     return redirect(_back(sched, start.astimezone(zone).date()))
 
