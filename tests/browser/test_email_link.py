@@ -15,7 +15,7 @@ from oncall.models import Incident
 from oncall.notify import registry
 from tests.browser.conftest import PHONE, Live, horizontal_overflow, serious_violations, shot
 from tests.conftest import make_cast
-from tests.email.conftest import FROM, Mailbox, Pager, SmtpServer, parts
+from tests.email_pages.conftest import FROM, Mailbox, Pager, SmtpServer, parts
 from tests.servers import free_port
 
 

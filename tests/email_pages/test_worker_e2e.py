@@ -11,7 +11,7 @@ import pytest
 
 from oncall.models import Incident
 from tests.conftest import WorkerProcess, alert, make_cast, pages_for
-from tests.email.conftest import FROM, PUBLIC, SmtpServer, tokens
+from tests.email_pages.conftest import FROM, PUBLIC, SmtpServer, tokens
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
 

@@ -18,7 +18,7 @@ from oncall.notify import DeliveryError, registry, rules
 from oncall.notify.email.channel import Smtp
 from oncall.notify.email.message import IncidentMail, Links, build
 from tests.conftest import Cast, apply, web_app
-from tests.email.conftest import FROM, Mailbox
+from tests.email_pages.conftest import FROM, Mailbox
 from tests.servers import free_port
 
 

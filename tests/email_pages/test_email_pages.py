@@ -17,7 +17,7 @@ from oncall.models import ContactMethod, Incident, IncidentEvent, Page
 from oncall.notify import rules
 from oncall.notify.email import links
 from tests.conftest import Cast, pages_for
-from tests.email.conftest import FROM, PUBLIC, Pager, SmtpServer, parts, tokens
+from tests.email_pages.conftest import FROM, PUBLIC, Pager, SmtpServer, parts, tokens
 
 
 def email_pages(factory: Any, incident_id: int) -> list[Page]:
