@@ -193,6 +193,18 @@ def test_close_and_acknowledge_by_id_name_our_incident(client: Any, cast: Cast,
             "identifierType")
 
 
+def test_an_alias_with_a_slash_is_found(client: Any, cast: Cast, factory: Any) -> None:
+    key = opsgenie_key(factory)
+    accepted(client.post("/v2/alerts", json=create_body(alias="charges/acme"),
+                         headers=genie(key)))
+    accepted(client.post("/v2/alerts/charges%2Facme/acknowledge?identifierType=alias",
+                         headers=genie(key)))
+    assert incidents(factory)[0].status == "acknowledged"
+    accepted(client.post("/v2/alerts/charges/acme/close?identifierType=alias",
+                         headers=genie(key)))
+    assert incidents(factory)[0].status == "resolved"
+
+
 def test_a_long_alias_still_dedups_and_closes(client: Any, cast: Cast, factory: Any) -> None:
     key = opsgenie_key(factory)
     alias = "a" * 400

@@ -122,7 +122,7 @@ def create() -> Answer:
     return _accepted()
 
 
-@bp.post("/v2/alerts/<identifier>/close")
+@bp.post("/v2/alerts/<path:identifier>/close")
 @bp.doc(summary="Opsgenie Alert API v2: close an alert (resolves its incident)",
         responses={**RESPONSES, 404: "No incident with that id (identifierType=id)"},
         security="GenieKey", operation_id="opsgenieCloseAlert")
@@ -136,7 +136,7 @@ def close(identifier: str) -> Answer:
     return _accepted()
 
 
-@bp.post("/v2/alerts/<identifier>/acknowledge")
+@bp.post("/v2/alerts/<path:identifier>/acknowledge")
 @bp.doc(summary="Opsgenie Alert API v2: acknowledge an alert",
         responses={**RESPONSES, 404: "No incident with that id (identifierType=id)"},
         security="GenieKey", operation_id="opsgenieAcknowledgeAlert")
