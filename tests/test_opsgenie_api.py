@@ -223,6 +223,8 @@ def test_auth_failures(client: Any, cast: Cast, factory: Any) -> None:
                         headers={"Authorization": f"Bearer {key}"}), 401)
     refused(client.post("/v2/alerts", json=body,
                         headers=genie("00000000-0000-4000-8000-000000000000")), 401, "unknown")
+    refused(client.post("/v2/alerts", json=body, headers=genie("not-a-key")), 422,
+            "Key format is not valid")
     refused(client.post("/v2/alerts/x/close?identifierType=alias"), 401)
     # A webhook or PagerDuty integration's key is not a GenieKey.
     generic = opsgenie_key(factory, "generic")
@@ -317,6 +319,23 @@ def test_rate_limited_in_opsgenies_shape(settings: Settings, cast: Cast, factory
     assert [i.status for i in incidents(factory)] == ["triggered"]
 
 
+def test_storage_down_is_503_in_opsgenies_shape(client: Any, cast: Cast, factory: Any,
+                                                monkeypatch: Any) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from oncall.web import opsgenie as view
+
+    key = opsgenie_key(factory)
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("INSERT", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(view, "store", down)
+    r = client.post("/v2/alerts", json=create_body(), headers=genie(key))
+    refused(r, 503, "storage unavailable")
+    assert int(r.headers["Retry-After"]) > 0
+
+
 def test_openapi_documents_the_endpoints(client: Any) -> None:
     spec = client.get("/api/v1/openapi.json").json
     for path in ("/v2/alerts", "/v2/alerts/{identifier}/close",
@@ -346,6 +365,7 @@ def test_a_real_opsgenie_client_over_http(settings: Settings, cast: Cast, factor
                           timeout=10))
         assert incidents(factory)[0].status == "resolved"
         bad = requests.post(f"{base}/v2/alerts", json={"message": "x"}, timeout=10,
-                            headers={"Authorization": "GenieKey nope"})
+                            headers={"Authorization": "GenieKey "
+                                     "00000000-0000-4000-8000-000000000000"})
         assert bad.status_code == 401
         valid("ErrorResponse", bad.json())

@@ -7,13 +7,15 @@ Opsgenie's status codes and bodies (202 ``{result, took, requestId}``; 400, 401,
 
 from __future__ import annotations
 
+import json
+import re
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from apiflask import APIBlueprint, HTTPError
-from flask import Flask, g, request
+from flask import Flask, Response, g, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -28,11 +30,13 @@ from oncall.web import session, transaction
 from oncall.web.hooks import cleaned, integration_for, marked, store
 
 bp = APIBlueprint("opsgenie", __name__, tag="Alert intake")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 Answer = tuple[dict[str, Any], int, dict[str, str]]
 RESPONSES = {202: "Request will be processed (stored)",
              400: "Malformed JSON or not an object (Opsgenie's error body)",
              401: "Missing or unknown GenieKey", 413: "Body over the size limit",
-             422: "A field is missing or invalid (named in `message`)",
+             422: "A field is missing or invalid (named in `message`), or the GenieKey is "
+                  "not a UUID",
              429: "Rate limit for this integration", 503: "Storage unavailable; retry"}
 
 
@@ -81,6 +85,9 @@ def _source() -> Source | Answer:
     try:
         source = integration_for(key)
     except HTTPError:
+        if not _UUID.fullmatch(key):  # as Opsgenie answers a key that cannot be one
+            return refused("Key format is not valid! (an opsgenie integration's key is a "
+                           "UUID)", 422)
         return refused("Could not authenticate: unknown GenieKey", 401)
     if source.kind != "opsgenie":
         return refused(f"Could not authenticate: the GenieKey belongs to a {source.kind} "
@@ -204,6 +211,20 @@ def _noted(what: str, source: Source, act: opsgenie.Action) -> Any:
                    text=text, **act.detail())
 
     return note
+
+
+@bp.after_request
+def _opsgenie_shaped(response: Response) -> Response:
+    """Answers made outside these views (storage unavailable: 503) in Opsgenie's
+    error shape too, keeping their status and headers (``Retry-After``)."""
+    if response.status_code < 400 or not response.is_json:
+        return response
+    body = response.get_json(silent=True)
+    if isinstance(body, dict) and "requestId" not in body and "error" in body:
+        response.set_data(json.dumps(opsgenie.error(str(body["error"]), _took(),
+                                                    request_id())))
+        response.headers.update(_headers())
+    return response
 
 
 def init_app(app: Flask) -> None:
