@@ -359,14 +359,15 @@ _ACK = _typed("UPDATE incidents SET status = 'acknowledged', acked_at = :now, ac
 
 
 def acknowledge_by_key(session: Session, source: Source, dedup_key: str,
-                       now: datetime) -> int | None:
+                       now: datetime, detail: dict[str, Any] | None = None) -> int | None:
     """Acknowledge the open incident with this key (PagerDuty's ``acknowledge`` event);
-    None when there is none (the event is then dropped, as PagerDuty does)."""
+    None when there is none (the event is then dropped, as PagerDuty does). ``detail``
+    goes into the timeline entry (e.g. Opsgenie's ``user`` and ``note``)."""
     actor = f"integration:{source.name}"
     incident_id = session.connection().execute(_ACK, {
         "now": now, "actor": actor, "service_id": source.service_id,
         "dedup_key": dedup_key}).scalar()
     if incident_id is not None:
-        record(session, incident_id, "acknowledged", actor, now)
+        record(session, incident_id, "acknowledged", actor, now, **(detail or {}))
         arm_ack_timeout(session, incident_id, now)
     return incident_id

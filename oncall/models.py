@@ -160,7 +160,7 @@ class Service(Base):
     policy: Mapped[EscalationPolicy | None] = relationship()
 
 
-INTEGRATION_KINDS = ("generic", "alertmanager", "grafana", "pagerduty")
+INTEGRATION_KINDS = ("generic", "alertmanager", "grafana", "pagerduty", "opsgenie")
 
 
 class Integration(Base):

@@ -51,6 +51,16 @@ PAGERDUTY_RECEIVER = """
         send_resolved: true
         severity: '{{{{ or .CommonLabels.severity "error" }}}}'
 """
+# Alertmanager's own Opsgenie integration, pointed here instead of api.opsgenie.com.
+OPSGENIE_RECEIVER = """
+  - name: oncall
+    opsgenie_configs:
+      - api_key: {key}
+        api_url: {url}
+        send_resolved: true
+        priority: P2
+        tags: prometheus,billing
+"""
 
 
 def start_alertmanager(tmp: Path, receiver: str) -> tuple[subprocess.Popen[bytes], str]:
@@ -170,6 +180,39 @@ def test_alertmanagers_pagerduty_integration_can_point_here(
                    f"--end={ended}")
             wait_for(lambda: incidents(factory)[0].status == "resolved", 30,
                      what="the resolve event")
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(20)
+
+
+def test_alertmanagers_opsgenie_integration_can_point_here(
+        settings: Settings, factory: Any, cast: Cast, tmp_path: Path) -> None:
+    key = "5f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+    with factory() as s, s.begin():
+        s.add(Integration(service_id=cast.service.id, kind="opsgenie", name="am-opsgenie",
+                          token_hash=hash_token(key), prefix=key[:10]))
+    with web_server(settings, tmp_path, workers=2) as web:
+        proc, url = start_alertmanager(tmp_path, OPSGENIE_RECEIVER.format(
+            key=key, url=f"{web}/"))
+        try:
+            labels = ["alertname=ApiErrorBudgetBurn", "severity=critical",
+                      "service=billing-api"]
+            amtool(url, *labels, "--annotation=summary=API error budget burning at 14x")
+            wait_for(lambda: len(incidents(factory)) == 1, 30, what="the Opsgenie alert")
+            [incident] = incidents(factory)
+            assert incident.status == "triggered" and incident.severity == "error"  # P2
+            assert "ApiErrorBudgetBurn" in incident.summary
+            with factory() as s:
+                stored = s.scalars(select(Alert)).first()
+                assert stored is not None and stored.labels["priority"] == "P2"
+                assert stored.labels["tags"] == "prometheus,billing"
+            ended = (datetime.now(UTC) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            amtool(url, *labels, "--annotation=summary=API error budget burning at 14x",
+                   f"--end={ended}")
+            # Alertmanager closes by alias: POST /v2/alerts/<alias>/close?identifierType=alias
+            wait_for(lambda: incidents(factory)[0].status == "resolved", 30,
+                     what="the close request")
+            assert len(incidents(factory)) == 1
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(20)

@@ -73,6 +73,13 @@ def test_an_integration_prints_its_url_once_and_lists_without_the_token(oncall: 
     assert len(json.loads(oncall("integration", "list", "--json").output)) == 1
 
 
+def test_an_opsgenie_integration_prints_its_api_url_and_genie_key(oncall: Any) -> None:
+    out = oncall("integration", "add", "billing-api", "--kind", "opsgenie").output
+    assert "https://oncall.example.com/v2/alerts" in out and "GenieKey" in out
+    key = out.split()[-1]
+    assert len(key) == 36 and key.count("-") == 4  # a UUID, as Opsgenie's API keys
+
+
 def test_tokens_are_created_listed_and_revoked(oncall: Any, app: Any) -> None:
     oncall("user", "add", "bob@example.com", "--name", "Bob")
     token = oncall("token", "add", "bob@example.com", "--label", "laptop").output.split()[-1]

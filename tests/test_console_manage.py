@@ -114,6 +114,23 @@ def test_an_admin_creates_an_integration_and_sees_its_url_once(
     assert actions == ["create", "rotate", "delete"]
 
 
+def test_an_opsgenie_integration_shows_its_alert_api_url_and_genie_key(
+        client: Any, cast: Cast, session: Any) -> None:
+    signed_in(client, session, "admin")
+    path = f"/services/{cast.service.id}"
+    assert 'value="opsgenie"' in client.get(path).get_data(as_text=True)
+    r = client.post(f"{path}/integrations", data={"csrf_token": csrf(client, path),
+                                                  "kind": "opsgenie", "name": "og"})
+    assert r.status_code == 200
+    page = r.get_data(as_text=True)
+    url = re.search(r'id="secret-url" type="text" readonly value="([^"]+)"', page).group(1)
+    key = re.search(r'id="secret-key" type="text" readonly value="([^"]+)"', page).group(1)
+    assert url.endswith("/v2/alerts") and "API key (GenieKey)" in page
+    sent = client.post("/v2/alerts", json={"message": "hello"},
+                       headers={"Authorization": f"GenieKey {key}"})
+    assert sent.status_code == 202, sent.json
+
+
 def test_a_manager_creates_a_service_and_a_taken_name_is_shown_on_the_field(
         client: Any, cast: Cast, session: Any) -> None:
     signed_in(client, session, "manager")

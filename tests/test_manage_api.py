@@ -129,6 +129,12 @@ def test_admins_create_an_integration_whose_url_is_shown_once_and_works(
     assert mine["last_alert_at"] is not None
     r = client.post(path, json={"kind": "pagerduty"}, headers=admin_auth)
     assert r.json["url"].endswith("/v2/enqueue") and len(r.json["routing_key"]) == 32
+    r = client.post(path, json={"kind": "opsgenie"}, headers=admin_auth)
+    assert r.status_code == 201 and r.json["url"].endswith("/v2/alerts")
+    key = r.json["routing_key"]
+    sent = client.post("/v2/alerts", json={"message": "hello"},
+                       headers={"Authorization": f"GenieKey {key}"})
+    assert sent.status_code == 202, sent.json
 
 
 def test_admins_rename_rotate_and_delete_integrations(

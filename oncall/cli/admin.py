@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
@@ -13,6 +12,7 @@ from sqlalchemy.orm import Session
 from oncall.audit import audit
 from oncall.cli import cli
 from oncall.cli.common import json_option, public_url, secret_key, session, table
+from oncall.manage.integrations import new_secret
 from oncall.models import INTEGRATION_KINDS, ROLES, ApiToken, Integration, Service, User
 from oncall.security import hash_token, new_token, token_prefix
 
@@ -149,8 +149,7 @@ def create_integration(s: Session, service_name: str, kind: str,
                                 for i in range(1, 10_000)) if n not in taken)
     elif s.scalar(select(Integration).where(Integration.name == name)):
         raise click.ClickException(f"integration {name} already exists")
-    # PagerDuty clients expect a 32-character integration key as the routing_key.
-    token = secrets.token_hex(16) if kind == "pagerduty" else new_token("oci")
+    token = new_secret(kind)
     found = Integration(service_id=service.id, kind=kind, name=name,
                         token_hash=hash_token(token), prefix=token_prefix(token))
     s.add(found)
@@ -173,6 +172,12 @@ def integration_add(service: str, kind: str, name: str | None) -> None:
         click.echo(f"added integration {label} ({kind}) for service {service}\n"
                    f"send PagerDuty Events API v2 to {base}/v2/enqueue\n"
                    f"integration key (routing_key; shown once, keep it secret):\n  {token}")
+        return
+    if kind == "opsgenie":
+        click.echo(f"added integration {label} ({kind}) for service {service}\n"
+                   f"send Opsgenie Alert API v2 requests to {base}/v2/alerts (API URL "
+                   f"{base}/)\nAPI key (Authorization: GenieKey <key>; shown once, keep it "
+                   f"secret):\n  {token}")
         return
     click.echo(f"added integration {label} ({kind}) for service {service}\n"
                f"webhook URL (shown once, keep it secret):\n"

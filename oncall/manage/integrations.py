@@ -6,6 +6,7 @@ a short prefix are kept. Web processes cache integrations by token for a few sec
 from __future__ import annotations
 
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,7 +24,8 @@ from oncall.security import hash_token, new_token, token_prefix
 @dataclass(frozen=True)
 class Secret:
     """What the sender needs, shown once: a webhook URL, or for PagerDuty clients the
-    Events API URL and the routing key."""
+    Events API URL and the routing key (for Opsgenie clients the Alert API URL and the
+    GenieKey, in ``routing_key``)."""
 
     integration: Integration
     token: str
@@ -56,14 +58,25 @@ def listing(s: Session, service: Service) -> list[dict[str, Any]]:
 
 
 def _new_secret(kind: str) -> str:
-    # PagerDuty clients expect a 32-character integration key as the routing_key.
-    return secrets.token_hex(16) if kind == "pagerduty" else new_token("oci")
+    return new_secret(kind)
+
+
+def new_secret(kind: str) -> str:
+    """PagerDuty clients expect a 32-character integration key as the routing_key; Opsgenie
+    API keys are UUIDs (some clients check); every other kind gets a webhook token."""
+    if kind == "pagerduty":
+        return secrets.token_hex(16)
+    if kind == "opsgenie":
+        return str(uuid.uuid4())
+    return new_token("oci")
 
 
 def _secret(integration: Integration, token: str, public_url: str) -> Secret:
     base = public_url.rstrip("/")
     if integration.kind == "pagerduty":
         return Secret(integration, token, f"{base}/v2/enqueue", token)
+    if integration.kind == "opsgenie":  # the sender's API URL is the base; the key a GenieKey
+        return Secret(integration, token, f"{base}/v2/alerts", token)
     return Secret(integration, token, f"{base}/integrations/{token}", None)
 
 

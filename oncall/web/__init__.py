@@ -28,7 +28,10 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
         VALIDATION_ERROR_STATUS_CODE=400,
         SECRET_KEY=settings.secret_key,
         SECURITY_SCHEMES={"ApiToken": {"type": "http", "scheme": "bearer",
-                                       "description": "An API token from `oncall token add`."}},
+                                       "description": "An API token from `oncall token add`."},
+                          "GenieKey": {"type": "apiKey", "in": "header", "name": "Authorization",
+                                       "description": "`GenieKey <key>`: an opsgenie "
+                                                      "integration's key."}},
         INFO={"description": "Alert intake, incidents and on-call for the oncall service."},
         SYNC_LOCAL_SPEC=False,
         **config,
@@ -54,6 +57,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
         maintenance,
         manage,
         openapi,
+        opsgenie,
         pagerduty,
         people,
         roster,
@@ -72,6 +76,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     headers.init_app(app)
     hooks.init_app(app)
     pagerduty.init_app(app)
+    opsgenie.init_app(app)
     api.init_app(app)
     schedules.init_app(app)
     roster.init_app(app)

@@ -28,7 +28,7 @@ ID_MAX = 2**31 - 1  # PostgreSQL's integer, the type of every id column
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # bigint: no integer column is wider
 # Blueprints that take alerts and pings: machines retry a refusal forever, so what they send
 # is stored cleaned instead (and the alert says which fields were cleaned).
-CLEANING_BLUEPRINTS = ("hooks", "pagerduty", "pings")
+CLEANING_BLUEPRINTS = ("hooks", "pagerduty", "opsgenie", "pings")
 UNSTORABLE = "holds a NUL character or a lone surrogate, which cannot be stored"
 
 

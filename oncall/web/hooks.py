@@ -15,6 +15,7 @@ from typing import Any
 from apiflask import APIBlueprint, HTTPError
 from flask import Flask, request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from oncall import hostile, intake, jobs, metrics
 from oncall.incidents import Outcome
@@ -34,7 +35,8 @@ SANITIZED_KEY = "oncall_sanitized"
 bp = APIBlueprint("hooks", __name__, tag="Alert intake")
 
 ADAPTERS: dict[str, Callable[[Any], list[NormalizedAlert]]] = FORMATS
-KIND_PATHS = {"pagerduty": "POST /v2/enqueue (routing_key = the integration key)"}
+KIND_PATHS = {"pagerduty": "POST /v2/enqueue (routing_key = the integration key)",
+              "opsgenie": "POST /v2/alerts (Authorization: GenieKey <the integration key>)"}
 
 RESPONSES = {
     202: "Stored; `incidents` lists what each alert opened, joined or resolved",
@@ -161,11 +163,15 @@ def _receive(token: str | None) -> tuple[dict[str, Any], int]:
     return {"accepted": len(alerts), "incidents": [o.as_json() for o in outcomes]}, 202
 
 
-def store(source: Source, alerts: list[NormalizedAlert]) -> list[Outcome]:
-    """Commit the alerts (accept means durable), then enqueue the new incidents' escalation."""
+def store(source: Source, alerts: list[NormalizedAlert],
+          after: Callable[[Session, list[Outcome]], None] | None = None) -> list[Outcome]:
+    """Commit the alerts (accept means durable), then enqueue the new incidents' escalation.
+    ``after`` runs in the same transaction (e.g. to add timeline entries)."""
     with transaction() as s:
         outcomes = intake.ingest(s, source, alerts, utcnow(), _service_ids(source, alerts),
                                  alone=True)
+        if after is not None:
+            after(s, outcomes)
         woken = intake.wakes_dispatcher(s)
     for outcome in outcomes:
         if outcome.new and outcome.incident_id is not None:

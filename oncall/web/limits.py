@@ -1,8 +1,9 @@
 """Per-integration rate limits on alert intake (flask-limiter): 429 with ``Retry-After``.
 
-The key is the integration (a hash of its token, or the ``routing_key`` of a PagerDuty event),
-so one runaway sender cannot starve the others. Counters live in Redis when the broker is
-Redis (shared by every gunicorn worker), else in this process's memory (the embedded mode).
+The key is the integration (a hash of its token, the ``routing_key`` of a PagerDuty event, or
+the ``GenieKey`` of an Opsgenie request), so one runaway sender cannot starve the others.
+Counters live in Redis when the broker is Redis (shared by every gunicorn worker), else in this
+process's memory (the embedded mode).
 
 A limiter must never lose alerts: when its Redis is unreachable it falls back to in-memory
 counters and keeps accepting (``swallow_errors``), rather than failing the request.
@@ -23,7 +24,8 @@ from oncall.web.auth import bearer_token
 
 # The endpoints that take alerts, and how each finds its integration's token.
 INTAKE_ENDPOINTS = ("hooks.receive", "hooks.receive_put", "hooks.receive_bearer",
-                    "pagerduty.enqueue")
+                    "pagerduty.enqueue", "opsgenie.create", "opsgenie.close",
+                    "opsgenie.acknowledge")
 
 
 def _token() -> str:
@@ -36,6 +38,10 @@ def _token() -> str:
             body = None
         if isinstance(body, dict) and isinstance(body.get("routing_key"), str):
             return str(body["routing_key"])
+    if request.blueprint == "opsgenie":
+        from oncall.web.opsgenie import genie_key
+
+        return genie_key() or ""
     return bearer_token() or ""
 
 
@@ -52,7 +58,13 @@ def storage_uri(settings: Settings) -> str:
     return "memory://"
 
 
-def _refused(exc: RateLimitExceeded) -> tuple[dict[str, Any], int]:
+def _refused(exc: RateLimitExceeded) -> Any:
+    if request.blueprint == "opsgenie":  # Opsgenie's clients read Opsgenie's error body
+        from oncall.web.opsgenie import refused
+
+        return refused(f"You are making too many requests: the rate limit for this "
+                       f"integration is {exc.description}; nothing from this request was "
+                       "stored, retry after the Retry-After seconds", 429)
     metrics.REJECTED.labels("429").inc()
     return {"error": f"rate limit exceeded for this integration ({exc.description}); nothing "
                      "from this request was stored: retry after the Retry-After seconds",

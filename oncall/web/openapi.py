@@ -97,6 +97,10 @@ BODIES: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {
     ("post", "/integrations"): (202, ACCEPTED),
     ("post", "/v2/enqueue"): (202, obj({"status": {"type": "string", "enum": ["success"]},
                                         "message": STR, "dedup_key": STR})),
+    **{("post", path): (202, obj({"result": STR, "took": {"type": "number"},
+                                  "requestId": STR}))
+       for path in ("/v2/alerts", "/v2/alerts/{identifier}/close",
+                    "/v2/alerts/{identifier}/acknowledge")},
     ("get", "/health"): (200, obj({"status": {"type": "string", "enum": ["ok"]}})),
     ("get", "/ready"): (200, obj({"status": STR, "checks": OBJ})),
     ("get", "/api/v1/incidents"): (200, obj({"incidents": array(ref("Incident"))})),

@@ -76,6 +76,29 @@ def test_the_policies_page_shows_the_ladder_and_an_admin_creates_an_integration(
     assert ctx.console_errors == []
 
 
+def test_an_opsgenie_integration_shows_its_api_url_and_genie_key_on_a_phone(
+        live: Live, context_for: Any) -> None:
+    a_policy_and_a_service(live)
+    live.user("root@example.com", "admin", name="Ada Admin")
+    ctx = context_for(PHONE)
+    page = ctx.new_page()
+    sign_in(page, live, "root@example.com")
+    page.goto(f"{live.url}/policies")
+    page.get_by_role("link", name="Services").click()
+    page.get_by_role("link", name="billing-api").click()
+    page.get_by_label("Sends").select_option("opsgenie")
+    page.get_by_role("button", name="Create integration").click()
+    page.wait_for_load_state()
+    assert page.get_by_label("Alert API URL").input_value() == f"{live.url}/v2/alerts"
+    key = page.get_by_label("API key (GenieKey)").input_value()
+    assert re.fullmatch(r"[0-9a-f-]{36}", key)
+    assert "GenieKey" in page.text_content(".issued")
+    assert horizontal_overflow(page) == 0
+    assert serious_violations(page) == []
+    shot(page, "service-opsgenie-integration-phone")
+    assert ctx.console_errors == []
+
+
 def test_the_services_list_and_the_policy_editor_fit_a_phone_and_pass_axe(
         live: Live, context_for: Any) -> None:
     a_policy_and_a_service(live)

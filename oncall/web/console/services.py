@@ -37,7 +37,8 @@ class IntegrationForm(FlaskForm):
         SelectChoice("generic", "Generic JSON webhook"),
         SelectChoice("alertmanager", "Prometheus Alertmanager"),
         SelectChoice("grafana", "Grafana alerting"),
-        SelectChoice("pagerduty", "PagerDuty Events API v2")], default="generic")
+        SelectChoice("pagerduty", "PagerDuty Events API v2"),
+        SelectChoice("opsgenie", "Opsgenie Alert API v2")], default="generic")
     name = StringField("Name", validators=[Optional(), Length(max=200)],
                        description="Optional: defaults to SERVICE-KIND.")
     # A fresh value per page: the same form sent twice (a reload of the page that shows
