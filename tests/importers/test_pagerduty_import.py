@@ -1,0 +1,260 @@
+"""``oncall import pagerduty`` against the fake PagerDuty API (every answer validated against
+PagerDuty's published description): the files, ``oncall apply`` of them, and the proof."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from sqlalchemy import select
+
+import oncall.cli.importers as importers_cli
+from oncall.cli import cli, config  # noqa: F401 - attach the commands
+from oncall.config import Settings
+from oncall.importers.files import schedule_specs
+from oncall.importers.verify import compare
+from oncall.models import Schedule
+from oncall.rotations import ScheduleSpec, final_shifts
+from oncall.scheduling.store import spec_for
+from tests.importers.pd_fake import FakePagerDuty, SpecValidator, final_schedule
+from tests.importers.pd_fixture import NOW, account
+
+TOKEN = "pd-test-token"
+
+
+@pytest.fixture
+def fake() -> Any:
+    with FakePagerDuty(account(), token=TOKEN) as f:
+        yield f
+    assert f.invalid == [], f.invalid  # every answer the fake sent matched the spec
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    monkeypatch.setattr(importers_cli, "utcnow", lambda: NOW)
+    monkeypatch.chdir(tmp_path)
+
+    def invoke(*args: str, token: str = TOKEN) -> Any:
+        return CliRunner().invoke(cli, ["import", "pagerduty", "--token-env", "PD_TOKEN",
+                                        *args], env={"PD_TOKEN": token},
+                                  catch_exceptions=False)
+
+    return invoke
+
+
+def _expected(fake: FakePagerDuty, pd_id: str, emails: dict[str, str], start: datetime,
+              end: datetime) -> list[tuple[datetime, datetime, str | None]]:
+    sched = next(s for s in fake.data["schedules"] if s["id"] == pd_id)
+    return [(s, e, emails[u]) for s, e, u in
+            final_schedule(sched, fake.data["overrides"][pd_id], start, end)]
+
+
+EMAILS = {u["id"]: u["email"] for u in account()["users"]}
+IDS = {"billing-primary": "PSCHED1", "ops-london": "PSCHED2", "secondary": "PSCHED3"}
+
+
+def test_full_import_writes_files_that_match_pagerduty(fake: Any, run: Any,
+                                                       tmp_path: Path) -> None:
+    out = tmp_path / "pd"
+    result = run("--url", fake.url, "--out", str(out), "--verify", "8")
+    assert result.exit_code == 0, result.output
+    assert "verify: 0 difference(s) over 8 week(s) in 3 schedule(s)" in result.output
+    assert fake.validated > 20 and fake.invalid == []
+    # Pagination was used (pages of 2) and every page was read.
+    assert any("offset=2" in path for path, _ in fake.log)
+    assert any("offset=4" in path for path, _ in fake.log)
+
+    rules = yaml.safe_load((out / "rules/pagerduty.yaml").read_text())
+    users = {u["user"]: u for u in rules["users"]}
+    assert users["alice@example.com"] == {
+        "user": "alice@example.com", "name": "Alice Moreau", "phone": "+14155550101",
+        "timezone": "America/New_York", "role": "admin"}
+    assert users["bob@example.com"]["phone"] == "+14155550102"  # SMS contact method
+    assert users["dave@example.com"]["phone"] == "+447700900123"
+    assert "phone" not in users["carol@example.com"] and "phone" not in users["erin@example.com"]
+    assert users["erin@example.com"]["role"] == "viewer"
+    assert rules["policies"][0] == {
+        "policy": "billing-critical", "repeat": 2, "levels": [
+            {"notify": ["schedule:billing-primary"], "escalate_after": "5m"},
+            {"notify": ["schedule:secondary", "user:alice@example.com"],
+             "escalate_after": "10m"},
+            {"notify": ["user:erin@example.com"], "escalate_after": "30m"}]}
+    assert {s["service"]: s["policy"] for s in rules["services"]} == {
+        "billing-api": "billing-critical", "ops-platform": "ops", "london-web": "london-only"}
+
+    primary = yaml.safe_load((out / "schedules/billing-primary.yaml").read_text())
+    layers = {x["name"]: x for x in primary["layers"]}
+    assert list(layers) == ["Weekly", "Weekend days", "April cover"]  # PagerDuty's order
+    assert layers["Weekend days"]["restrictions"] == [
+        {"from": "Sat 09:00", "to": "Sat 21:00"}, {"from": "Sun 09:00", "to": "Sun 21:00"}]
+    # Starts next month on a handoff; 35 turns after its virtual start, so Bob goes first.
+    assert layers["April cover"] | {"restrictions": None} == {
+        "name": "April cover", "rotation": "daily", "handoff": "09:00", "start": "2027-04-05",
+        "end": "2027-04-19", "members": ["bob@example.com", "erin@example.com"],
+        "restrictions": None}
+    london = yaml.safe_load((out / "schedules/ops-london.yaml").read_text())
+    assert london["layers"][0]["rotation"] == {"hours": 12}
+    assert london["layers"][1]["rotation"] == {"weeks": 2}
+
+    overrides = json.loads((out / "overrides.json").read_text())
+    assert [(o["schedule"], o["user"]) for o in overrides] == [
+        ("billing-primary", "dave@example.com"), ("billing-primary", "erin@example.com"),
+        ("ops-london", "erin@example.com")]  # the past one is left out
+
+    report = (out / "REPORT.txt").read_text()
+    assert "layer Billing Primary / Old nights: ended 2027-01-31" in report
+    assert "contact carol@example.com: no phone" in report
+    assert "integrations Billing API: 1 integration(s) (Datadog)" in report
+    assert "0 difference(s)" in (out / "VERIFY.txt").read_text()
+    assert not list(tmp_path.glob(".pd.importing-*"))
+
+
+def test_the_comparison_finds_a_wrong_import(fake: Any, run: Any, tmp_path: Path) -> None:
+    """The proof is not vacuous: the fake's final schedule has people in it, and a file
+    changed by one member or one restriction shows up as differences, who and when."""
+    out = tmp_path / "pd"
+    assert run("--url", fake.url, "--out", str(out)).exit_code == 0
+    start, end = NOW, NOW + timedelta(weeks=8)
+    specs = schedule_specs(out)
+    for name, pd_id in IDS.items():
+        expected = _expected(fake, pd_id, EMAILS, start, end)
+        assert len({u for _, _, u in expected}) >= 2
+        ours = [(x.start, x.end, x.user) for x in final_shifts(specs[name], start, end)]
+        assert compare(name, expected, ours, start, end) == []
+    primary = specs["billing-primary"]
+    weekly = primary.layers[0]
+    swapped = replace(weekly, members=(weekly.members[1], weekly.members[0], weekly.members[2]))
+    wrong = replace(primary, layers=(swapped, *primary.layers[1:]))
+    ours = [(x.start, x.end, x.user) for x in final_shifts(wrong, start, end)]
+    diffs = compare("billing-primary", _expected(fake, "PSCHED1", EMAILS, start, end), ours,
+                    start, end)
+    assert diffs and {d.source for d in diffs} >= {"alice@example.com", "bob@example.com"}
+    assert all(d.end > d.start for d in diffs)
+
+
+def test_applied_files_give_the_same_schedule(fake: Any, run: Any, tmp_path: Path,
+                                              settings: Settings, factory: Any,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """`oncall apply` accepts the files on a fresh database, and the schedules it stores
+    put the same people on call as PagerDuty (overrides aside: they are made through the
+    API), across both DST changes."""
+    out = tmp_path / "pd"
+    assert run("--url", fake.url, "--out", str(out)).exit_code == 0
+    monkeypatch.setenv("ONCALL_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("ONCALL_BROKER_URL", settings.broker_url)
+    monkeypatch.setenv("ONCALL_DATA_DIR", str(tmp_path / "data"))
+    result = CliRunner().invoke(cli, ["apply", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "+ schedule billing-primary" in result.output
+    again = CliRunner().invoke(cli, ["apply", str(out)], catch_exceptions=False)
+    assert "no changes" in again.output
+    start, end = NOW, NOW + timedelta(weeks=8)
+    files = schedule_specs(out)
+    with factory() as s:
+        for name, pd_id in IDS.items():
+            stored = spec_for(s, s.scalars(select(Schedule).where(Schedule.name == name)).one(),
+                              start, end)
+            ours = [(x.start, x.end, x.user) for x in final_shifts(stored, start, end)]
+            sched = next(x for x in fake.data["schedules"] if x["id"] == pd_id)
+            theirs = [(a, b, EMAILS[u]) for a, b, u in final_schedule(sched, [], start, end)]
+            assert compare(name, theirs, ours, start, end) == [], name
+            no_overrides = ScheduleSpec(name, files[name].timezone, files[name].layers)
+            assert final_shifts(no_overrides, start, end) == final_shifts(stored, start, end)
+
+
+def test_a_wrong_token_is_one_line_and_writes_nothing(fake: Any, run: Any,
+                                                      tmp_path: Path) -> None:
+    out = tmp_path / "pd"
+    result = run("--url", fake.url, "--out", str(out), token="wrong")
+    assert result.exit_code == 1
+    assert result.output.strip().count("\n") == 0
+    assert "PagerDuty refused the token (401 unauthorized)" in result.output
+    assert "nothing was written" in result.output
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_token_variable_is_refused(fake: Any, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PD_TOKEN", raising=False)
+    result = CliRunner().invoke(cli, ["import", "pagerduty", "--url", fake.url, "--token-env",
+                                      "PD_TOKEN", "--out", str(tmp_path / "pd")])
+    assert result.exit_code != 0 and "PD_TOKEN" in result.output
+    assert not (tmp_path / "pd").exists() and fake.log == []
+
+
+def test_rate_limits_and_server_errors_are_retried(fake: Any, run: Any,
+                                                   tmp_path: Path) -> None:
+    fake.fail_once = {"/users": [(429, {"Retry-After": "1"})],
+                      "/escalation_policies": [(500, {})],
+                      "/schedules/PSCHED2": [(503, {})]}
+    began = time.monotonic()
+    result = run("--url", fake.url, "--out", str(tmp_path / "pd"), "--verify", "2")
+    assert result.exit_code == 0, result.output
+    assert time.monotonic() - began >= 1.0  # Retry-After was honoured
+    statuses = [status for _, status in fake.log]
+    assert statuses.count(429) == 1 and statuses.count(500) == 1 and statuses.count(503) == 1
+    assert (tmp_path / "pd/rules/pagerduty.yaml").exists()
+
+
+def test_a_timeout_is_a_clear_message_and_leaves_out_untouched(fake: Any, run: Any,
+                                                                tmp_path: Path) -> None:
+    out = tmp_path / "pd"
+    out.mkdir()  # an existing empty folder stays exactly as it was
+    fake.delay = {"/services": 2.0}
+    result = run("--url", fake.url, "--out", str(out), "--timeout", "0.3", "--retries", "1")
+    assert result.exit_code == 1
+    line = result.output.strip()
+    assert "\n" not in line
+    assert "PagerDuty: GET /services timed out after 0.3 s, 2 attempts" in line
+    assert list(out.iterdir()) == [] and [p.name for p in tmp_path.iterdir()] == ["pd"]
+
+
+def test_an_existing_folder_with_files_is_refused(fake: Any, run: Any, tmp_path: Path) -> None:
+    out = tmp_path / "pd"
+    out.mkdir()
+    (out / "mine.yaml").write_text("{}\n")
+    result = run("--url", fake.url, "--out", str(out))
+    assert result.exit_code != 0 and "not an empty folder" in result.output
+    assert fake.log == [] and [p.name for p in out.iterdir()] == ["mine.yaml"]
+
+
+def test_a_filtered_import_reports_what_it_leaves_out(fake: Any, run: Any,
+                                                      tmp_path: Path) -> None:
+    out = tmp_path / "pd"
+    result = run("--url", fake.url, "--out", str(out), "--schedule", "Ops London",
+                 "--verify", "8")
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (out / "schedules").iterdir()] == ["ops-london.yaml"]
+    rules = yaml.safe_load((out / "rules/pagerduty.yaml").read_text())
+    levels = {p["policy"]: p["levels"] for p in rules["policies"]}
+    # Billing Critical keeps its user targets; its schedule targets are reported.
+    assert levels["billing-critical"] == [
+        {"notify": ["user:alice@example.com"], "escalate_after": "10m"},
+        {"notify": ["user:erin@example.com"], "escalate_after": "30m"}]
+    assert levels["ops"] == [{"notify": ["schedule:ops-london", "user:dave@example.com"],
+                              "escalate_after": "15m"}]
+    report = (out / "REPORT.txt").read_text()
+    assert "target Billing Critical rule 1: PSCHED1 (schedule): not among the imported " \
+        "schedules (--schedule)" in report
+    assert "rule Billing Critical rule 1: no target left" in report
+    unknown = run("--url", fake.url, "--out", str(tmp_path / "x"), "--schedule", "Nope")
+    assert unknown.exit_code == 1 and "no schedule named 'Nope'" in unknown.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_the_spec_validator_catches_a_wrong_answer() -> None:
+    v = SpecValidator()
+    good = {"schedule": {"type": "schedule", "time_zone": "UTC"}}
+    assert v.errors("/schedules/{id}", 200, good) == []
+    assert v.errors("/schedules/{id}", 200, {"schedule": {"type": "schedule"}})  # no zone
+    bad_layer = {"schedule": {"type": "schedule", "time_zone": "UTC", "schedule_layers": [
+        {"rotation_turn_length_seconds": "a day"}]}}
+    assert v.errors("/schedules/{id}", 200, bad_layer)
+    assert v.errors("/users", 200, {"users": [{"type": "user", "name": "x"}]})  # no email
