@@ -13,6 +13,7 @@ from oncall.cli import cli
 from oncall.importers.http import SourceError
 from oncall.importers.writer import OutputError, atomic_folder, check_target
 
+
 def utcnow() -> datetime:
     """Now (tests move it)."""
     return datetime.now(UTC)

@@ -18,6 +18,8 @@ listed wins).
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import threading
@@ -151,7 +153,7 @@ def final_schedule(schedule: Json, overrides: list[Json], since: datetime, until
     points = sorted({since, until} | {p for src in sources for s, e, _ in src for p in (s, e)
                                       if since <= p <= until})
     out: list[tuple[datetime, datetime, str]] = []
-    for a, b in zip(points, points[1:], strict=False):
+    for a, b in itertools.pairwise(points):
         who = None
         for src in reversed(sources):  # overrides, then the last layer first
             hits = [u for s, e, u in src if s <= a < e]
@@ -255,7 +257,7 @@ class FakePagerDuty:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 q = parse_qs(parts.query)
                 if parts.path in fake.delay:
@@ -288,9 +290,7 @@ class FakePagerDuty:
                 for k, v in headers.items():
                     self.send_header(k, v)
                 self.end_headers()
-                try:
+                with contextlib.suppress(OSError):
                     self.wfile.write(raw)
-                except OSError:
-                    pass
 
         return Handler
