@@ -61,6 +61,9 @@ class ApiClient:
                     body = response.read()
             except urllib.error.HTTPError as exc:
                 status = exc.code
+                retry_after = exc.headers.get("Retry-After")
+                detail = _detail(exc) if status < 500 and status != 429 else ""
+                exc.close()
                 if status in (401, 403):
                     raise SourceError(
                         f"{self.name} refused the token ({status} "
@@ -72,8 +75,8 @@ class ApiClient:
                                       "(is --url the API's base URL?)") from None
                 if status != 429 and status < 500:
                     raise SourceError(f"{self.name}: GET {path} answered {status}: "
-                                      f"{_detail(exc)}") from None
-                wait = _retry_after(exc.headers.get("Retry-After"))
+                                      f"{detail}") from None
+                wait = _retry_after(retry_after)
                 problem = f"answered {status}"
             except TimeoutError:
                 problem = f"timed out after {self.timeout:g} s"

@@ -53,6 +53,7 @@ class Account:
 
     users: list[dict[str, Any]] = field(default_factory=list)
     contacts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    notification_rules: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     schedules: list[dict[str, Any]] = field(default_factory=list)
     overrides: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     policies: list[dict[str, Any]] = field(default_factory=list)
@@ -68,6 +69,8 @@ def fetch(client: ApiClient, now: datetime, horizon: timedelta,
     for u in acc.users:
         acc.contacts[u["id"]] = client.get(f"/users/{u['id']}/contact_methods").get(
             "contact_methods", [])
+        acc.notification_rules[u["id"]] = client.get(
+            f"/users/{u['id']}/notification_rules").get("notification_rules", [])
     listed = list(client.paginate("/schedules", "schedules"))
     if schedule_names:
         known = {s.get("name") for s in listed}
@@ -111,7 +114,8 @@ def map_account(acc: Account, now: datetime, *, filtered: bool = False) -> Pager
     emails: dict[str, str] = {}
     users_out: list[dict[str, Any]] = []
     for u in acc.users:
-        users_out.append(_user(u, acc.contacts.get(u["id"], []), report))
+        users_out.append(_user(u, acc.contacts.get(u["id"], []),
+                               acc.notification_rules.get(u["id"]), report))
         emails[u["id"]] = u["email"]
 
     files: dict[str, str] = {}
@@ -221,7 +225,8 @@ def _zone(name: str | None, what: str, report: Report) -> str:
 
 # -- users -------------------------------------------------------------------------------
 
-def _user(u: dict[str, Any], contacts: list[dict[str, Any]], report: Report) -> dict[str, Any]:
+def _user(u: dict[str, Any], contacts: list[dict[str, Any]],
+          rules: list[dict[str, Any]] | None, report: Report) -> dict[str, Any]:
     label = u["email"]
     out: dict[str, Any] = {"user": u["email"], "name": u.get("name") or u["email"]}
     phones = [c for c in contacts if c.get("type") in ("phone_contact_method",
@@ -253,9 +258,65 @@ def _user(u: dict[str, Any], contacts: list[dict[str, Any]], report: Report) -> 
     out["role"] = role
     notes.append(f"role {u.get('role', 'user')} -> {role}")
     report.mapped("user", label, ", ".join(notes))
-    report.not_mapped("notification rules", label, "not imported yet: our defaults apply "
-                      "(SMS, a call 2 minutes later, Slack); set them in the file or the "
-                      "console")
+    if rules is None:
+        report.not_mapped("notification rules", label, "not read: our defaults apply")
+    else:
+        mapped = _notification_rules(rules, label, out.get("phone"), phones, report)
+        if mapped:
+            out["notification_rules"] = mapped
+    return out
+
+
+# PagerDuty's two urgencies -> our severities.
+URGENCIES = {"high": ("critical", "error"), "low": ("warning", "info")}
+CHANNELS = {"phone_contact_method": "voice", "sms_contact_method": "sms",
+            "email_contact_method": "email"}
+
+
+def _notification_rules(rules: list[dict[str, Any]], label: str, phone: str | None,
+                        phones: list[dict[str, Any]], report: Report
+                        ) -> dict[str, list[dict[str, Any]]]:
+    """High-urgency rules -> critical and error, low-urgency -> warning and info: each
+    contact method's channel (phone: a voice call, SMS, email) after its delay."""
+    kept_phone = phones[0]["id"] if phones and phone else None
+    out: dict[str, list[dict[str, Any]]] = {}
+    for urgency, severities in URGENCIES.items():
+        steps: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for r in sorted((r for r in rules if r.get("urgency") == urgency),
+                        key=lambda r: int(r.get("start_delay_in_minutes") or 0)):
+            cm = r.get("contact_method") or {}
+            kind = str(cm.get("type", "")).removesuffix("_reference")
+            delay = int(r.get("start_delay_in_minutes") or 0)
+            what = f"{urgency} urgency, {kind.replace('_contact_method', '')} after {delay} min"
+            channel = CHANNELS.get(kind)
+            if channel is None:
+                report.not_mapped("notification rule", label, f"{what}: no such channel here")
+                continue
+            if channel in seen:
+                report.approximated("notification rule", label, f"{what}: a second {channel} "
+                                    "step; ours pages each channel once per severity, the "
+                                    "earlier step is kept")
+                continue
+            if channel in ("sms", "voice") and kept_phone and cm.get("id") != kept_phone:
+                report.approximated("notification rule", label, f"{what}: sent to the "
+                                    f"user's one phone {phone}")
+            seen.add(channel)
+            step: dict[str, Any] = {"channel": channel}
+            if delay:
+                step["after"] = f"{delay}m"
+            steps.append(step)
+        if steps:
+            for severity in severities:
+                out[severity] = [dict(x) for x in steps]
+            report.mapped("notification rules", label,
+                          f"{urgency} urgency -> {' and '.join(severities)}: "
+                          + ", ".join(x["channel"] + (f" after {x['after']}" if "after" in x
+                                                      else "") for x in steps))
+        else:
+            report.approximated("notification rules", label,
+                                f"no {urgency}-urgency rule in PagerDuty: our defaults apply "
+                                f"to {' and '.join(severities)}")
     return out
 
 

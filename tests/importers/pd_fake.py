@@ -215,6 +215,9 @@ class FakePagerDuty:
         if len(parts) == 3 and parts[0] == "users" and parts[2] == "contact_methods":
             return ("/users/{id}/contact_methods", 200,
                     {"contact_methods": d["contact_methods"].get(parts[1], [])})
+        if len(parts) == 3 and parts[0] == "users" and parts[2] == "notification_rules":
+            return ("/users/{id}/notification_rules", 200,
+                    {"notification_rules": d["notification_rules"].get(parts[1], [])})
         if parts == ["schedules"]:
             listed = [{k: v for k, v in s.items() if k != "schedule_layers"}
                       for s in d["schedules"]]

@@ -3,7 +3,8 @@
 "Now" for these tests is NOW (Monday 2027-03-01 12:00 UTC): the next 8 weeks cross the US
 (2027-03-14) and the UK (2027-03-28) daylight-saving changes.
 
-- users with and without phone contact methods (an SMS-only user, an e-mail-only user);
+- users with and without phone contact methods (an SMS-only user, an e-mail-only user),
+  notification rules of both urgencies, a repeated channel, a push rule;
 - "Billing Primary" (America/New_York): a weekly layer; a daily layer restricted to
   Saturday and Sunday daytime only; a layer that ended in January; a layer that starts next
   month (on a handoff, its virtual start weeks earlier so the member order is rotated) and
@@ -79,6 +80,13 @@ def email_cm(oid: str, address: str) -> dict[str, Any]:
             "address": address}
 
 
+def rule(oid: str, urgency: str, delay: int, cm_id: str, cm_type: str) -> dict[str, Any]:
+    return {**_obj("assignment_notification_rule", oid, "rule", "notification_rules"),
+            "start_delay_in_minutes": delay, "urgency": urgency,
+            "contact_method": {"id": cm_id, "type": f"{cm_type}_reference",
+                               "summary": "Mobile"}}
+
+
 def schedule(oid: str, name: str, tz: str, layers: list[dict[str, Any]]) -> dict[str, Any]:
     return {**_obj("schedule", oid, name, "schedules"), "name": name, "time_zone": tz,
             "description": f"{name} rotation", "schedule_layers": layers}
@@ -103,6 +111,16 @@ def account() -> dict[str, Any]:
         "PCAROL3": [email_cm("PCM4", "carol@example.com")],  # no phone at all
         "PDAVE04": [phone("PCM5", "phone_contact_method", 44, "7700 900123")],
         "PERIN05": [],
+    }
+    notification_rules = {
+        "PALICE1": [rule("PNR1", "high", 0, "PCM2", "phone_contact_method"),
+                    rule("PNR2", "high", 5, "PCM1", "email_contact_method"),
+                    rule("PNR3", "low", 0, "PCM1", "email_contact_method")],
+        "PBOB002": [rule("PNR4", "high", 0, "PCM3", "sms_contact_method"),
+                    rule("PNR5", "high", 1, "PCM3", "sms_contact_method"),  # twice: once
+                    rule("PNR6", "low", 3, "PCM3", "sms_contact_method")],
+        "PCAROL3": [rule("PNR7", "high", 0, "PCM4", "email_contact_method"),
+                    rule("PNR8", "high", 0, "PCM9", "push_notification_contact_method")],
     }
     primary = schedule("PSCHED1", "Billing Primary", "America/New_York", [
         layer("PL1", "Weekly", ["PALICE1", "PBOB002", "PCAROL3"], 7 * 86400,
@@ -181,5 +199,6 @@ def account() -> dict[str, Any]:
                                       "escalation_policies")}},
     ]
     return {"users": users, "contact_methods": contact_methods,
+            "notification_rules": notification_rules,
             "schedules": [primary, london, secondary], "overrides": overrides,
             "policies": policies, "services": services}

@@ -73,9 +73,18 @@ def test_full_import_writes_files_that_match_pagerduty(fake: Any, run: Any,
 
     rules = yaml.safe_load((out / "rules/pagerduty.yaml").read_text())
     users = {u["user"]: u for u in rules["users"]}
+    high = [{"channel": "voice"}, {"channel": "email", "after": "5m"}]
     assert users["alice@example.com"] == {
         "user": "alice@example.com", "name": "Alice Moreau", "phone": "+14155550101",
-        "timezone": "America/New_York", "role": "admin"}
+        "timezone": "America/New_York", "role": "admin", "notification_rules": {
+            "critical": high, "error": high, "warning": [{"channel": "email"}],
+            "info": [{"channel": "email"}]}}
+    assert users["bob@example.com"]["notification_rules"]["critical"] == [{"channel": "sms"}]
+    assert users["bob@example.com"]["notification_rules"]["info"] == [
+        {"channel": "sms", "after": "3m"}]
+    assert users["carol@example.com"]["notification_rules"] == {
+        "critical": [{"channel": "email"}], "error": [{"channel": "email"}]}
+    assert "notification_rules" not in users["dave@example.com"]
     assert users["bob@example.com"]["phone"] == "+14155550102"  # SMS contact method
     assert users["dave@example.com"]["phone"] == "+447700900123"
     assert "phone" not in users["carol@example.com"] and "phone" not in users["erin@example.com"]
@@ -112,6 +121,12 @@ def test_full_import_writes_files_that_match_pagerduty(fake: Any, run: Any,
     assert "layer Billing Primary / Old nights: ended 2027-01-31" in report
     assert "contact carol@example.com: no phone" in report
     assert "integrations Billing API: 1 integration(s) (Datadog)" in report
+    assert "notification rule bob@example.com: high urgency, sms after 1 min: a second sms " \
+        "step" in report
+    assert "notification rule carol@example.com: high urgency, push_notification after 0 " \
+        "min: no such channel here" in report
+    assert "notification rules dave@example.com: no high-urgency rule in PagerDuty: our " \
+        "defaults apply to critical and error" in report
     assert "0 difference(s)" in (out / "VERIFY.txt").read_text()
     assert not list(tmp_path.glob(".pd.importing-*"))
 
