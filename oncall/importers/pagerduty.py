@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -184,8 +185,22 @@ def map_account(acc: Account, now: datetime, *, filtered: bool = False) -> Pager
     files["rules/pagerduty.yaml"] = _yaml(main, "Users, escalation policies and services "
                                           "imported from PagerDuty")
     files["overrides.json"] = json.dumps(overrides_out, indent=2) + "\n"
+    files["overrides.sh"] = _overrides_script(overrides_out)
     files["REPORT.txt"] = report.text()
     return PagerDutyImport(files, report, schedule_ids, emails, timezones)
+
+
+def _overrides_script(overrides: list[dict[str, Any]]) -> str:
+    """The overrides as `oncall override` commands, to run once after `oncall apply` (as a
+    manager, after `oncall login`): config files do not hold overrides."""
+    lines = ["#!/bin/sh", "# PagerDuty's overrides from now on, imported by `oncall import "
+             "pagerduty`.", "# Run once, after `oncall apply` and `oncall login` (as a "
+             "manager).", "set -e"]
+    for o in overrides:
+        lines.append(" ".join(shlex.quote(x) for x in (
+            "oncall", "override", o["schedule"], "--user", o["user"], "--from", o["start"],
+            "--until", o["end"], "--note", o["note"])))
+    return "\n".join(lines) + "\n"
 
 
 def _yaml(doc: dict[str, Any], title: str) -> str:
@@ -491,9 +506,8 @@ def _override(o: dict[str, Any], s: dict[str, Any], name: str, emails: dict[str,
         return
     out.append({"schedule": name, "user": user, "start": start.isoformat(),
                 "end": end.isoformat(), "note": f"imported from PagerDuty ({o.get('id')})"})
-    report.mapped("override", label, f"{user}: in overrides.json (config files do not hold "
-                  f"overrides; make it with `oncall override {name} --user {user} --from "
-                  f"{start.isoformat()} --until {end.isoformat()}`)")
+    report.mapped("override", label, f"{user}: in overrides.sh and overrides.json (config "
+                  "files do not hold overrides: run overrides.sh once after `oncall apply`)")
 
 
 # -- escalation policies -----------------------------------------------------------------

@@ -116,6 +116,10 @@ def test_full_import_writes_files_that_match_pagerduty(fake: Any, run: Any,
     assert [(o["schedule"], o["user"]) for o in overrides] == [
         ("billing-primary", "dave@example.com"), ("billing-primary", "erin@example.com"),
         ("ops-london", "erin@example.com")]  # the past one is left out
+    script = (out / "overrides.sh").read_text().splitlines()
+    assert script[-1] == ("oncall override ops-london --user erin@example.com --from "
+                          "2027-03-27T20:00:00+00:00 --until 2027-03-28T09:00:00+00:00 "
+                          "--note 'imported from PagerDuty (POV4)'")
 
     report = (out / "REPORT.txt").read_text()
     assert "layer Billing Primary / Old nights: ended 2027-01-31" in report
