@@ -171,9 +171,9 @@ def map_account(acc: Account, now: datetime, *, filtered: bool = False) -> Pager
                                       integrations}))
             report.not_mapped("integrations", label, f"{len(integrations)} integration(s) "
                               f"({kinds}): create ours with `oncall integration add "
-                              f"{sname} --kind ...` (each gets a new URL and key; PagerDuty "
-                              "Events API v2 senders only change their base URL to "
-                              "/v2/enqueue)")
+                              f"{sname} --kind ...` (each gets a new URL and key; a sender "
+                              "of PagerDuty's Events API v2 changes its URL to our "
+                              "/v2/enqueue and its routing key to the new key)")
         if svc.get("status") == "disabled":
             report.approximated("service", label, "disabled in PagerDuty; imported enabled")
 
