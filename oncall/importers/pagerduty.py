@@ -414,6 +414,10 @@ def _layer(raw: dict[str, Any], zone: ZoneInfo, emails: dict[str, str], now: dat
     alocal = anchor.astimezone(zone)
     if not days and _local(alocal.date(), alocal.time(), zone) != anchor:
         # An hourly handoff at the second 01:30 of a fall-back night: start a turn later.
+        if turn(k + 1) > now:
+            report.approximated("layer", label, f"its turn from {anchor:%Y-%m-%d %H:%M} UTC "
+                                "(a repeated local hour) is not imported: our hourly "
+                                "rotations start at the first occurrence of a local time")
         k += 1
         anchor = turn(k)
         alocal = anchor.astimezone(zone)

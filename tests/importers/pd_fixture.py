@@ -27,13 +27,13 @@ API = "https://api.pagerduty.com"
 WEB = "https://acme.pagerduty.com"
 
 
-def _obj(kind: str, oid: str, summary: str, path: str) -> dict[str, Any]:
+def obj(kind: str, oid: str, summary: str, path: str) -> dict[str, Any]:
     return {"id": oid, "type": kind, "summary": summary, "self": f"{API}/{path}/{oid}",
             "html_url": f"{WEB}/{path}/{oid}"}
 
 
 def user(oid: str, name: str, email: str, tz: str, role: str = "user") -> dict[str, Any]:
-    return {**_obj("user", oid, name, "users"), "name": name, "email": email,
+    return {**obj("user", oid, name, "users"), "name": name, "email": email,
             "time_zone": tz, "color": "purple", "role": role, "job_title": "SRE",
             "invitation_sent": False, "description": ""}
 
@@ -71,24 +71,24 @@ def daily_r(at: str, seconds: int) -> dict[str, Any]:
 
 
 def phone(oid: str, kind: str, cc: int, address: str) -> dict[str, Any]:
-    return {**_obj(kind, oid, "Mobile", "contact_methods"), "label": "Mobile",
+    return {**obj(kind, oid, "Mobile", "contact_methods"), "label": "Mobile",
             "address": address, "country_code": cc}
 
 
 def email_cm(oid: str, address: str) -> dict[str, Any]:
-    return {**_obj("email_contact_method", oid, "Work", "contact_methods"), "label": "Work",
+    return {**obj("email_contact_method", oid, "Work", "contact_methods"), "label": "Work",
             "address": address}
 
 
 def rule(oid: str, urgency: str, delay: int, cm_id: str, cm_type: str) -> dict[str, Any]:
-    return {**_obj("assignment_notification_rule", oid, "rule", "notification_rules"),
+    return {**obj("assignment_notification_rule", oid, "rule", "notification_rules"),
             "start_delay_in_minutes": delay, "urgency": urgency,
             "contact_method": {"id": cm_id, "type": f"{cm_type}_reference",
                                "summary": "Mobile"}}
 
 
 def schedule(oid: str, name: str, tz: str, layers: list[dict[str, Any]]) -> dict[str, Any]:
-    return {**_obj("schedule", oid, name, "schedules"), "name": name, "time_zone": tz,
+    return {**obj("schedule", oid, name, "schedules"), "name": name, "time_zone": tz,
             "description": f"{name} rotation", "schedule_layers": layers}
 
 
@@ -165,7 +165,7 @@ def account() -> dict[str, Any]:
         "PSCHED3": [],
     }
     policies = [
-        {**_obj("escalation_policy", "PEP1", "Billing Critical", "escalation_policies"),
+        {**obj("escalation_policy", "PEP1", "Billing Critical", "escalation_policies"),
          "name": "Billing Critical", "description": "Billing pages", "num_loops": 2,
          "on_call_handoff_notifications": "if_has_services",
          "escalation_rules": [
@@ -174,28 +174,28 @@ def account() -> dict[str, Any]:
               "targets": [sref("PSCHED3"), {**ref("PALICE1"), "type": "user_reference"}]},
              {"id": "PR3", "escalation_delay_in_minutes": 30, "targets": [ref("PERIN05")]},
          ]},
-        {**_obj("escalation_policy", "PEP2", "Ops", "escalation_policies"),
+        {**obj("escalation_policy", "PEP2", "Ops", "escalation_policies"),
          "name": "Ops", "num_loops": 0, "escalation_rules": [
              {"id": "PR4", "escalation_delay_in_minutes": 15,
               "targets": [sref("PSCHED2"), ref("PDAVE04")]}]},
-        {**_obj("escalation_policy", "PEP3", "London only", "escalation_policies"),
+        {**obj("escalation_policy", "PEP3", "London only", "escalation_policies"),
          "name": "London only", "num_loops": 1, "escalation_rules": [
              {"id": "PR5", "escalation_delay_in_minutes": 20, "targets": [sref("PSCHED2")]}]},
     ]
     services = [
-        {**_obj("service", "PSVC1", "Billing API", "service-directory"), "name": "Billing API",
+        {**obj("service", "PSVC1", "Billing API", "service-directory"), "name": "Billing API",
          "description": "Public billing API", "status": "active",
-         "escalation_policy": {**_obj("escalation_policy_reference", "PEP1",
+         "escalation_policy": {**obj("escalation_policy_reference", "PEP1",
                                       "Billing Critical", "escalation_policies")},
-         "integrations": [{**_obj("generic_events_api_inbound_integration_reference", "PI1",
+         "integrations": [{**obj("generic_events_api_inbound_integration_reference", "PI1",
                                   "Datadog", "integrations")}]},
-        {**_obj("service", "PSVC2", "Ops Platform", "service-directory"),
+        {**obj("service", "PSVC2", "Ops Platform", "service-directory"),
          "name": "Ops Platform", "status": "active",
-         "escalation_policy": {**_obj("escalation_policy_reference", "PEP2", "Ops",
+         "escalation_policy": {**obj("escalation_policy_reference", "PEP2", "Ops",
                                       "escalation_policies")}},
-        {**_obj("service", "PSVC3", "London Web", "service-directory"),
+        {**obj("service", "PSVC3", "London Web", "service-directory"),
          "name": "London Web", "status": "active",
-         "escalation_policy": {**_obj("escalation_policy_reference", "PEP3", "London only",
+         "escalation_policy": {**obj("escalation_policy_reference", "PEP3", "London only",
                                       "escalation_policies")}},
     ]
     return {"users": users, "contact_methods": contact_methods,
