@@ -13,7 +13,7 @@ import yaml
 
 from oncall.rotations import Layer, ScheduleSpec, make_override, parse_restriction, parse_rotation
 
-__all__ = ["schedule_specs"]
+__all__ = ["schedule_specs", "spec_from_doc"]
 
 
 def schedule_specs(folder: Path) -> dict[str, ScheduleSpec]:
@@ -28,19 +28,21 @@ def schedule_specs(folder: Path) -> dict[str, ScheduleSpec]:
     if path.exists():
         for o in json.loads(path.read_text()):
             overrides.setdefault(o["schedule"], []).append(o)
+    return {doc["schedule"]: spec_from_doc(doc, overrides.get(doc["schedule"], []))
+            for doc in docs}
+
+
+def spec_from_doc(doc: dict[str, Any], overrides: list[dict[str, Any]]) -> ScheduleSpec:
+    """One schedule as a file writes it, under ``overrides`` (dicts of user, start, end as
+    in ``overrides.json``; a later one wins where they overlap, as if made in that order)."""
     base = datetime(2000, 1, 1, tzinfo=UTC)
-    out: dict[str, ScheduleSpec] = {}
-    for doc in docs:
-        layers = []
-        for raw in doc["layers"]:
-            spec = {k: raw[k] for k in ("rotation", "handoff", "start", "end") if k in raw}
-            layers.append(Layer(raw["name"], parse_rotation(spec), tuple(raw["members"]),
-                                tuple(parse_restriction(r) for r in
-                                      raw.get("restrictions") or [])))
-        made = [make_override(datetime.fromisoformat(o["start"]),
-                              datetime.fromisoformat(o["end"]), o["user"],
-                              base + timedelta(seconds=i))  # made in file order: later wins
-                for i, o in enumerate(overrides.get(doc["schedule"], []))]
-        out[doc["schedule"]] = ScheduleSpec(doc["schedule"], doc["timezone"], tuple(layers),
-                                            tuple(made))
-    return out
+    layers = []
+    for raw in doc["layers"]:
+        spec = {k: raw[k] for k in ("rotation", "handoff", "start", "end") if k in raw}
+        layers.append(Layer(raw["name"], parse_rotation(spec), tuple(raw["members"]),
+                            tuple(parse_restriction(r) for r in
+                                  raw.get("restrictions") or [])))
+    made = [make_override(datetime.fromisoformat(o["start"]), datetime.fromisoformat(o["end"]),
+                          o["user"], base + timedelta(seconds=i))
+            for i, o in enumerate(overrides)]
+    return ScheduleSpec(doc["schedule"], doc["timezone"], tuple(layers), tuple(made))

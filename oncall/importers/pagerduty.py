@@ -38,6 +38,7 @@ DAY = 86400
 ROLES = {"owner": "admin", "admin": "admin", "user": "responder", "limited_user": "responder",
          "observer": "viewer", "read_only_user": "viewer", "read_only_limited_user": "viewer",
          "restricted_access": "viewer"}
+ORDER_CHECK = timedelta(weeks=4)  # how far PagerDuty's final schedule decides layer order
 MAX_REPEAT = 20  # the config schema's limit for ``repeat``
 _NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -82,7 +83,9 @@ def fetch(client: ApiClient, now: datetime, horizon: timedelta,
         listed = [s for s in listed if s.get("name") in schedule_names]
     since, until = _iso(now), _iso(now + horizon)
     for s in listed:
-        full = client.get(f"/schedules/{s['id']}", {"time_zone": "UTC"})["schedule"]
+        # With its final schedule for the next weeks, to check the order of its layers.
+        full = client.get(f"/schedules/{s['id']}", {
+            "time_zone": "UTC", "since": since, "until": _iso(now + ORDER_CHECK)})["schedule"]
         acc.schedules.append(full)
         acc.overrides[s["id"]] = client.get(f"/schedules/{s['id']}/overrides",
                                             {"since": since, "until": until}).get(
@@ -135,10 +138,13 @@ def map_account(acc: Account, now: datetime, *, filtered: bool = False) -> Pager
         names[s["id"]] = name
         schedule_ids[name] = s["id"]
         timezones[name] = doc["timezone"]
+        mine: list[dict[str, Any]] = []
+        for o in acc.overrides.get(s["id"], []):
+            _override(o, s, name, emails, now, mine, report)
+        overrides_out += mine
+        _check_layer_order(s, doc, mine, emails, now, report)
         files[f"schedules/{name}.yaml"] = _yaml(doc, f"PagerDuty schedule {s['name']!r} "
                                                 f"({s['id']})")
-        for o in acc.overrides.get(s["id"], []):
-            _override(o, s, name, emails, now, overrides_out, report)
 
     policies_out: list[dict[str, Any]] = []
     policy_names: dict[str, str] = {}
@@ -356,6 +362,45 @@ def _schedule(s: dict[str, Any], name: str, emails: dict[str, str], now: datetim
         return None
     report.mapped("schedule", s["name"], f"{len(layers)} layer(s), {tz}")
     return {"schedule": name, "timezone": tz, "layers": layers}
+
+
+def _final(s: dict[str, Any], emails: dict[str, str]
+           ) -> list[tuple[datetime, datetime, str | None]] | None:
+    final = s.get("final_schedule") or {}
+    if "rendered_schedule_entries" not in final:
+        return None
+    return [(parse_time(e["start"]), parse_time(e["end"]),
+             emails.get(str((e.get("user") or {}).get("id")))) for e in
+            final["rendered_schedule_entries"]]
+
+
+def _check_layer_order(s: dict[str, Any], doc: dict[str, Any],
+                       overrides: list[dict[str, Any]], emails: dict[str, str],
+                       now: datetime, report: Report) -> None:
+    """PagerDuty's API has listed a schedule's layers in either order over the years
+    (highest priority first, the reverse of what it accepts when creating one). Where the
+    listed order (a later layer wins) disagrees with PagerDuty's own final schedule for the
+    next weeks and the reverse order agrees with it exactly, the layers are written in the
+    reverse order, and the report says so."""
+    theirs = _final(s, emails)
+    if theirs is None or len(doc["layers"]) < 2:
+        return
+    from oncall.importers.files import spec_from_doc
+    from oncall.importers.verify import compare
+    from oncall.rotations import final_shifts
+
+    start, end = now, now + ORDER_CHECK
+
+    def differences(layers: list[dict[str, Any]]) -> int:
+        spec = spec_from_doc({**doc, "layers": layers}, overrides)
+        ours = [(x.start, x.end, x.user) for x in final_shifts(spec, start, end)]
+        return len(compare(doc["schedule"], theirs, ours, start, end))
+
+    if differences(doc["layers"]) and not differences(doc["layers"][::-1]):
+        doc["layers"].reverse()
+        report.mapped("layer order", s["name"], "PagerDuty listed the layers highest "
+                      "priority first; written lowest first (a later layer wins), the order "
+                      "that matches its final schedule")
 
 
 def _local(d: date, t: time, zone: ZoneInfo) -> datetime:

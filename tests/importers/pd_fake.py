@@ -186,6 +186,7 @@ class FakePagerDuty:
         self.log: list[tuple[str, int]] = []  # (path with query, status)
         self.fail_once: dict[str, list[tuple[int, dict[str, str]]]] = {}
         self.delay: dict[str, float] = {}
+        self.reverse_layers = False
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -237,6 +238,8 @@ class FakePagerDuty:
                 return template, 200, {"overrides": [
                     o for o in overrides if _at(o["start"]) < until and _at(o["end"]) > since]}
             body = dict(sched)
+            if self.reverse_layers:  # as PagerDuty's API long did: highest priority first
+                body["schedule_layers"] = sched["schedule_layers"][::-1]
             if "since" in q and "until" in q:
                 since, until = _at(q["since"][0]), _at(q["until"][0])
                 entries = final_schedule(sched, overrides, since, until)

@@ -132,7 +132,25 @@ def test_full_import_writes_files_that_match_pagerduty(fake: Any, run: Any,
     assert "notification rules dave@example.com: no high-urgency rule in PagerDuty: our " \
         "defaults apply to critical and error" in report
     assert "0 difference(s)" in (out / "VERIFY.txt").read_text()
+    assert "layer order" not in report  # listed lowest first: kept
     assert not list(tmp_path.glob(".pd.importing-*"))
+
+
+def test_layers_listed_highest_priority_first_are_put_in_order(fake: Any, run: Any,
+                                                              tmp_path: Path) -> None:
+    """PagerDuty's API has listed layers in both orders over the years: the import writes
+    the order that matches PagerDuty's own final schedule, and says so."""
+    fake.reverse_layers = True
+    out = tmp_path / "pd"
+    result = run("--url", fake.url, "--out", str(out), "--verify", "8")
+    assert result.exit_code == 0, result.output
+    assert "verify: 0 difference(s)" in result.output
+    primary = yaml.safe_load((out / "schedules/billing-primary.yaml").read_text())
+    assert [x["name"] for x in primary["layers"]] == ["Weekly", "Weekend days", "April cover"]
+    report = (out / "REPORT.txt").read_text()
+    assert "layer order Billing Primary: PagerDuty listed the layers highest priority " \
+        "first" in report
+    assert "layer order Ops London" in report and "layer order Secondary" not in report
 
 
 def test_the_comparison_finds_a_wrong_import(fake: Any, run: Any, tmp_path: Path) -> None:
