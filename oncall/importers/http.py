@@ -61,7 +61,10 @@ class ApiClient:
                     body = response.read()
             except urllib.error.HTTPError as exc:
                 status = exc.code
-                retry_after = exc.headers.get("Retry-After")
+                # Retry-After, or the seconds until the window resets (PagerDuty's
+                # ratelimit-reset) when only that is sent.
+                retry_after = (exc.headers.get("Retry-After")
+                               or exc.headers.get("ratelimit-reset"))
                 detail = _detail(exc) if status < 500 and status != 429 else ""
                 exc.close()
                 if status in (401, 403):

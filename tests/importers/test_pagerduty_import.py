@@ -229,14 +229,15 @@ def test_a_missing_token_variable_is_refused(fake: Any, tmp_path: Path,
 def test_rate_limits_and_server_errors_are_retried(fake: Any, run: Any,
                                                    tmp_path: Path) -> None:
     fake.fail_once = {"/users": [(429, {"Retry-After": "1"})],
+                      "/services": [(429, {"ratelimit-reset": "1"})],
                       "/escalation_policies": [(500, {})],
                       "/schedules/PSCHED2": [(503, {})]}
     began = time.monotonic()
     result = run("--url", fake.url, "--out", str(tmp_path / "pd"), "--verify", "2")
     assert result.exit_code == 0, result.output
-    assert time.monotonic() - began >= 1.0  # Retry-After was honoured
+    assert time.monotonic() - began >= 2.0  # Retry-After and ratelimit-reset were honoured
     statuses = [status for _, status in fake.log]
-    assert statuses.count(429) == 1 and statuses.count(500) == 1 and statuses.count(503) == 1
+    assert statuses.count(429) == 2 and statuses.count(500) == 1 and statuses.count(503) == 1
     assert (tmp_path / "pd/rules/pagerduty.yaml").exists()
 
 
