@@ -19,6 +19,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Approximations and omissions printed (all of them are in REPORT.txt).
+SHOWN = 30
 # How far ahead overrides are read (at least the verified window).
 OVERRIDE_DAYS = 180
 
@@ -105,8 +107,11 @@ def pagerduty(url: str, token_env: str, out: Path, schedules: tuple[str, ...],
         raise click.ClickException(str(exc)) from None
     report = result.report
     click.echo(f"imported into {out}: {report.summary()} (details: {out / 'REPORT.txt'})")
-    for e in report.of("approximated") + report.of("not mapped"):
+    notable = report.of("approximated") + report.of("not mapped")
+    for e in notable[:SHOWN]:
         click.echo(f"  {e.status}: {e.kind} {e.name}: {e.detail}")
+    if len(notable) > SHOWN:
+        click.echo(f"  ... and {len(notable) - SHOWN} more in {out / 'REPORT.txt'}")
     if weeks:
         for line in differences:
             click.echo(line)
