@@ -296,3 +296,41 @@ def test_the_spec_validator_catches_a_wrong_answer() -> None:
         {"rotation_turn_length_seconds": "a day"}]}}
     assert v.errors("/schedules/{id}", 200, bad_layer)
     assert v.errors("/users", 200, {"users": [{"type": "user", "name": "x"}]})  # no email
+
+
+def test_differences_are_printed_who_and_when_and_exit_1(fake: Any, run: Any,
+                                                          tmp_path: Path) -> None:
+    """A future layer starting mid-turn cannot be said exactly: the report says so, and
+    --verify prints the difference (who, when), writes the files and exits 1."""
+    primary = fake.data["schedules"][0]
+    primary["schedule_layers"].append(
+        {**primary["schedule_layers"][0], "id": "PL9", "name": "Mid-turn",
+         "users": [{"user": {**primary["schedule_layers"][0]["users"][0]["user"],
+                             "id": "PERIN05"}}],
+         "start": "2027-03-10T15:00:00-05:00"})
+    out = tmp_path / "pd"
+    result = run("--url", fake.url, "--out", str(out), "--verify", "8")
+    assert result.exit_code == 1
+    assert "approximated: layer Billing Primary / Mid-turn: starts at 2027-03-10 20:00 UTC, " \
+        "in the middle of a turn" in result.output
+    # Erin's missing first part, where the weekly layer, the weekend layer and Erin's own
+    # override (Sat 22:00 to Sun 10:00) would have had someone else.
+    assert ("billing-primary: Wed 2027-03-10 15:00 EST -> Sat 2027-03-13 09:00 EST (3960 min): "
+            "source has erin@example.com, ours has alice@example.com") in result.output
+    assert ("billing-primary: Sat 2027-03-13 09:00 EST -> Sat 2027-03-13 21:00 EST (720 min): "
+            "source has erin@example.com, ours has dave@example.com") in result.output
+    assert ("billing-primary: Sun 2027-03-14 21:00 EDT -> Mon 2027-03-15 09:00 EDT (720 min): "
+            "source has erin@example.com, ours has alice@example.com") in result.output
+    assert "verify: 4 difference(s) over 8 week(s) in 3 schedule(s)" in result.output
+    assert "billing-primary: 4 difference(s)" in (out / "VERIFY.txt").read_text()
+
+
+def test_a_403_is_one_line(fake: Any, run: Any, tmp_path: Path) -> None:
+    fake.fail_once = {"/schedules": [(403, {})]}
+    result = run("--url", fake.url, "--out", str(tmp_path / "pd"))
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "Error: PagerDuty refused the token (403 forbidden) for GET /schedules: check the "
+        f"token in the environment variable and its read access (nothing was written to "
+        f"{tmp_path / 'pd'})")
+    assert list(tmp_path.iterdir()) == []
