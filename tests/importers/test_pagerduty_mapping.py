@@ -67,7 +67,7 @@ def _iso(at: datetime) -> str:
 @st.composite
 def layers(draw: Any, tz: str, index: int) -> dict[str, Any]:
     days = draw(st.sampled_from([0, 1, 2, 3, 7, 14]))
-    length = days * 86400 if days else draw(st.sampled_from([4, 6, 8, 12, 36])) * 3600
+    length = days * 86400 if days else draw(st.sampled_from([2, 4, 6, 8, 12, 36])) * 3600
     vday = date(2027, 1, 1) + timedelta(days=draw(st.integers(0, 55)))
     virtual = _local(vday, draw(st.integers(0, 95)) * 15, tz)
     turn = timedelta(seconds=length)
@@ -108,7 +108,7 @@ def layers(draw: Any, tz: str, index: int) -> dict[str, Any]:
 
 @st.composite
 def schedules(draw: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    tz = draw(st.sampled_from(["America/New_York", "Europe/London"]))
+    tz = draw(st.sampled_from(["America/New_York", "Europe/London", "Australia/Lord_Howe"]))
     count = draw(st.integers(1, 3))
     sched = schedule("PS1", "Random", tz, [draw(layers(tz, i)) for i in range(count)])
     overrides = []
