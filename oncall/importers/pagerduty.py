@@ -483,6 +483,11 @@ def _layer(raw: dict[str, Any], zone: ZoneInfo, emails: dict[str, str], now: dat
         what = f"every {hours} hour(s) (elapsed)"
     out["start"] = alocal.date().isoformat()
     notes = [what]
+    if end is not None and end <= anchor:
+        report.not_mapped("layer", label, f"ends at {end.astimezone(zone):%Y-%m-%d %H:%M %Z}, "
+                          "before its first handoff from now on: our layers begin at a "
+                          "handoff")
+        return None
     if end is not None:
         elocal = end.astimezone(zone)
         midnight = datetime.combine(elocal.date(), time(0), tzinfo=zone)
@@ -495,7 +500,10 @@ def _layer(raw: dict[str, Any], zone: ZoneInfo, emails: dict[str, str], now: dat
                                 f"{end_day} 00:00 (the last "
                                 f"{_span(_local(end_day, time(0), zone) - end)} more)")
         if end_day <= alocal.date():
-            end_day = alocal.date() + timedelta(days=1)
+            report.not_mapped("layer", label, f"ends at {elocal:%Y-%m-%d %H:%M %Z}, before "
+                              "its first whole turn: our layers begin at a handoff and end "
+                              "at local midnight")
+            return None
         out["end"] = end_day.isoformat()
         notes.append(f"until {end_day}")
     out["members"] = [str(members[(k + i) % n]) for i in range(n)]

@@ -189,3 +189,15 @@ def test_what_cannot_be_expressed_is_not_mapped_and_says_why(tmp_path: Path) -> 
     assert "imported as 20" in approximated[("policy", "Loops")]
     assert "round-robin" in approximated[("rule", "Loops rule 1")]
     assert "repeat: 20" in result.files["rules/pagerduty.yaml"]
+
+
+def test_a_layer_without_a_whole_turn_before_its_end_is_not_mapped(tmp_path: Path) -> None:
+    sched = schedule("PS1", "Short", "America/New_York", [
+        layer("PL1", "Base", ["PU0"], 86400, "2027-01-04T09:00:00-05:00",
+              "2027-01-04T09:00:00-05:00"),
+        layer("PL2", "Brief", ["PU1"], 86400, "2027-01-04T09:00:00-05:00",
+              "2027-04-05T03:00:00-04:00", end="2027-04-05T06:00:00-04:00")])
+    result = _import(tmp_path, [sched])
+    not_mapped = {(e.kind, e.name): e.detail for e in result.report.of("not mapped")}
+    assert "before its first handoff from now on" in not_mapped[("layer", "Short / Brief")]
+    assert "Brief" not in result.files["schedules/short.yaml"]
