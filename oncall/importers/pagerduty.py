@@ -83,9 +83,12 @@ def fetch(client: ApiClient, now: datetime, horizon: timedelta,
         listed = [s for s in listed if s.get("name") in schedule_names]
     since, until = _iso(now), _iso(now + horizon)
     for s in listed:
-        # With its final schedule for the next weeks, to check the order of its layers.
+        # In its own zone: PagerDuty gives restrictions' times of day in the zone asked for
+        # (in UTC, a 09:00 New York restriction would read 14:00 all year round). With its
+        # final schedule for the next weeks, to check the order of its layers.
         full = client.get(f"/schedules/{s['id']}", {
-            "time_zone": "UTC", "since": since, "until": _iso(now + ORDER_CHECK)})["schedule"]
+            "time_zone": s.get("time_zone") or "UTC", "since": since,
+            "until": _iso(now + ORDER_CHECK)})["schedule"]
         acc.schedules.append(full)
         acc.overrides[s["id"]] = client.get(f"/schedules/{s['id']}/overrides",
                                             {"since": since, "until": until}).get(

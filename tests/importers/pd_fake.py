@@ -169,6 +169,26 @@ def final_schedule(schedule: Json, overrides: list[Json], since: datetime, until
     return out
 
 
+def restrictions_in(layer: Json, own: str, zone: str) -> Json:
+    """``layer`` with its restrictions' days and times of day given in ``zone`` instead of
+    the schedule's zone ``own`` (converted at the layer's start), as PagerDuty answers a
+    request with another ``time_zone``."""
+    at = _at(layer["start"])
+    shift = (at.astimezone(ZoneInfo(zone)).utcoffset()
+             - at.astimezone(ZoneInfo(own)).utcoffset())  # type: ignore[operator]
+    out = []
+    for r in layer.get("restrictions") or []:
+        h, m, s = (int(x) for x in r["start_time_of_day"].split(":"))
+        day = (r.get("start_day_of_week", 1) - 1) * 86400
+        t = (day + h * 3600 + m * 60 + s + int(shift.total_seconds())) % (7 * 86400)
+        moved = {**r, "start_time_of_day":
+                 f"{t % 86400 // 3600:02d}:{t % 3600 // 60:02d}:{t % 60:02d}"}
+        if r["type"] == "weekly_restriction":
+            moved["start_day_of_week"] = t // 86400 + 1
+        out.append(moved)
+    return {**layer, "restrictions": out}
+
+
 # -- the server ---------------------------------------------------------------------------
 
 def _iso(at: datetime) -> str:
@@ -238,8 +258,12 @@ class FakePagerDuty:
                 return template, 200, {"overrides": [
                     o for o in overrides if _at(o["start"]) < until and _at(o["end"]) > since]}
             body = dict(sched)
+            zone = q.get("time_zone", [sched["time_zone"]])[0]
+            if zone != sched["time_zone"]:  # restrictions "respect the time_zone parameter"
+                body["schedule_layers"] = [restrictions_in(x, sched["time_zone"], zone)
+                                           for x in sched["schedule_layers"]]
             if self.reverse_layers:  # as PagerDuty's API long did: highest priority first
-                body["schedule_layers"] = sched["schedule_layers"][::-1]
+                body["schedule_layers"] = body["schedule_layers"][::-1]
             if "since" in q and "until" in q:
                 since, until = _at(q["since"][0]), _at(q["until"][0])
                 entries = final_schedule(sched, overrides, since, until)

@@ -334,3 +334,19 @@ def test_a_403_is_one_line(fake: Any, run: Any, tmp_path: Path) -> None:
         f"token in the environment variable and its read access (nothing was written to "
         f"{tmp_path / 'pd'})")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_fake_gives_restrictions_in_the_zone_asked_for(fake: Any) -> None:
+    """Why the importer reads each schedule in its own zone: in UTC, Saturday 09:00 New York
+    reads Saturday 14:00 (and a 22:00 restriction would move to the next day)."""
+    import urllib.request
+
+    def get(zone: str) -> Any:
+        request = urllib.request.Request(f"{fake.url}/schedules/PSCHED1?time_zone={zone}",
+                                         headers={"Authorization": f"Token token={TOKEN}"})
+        with urllib.request.urlopen(request) as r:
+            return json.loads(r.read())["schedule"]["schedule_layers"][1]["restrictions"][0]
+
+    assert get("America/New_York")["start_time_of_day"] == "09:00:00"
+    utc = get("UTC")
+    assert (utc["start_time_of_day"], utc["start_day_of_week"]) == ("14:00:00", 6)
