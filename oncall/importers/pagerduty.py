@@ -132,9 +132,6 @@ def map_account(acc: Account, now: datetime, *, filtered: bool = False) -> Pager
     overrides_out: list[dict[str, Any]] = []
     for s in acc.schedules:
         name = _unique(slug(s["name"]), set(schedule_ids))
-        if name != s["name"]:
-            report.mapped("schedule", s["name"], f"named {name} (our names are letters, "
-                          "digits and _.-)")
         doc = _schedule(s, name, emails, now, report)
         if doc is None:
             continue
@@ -363,7 +360,7 @@ def _schedule(s: dict[str, Any], name: str, emails: dict[str, str], now: datetim
         report.not_mapped("schedule", s["name"], "no layer left that is in force now or "
                           "later (see the layers' entries)")
         return None
-    report.mapped("schedule", s["name"], f"{len(layers)} layer(s), {tz}")
+    report.mapped("schedule", s["name"], f"schedule {name}: {len(layers)} layer(s), {tz}")
     return {"schedule": name, "timezone": tz, "layers": layers}
 
 

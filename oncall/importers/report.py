@@ -47,6 +47,14 @@ class Report:
     def text(self) -> str:
         """The report as plain text (also written as REPORT.txt beside the files)."""
         lines = [f"Import from {self.source}: {self.summary()}", ""]
+        kinds = sorted({e.kind for e in self.entries})
+        width = max((len(k) for k in kinds), default=0)
+        lines.append(f"{'':{width}}  mapped  approximated  not mapped")
+        for kind in kinds:
+            c = Counter(e.status for e in self.entries if e.kind == kind)
+            lines.append(f"{kind:{width}}  {c[MAPPED]:>6}  {c[APPROXIMATED]:>12}  "
+                         f"{c[NOT_MAPPED]:>10}")
+        lines.append("")
         for status in (APPROXIMATED, NOT_MAPPED, MAPPED):
             entries = self.of(status)
             if not entries:

@@ -122,6 +122,12 @@ def test_full_import_writes_files_that_match_pagerduty(fake: Any, run: Any,
                           "--note 'imported from PagerDuty (POV4)'")
 
     report = (out / "REPORT.txt").read_text()
+    counts = {line.split()[0]: line.split()[1:] for line in report.splitlines()[3:13]}
+    assert counts["layer"] == ["6", "0", "1"]  # 3 + 2 + 1 mapped, "Old nights" not
+    assert counts["schedule"] == ["3", "0", "0"] and counts["user"] == ["5", "0", "0"]
+    assert counts["contact"] == ["0", "0", "2"] and counts["override"] == ["3", "0", "0"]
+    assert "schedule Billing Primary: schedule billing-primary: 3 layer(s), " \
+        "America/New_York" in report
     assert "layer Billing Primary / Old nights: ended 2027-01-31" in report
     assert "contact carol@example.com: no phone" in report
     assert "integrations Billing API: 1 integration(s) (Datadog)" in report
