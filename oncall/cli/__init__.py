@@ -25,6 +25,7 @@ COMMANDS = {
                      "shifts", "override"), "remote"),
     **dict.fromkeys(("migrate", "web", "worker", "beat", "up"), "run"),
     "simulate": "simulate",
+    "import": "importers",
 }
 
 

@@ -1,0 +1,615 @@
+"""PagerDuty (REST API v2) -> config-as-code.
+
+What maps to what (docs/migrating.md has the table for operators):
+
+- users -> ``users:`` (email, name, time zone, role, the first phone or SMS contact method);
+- schedules -> one ``schedules/<name>.yaml`` each; every layer becomes a layer in the same
+  order (later layers win in both), its turn length a rotation (whole days: ``daily``,
+  ``weekly``, ``{days: N}``, ``{weeks: N}``, kept at the local handoff time across DST; whole
+  hours: ``{hours: N}``, real elapsed hours), its ``rotation_virtual_start`` the handoff
+  and the member order, its start, end and restrictions;
+- overrides (now on) -> ``overrides.json``, the API requests to make them: config files do not
+  hold overrides (docs/config-as-code.md);
+- escalation policies -> ``policies:`` (rules -> levels, delays, user and schedule targets,
+  ``num_loops`` -> ``repeat``); services -> ``services:`` with their policy.
+
+Anything that cannot be said exactly goes into the report, never silently.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from oncall.importers.http import ApiClient, SourceError
+from oncall.importers.report import Report
+from oncall.rotations.spec import WEEKDAYS
+
+__all__ = ["PagerDutyImport", "fetch", "map_account", "pd_client"]
+
+DAY = 86400
+ROLES = {"owner": "admin", "admin": "admin", "user": "responder", "limited_user": "responder",
+         "observer": "viewer", "read_only_user": "viewer", "read_only_limited_user": "viewer",
+         "restricted_access": "viewer"}
+ORDER_CHECK = timedelta(weeks=4)  # how far PagerDuty's final schedule decides layer order
+MAX_REPEAT = 20  # the config schema's limit for ``repeat``
+_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def pd_client(url: str, token: str, **kw: Any) -> ApiClient:
+    return ApiClient(url, {"Authorization": f"Token token={token}",
+                           "Accept": "application/vnd.pagerduty+json;version=2"},
+                     name="PagerDuty", **kw)
+
+
+@dataclass
+class Account:
+    """What was read from PagerDuty."""
+
+    users: list[dict[str, Any]] = field(default_factory=list)
+    contacts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    notification_rules: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    schedules: list[dict[str, Any]] = field(default_factory=list)
+    overrides: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    policies: list[dict[str, Any]] = field(default_factory=list)
+    services: list[dict[str, Any]] = field(default_factory=list)
+
+
+def fetch(client: ApiClient, now: datetime, horizon: timedelta,
+          schedule_names: tuple[str, ...] = ()) -> Account:
+    """Read the account (GET only). With ``schedule_names``, only those schedules (an unknown
+    name is an error: a typo must not give a silently smaller import)."""
+    acc = Account()
+    acc.users = list(client.paginate("/users", "users"))
+    for u in acc.users:
+        acc.contacts[u["id"]] = client.get(f"/users/{u['id']}/contact_methods").get(
+            "contact_methods", [])
+        acc.notification_rules[u["id"]] = client.get(
+            f"/users/{u['id']}/notification_rules").get("notification_rules", [])
+    listed = list(client.paginate("/schedules", "schedules"))
+    if schedule_names:
+        known = {s.get("name") for s in listed}
+        missing = [n for n in schedule_names if n not in known]
+        if missing:
+            raise SourceError(f"PagerDuty has no schedule named {', '.join(map(repr, missing))}"
+                              f" (there are: {', '.join(sorted(map(str, known))) or 'none'})")
+        listed = [s for s in listed if s.get("name") in schedule_names]
+    since, until = _iso(now), _iso(now + horizon)
+    for s in listed:
+        # In its own zone: PagerDuty gives restrictions' times of day in the zone asked for
+        # (in UTC, a 09:00 New York restriction would read 14:00 all year round). With its
+        # final schedule for the next weeks, to check the order of its layers.
+        full = client.get(f"/schedules/{s['id']}", {
+            "time_zone": s.get("time_zone") or "UTC", "since": since,
+            "until": _iso(now + ORDER_CHECK)})["schedule"]
+        acc.schedules.append(full)
+        acc.overrides[s["id"]] = client.get(f"/schedules/{s['id']}/overrides",
+                                            {"since": since, "until": until}).get(
+                                                "overrides", [])
+    acc.policies = list(client.paginate("/escalation_policies", "escalation_policies"))
+    acc.services = list(client.paginate("/services", "services"))
+    return acc
+
+
+@dataclass
+class PagerDutyImport:
+    """The files to write (relative path -> text), the report, and what ``--verify``
+    needs: each imported schedule's PagerDuty id and our name, and user ids -> emails."""
+
+    files: dict[str, str]
+    report: Report
+    schedule_ids: dict[str, str]  # our schedule name -> PagerDuty id
+    emails: dict[str, str]  # PagerDuty user id -> email
+    timezones: dict[str, str]  # our schedule name -> zone
+
+
+def slug(name: str) -> str:
+    """A PagerDuty name as one of ours (letters, digits, ``_.-``)."""
+    out = _NAME.sub("-", name.strip().lower()).strip("-._")
+    return out[:200] or "unnamed"
+
+
+def map_account(acc: Account, now: datetime, *, filtered: bool = False) -> PagerDutyImport:
+    report = Report("PagerDuty")
+    emails: dict[str, str] = {}
+    users_out: list[dict[str, Any]] = []
+    for u in acc.users:
+        users_out.append(_user(u, acc.contacts.get(u["id"], []),
+                               acc.notification_rules.get(u["id"]), report))
+        emails[u["id"]] = u["email"]
+
+    files: dict[str, str] = {}
+    schedule_ids: dict[str, str] = {}
+    names: dict[str, str] = {}  # PagerDuty schedule id -> our name
+    timezones: dict[str, str] = {}
+    overrides_out: list[dict[str, Any]] = []
+    for s in acc.schedules:
+        name = _unique(slug(s["name"]), set(schedule_ids))
+        doc = _schedule(s, name, emails, now, report)
+        if doc is None:
+            continue
+        names[s["id"]] = name
+        schedule_ids[name] = s["id"]
+        timezones[name] = doc["timezone"]
+        mine: list[dict[str, Any]] = []
+        for o in acc.overrides.get(s["id"], []):
+            _override(o, s, name, emails, now, mine, report)
+        overrides_out += mine
+        _check_layer_order(s, doc, mine, emails, now, report)
+        files[f"schedules/{name}.yaml"] = _yaml(doc, f"PagerDuty schedule {s['name']!r} "
+                                                f"({s['id']})")
+
+    policies_out: list[dict[str, Any]] = []
+    policy_names: dict[str, str] = {}
+    for p in acc.policies:
+        mapped = _policy(p, names, emails, set(policy_names.values()), report, filtered)
+        if mapped is not None:
+            policy_names[p["id"]] = mapped["policy"]
+            policies_out.append(mapped)
+
+    services_out: list[dict[str, Any]] = []
+    used: set[str] = set()
+    for svc in acc.services:
+        label = svc.get("name") or svc["id"]
+        policy_ref = (svc.get("escalation_policy") or {}).get("id")
+        if policy_ref not in policy_names:
+            report.not_mapped("service", label, "its escalation policy was not imported "
+                              "(see that policy's entry)")
+            continue
+        sname = _unique(slug(label), used)
+        used.add(sname)
+        out: dict[str, Any] = {"service": sname}
+        if svc.get("description"):
+            out["description"] = str(svc["description"])
+        out["policy"] = policy_names[policy_ref]
+        services_out.append(out)
+        integrations = svc.get("integrations") or []
+        report.mapped("service", label, f"service {sname}, policy {out['policy']}")
+        if integrations:
+            kinds = ", ".join(sorted({str(i.get("summary") or i.get("type")) for i in
+                                      integrations}))
+            report.not_mapped("integrations", label, f"{len(integrations)} integration(s) "
+                              f"({kinds}): create ours with `oncall integration add "
+                              f"{sname} --kind ...` (each gets a new URL and key; a sender "
+                              "of PagerDuty's Events API v2 changes its URL to our "
+                              "/v2/enqueue and its routing key to the new key)")
+        if svc.get("status") == "disabled":
+            report.approximated("service", label, "disabled in PagerDuty; imported enabled")
+
+    main: dict[str, Any] = {"users": users_out}
+    if policies_out:
+        main["policies"] = policies_out
+    if services_out:
+        main["services"] = services_out
+    files["rules/pagerduty.yaml"] = _yaml(main, "Users, escalation policies and services "
+                                          "imported from PagerDuty")
+    files["overrides.json"] = json.dumps(overrides_out, indent=2) + "\n"
+    files["overrides.sh"] = _overrides_script(overrides_out)
+    files["REPORT.txt"] = report.text()
+    return PagerDutyImport(files, report, schedule_ids, emails, timezones)
+
+
+def _overrides_script(overrides: list[dict[str, Any]]) -> str:
+    """The overrides as `oncall override` commands, to run once after `oncall apply` (as a
+    manager, after `oncall login`): config files do not hold overrides."""
+    lines = ["#!/bin/sh", "# PagerDuty's overrides from now on, imported by `oncall import "
+             "pagerduty`.", "# Run once, after `oncall apply` and `oncall login` (as a "
+             "manager).", "set -e"]
+    for o in overrides:
+        lines.append(" ".join(shlex.quote(x) for x in (
+            "oncall", "override", o["schedule"], "--user", o["user"], "--from", o["start"],
+            "--until", o["end"], "--note", o["note"])))
+    return "\n".join(lines) + "\n"
+
+
+def _yaml(doc: dict[str, Any], title: str) -> str:
+    return (f"# {title}. Written by `oncall import pagerduty`: review it, then\n"
+            f"# `oncall apply --dry-run` and `oncall apply`. See REPORT.txt.\n"
+            + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100))
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    out, n = name, 2
+    while out in taken:
+        out = f"{name}-{n}"
+        n += 1
+    return out
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: str) -> datetime:
+    at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if at.tzinfo is None:
+        raise SourceError(f"PagerDuty sent a time without an offset: {value!r}")
+    return at.astimezone(UTC)
+
+
+def _zone(name: str | None, what: str, report: Report) -> str:
+    try:
+        ZoneInfo(str(name))
+        return str(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        report.approximated(what.split(" ", 1)[0], what.split(" ", 1)[1],
+                            f"time zone {name!r} is not an IANA zone name; UTC used")
+        return "UTC"
+
+
+# -- users -------------------------------------------------------------------------------
+
+def _user(u: dict[str, Any], contacts: list[dict[str, Any]],
+          rules: list[dict[str, Any]] | None, report: Report) -> dict[str, Any]:
+    label = u["email"]
+    out: dict[str, Any] = {"user": u["email"], "name": u.get("name") or u["email"]}
+    phones = [c for c in contacts if c.get("type") in ("phone_contact_method",
+                                                        "sms_contact_method")]
+    notes: list[str] = []
+    if phones:
+        c = phones[0]
+        number = "+" + str(c.get("country_code", "")) + re.sub(r"\D", "", c.get("address", ""))
+        if re.fullmatch(r"\+[1-9][0-9]{6,14}", number):
+            out["phone"] = number
+            notes.append(f"phone {number} ({c.get('label') or c['type']})")
+            others = {("+" + str(x.get("country_code", "")) + re.sub(r"\D", "", x["address"]))
+                      for x in phones[1:]} - {number}
+            if others:
+                report.not_mapped("contact", label, f"other phone numbers {sorted(others)}: "
+                                  "we keep one phone per user")
+        else:
+            report.not_mapped("contact", label, f"phone {c.get('address')!r} is not a valid "
+                              "E.164 number")
+    else:
+        report.not_mapped("contact", label, "no phone or SMS contact method: SMS and voice "
+                          "pages cannot reach this user until a phone is added")
+    for c in contacts:
+        if c.get("type") in ("push_notification_contact_method", "whatsapp_contact_method"):
+            report.not_mapped("contact", label, f"{c['type'].replace('_contact_method', '')} "
+                              f"contact {c.get('label')!r}: no such channel here")
+    out["timezone"] = _zone(u.get("time_zone") or "UTC", f"user {label}", report)
+    role = ROLES.get(u.get("role", "user"), "responder")
+    out["role"] = role
+    notes.append(f"role {u.get('role', 'user')} -> {role}")
+    report.mapped("user", label, ", ".join(notes))
+    if rules is None:
+        report.not_mapped("notification rules", label, "not read: our defaults apply")
+    else:
+        mapped = _notification_rules(rules, label, out.get("phone"), phones, report)
+        if mapped:
+            out["notification_rules"] = mapped
+    return out
+
+
+# PagerDuty's two urgencies -> our severities.
+URGENCIES = {"high": ("critical", "error"), "low": ("warning", "info")}
+CHANNELS = {"phone_contact_method": "voice", "sms_contact_method": "sms",
+            "email_contact_method": "email"}
+
+
+def _notification_rules(rules: list[dict[str, Any]], label: str, phone: str | None,
+                        phones: list[dict[str, Any]], report: Report
+                        ) -> dict[str, list[dict[str, Any]]]:
+    """High-urgency rules -> critical and error, low-urgency -> warning and info: each
+    contact method's channel (phone: a voice call, SMS, email) after its delay."""
+    kept_phone = phones[0]["id"] if phones and phone else None
+    out: dict[str, list[dict[str, Any]]] = {}
+    for urgency, severities in URGENCIES.items():
+        steps: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for r in sorted((r for r in rules if r.get("urgency") == urgency),
+                        key=lambda r: int(r.get("start_delay_in_minutes") or 0)):
+            cm = r.get("contact_method") or {}
+            kind = str(cm.get("type", "")).removesuffix("_reference")
+            delay = int(r.get("start_delay_in_minutes") or 0)
+            what = f"{urgency} urgency, {kind.replace('_contact_method', '')} after {delay} min"
+            channel = CHANNELS.get(kind)
+            if channel is None:
+                report.not_mapped("notification rule", label, f"{what}: no such channel here")
+                continue
+            if channel in seen:
+                report.approximated("notification rule", label, f"{what}: a second {channel} "
+                                    "step; ours pages each channel once per severity, the "
+                                    "earlier step is kept")
+                continue
+            if channel in ("sms", "voice") and kept_phone and cm.get("id") != kept_phone:
+                report.approximated("notification rule", label, f"{what}: sent to the "
+                                    f"user's one phone {phone}")
+            seen.add(channel)
+            step: dict[str, Any] = {"channel": channel}
+            if delay:
+                step["after"] = f"{delay}m"
+            steps.append(step)
+        if steps:
+            for severity in severities:
+                out[severity] = [dict(x) for x in steps]
+            report.mapped("notification rules", label,
+                          f"{urgency} urgency -> {' and '.join(severities)}: "
+                          + ", ".join(x["channel"] + (f" after {x['after']}" if "after" in x
+                                                      else "") for x in steps))
+        else:
+            report.approximated("notification rules", label,
+                                f"no {urgency}-urgency rule in PagerDuty: our defaults apply "
+                                f"to {' and '.join(severities)}")
+    return out
+
+
+# -- schedules ---------------------------------------------------------------------------
+
+def _schedule(s: dict[str, Any], name: str, emails: dict[str, str], now: datetime,
+              report: Report) -> dict[str, Any] | None:
+    tz = _zone(s.get("time_zone"), f"schedule {s['name']}", report)
+    zone = ZoneInfo(tz)
+    layers: list[dict[str, Any]] = []
+    taken: set[str] = set()
+    for raw in s.get("schedule_layers") or []:
+        label = f"{s['name']} / {raw.get('name') or raw.get('id')}"
+        layer = _layer(raw, zone, emails, now, label, report)
+        if layer is not None:
+            layer["name"] = _unique(str(raw.get("name") or "layer"), taken)
+            taken.add(layer["name"])
+            layers.append(layer)
+    if not layers:
+        report.not_mapped("schedule", s["name"], "no layer left that is in force now or "
+                          "later (see the layers' entries)")
+        return None
+    report.mapped("schedule", s["name"], f"schedule {name}: {len(layers)} layer(s), {tz}")
+    return {"schedule": name, "timezone": tz, "layers": layers}
+
+
+def _final(s: dict[str, Any], emails: dict[str, str]
+           ) -> list[tuple[datetime, datetime, str | None]] | None:
+    final = s.get("final_schedule") or {}
+    if "rendered_schedule_entries" not in final:
+        return None
+    return [(parse_time(e["start"]), parse_time(e["end"]),
+             emails.get(str((e.get("user") or {}).get("id")))) for e in
+            final["rendered_schedule_entries"]]
+
+
+def _check_layer_order(s: dict[str, Any], doc: dict[str, Any],
+                       overrides: list[dict[str, Any]], emails: dict[str, str],
+                       now: datetime, report: Report) -> None:
+    """PagerDuty's API has listed a schedule's layers in either order over the years
+    (highest priority first, the reverse of what it accepts when creating one). Where the
+    listed order (a later layer wins) disagrees with PagerDuty's own final schedule for the
+    next weeks and the reverse order agrees with it exactly, the layers are written in the
+    reverse order, and the report says so."""
+    theirs = _final(s, emails)
+    if theirs is None or len(doc["layers"]) < 2:
+        return
+    from oncall.importers.files import spec_from_doc
+    from oncall.importers.verify import compare
+    from oncall.rotations import final_shifts
+
+    start, end = now, now + ORDER_CHECK
+
+    def differences(layers: list[dict[str, Any]]) -> int:
+        spec = spec_from_doc({**doc, "layers": layers}, overrides)
+        ours = [(x.start, x.end, x.user) for x in final_shifts(spec, start, end)]
+        return len(compare(doc["schedule"], theirs, ours, start, end))
+
+    if differences(doc["layers"]) and not differences(doc["layers"][::-1]):
+        doc["layers"].reverse()
+        report.mapped("layer order", s["name"], "PagerDuty listed the layers highest "
+                      "priority first; written lowest first (a later layer wins), the order "
+                      "that matches its final schedule")
+
+
+def _local(d: date, t: time, zone: ZoneInfo) -> datetime:
+    """A local wall-clock time as a UTC instant, resolved as our rotations resolve it
+    (fold 0: a skipped time lands after the gap, a repeated one at its first occurrence)."""
+    return datetime.combine(d, t, tzinfo=zone).astimezone(UTC)
+
+
+def _layer(raw: dict[str, Any], zone: ZoneInfo, emails: dict[str, str], now: datetime,
+           label: str, report: Report) -> dict[str, Any] | None:
+    members = [emails.get(x["user"]["id"]) for x in raw.get("users") or []]
+    if not members or any(m is None for m in members):
+        report.not_mapped("layer", label, "no users, or a user that is not in the account")
+        return None
+    start = parse_time(raw["start"])
+    end = parse_time(raw["end"]) if raw.get("end") else None
+    if end is not None and end <= now:
+        report.not_mapped("layer", label, f"ended {end:%Y-%m-%d %H:%M} UTC, before the "
+                          "import: past shifts are not imported")
+        return None
+    length = int(raw["rotation_turn_length_seconds"])
+    virtual = parse_time(raw["rotation_virtual_start"])
+    if length <= 0 or length % 3600:
+        report.not_mapped("layer", label, f"turns of {length} s: our rotations are whole "
+                          "hours or whole days; recreate it with the nearest length by hand")
+        return None
+    if virtual.second or virtual.microsecond:
+        report.not_mapped("layer", label, "its handoff is not on a whole minute")
+        return None
+    days = length // DAY if length % DAY == 0 else 0
+    hours = length // 3600
+    vlocal = virtual.astimezone(zone)
+
+    def turn(k: int) -> datetime:
+        if days:
+            return _local(vlocal.date() + timedelta(days=k * days), vlocal.time(), zone)
+        return virtual + timedelta(hours=k * hours)
+
+    # Our layer starts at its first handoff on or after its start date. A layer already in
+    # force starts at the handoff before its PagerDuty start (earlier turns are past); a
+    # future one at the first handoff on or after its start.
+    guess = int((start - virtual).total_seconds() // length)
+    k = guess - 2
+    while turn(k + 1) <= start:
+        k += 1
+    while turn(k) > start:
+        k -= 1
+    if start > now and turn(k) < start:
+        lost = (start, turn(k + 1))
+        k += 1
+        report.approximated("layer", label, f"starts at {lost[0]:%Y-%m-%d %H:%M} UTC, in "
+                            f"the middle of a turn: the turn's first part until the handoff "
+                            f"at {lost[1]:%Y-%m-%d %H:%M} UTC ({members[(k - 1) % len(members)]}) "
+                            "is not imported (our layers begin at a handoff)")
+    anchor = turn(k)
+    alocal = anchor.astimezone(zone)
+    if not days and _local(alocal.date(), alocal.time(), zone) != anchor:
+        # An hourly handoff at the second 01:30 of a fall-back night: start a turn later.
+        if turn(k + 1) > now:
+            report.approximated("layer", label, f"its turn from {anchor:%Y-%m-%d %H:%M} UTC "
+                                "(a repeated local hour) is not imported: our hourly "
+                                "rotations start at the first occurrence of a local time")
+        k += 1
+        anchor = turn(k)
+        alocal = anchor.astimezone(zone)
+    n = len(members)
+    out: dict[str, Any] = {"name": ""}
+    hhmm = alocal.strftime("%H:%M")
+    if days and days % 7 == 0:
+        out["rotation"] = "weekly" if days == 7 else {"weeks": days // 7}
+        out["handoff"] = f"{WEEKDAYS[alocal.weekday()]} {hhmm}"
+        what = f"every {days // 7} week(s), {out['handoff']}"
+    elif days:
+        out["rotation"] = "daily" if days == 1 else {"days": days}
+        out["handoff"] = hhmm
+        what = f"every {days} day(s) at {hhmm}"
+    else:
+        out["rotation"] = {"hours": hours}
+        out["handoff"] = hhmm
+        what = f"every {hours} hour(s) (elapsed)"
+    out["start"] = alocal.date().isoformat()
+    notes = [what]
+    if end is not None and end <= anchor:
+        report.not_mapped("layer", label, f"ends at {end.astimezone(zone):%Y-%m-%d %H:%M %Z}, "
+                          "before its first handoff from now on: our layers begin at a "
+                          "handoff")
+        return None
+    if end is not None:
+        elocal = end.astimezone(zone)
+        midnight = datetime.combine(elocal.date(), time(0), tzinfo=zone)
+        if elocal.replace(tzinfo=None) == midnight.replace(tzinfo=None):
+            end_day = elocal.date()
+        else:
+            end_day = elocal.date() + timedelta(days=1)
+            report.approximated("layer", label, f"ends at {elocal:%Y-%m-%d %H:%M %Z}; our "
+                                f"layers end at local midnight: imported to end at "
+                                f"{end_day} 00:00 (the last "
+                                f"{_span(_local(end_day, time(0), zone) - end)} more)")
+        if end_day <= alocal.date():
+            report.not_mapped("layer", label, f"ends at {elocal:%Y-%m-%d %H:%M %Z}, before "
+                              "its first whole turn: our layers begin at a handoff and end "
+                              "at local midnight")
+            return None
+        out["end"] = end_day.isoformat()
+        notes.append(f"until {end_day}")
+    out["members"] = [str(members[(k + i) % n]) for i in range(n)]
+    restrictions: list[dict[str, Any]] = []
+    for r in raw.get("restrictions") or []:
+        mapped = _restriction(r, label, report)
+        if mapped == "all":
+            restrictions = []
+            break
+        if isinstance(mapped, dict):
+            restrictions.append(mapped)
+    if restrictions:
+        out["restrictions"] = restrictions
+        notes.append(f"{len(restrictions)} restriction(s)")
+    report.mapped("layer", label, ", ".join(notes))
+    return out
+
+
+def _span(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def _restriction(r: dict[str, Any], label: str, report: Report
+                 ) -> dict[str, Any] | str | None:
+    """A PagerDuty restriction as ours; "all" when it covers all the time (no restriction)."""
+    h, m, sec = (int(x) for x in (str(r["start_time_of_day"]) + ":00").split(":")[:3])
+    seconds = int(r["duration_seconds"])
+    if sec or seconds % 60:
+        report.not_mapped("restriction", label, f"{r['type']} at {r['start_time_of_day']} "
+                          f"for {seconds} s is not on whole minutes; recreate it by hand")
+        return None
+    minutes = seconds // 60
+    start = f"{h:02d}:{m:02d}"
+    if r["type"] == "daily_restriction":
+        if minutes >= 1440:
+            return "all"
+        stop = h * 60 + m + minutes
+        return {"from": start, "to": f"{stop // 60 % 24:02d}:{stop % 60:02d}"}
+    if minutes >= 7 * 1440:
+        return "all"
+    day = int(r["start_day_of_week"]) - 1
+    stop = day * 1440 + h * 60 + m + minutes
+    return {"from": f"{WEEKDAYS[day]} {start}",
+            "to": f"{WEEKDAYS[stop // 1440 % 7]} {stop % 1440 // 60:02d}:{stop % 60:02d}"}
+
+
+def _override(o: dict[str, Any], s: dict[str, Any], name: str, emails: dict[str, str],
+              now: datetime, out: list[dict[str, Any]], report: Report) -> None:
+    start, end = parse_time(o["start"]), parse_time(o["end"])
+    label = f"{s['name']} {start:%Y-%m-%d %H:%M}-{end:%Y-%m-%d %H:%M} UTC"
+    user = emails.get(o["user"]["id"])
+    if end <= now:
+        return
+    if user is None:
+        report.not_mapped("override", label, "its user is not in the account")
+        return
+    out.append({"schedule": name, "user": user, "start": start.isoformat(),
+                "end": end.isoformat(), "note": f"imported from PagerDuty ({o.get('id')})"})
+    report.mapped("override", label, f"{user}: in overrides.sh and overrides.json (config "
+                  "files do not hold overrides: run overrides.sh once after `oncall apply`)")
+
+
+# -- escalation policies -----------------------------------------------------------------
+
+def _policy(p: dict[str, Any], schedules: dict[str, str], emails: dict[str, str],
+            taken: set[str], report: Report, filtered: bool) -> dict[str, Any] | None:
+    label = p.get("name") or p["id"]
+    name = _unique(slug(label), taken)
+    levels: list[dict[str, Any]] = []
+    rules = p.get("escalation_rules") or []
+    for i, rule in enumerate(rules, 1):
+        notify: list[str] = []
+        for t in rule.get("targets") or []:
+            kind = str(t.get("type", "")).removesuffix("_reference")
+            if kind == "user" and t["id"] in emails:
+                notify.append(f"user:{emails[t['id']]}")
+            elif kind in ("schedule", "schedule_v3") and t["id"] in schedules:
+                notify.append(f"schedule:{schedules[t['id']]}")
+            else:
+                why = ("not among the imported schedules (--schedule)" if filtered
+                       and kind.startswith("schedule") else "not imported")
+                report.not_mapped("target", f"{label} rule {i}",
+                                  f"{t.get('summary') or t['id']} ({kind}): {why}")
+        if not notify:
+            report.not_mapped("rule", f"{label} rule {i}", "no target left: the level is "
+                              "left out")
+            continue
+        if rule.get("escalation_rule_assignment_strategy") == "round_robin":
+            report.approximated("rule", f"{label} rule {i}", "round-robin assignment: we "
+                                "page every target of the level")
+        level: dict[str, Any] = {"notify": notify}
+        delay = int(rule.get("escalation_delay_in_minutes") or 0)
+        if delay > 0:
+            level["escalate_after"] = f"{delay}m"
+        levels.append(level)
+    if not levels:
+        report.not_mapped("policy", label, "no escalation rule with a target we imported")
+        return None
+    out: dict[str, Any] = {"policy": name}
+    loops = int(p.get("num_loops") or 0)
+    if loops:
+        out["repeat"] = min(loops, MAX_REPEAT)
+        if loops > MAX_REPEAT:
+            report.approximated("policy", label, f"repeats {loops} times; ours at most "
+                                f"{MAX_REPEAT}: imported as {MAX_REPEAT}")
+    out["levels"] = levels
+    report.mapped("policy", label, f"policy {name}: {len(levels)} level(s), repeat {loops}")
+    return out

@@ -1,0 +1,358 @@
+"""``oncall import pagerduty`` against the fake PagerDuty API (every answer validated against
+PagerDuty's published description): the files, ``oncall apply`` of them, and the proof."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from sqlalchemy import select
+
+import oncall.cli.importers as importers_cli
+from oncall.cli import cli, config  # noqa: F401 - attach the commands
+from oncall.config import Settings
+from oncall.importers.files import schedule_specs
+from oncall.importers.verify import compare
+from oncall.models import Schedule
+from oncall.rotations import ScheduleSpec, final_shifts
+from oncall.scheduling.store import spec_for
+from tests.importers.pd_fake import FakePagerDuty, SpecValidator, final_schedule
+from tests.importers.pd_fixture import NOW, account
+
+TOKEN = "pd-test-token"
+
+
+@pytest.fixture
+def fake() -> Any:
+    with FakePagerDuty(account(), token=TOKEN) as f:
+        yield f
+    assert f.invalid == [], f.invalid  # every answer the fake sent matched the spec
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    monkeypatch.setattr(importers_cli, "utcnow", lambda: NOW)
+    monkeypatch.chdir(tmp_path)
+
+    def invoke(*args: str, token: str = TOKEN) -> Any:
+        return CliRunner().invoke(cli, ["import", "pagerduty", "--token-env", "PD_TOKEN",
+                                        *args], env={"PD_TOKEN": token},
+                                  catch_exceptions=False)
+
+    return invoke
+
+
+def _expected(fake: FakePagerDuty, pd_id: str, emails: dict[str, str], start: datetime,
+              end: datetime) -> list[tuple[datetime, datetime, str | None]]:
+    sched = next(s for s in fake.data["schedules"] if s["id"] == pd_id)
+    return [(s, e, emails[u]) for s, e, u in
+            final_schedule(sched, fake.data["overrides"][pd_id], start, end)]
+
+
+EMAILS = {u["id"]: u["email"] for u in account()["users"]}
+IDS = {"billing-primary": "PSCHED1", "ops-london": "PSCHED2", "secondary": "PSCHED3"}
+
+
+def test_full_import_writes_files_that_match_pagerduty(fake: Any, run: Any,
+                                                       tmp_path: Path) -> None:
+    out = tmp_path / "pd"
+    result = run("--url", fake.url, "--out", str(out), "--verify", "8")
+    assert result.exit_code == 0, result.output
+    assert "verify: 0 difference(s) over 8 week(s) in 3 schedule(s)" in result.output
+    assert fake.validated > 20 and fake.invalid == []
+    # Pagination was used (pages of 2) and every page was read.
+    assert any("offset=2" in path for path, _ in fake.log)
+    assert any("offset=4" in path for path, _ in fake.log)
+
+    rules = yaml.safe_load((out / "rules/pagerduty.yaml").read_text())
+    users = {u["user"]: u for u in rules["users"]}
+    high = [{"channel": "voice"}, {"channel": "email", "after": "5m"}]
+    assert users["alice@example.com"] == {
+        "user": "alice@example.com", "name": "Alice Moreau", "phone": "+14155550101",
+        "timezone": "America/New_York", "role": "admin", "notification_rules": {
+            "critical": high, "error": high, "warning": [{"channel": "email"}],
+            "info": [{"channel": "email"}]}}
+    assert users["bob@example.com"]["notification_rules"]["critical"] == [{"channel": "sms"}]
+    assert users["bob@example.com"]["notification_rules"]["info"] == [
+        {"channel": "sms", "after": "3m"}]
+    assert users["carol@example.com"]["notification_rules"] == {
+        "critical": [{"channel": "email"}], "error": [{"channel": "email"}]}
+    assert "notification_rules" not in users["dave@example.com"]
+    assert users["bob@example.com"]["phone"] == "+14155550102"  # SMS contact method
+    assert users["dave@example.com"]["phone"] == "+447700900123"
+    assert "phone" not in users["carol@example.com"] and "phone" not in users["erin@example.com"]
+    assert users["erin@example.com"]["role"] == "viewer"
+    assert rules["policies"][0] == {
+        "policy": "billing-critical", "repeat": 2, "levels": [
+            {"notify": ["schedule:billing-primary"], "escalate_after": "5m"},
+            {"notify": ["schedule:secondary", "user:alice@example.com"],
+             "escalate_after": "10m"},
+            {"notify": ["user:erin@example.com"], "escalate_after": "30m"}]}
+    assert {s["service"]: s["policy"] for s in rules["services"]} == {
+        "billing-api": "billing-critical", "ops-platform": "ops", "london-web": "london-only"}
+
+    primary = yaml.safe_load((out / "schedules/billing-primary.yaml").read_text())
+    layers = {x["name"]: x for x in primary["layers"]}
+    assert list(layers) == ["Weekly", "Weekend days", "April cover"]  # PagerDuty's order
+    assert layers["Weekend days"]["restrictions"] == [
+        {"from": "Sat 09:00", "to": "Sat 21:00"}, {"from": "Sun 09:00", "to": "Sun 21:00"}]
+    # Starts next month on a handoff; 35 turns after its virtual start, so Bob goes first.
+    assert layers["April cover"] | {"restrictions": None} == {
+        "name": "April cover", "rotation": "daily", "handoff": "09:00", "start": "2027-04-05",
+        "end": "2027-04-19", "members": ["bob@example.com", "erin@example.com"],
+        "restrictions": None}
+    london = yaml.safe_load((out / "schedules/ops-london.yaml").read_text())
+    assert london["layers"][0]["rotation"] == {"hours": 12}
+    assert london["layers"][1]["rotation"] == {"weeks": 2}
+
+    overrides = json.loads((out / "overrides.json").read_text())
+    assert [(o["schedule"], o["user"]) for o in overrides] == [
+        ("billing-primary", "dave@example.com"), ("billing-primary", "erin@example.com"),
+        ("ops-london", "erin@example.com")]  # the past one is left out
+    script = (out / "overrides.sh").read_text().splitlines()
+    assert script[-1] == ("oncall override ops-london --user erin@example.com --from "
+                          "2027-03-27T20:00:00+00:00 --until 2027-03-28T09:00:00+00:00 "
+                          "--note 'imported from PagerDuty (POV4)'")
+
+    report = (out / "REPORT.txt").read_text()
+    counts = {line.split()[0]: line.split()[1:] for line in report.splitlines()[3:13]}
+    assert counts["layer"] == ["6", "0", "1"]  # 3 + 2 + 1 mapped, "Old nights" not
+    assert counts["schedule"] == ["3", "0", "0"] and counts["user"] == ["5", "0", "0"]
+    assert counts["contact"] == ["0", "0", "2"] and counts["override"] == ["3", "0", "0"]
+    assert "schedule Billing Primary: schedule billing-primary: 3 layer(s), " \
+        "America/New_York" in report
+    assert "layer Billing Primary / Old nights: ended 2027-01-31" in report
+    assert "contact carol@example.com: no phone" in report
+    assert "integrations Billing API: 1 integration(s) (Datadog)" in report
+    assert "notification rule bob@example.com: high urgency, sms after 1 min: a second sms " \
+        "step" in report
+    assert "notification rule carol@example.com: high urgency, push_notification after 0 " \
+        "min: no such channel here" in report
+    assert "notification rules dave@example.com: no high-urgency rule in PagerDuty: our " \
+        "defaults apply to critical and error" in report
+    assert "0 difference(s)" in (out / "VERIFY.txt").read_text()
+    assert "layer order" not in report  # listed lowest first: kept
+    assert not list(tmp_path.glob(".pd.importing-*"))
+
+
+def test_layers_listed_highest_priority_first_are_put_in_order(fake: Any, run: Any,
+                                                              tmp_path: Path) -> None:
+    """PagerDuty's API has listed layers in both orders over the years: the import writes
+    the order that matches PagerDuty's own final schedule, and says so."""
+    fake.reverse_layers = True
+    out = tmp_path / "pd"
+    result = run("--url", fake.url, "--out", str(out), "--verify", "8")
+    assert result.exit_code == 0, result.output
+    assert "verify: 0 difference(s)" in result.output
+    primary = yaml.safe_load((out / "schedules/billing-primary.yaml").read_text())
+    assert [x["name"] for x in primary["layers"]] == ["Weekly", "Weekend days", "April cover"]
+    report = (out / "REPORT.txt").read_text()
+    assert "layer order Billing Primary: PagerDuty listed the layers highest priority " \
+        "first" in report
+    assert "layer order Ops London" in report and "layer order Secondary" not in report
+
+
+def test_the_comparison_finds_a_wrong_import(fake: Any, run: Any, tmp_path: Path) -> None:
+    """The proof is not vacuous: the fake's final schedule has people in it, and a file
+    changed by one member or one restriction shows up as differences, who and when."""
+    out = tmp_path / "pd"
+    assert run("--url", fake.url, "--out", str(out)).exit_code == 0
+    start, end = NOW, NOW + timedelta(weeks=8)
+    specs = schedule_specs(out)
+    for name, pd_id in IDS.items():
+        expected = _expected(fake, pd_id, EMAILS, start, end)
+        assert len({u for _, _, u in expected}) >= 2
+        ours = [(x.start, x.end, x.user) for x in final_shifts(specs[name], start, end)]
+        assert compare(name, expected, ours, start, end) == []
+    primary = specs["billing-primary"]
+    weekly = primary.layers[0]
+    swapped = replace(weekly, members=(weekly.members[1], weekly.members[0], weekly.members[2]))
+    wrong = replace(primary, layers=(swapped, *primary.layers[1:]))
+    ours = [(x.start, x.end, x.user) for x in final_shifts(wrong, start, end)]
+    diffs = compare("billing-primary", _expected(fake, "PSCHED1", EMAILS, start, end), ours,
+                    start, end)
+    assert diffs and {d.source for d in diffs} >= {"alice@example.com", "bob@example.com"}
+    assert all(d.end > d.start for d in diffs)
+
+
+def test_applied_files_give_the_same_schedule(fake: Any, run: Any, tmp_path: Path,
+                                              settings: Settings, factory: Any,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """`oncall apply` accepts the files on a fresh database, and the schedules it stores
+    put the same people on call as PagerDuty (overrides aside: they are made through the
+    API), across both DST changes."""
+    out = tmp_path / "pd"
+    assert run("--url", fake.url, "--out", str(out)).exit_code == 0
+    monkeypatch.setenv("ONCALL_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("ONCALL_BROKER_URL", settings.broker_url)
+    monkeypatch.setenv("ONCALL_DATA_DIR", str(tmp_path / "data"))
+    result = CliRunner().invoke(cli, ["apply", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "+ schedule billing-primary" in result.output
+    again = CliRunner().invoke(cli, ["apply", str(out)], catch_exceptions=False)
+    assert "no changes" in again.output
+    start, end = NOW, NOW + timedelta(weeks=8)
+    files = schedule_specs(out)
+    with factory() as s:
+        for name, pd_id in IDS.items():
+            stored = spec_for(s, s.scalars(select(Schedule).where(Schedule.name == name)).one(),
+                              start, end)
+            ours = [(x.start, x.end, x.user) for x in final_shifts(stored, start, end)]
+            sched = next(x for x in fake.data["schedules"] if x["id"] == pd_id)
+            theirs = [(a, b, EMAILS[u]) for a, b, u in final_schedule(sched, [], start, end)]
+            assert compare(name, theirs, ours, start, end) == [], name
+            no_overrides = ScheduleSpec(name, files[name].timezone, files[name].layers)
+            assert final_shifts(no_overrides, start, end) == final_shifts(stored, start, end)
+
+
+def test_a_wrong_token_is_one_line_and_writes_nothing(fake: Any, run: Any,
+                                                      tmp_path: Path) -> None:
+    out = tmp_path / "pd"
+    result = run("--url", fake.url, "--out", str(out), token="wrong")
+    assert result.exit_code == 1
+    assert result.output.strip().count("\n") == 0
+    assert "PagerDuty refused the token (401 unauthorized)" in result.output
+    assert "nothing was written" in result.output
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_token_variable_is_refused(fake: Any, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PD_TOKEN", raising=False)
+    result = CliRunner().invoke(cli, ["import", "pagerduty", "--url", fake.url, "--token-env",
+                                      "PD_TOKEN", "--out", str(tmp_path / "pd")])
+    assert result.exit_code != 0 and "PD_TOKEN" in result.output
+    assert not (tmp_path / "pd").exists() and fake.log == []
+
+
+def test_rate_limits_and_server_errors_are_retried(fake: Any, run: Any,
+                                                   tmp_path: Path) -> None:
+    fake.fail_once = {"/users": [(429, {"Retry-After": "1"})],
+                      "/services": [(429, {"ratelimit-reset": "1"})],
+                      "/escalation_policies": [(500, {})],
+                      "/schedules/PSCHED2": [(503, {})]}
+    began = time.monotonic()
+    result = run("--url", fake.url, "--out", str(tmp_path / "pd"), "--verify", "2")
+    assert result.exit_code == 0, result.output
+    assert time.monotonic() - began >= 2.0  # Retry-After and ratelimit-reset were honoured
+    statuses = [status for _, status in fake.log]
+    assert statuses.count(429) == 2 and statuses.count(500) == 1 and statuses.count(503) == 1
+    assert (tmp_path / "pd/rules/pagerduty.yaml").exists()
+
+
+def test_a_timeout_is_a_clear_message_and_leaves_out_untouched(fake: Any, run: Any,
+                                                                tmp_path: Path) -> None:
+    out = tmp_path / "pd"
+    out.mkdir()  # an existing empty folder stays exactly as it was
+    fake.delay = {"/services": 2.0}
+    result = run("--url", fake.url, "--out", str(out), "--timeout", "0.3", "--retries", "1")
+    assert result.exit_code == 1
+    line = result.output.strip()
+    assert "\n" not in line
+    assert "PagerDuty: GET /services timed out after 0.3 s, 2 attempts" in line
+    assert list(out.iterdir()) == [] and [p.name for p in tmp_path.iterdir()] == ["pd"]
+
+
+def test_an_existing_folder_with_files_is_refused(fake: Any, run: Any, tmp_path: Path) -> None:
+    out = tmp_path / "pd"
+    out.mkdir()
+    (out / "mine.yaml").write_text("{}\n")
+    result = run("--url", fake.url, "--out", str(out))
+    assert result.exit_code != 0 and "not an empty folder" in result.output
+    assert fake.log == [] and [p.name for p in out.iterdir()] == ["mine.yaml"]
+
+
+def test_a_filtered_import_reports_what_it_leaves_out(fake: Any, run: Any,
+                                                      tmp_path: Path) -> None:
+    out = tmp_path / "pd"
+    result = run("--url", fake.url, "--out", str(out), "--schedule", "Ops London",
+                 "--verify", "8")
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (out / "schedules").iterdir()] == ["ops-london.yaml"]
+    rules = yaml.safe_load((out / "rules/pagerduty.yaml").read_text())
+    levels = {p["policy"]: p["levels"] for p in rules["policies"]}
+    # Billing Critical keeps its user targets; its schedule targets are reported.
+    assert levels["billing-critical"] == [
+        {"notify": ["user:alice@example.com"], "escalate_after": "10m"},
+        {"notify": ["user:erin@example.com"], "escalate_after": "30m"}]
+    assert levels["ops"] == [{"notify": ["schedule:ops-london", "user:dave@example.com"],
+                              "escalate_after": "15m"}]
+    report = (out / "REPORT.txt").read_text()
+    assert "target Billing Critical rule 1: PSCHED1 (schedule): not among the imported " \
+        "schedules (--schedule)" in report
+    assert "rule Billing Critical rule 1: no target left" in report
+    unknown = run("--url", fake.url, "--out", str(tmp_path / "x"), "--schedule", "Nope")
+    assert unknown.exit_code == 1 and "no schedule named 'Nope'" in unknown.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_the_spec_validator_catches_a_wrong_answer() -> None:
+    v = SpecValidator()
+    good = {"schedule": {"type": "schedule", "time_zone": "UTC"}}
+    assert v.errors("/schedules/{id}", 200, good) == []
+    assert v.errors("/schedules/{id}", 200, {"schedule": {"type": "schedule"}})  # no zone
+    bad_layer = {"schedule": {"type": "schedule", "time_zone": "UTC", "schedule_layers": [
+        {"rotation_turn_length_seconds": "a day"}]}}
+    assert v.errors("/schedules/{id}", 200, bad_layer)
+    assert v.errors("/users", 200, {"users": [{"type": "user", "name": "x"}]})  # no email
+
+
+def test_differences_are_printed_who_and_when_and_exit_1(fake: Any, run: Any,
+                                                          tmp_path: Path) -> None:
+    """A future layer starting mid-turn cannot be said exactly: the report says so, and
+    --verify prints the difference (who, when), writes the files and exits 1."""
+    primary = fake.data["schedules"][0]
+    primary["schedule_layers"].append(
+        {**primary["schedule_layers"][0], "id": "PL9", "name": "Mid-turn",
+         "users": [{"user": {**primary["schedule_layers"][0]["users"][0]["user"],
+                             "id": "PERIN05"}}],
+         "start": "2027-03-10T15:00:00-05:00"})
+    out = tmp_path / "pd"
+    result = run("--url", fake.url, "--out", str(out), "--verify", "8")
+    assert result.exit_code == 1
+    assert "approximated: layer Billing Primary / Mid-turn: starts at 2027-03-10 20:00 UTC, " \
+        "in the middle of a turn" in result.output
+    # Erin's missing first part, where the weekly layer, the weekend layer and Erin's own
+    # override (Sat 22:00 to Sun 10:00) would have had someone else.
+    assert ("billing-primary: Wed 2027-03-10 15:00 EST -> Sat 2027-03-13 09:00 EST (3960 min): "
+            "source has erin@example.com, ours has alice@example.com") in result.output
+    assert ("billing-primary: Sat 2027-03-13 09:00 EST -> Sat 2027-03-13 21:00 EST (720 min): "
+            "source has erin@example.com, ours has dave@example.com") in result.output
+    assert ("billing-primary: Sun 2027-03-14 21:00 EDT -> Mon 2027-03-15 09:00 EDT (720 min): "
+            "source has erin@example.com, ours has alice@example.com") in result.output
+    assert "verify: 4 difference(s) over 8 week(s) in 3 schedule(s)" in result.output
+    assert "billing-primary: 4 difference(s)" in (out / "VERIFY.txt").read_text()
+
+
+def test_a_403_is_one_line(fake: Any, run: Any, tmp_path: Path) -> None:
+    fake.fail_once = {"/schedules": [(403, {})]}
+    result = run("--url", fake.url, "--out", str(tmp_path / "pd"))
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "Error: PagerDuty refused the token (403 forbidden) for GET /schedules: check the "
+        f"token in the environment variable and its read access (nothing was written to "
+        f"{tmp_path / 'pd'})")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_fake_gives_restrictions_in_the_zone_asked_for(fake: Any) -> None:
+    """Why the importer reads each schedule in its own zone: in UTC, Saturday 09:00 New York
+    reads Saturday 14:00 (and a 22:00 restriction would move to the next day)."""
+    import urllib.request
+
+    def get(zone: str) -> Any:
+        request = urllib.request.Request(f"{fake.url}/schedules/PSCHED1?time_zone={zone}",
+                                         headers={"Authorization": f"Token token={TOKEN}"})
+        with urllib.request.urlopen(request) as r:
+            return json.loads(r.read())["schedule"]["schedule_layers"][1]["restrictions"][0]
+
+    assert get("America/New_York")["start_time_of_day"] == "09:00:00"
+    utc = get("UTC")
+    assert (utc["start_time_of_day"], utc["start_day_of_week"]) == ("14:00:00", 6)
