@@ -11,6 +11,7 @@ import click
 
 from oncall.cli import cli
 from oncall.importers.http import SourceError
+from oncall.importers.report import Report
 from oncall.importers.writer import OutputError, atomic_folder, check_target
 
 
@@ -105,7 +106,13 @@ def pagerduty(url: str, token_env: str, out: Path, schedules: tuple[str, ...],
         raise click.ClickException(f"{exc} (nothing was written to {out})") from None
     except OutputError as exc:
         raise click.ClickException(str(exc)) from None
-    report = result.report
+    finish(result.report, out, weeks, differences, len(result.schedule_ids))
+
+
+def finish(report: Report, out: Path, weeks: int | None, differences: list[str],
+           schedules: int) -> None:
+    """Print the import's outcome (the report's notable entries, the differences), exit 1
+    on any difference."""
     click.echo(f"imported into {out}: {report.summary()} (details: {out / 'REPORT.txt'})")
     notable = report.of("approximated") + report.of("not mapped")
     for e in notable[:SHOWN]:
@@ -117,7 +124,7 @@ def pagerduty(url: str, token_env: str, out: Path, schedules: tuple[str, ...],
             click.echo(line)
         n = len(differences)
         click.echo(f"verify: {n} difference(s) over {weeks} week(s) in "
-                   f"{len(result.schedule_ids)} schedule(s)")
+                   f"{schedules} schedule(s)")
         if n:
             raise SystemExit(1)
     click.echo(f"next: review the files, then `oncall apply --dry-run {out}`")
@@ -128,3 +135,6 @@ def _who(entry: dict[str, object], emails: dict[str, str]) -> str | None:
     if not isinstance(user, dict):
         return None
     return emails.get(str(user.get("id")), f"PagerDuty user {user.get('id')}")
+
+
+from oncall.cli import import_opsgenie  # noqa: E402,F401 - `oncall import opsgenie`

@@ -224,6 +224,13 @@ class FakePagerDuty:
         self.server.shutdown()
         self.server.server_close()
 
+    def authorization(self) -> str:
+        """The ``Authorization`` header the fake accepts."""
+        return f"Token token={self.token}"
+
+    def error(self, message: str) -> Json:
+        return {"error": {"message": message, "code": 2006}}
+
     def user_ref(self, uid: str) -> Json:
         user = next(u for u in self.data["users"] if u["id"] == uid)
         return {"id": uid, "type": "user_reference", "summary": user["name"]}
@@ -293,17 +300,15 @@ class FakePagerDuty:
                 if parts.path in fake.delay:
                     time.sleep(fake.delay[parts.path])
                 headers: dict[str, str] = {}
-                if self.headers.get("Authorization") != f"Token token={fake.token}":
-                    template, status, body = parts.path, 401, {
-                        "error": {"message": "Unauthorized", "code": 2006}}
+                if self.headers.get("Authorization") != fake.authorization():
+                    template, status, body = parts.path, 401, fake.error("Unauthorized")
                 else:
                     with fake._lock:
                         planned = fake.fail_once.get(parts.path)
                         failure = planned.pop(0) if planned else None
                     if failure is not None:
                         status, headers = failure
-                        template, body = parts.path, {"error": {"message": "try again",
-                                                                "code": 2020}}
+                        template, body = parts.path, fake.error("try again")
                     else:
                         template, status, body = fake.route(parts.path, q)
                 if status == 200:

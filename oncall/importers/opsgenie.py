@@ -1,0 +1,533 @@
+"""Opsgenie (REST API v2, ``GenieKey`` auth) -> config-as-code.
+
+What maps to what (docs/migrating.md has the table for operators):
+
+- users -> ``users:`` (username = email, full name, time zone, role, the first enabled SMS
+  or voice contact as the phone);
+- schedules -> one ``schedules/<name>.yaml`` each; every rotation becomes a layer in the
+  same order: ``daily``/``weekly`` rotations of ``length`` days/weeks keep the local handoff
+  time across DST, ``hourly`` ones are elapsed hours; the rotation's ``startDate`` is the
+  handoff and the participant order, its ``endDate`` the layer's end, its time restriction
+  (``time-of-day`` or ``weekday-and-time-of-day``) the layer's restrictions. A ``none``
+  participant (a deliberately empty turn) or a team cannot be said in our layers (users
+  only, no empty turn, and a turn cycle of N turns is not a weekly pattern restrictions
+  could cut): its turn goes to the participant before it, reported as approximated, and
+  ``--verify`` shows those turns;
+- overrides (now on) -> ``overrides.json`` / ``overrides.sh`` (config files hold none);
+- escalations -> ``policies:`` (rules with the same delay form a level, delays become the
+  waits between levels, ``repeat`` -> ``repeat`` after ``waitInterval``); teams -> services
+  with the team's escalation.
+
+Opsgenie puts the participants of ALL rotations in force on call at once where rotations
+overlap (its on-call answer is a list); our layers give one person at a time (the later
+layer). Overlaps are found in Opsgenie's own timeline for the next weeks and reported.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from itertools import pairwise
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from oncall.importers.http import ApiClient, SourceError
+from oncall.importers.pagerduty import (
+    MAX_REPEAT,
+    ORDER_CHECK,
+    _iso,
+    _local,
+    _overrides_script,
+    _span,
+    _unique,
+    _yaml,
+    _zone,
+    parse_time,
+    slug,
+)
+from oncall.importers.report import Report
+from oncall.rotations.spec import WEEKDAYS
+
+__all__ = ["OpsgenieImport", "fetch", "map_account", "og_client", "timeline_entries"]
+
+SOURCE = "Opsgenie"
+ROLES = {"owner": "admin", "admin": "admin", "user": "responder"}
+DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+UNIT_MINUTES = {"days": 1440, "hours": 60, "minutes": 1}
+
+Entry = tuple[datetime, datetime, str | None]
+
+
+def og_client(url: str, token: str, **kw: Any) -> ApiClient:
+    return ApiClient(url, {"Authorization": f"GenieKey {token}"}, name=SOURCE, **kw)
+
+
+def pages(client: ApiClient, path: str, limit: int = 100) -> Iterator[dict[str, Any]]:
+    """Every item of ``data`` over Opsgenie's ``offset``/``limit`` pages, following
+    ``paging.next`` (its query gives the next offset) until a page has none."""
+    query: dict[str, Any] = {"offset": 0, "limit": limit}
+    while True:
+        page = client.get(path, query)
+        items = page.get("data")
+        if not isinstance(items, list):
+            raise SourceError(f"{SOURCE}: GET {path} has no 'data' list")
+        yield from items
+        after = (page.get("paging") or {}).get("next")
+        if not after or not items:
+            return
+        query = {**query, **dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(after).query))}
+
+
+@dataclass
+class Account:
+    """What was read from Opsgenie."""
+
+    users: list[dict[str, Any]] = field(default_factory=list)
+    contacts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    schedules: list[dict[str, Any]] = field(default_factory=list)
+    overrides: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    timelines: dict[str, dict[str, Any]] = field(default_factory=dict)
+    escalations: list[dict[str, Any]] = field(default_factory=list)
+    teams: list[dict[str, Any]] = field(default_factory=list)
+
+
+def timeline(client: ApiClient, schedule_id: str, since: datetime, weeks: int
+             ) -> dict[str, Any]:
+    """Opsgenie's own final schedule for ``weeks`` weeks from ``since``."""
+    got = client.get(f"/v2/schedules/{schedule_id}/timeline", {
+        "date": _iso(since), "interval": weeks, "intervalUnit": "weeks"})
+    return got.get("data") or {}
+
+
+def fetch(client: ApiClient, now: datetime, schedule_names: tuple[str, ...] = ()) -> Account:
+    """Read the account (GET only). With ``schedule_names``, only those schedules (an unknown
+    name is an error: a typo must not give a silently smaller import)."""
+    acc = Account()
+    acc.users = list(pages(client, "/v2/users"))
+    for u in acc.users:
+        acc.contacts[u["id"]] = client.get(f"/v2/users/{u['id']}/contacts").get("data") or []
+    listed = client.get("/v2/schedules", {"expand": "rotation"}).get("data") or []
+    if schedule_names:
+        known = {s.get("name") for s in listed}
+        missing = [n for n in schedule_names if n not in known]
+        if missing:
+            raise SourceError(f"{SOURCE} has no schedule named {', '.join(map(repr, missing))}"
+                              f" (there are: {', '.join(sorted(map(str, known))) or 'none'})")
+        listed = [s for s in listed if s.get("name") in schedule_names]
+    acc.schedules = listed
+    for s in listed:
+        acc.overrides[s["id"]] = client.get(f"/v2/schedules/{s['id']}/overrides").get(
+            "data") or []
+        acc.timelines[s["id"]] = timeline(client, s["id"], now, ORDER_CHECK.days // 7)
+    acc.escalations = client.get("/v2/escalations").get("data") or []
+    acc.teams = client.get("/v2/teams").get("data") or []
+    return acc
+
+
+@dataclass
+class OpsgenieImport:
+    """The files to write, the report, and what ``--verify`` needs."""
+
+    files: dict[str, str]
+    report: Report
+    schedule_ids: dict[str, str]  # our schedule name -> Opsgenie id
+    emails: dict[str, str]  # Opsgenie user id -> email (= username)
+    timezones: dict[str, str]  # our schedule name -> zone
+
+
+def timeline_entries(data: dict[str, Any]) -> list[Entry]:
+    """Opsgenie's ``finalTimeline`` as (start, end, who) without overlaps: where rotations
+    overlap, Opsgenie has all their participants on call, written "a + b" (ours can never
+    say that, so --verify shows each such stretch)."""
+    pieces: list[tuple[datetime, datetime, str]] = []
+    for rot in (data.get("finalTimeline") or {}).get("rotations") or []:
+        for p in rot.get("periods") or []:
+            r = p.get("recipient") or {}
+            if r.get("type") == "none":
+                continue
+            who = str(r.get("name") or r.get("id")) if r.get("type") == "user" else \
+                f"{r.get('type')} {r.get('name') or r.get('id')}"
+            pieces.append((parse_time(p["startDate"]), parse_time(p["endDate"]), who))
+    points = sorted({x for a, b, _ in pieces for x in (a, b)})
+    out: list[Entry] = []
+    for lo, hi in pairwise(points):
+        names = sorted({w for a, b, w in pieces if a <= lo < b})
+        if not names:
+            continue
+        who = " + ".join(names)
+        if out and out[-1][1] == lo and out[-1][2] == who:
+            out[-1] = (out[-1][0], hi, who)
+        else:
+            out.append((lo, hi, who))
+    return out
+
+
+def map_account(acc: Account, now: datetime, *, filtered: bool = False) -> OpsgenieImport:
+    report = Report(SOURCE)
+    emails: dict[str, str] = {}
+    users_out = []
+    for u in acc.users:
+        users_out.append(_user(u, acc.contacts.get(u["id"], []), report))
+        emails[u["id"]] = u["username"]
+
+    files: dict[str, str] = {}
+    schedule_ids: dict[str, str] = {}
+    names: dict[str, str] = {}
+    timezones: dict[str, str] = {}
+    overrides_out: list[dict[str, Any]] = []
+    for s in acc.schedules:
+        name = _unique(slug(s["name"]), set(schedule_ids))
+        doc = _schedule(s, name, emails, now, report)
+        if doc is None:
+            continue
+        names[s["id"]] = name
+        schedule_ids[name] = s["id"]
+        timezones[name] = doc["timezone"]
+        for o in acc.overrides.get(s["id"], []):
+            _override(o, s, name, emails, now, overrides_out, report)
+        _check_overlaps(s, acc.timelines.get(s["id"]) or {}, report)
+        files[f"schedules/{name}.yaml"] = _yaml(
+            doc, f"Opsgenie schedule {s['name']!r} ({s['id']})", SOURCE)
+
+    policies_out: list[dict[str, Any]] = []
+    policy_names: dict[str, str] = {}
+    for e in acc.escalations:
+        mapped = _policy(e, names, emails, set(policy_names.values()), report, filtered)
+        if mapped is not None:
+            policy_names[e["id"]] = mapped["policy"]
+            policies_out.append(mapped)
+
+    services_out = [svc for t in acc.teams
+                    if (svc := _service(t, acc.escalations, policy_names, report))]
+
+    main: dict[str, Any] = {"users": users_out}
+    if policies_out:
+        main["policies"] = policies_out
+    if services_out:
+        main["services"] = services_out
+    files["rules/opsgenie.yaml"] = _yaml(main, "Users, escalation policies and services "
+                                         "imported from Opsgenie", SOURCE)
+    files["overrides.json"] = json.dumps(overrides_out, indent=2) + "\n"
+    files["overrides.sh"] = _overrides_script(overrides_out, SOURCE)
+    files["REPORT.txt"] = report.text()
+    return OpsgenieImport(files, report, schedule_ids, emails, timezones)
+
+
+# -- users -------------------------------------------------------------------------------
+
+def _user(u: dict[str, Any], contacts: list[dict[str, Any]], report: Report) -> dict[str, Any]:
+    label = u["username"]
+    out: dict[str, Any] = {"user": label, "name": u.get("fullName") or label}
+    notes: list[str] = []
+    phones = sorted((c for c in contacts if c.get("method") in ("sms", "voice")
+                     and (c.get("status") or {}).get("enabled", True)),
+                    key=lambda c: int(c.get("applyOrder") or 0))
+    numbers = list(dict.fromkeys("+" + re.sub(r"\D", "", str(c.get("to", ""))) for c in phones))
+    if not numbers:
+        report.not_mapped("contact", label, "no enabled SMS or voice contact: SMS and voice "
+                          "pages cannot reach this user until a phone is added")
+    elif re.fullmatch(r"\+[1-9][0-9]{6,14}", numbers[0]):
+        out["phone"] = numbers[0]
+        notes.append(f"phone {numbers[0]}")
+        if numbers[1:]:
+            report.not_mapped("contact", label, f"other phone numbers {numbers[1:]}: we keep "
+                              "one phone per user")
+    else:
+        report.not_mapped("contact", label, f"phone {phones[0].get('to')!r} is not a valid "
+                          "E.164 number")
+    for c in contacts:
+        if c.get("method") == "mobile":
+            report.not_mapped("contact", label, "mobile app contact: no such channel here")
+    out["timezone"] = _zone(u.get("timeZone") or "UTC", f"user {label}", report)
+    role = str((u.get("role") or {}).get("name") or "user")
+    out["role"] = ROLES.get(role.lower(), "responder")
+    if role.lower() not in ROLES:
+        report.approximated("user", label, f"custom role {role!r} -> responder")
+    notes.append(f"role {role} -> {out['role']}")
+    report.mapped("user", label, ", ".join(notes))
+    report.not_mapped("notification rules", label, "not read: our defaults apply")
+    return out
+
+
+# -- schedules ---------------------------------------------------------------------------
+
+def _schedule(s: dict[str, Any], name: str, emails: dict[str, str], now: datetime,
+              report: Report) -> dict[str, Any] | None:
+    tz = _zone(s.get("timezone"), f"schedule {s['name']}", report)
+    zone = ZoneInfo(tz)
+    layers: list[dict[str, Any]] = []
+    taken: set[str] = set()
+    for raw in s.get("rotations") or []:
+        label = f"{s['name']} / {raw.get('name') or raw.get('id')}"
+        for layer in _rotation(raw, zone, emails, now, label, report):
+            layer["name"] = _unique(str(layer["name"]), taken)
+            taken.add(layer["name"])
+            layers.append(layer)
+    if not layers:
+        report.not_mapped("schedule", s["name"], "no rotation left that is in force now or "
+                          "later (see the rotations' entries)")
+        return None
+    if s.get("enabled") is False:
+        report.approximated("schedule", s["name"], "disabled in Opsgenie; imported enabled")
+    report.mapped("schedule", s["name"], f"schedule {name}: {len(layers)} layer(s), {tz}")
+    return {"schedule": name, "timezone": tz, "layers": layers}
+
+
+def _check_overlaps(s: dict[str, Any], data: dict[str, Any], report: Report) -> None:
+    both = [e for e in timeline_entries(data) if e[2] and " + " in e[2]]
+    if both:
+        total = sum((b - a for a, b, _ in both), timedelta())
+        report.approximated("rotation overlap", s["name"], f"rotations overlap for "
+                            f"{_span(total)} in the next {ORDER_CHECK.days // 7} weeks (first "
+                            f"{both[0][0]:%Y-%m-%d %H:%M} UTC: {both[0][2]}): Opsgenie has "
+                            "all of them on call at once, ours only the later layer's member")
+
+
+def _rotation(raw: dict[str, Any], zone: ZoneInfo, emails: dict[str, str], now: datetime,
+              label: str, report: Report) -> list[dict[str, Any]]:
+    slots: list[str | None] = []  # None: not a user of ours for that turn
+    for p in raw.get("participants") or []:
+        kind = p.get("type")
+        slots.append(emails.get(p.get("id")) if kind == "user" else None)
+    if not any(slots):
+        report.not_mapped("rotation", label, "no participant that is a user of the account")
+        return []
+    n = len(slots)
+    members = list(slots)
+    for i, p in enumerate(raw.get("participants") or []):
+        if slots[i] is not None:
+            continue
+        # Our layers have no empty turn and hold users only: the turn goes to the user
+        # before it, so the turns of everyone else stay where Opsgenie has them.
+        cover = next(slots[(i - d) % n] for d in range(1, n + 1) if slots[(i - d) % n])
+        members[i] = cover
+        what = {"none": "'none' (a deliberately empty turn)",
+                "team": f"team {p.get('name') or p.get('id')} (Opsgenie gives the turn to "
+                        "the team)"}.get(str(p.get("type")),
+                                         f"{p.get('type')} {p.get('username') or p.get('id')}"
+                                         " (not a user of the account)")
+        report.approximated("participant", label, f"participant {i + 1}, {what}: our "
+                            f"layers hold users and have no empty turn; that turn goes to "
+                            f"{cover} (the participant before it), so every other turn "
+                            "stays as in Opsgenie; change it by hand if that is wrong")
+    start = parse_time(raw["startDate"])
+    end = parse_time(raw["endDate"]) if raw.get("endDate") else None
+    if end is not None and end <= now:
+        report.not_mapped("rotation", label, f"ended {end:%Y-%m-%d %H:%M} UTC, before the "
+                          "import: past shifts are not imported")
+        return []
+    length = int(raw.get("length") or 1)
+    kind = raw.get("type")
+    days = {"daily": length, "weekly": 7 * length}.get(str(kind), 0)
+    if kind not in ("daily", "weekly", "hourly") or length < 1:
+        report.not_mapped("rotation", label, f"rotation type {kind!r} of length {length}")
+        return []
+    slocal = start.astimezone(zone)
+
+    def turn(k: int) -> datetime:
+        if days:
+            return _local(slocal.date() + timedelta(days=k * days), slocal.time(), zone)
+        return start + timedelta(hours=k * length)
+
+    step = timedelta(days=days) if days else timedelta(hours=length)
+    k = max(0, (now - start) // step - 2)  # the turn in force now (or the first one)
+    while turn(k + 1) <= now:
+        k += 1
+    restrictions = _restrictions(raw.get("timeRestriction"), label, report)
+    first = k
+    anchor = turn(first)
+    alocal = anchor.astimezone(zone)
+    if not days and _local(alocal.date(), alocal.time(), zone) != anchor:
+        # A turn that starts in the repeated hour of a fall-back night.
+        report.approximated("rotation", label, f"its turn from {anchor:%Y-%m-%d %H:%M} UTC "
+                            "(a repeated local hour) is not imported: our hourly rotations "
+                            "start at the first occurrence of a local time")
+        first += 1
+        anchor = turn(first)
+        alocal = anchor.astimezone(zone)
+    out: dict[str, Any] = {"name": raw.get("name") or "rotation"}
+    if days and days % 7 == 0:
+        out["rotation"] = "weekly" if days == 7 else {"weeks": days // 7}
+        out["handoff"] = f"{WEEKDAYS[alocal.weekday()]} {alocal:%H:%M}"
+    elif days:
+        out["rotation"] = "daily" if days == 1 else {"days": days}
+        out["handoff"] = f"{alocal:%H:%M}"
+    else:
+        out["rotation"] = {"hours": length}
+        out["handoff"] = f"{alocal:%H:%M}"
+    out["start"] = alocal.date().isoformat()
+    if end is not None:
+        end_day = _end_day(end, zone, label, report)
+        if end_day <= alocal.date():
+            report.not_mapped("rotation", label, "ends before its first whole turn from now "
+                              "on: our layers begin at a handoff and end at local midnight")
+            return []
+        out["end"] = end_day.isoformat()
+    out["members"] = [str(members[(first + i) % n]) for i in range(n)]
+    if restrictions:
+        out["restrictions"] = restrictions
+    what = f"{kind} x{length}, {n} participant(s)"
+    if restrictions:
+        what += f", {len(restrictions)} restriction(s)"
+    report.mapped("rotation", label, what)
+    return [out]
+
+
+def _end_day(end: datetime, zone: ZoneInfo, label: str, report: Report) -> Any:
+    elocal = end.astimezone(zone)
+    if elocal.time() == time(0) and _local(elocal.date(), time(0), zone) == end:
+        return elocal.date()
+    end_day = elocal.date() + timedelta(days=1)
+    if not any(e.kind == "rotation end" and e.name == label for e in report.entries):
+        report.approximated("rotation end", label, f"ends at {elocal:%Y-%m-%d %H:%M %Z}; our "
+                            f"layers end at local midnight: imported to end at {end_day} 00:00 "
+                            f"(the last {_span(_local(end_day, time(0), zone) - end)} more)")
+    return end_day
+
+
+def _restrictions(tr: dict[str, Any] | None, label: str, report: Report
+                  ) -> list[dict[str, str]]:
+    if not tr:
+        return []
+    if tr.get("type") == "time-of-day":
+        r = tr.get("restriction") or {}
+        a = f"{int(r['startHour']):02d}:{int(r['startMin']):02d}"
+        b = f"{int(r['endHour']):02d}:{int(r['endMin']):02d}"
+        return [] if a == b else [{"from": a, "to": b}]
+    out = []
+    for r in tr.get("restrictions") or []:
+        a = (f"{WEEKDAYS[DAYS.index(r['startDay'])]} "
+             f"{int(r['startHour']):02d}:{int(r['startMin']):02d}")
+        b = f"{WEEKDAYS[DAYS.index(r['endDay'])]} {int(r['endHour']):02d}:{int(r['endMin']):02d}"
+        if a == b:
+            report.approximated("restriction", label, f"{a} to {b} (the whole week): imported "
+                                "as no restriction")
+            return []
+        out.append({"from": a, "to": b})
+    return out
+
+
+def _override(o: dict[str, Any], s: dict[str, Any], name: str, emails: dict[str, str],
+              now: datetime, out: list[dict[str, Any]], report: Report) -> None:
+    start, end = parse_time(o["startDate"]), parse_time(o["endDate"])
+    label = f"{s['name']} {start:%Y-%m-%d %H:%M}-{end:%Y-%m-%d %H:%M} UTC"
+    if end <= now:
+        return
+    u = o.get("user") or {}
+    user = emails.get(str(u.get("id"))) or next(
+        (e for e in emails.values() if e == u.get("username")), None)
+    if user is None:
+        report.not_mapped("override", label, f"its {u.get('type')} is not a user of the "
+                          "account")
+        return
+    rotations = o.get("rotations") or []
+    if rotations and len(rotations) < len(s.get("rotations") or []):
+        report.approximated("override", label, "applies to rotation(s) "
+                            f"{', '.join(str(r.get('name')) for r in rotations)} only in "
+                            "Opsgenie; ours overrides the whole schedule")
+    out.append({"schedule": name, "user": user, "start": start.isoformat(),
+                "end": end.isoformat(), "note": f"imported from Opsgenie ({o.get('alias')})"})
+    report.mapped("override", label, f"{user}: in overrides.sh and overrides.json (config "
+                  "files do not hold overrides: run overrides.sh once after `oncall apply`)")
+
+
+# -- escalations and teams ---------------------------------------------------------------
+
+def _minutes(d: dict[str, Any] | None) -> float:
+    d = d or {}
+    unit = d.get("timeUnit", "minutes")
+    if unit in UNIT_MINUTES:
+        return int(d.get("timeAmount") or 0) * UNIT_MINUTES[unit]
+    return int(d.get("timeAmount") or 0) / {"seconds": 60}.get(unit, 60_000)
+
+
+def _policy(e: dict[str, Any], schedules: dict[str, str], emails: dict[str, str],
+            taken: set[str], report: Report, filtered: bool) -> dict[str, Any] | None:
+    label = e.get("name") or e["id"]
+    name = _unique(slug(label), taken)
+    levels: dict[float, list[str]] = {}
+    for i, rule in enumerate(e.get("rules") or [], 1):
+        r, notify = rule.get("recipient") or {}, rule.get("notifyType", "default")
+        where = f"{label} rule {i}"
+        delay = _minutes(rule.get("delay"))
+        if delay != int(delay):
+            report.not_mapped("rule", where, f"delay of {delay * 60:g} s is not whole "
+                              "minutes; recreate it by hand")
+            continue
+        target = None
+        if r.get("type") == "user" and r.get("id") in emails and notify == "default":
+            target = f"user:{emails[r['id']]}"
+        elif r.get("type") == "schedule" and r.get("id") in schedules and notify == "default":
+            target = f"schedule:{schedules[r['id']]}"
+        elif r.get("type") == "schedule" and notify in ("next", "previous"):
+            report.not_mapped("rule", where, f"pages the {notify} on-call of schedule "
+                              f"{r.get('name')}: no such target here")
+        elif r.get("type") == "schedule" and filtered:
+            report.not_mapped("rule", where, f"schedule {r.get('name')}: not among the "
+                              "imported schedules (--schedule)")
+        else:
+            report.not_mapped("rule", where, f"{r.get('type')} {r.get('name') or r.get('id')}"
+                              f" ({notify}): no such target here (our targets are users and "
+                              "schedules)")
+        if target is None:
+            continue
+        if rule.get("condition") == "if-not-closed":
+            report.approximated("rule", where, "escalates if not closed; ours stops "
+                                "escalating at the first acknowledgement")
+        levels.setdefault(delay, []).append(target)
+    if not levels:
+        report.not_mapped("policy", label, "no escalation rule with a target we imported")
+        return None
+    delays = sorted(levels)
+    if delays[0]:
+        report.approximated("policy", label, f"its first rule waits {delays[0]:g} min after "
+                            "the alert; ours pages the first level at once")
+    repeat = e.get("repeat") or {}
+    count = int(repeat.get("count") or 0)
+    wait = int(repeat.get("waitInterval") or 0)
+    out: dict[str, Any] = {"policy": name}
+    if count:
+        out["repeat"] = min(count, MAX_REPEAT)
+        if count > MAX_REPEAT:
+            report.approximated("policy", label, f"repeats {count} times; ours at most "
+                                f"{MAX_REPEAT}: imported as {MAX_REPEAT}")
+    out["levels"] = []
+    for i, d in enumerate(delays):
+        level: dict[str, Any] = {"notify": levels[d]}
+        after = delays[i + 1] - d if i + 1 < len(delays) else (wait if count else 0)
+        if after:
+            level["escalate_after"] = f"{after:g}m"
+        elif count:
+            report.approximated("policy", label, "repeats with no wait; ours waits the "
+                                "default 5 min before repeating")
+        out["levels"].append(level)
+    report.mapped("policy", label, f"policy {name}: {len(delays)} level(s) (rules with the "
+                  f"same delay share one), repeat {count}")
+    return out
+
+
+def _service(t: dict[str, Any], escalations: list[dict[str, Any]],
+             policy_names: dict[str, str], report: Report) -> dict[str, Any] | None:
+    label = t.get("name") or t["id"]
+    owned = [e for e in escalations if (e.get("ownerTeam") or {}).get("id") == t["id"]
+             and e["id"] in policy_names]
+    if not owned:
+        report.not_mapped("team", label, "no imported escalation owned by the team: a "
+                          "service needs a policy")
+        return None
+    out: dict[str, Any] = {"service": slug(label)}
+    if t.get("description"):
+        out["description"] = str(t["description"])
+    out["policy"] = policy_names[owned[0]["id"]]
+    if len(owned) > 1:
+        report.approximated("team", label, f"owns {len(owned)} escalations; the service "
+                            f"uses the first ({out['policy']}); route to the others by hand")
+    report.mapped("team", label, f"service {out['service']}, policy {out['policy']}")
+    report.not_mapped("integrations", label, "not read: create ours with `oncall integration "
+                      f"add {out['service']} --kind ...`; a sender of Opsgenie's alert API "
+                      "changes its base URL and key")
+    return out
