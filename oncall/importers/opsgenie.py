@@ -289,6 +289,12 @@ def _check_overlaps(s: dict[str, Any], data: dict[str, Any], report: Report) -> 
 
 def _rotation(raw: dict[str, Any], zone: ZoneInfo, emails: dict[str, str], now: datetime,
               label: str, report: Report) -> list[dict[str, Any]]:
+    start = parse_time(raw["startDate"])
+    end = parse_time(raw["endDate"]) if raw.get("endDate") else None
+    if end is not None and end <= now:
+        report.not_mapped("rotation", label, f"ended {end:%Y-%m-%d %H:%M} UTC, before the "
+                          "import: past shifts are not imported")
+        return []
     slots: list[str | None] = []  # None: not a user of ours for that turn
     for p in raw.get("participants") or []:
         kind = p.get("type")
@@ -314,12 +320,6 @@ def _rotation(raw: dict[str, Any], zone: ZoneInfo, emails: dict[str, str], now: 
                             f"layers hold users and have no empty turn; that turn goes to "
                             f"{cover} (the participant before it), so every other turn "
                             "stays as in Opsgenie; change it by hand if that is wrong")
-    start = parse_time(raw["startDate"])
-    end = parse_time(raw["endDate"]) if raw.get("endDate") else None
-    if end is not None and end <= now:
-        report.not_mapped("rotation", label, f"ended {end:%Y-%m-%d %H:%M} UTC, before the "
-                          "import: past shifts are not imported")
-        return []
     length = int(raw.get("length") or 1)
     kind = raw.get("type")
     days = {"daily": length, "weekly": 7 * length}.get(str(kind), 0)

@@ -4,8 +4,8 @@ Now is Monday 2027-03-01 15:00 UTC; the 8 verified weeks cross New York's spring
 (2027-03-14) and London's (2027-03-28).
 
 - Billing Primary (New York): weekday business hours only (five weekday-and-time-of-day
-  windows), a weekend rotation, a rotation that ended in January; overrides in the past, across Tuesday's 09:00 handoff
-  and across the spring-forward night.
+  windows), a weekend rotation, a rotation that ended in January; overrides in the past,
+  across Tuesday's 09:00 handoff and across the spring-forward night.
 - Ops London (London): 12-hour hourly turns across the DST change.
 - Secondary (New York): 8-hour hourly turns across the DST change, ending April 12.
 - April Cover (New York): starts next month, evenings only (a time-of-day window across
