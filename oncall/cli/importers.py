@@ -4,8 +4,10 @@ for review and ``oncall apply``, and prove the schedules match (``--verify WEEKS
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -13,6 +15,8 @@ from oncall.cli import cli
 from oncall.importers.http import SourceError
 from oncall.importers.report import Report
 from oncall.importers.writer import OutputError, atomic_folder, check_target
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def utcnow() -> datetime:
@@ -40,68 +44,104 @@ def _token(var: str) -> str:
     return value
 
 
-@import_group.command("pagerduty")
-@click.option("--url", default="https://api.pagerduty.com", show_default=True,
-              help="The REST API's base URL.")
-@click.option("--token-env", "token_env", required=True, metavar="VAR",
-              help="The environment variable holding a read-only REST API key.")
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
-              help="A new (or empty) folder for the files; written only if all succeeds.")
-@click.option("--schedule", "schedules", multiple=True, metavar="NAME",
-              help="Import only this schedule (repeatable); users, policies and services "
-                   "are still imported, references to other schedules are reported.")
-@click.option("--verify", "weeks", type=click.IntRange(1, 52), metavar="WEEKS",
-              help="Compare PagerDuty's final schedule for the next WEEKS weeks with ours, "
-                   "minute by minute; exit 1 on any difference.")
-@click.option("--timeout", type=click.FloatRange(0.1, 600), default=30.0, show_default=True,
-              help="Seconds to wait for each answer.")
-@click.option("--retries", type=click.IntRange(0, 10), default=4, show_default=True,
-              help="Further attempts after a rate limit (429), a 5xx or a timeout.")
-def pagerduty(url: str, token_env: str, out: Path, schedules: tuple[str, ...],
-              weeks: int | None, timeout: float, retries: int) -> None:
-    """Import from PagerDuty (REST API v2)."""
-    from oncall.importers.files import schedule_specs
-    from oncall.importers.pagerduty import fetch, map_account, parse_time, pd_client
-    from oncall.importers.verify import compare, format_difference
-    from oncall.rotations import final_shifts
+def source_options(url: str, source: str, key: str) -> Callable[[F], F]:
+    """The options every ``oncall import <source>`` takes."""
+    options = [
+        click.option("--url", default=url, show_default=True, help="The API's base URL."),
+        click.option("--token-env", "token_env", required=True, metavar="VAR",
+                     help=f"The environment variable holding {key}."),
+        click.option("--out", "out", required=True, type=click.Path(path_type=Path),
+                     help="A new (or empty) folder for the files; written only if all "
+                          "succeeds."),
+        click.option("--schedule", "schedules", multiple=True, metavar="NAME",
+                     help="Import only this schedule (repeatable); users, policies and "
+                          "services are still imported, references to other schedules are "
+                          "reported."),
+        click.option("--verify", "weeks", type=click.IntRange(1, 52), metavar="WEEKS",
+                     help=f"Compare {source}'s final schedule for the next WEEKS weeks with "
+                          "ours, minute by minute; exit 1 on any difference."),
+        click.option("--timeout", type=click.FloatRange(0.1, 600), default=30.0,
+                     show_default=True, help="Seconds to wait for each answer."),
+        click.option("--retries", type=click.IntRange(0, 10), default=4, show_default=True,
+                     help="Further attempts after a rate limit (429), a 5xx or a timeout."),
+    ]
 
+    def wrap(f: F) -> F:
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return wrap
+
+
+def start(token_env: str, out: Path) -> tuple[str, datetime]:
+    """The token, after checking ``out``, and now (to the minute)."""
     token = _token(token_env)
     try:
         check_target(out)
     except OutputError as exc:
         raise click.UsageError(str(exc)) from None
-    now = utcnow().replace(second=0, microsecond=0)
-    horizon = timedelta(days=max(OVERRIDE_DAYS, 7 * (weeks or 0)))
+    return token, utcnow().replace(second=0, microsecond=0)
+
+
+Source = list[tuple[datetime, datetime, str | None]]
+
+
+def write_and_verify(out: Path, files: dict[str, str], source: str, now: datetime,
+                     weeks: int | None, schedules: dict[str, str], timezones: dict[str, str],
+                     theirs: Callable[[str, datetime], Source]) -> list[str]:
+    """Write ``files`` into ``out`` all or nothing; with ``weeks``, compare each schedule
+    (our name -> source id) with ``theirs(source id, until)`` first, into VERIFY.txt. The
+    differences, one line each."""
+    from oncall.importers.files import schedule_specs
+    from oncall.importers.verify import compare, format_difference
+    from oncall.rotations import final_shifts
+
     differences: list[str] = []
+    with atomic_folder(out) as tmp:
+        for rel, text in files.items():
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / rel).write_text(text)
+        if weeks:
+            until = now + timedelta(weeks=weeks)
+            specs = schedule_specs(tmp)
+            lines = []
+            for name, source_id in schedules.items():
+                ours = [(x.start, x.end, x.user) for x in final_shifts(specs[name], now, until)]
+                diffs = compare(name, theirs(source_id, until), ours, now, until)
+                differences += [format_difference(d, timezones[name]) for d in diffs]
+                lines.append(f"{name}: {len(diffs)} difference(s) over {weeks} week(s)")
+            (tmp / "VERIFY.txt").write_text(
+                f"{source}'s final schedule against ours, {now:%Y-%m-%d %H:%M} UTC + "
+                f"{weeks} week(s)\n" + "\n".join(lines + differences) + "\n")
+    return differences
+
+
+@import_group.command("pagerduty")
+@source_options("https://api.pagerduty.com", "PagerDuty", "a read-only REST API key")
+def pagerduty(url: str, token_env: str, out: Path, schedules: tuple[str, ...],
+              weeks: int | None, timeout: float, retries: int) -> None:
+    """Import from PagerDuty (REST API v2)."""
+    from oncall.importers.pagerduty import fetch, map_account, parse_time, pd_client
+
+    token, now = start(token_env, out)
+    horizon = timedelta(days=max(OVERRIDE_DAYS, 7 * (weeks or 0)))
     try:
         client = pd_client(url, token, timeout=timeout, retries=retries)
         account = fetch(client, now, horizon, schedules)
         result = map_account(account, now, filtered=bool(schedules))
-        with atomic_folder(out) as tmp:
-            for rel, text in result.files.items():
-                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-                (tmp / rel).write_text(text)
-            if weeks:
-                until = now + timedelta(weeks=weeks)
-                specs = schedule_specs(tmp)
-                lines = []
-                for name, pd_id in result.schedule_ids.items():
-                    got = client.get(f"/schedules/{pd_id}", {
-                        "since": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                        "until": until.strftime("%Y-%m-%dT%H:%M:%SZ"), "time_zone": "UTC"})
-                    entries = ((got["schedule"].get("final_schedule") or {})
-                               .get("rendered_schedule_entries") or [])
-                    theirs = [(parse_time(e["start"]), parse_time(e["end"]),
-                               _who(e, result.emails)) for e in entries]
-                    ours = [(x.start, x.end, x.user)
-                            for x in final_shifts(specs[name], now, until)]
-                    diffs = compare(name, theirs, ours, now, until)
-                    tz = result.timezones[name]
-                    differences += [format_difference(d, tz) for d in diffs]
-                    lines.append(f"{name}: {len(diffs)} difference(s) over {weeks} week(s)")
-                (tmp / "VERIFY.txt").write_text(
-                    f"PagerDuty's final schedule against ours, {now:%Y-%m-%d %H:%M} UTC + "
-                    f"{weeks} week(s)\n" + "\n".join(lines + differences) + "\n")
+
+        def theirs(pd_id: str, until: datetime) -> Source:
+            got = client.get(f"/schedules/{pd_id}", {
+                "since": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "until": until.strftime("%Y-%m-%dT%H:%M:%SZ"), "time_zone": "UTC"})
+            entries = ((got["schedule"].get("final_schedule") or {})
+                       .get("rendered_schedule_entries") or [])
+            return [(parse_time(e["start"]), parse_time(e["end"]), _who(e, result.emails))
+                    for e in entries]
+
+        differences = write_and_verify(out, result.files, "PagerDuty", now, weeks,
+                                       result.schedule_ids, result.timezones, theirs)
     except SourceError as exc:
         raise click.ClickException(f"{exc} (nothing was written to {out})") from None
     except OutputError as exc:
@@ -137,4 +177,6 @@ def _who(entry: dict[str, object], emails: dict[str, str]) -> str | None:
     return emails.get(str(user.get("id")), f"PagerDuty user {user.get('id')}")
 
 
-from oncall.cli import import_opsgenie  # noqa: E402,F401 - `oncall import opsgenie`
+from oncall.cli import import_opsgenie  # noqa: E402 - `oncall import opsgenie`
+
+import_group.add_command(import_opsgenie.opsgenie)
