@@ -25,7 +25,6 @@ layer). Overlaps are found in Opsgenie's own timeline for the next weeks and rep
 
 from __future__ import annotations
 
-import json
 import re
 import urllib.parse
 from collections.abc import Iterator
@@ -41,12 +40,14 @@ from oncall.importers.pagerduty import (
     ORDER_CHECK,
     _iso,
     _local,
-    _overrides_script,
     _span,
     _unique,
     _yaml,
     _zone,
+    add_files,
+    add_override,
     parse_time,
+    schedule_doc,
     slug,
 )
 from oncall.importers.report import Report
@@ -204,16 +205,7 @@ def map_account(acc: Account, now: datetime, *, filtered: bool = False) -> Opsge
     services_out = [svc for t in acc.teams
                     if (svc := _service(t, acc.escalations, policy_names, report))]
 
-    main: dict[str, Any] = {"users": users_out}
-    if policies_out:
-        main["policies"] = policies_out
-    if services_out:
-        main["services"] = services_out
-    files["rules/opsgenie.yaml"] = _yaml(main, "Users, escalation policies and services "
-                                         "imported from Opsgenie", SOURCE)
-    files["overrides.json"] = json.dumps(overrides_out, indent=2) + "\n"
-    files["overrides.sh"] = _overrides_script(overrides_out, SOURCE)
-    files["REPORT.txt"] = report.text()
+    add_files(files, report, users_out, policies_out, services_out, overrides_out, SOURCE)
     return OpsgenieImport(files, report, schedule_ids, emails, timezones)
 
 
@@ -257,24 +249,12 @@ def _user(u: dict[str, Any], contacts: list[dict[str, Any]], report: Report) -> 
 
 def _schedule(s: dict[str, Any], name: str, emails: dict[str, str], now: datetime,
               report: Report) -> dict[str, Any] | None:
-    tz = _zone(s.get("timezone"), f"schedule {s['name']}", report)
-    zone = ZoneInfo(tz)
-    layers: list[dict[str, Any]] = []
-    taken: set[str] = set()
-    for raw in s.get("rotations") or []:
-        label = f"{s['name']} / {raw.get('name') or raw.get('id')}"
-        for layer in _rotation(raw, zone, emails, now, label, report):
-            layer["name"] = _unique(str(layer["name"]), taken)
-            taken.add(layer["name"])
-            layers.append(layer)
-    if not layers:
-        report.not_mapped("schedule", s["name"], "no rotation left that is in force now or "
-                          "later (see the rotations' entries)")
-        return None
-    if s.get("enabled") is False:
+    doc = schedule_doc(s, name, s.get("timezone"), s.get("rotations") or [],
+                       lambda raw, zone, label: _rotation(raw, zone, emails, now, label,
+                                                          report), report, "rotation")
+    if doc is not None and s.get("enabled") is False:
         report.approximated("schedule", s["name"], "disabled in Opsgenie; imported enabled")
-    report.mapped("schedule", s["name"], f"schedule {name}: {len(layers)} layer(s), {tz}")
-    return {"schedule": name, "timezone": tz, "layers": layers}
+    return doc
 
 
 def _check_overlaps(s: dict[str, Any], data: dict[str, Any], report: Report) -> None:
@@ -288,20 +268,20 @@ def _check_overlaps(s: dict[str, Any], data: dict[str, Any], report: Report) -> 
 
 
 def _rotation(raw: dict[str, Any], zone: ZoneInfo, emails: dict[str, str], now: datetime,
-              label: str, report: Report) -> list[dict[str, Any]]:
+              label: str, report: Report) -> dict[str, Any] | None:
     start = parse_time(raw["startDate"])
     end = parse_time(raw["endDate"]) if raw.get("endDate") else None
     if end is not None and end <= now:
         report.not_mapped("rotation", label, f"ended {end:%Y-%m-%d %H:%M} UTC, before the "
                           "import: past shifts are not imported")
-        return []
+        return None
     slots: list[str | None] = []  # None: not a user of ours for that turn
     for p in raw.get("participants") or []:
         kind = p.get("type")
         slots.append(emails.get(p.get("id")) if kind == "user" else None)
     if not any(slots):
         report.not_mapped("rotation", label, "no participant that is a user of the account")
-        return []
+        return None
     n = len(slots)
     members = list(slots)
     for i, p in enumerate(raw.get("participants") or []):
@@ -325,7 +305,7 @@ def _rotation(raw: dict[str, Any], zone: ZoneInfo, emails: dict[str, str], now: 
     days = {"daily": length, "weekly": 7 * length}.get(str(kind), 0)
     if kind not in ("daily", "weekly", "hourly") or length < 1:
         report.not_mapped("rotation", label, f"rotation type {kind!r} of length {length}")
-        return []
+        return None
     slocal = start.astimezone(zone)
 
     def turn(k: int) -> datetime:
@@ -349,7 +329,7 @@ def _rotation(raw: dict[str, Any], zone: ZoneInfo, emails: dict[str, str], now: 
         first += 1
         anchor = turn(first)
         alocal = anchor.astimezone(zone)
-    out: dict[str, Any] = {"name": raw.get("name") or "rotation"}
+    out: dict[str, Any] = {"name": ""}
     if days and days % 7 == 0:
         out["rotation"] = "weekly" if days == 7 else {"weeks": days // 7}
         out["handoff"] = f"{WEEKDAYS[alocal.weekday()]} {alocal:%H:%M}"
@@ -365,7 +345,7 @@ def _rotation(raw: dict[str, Any], zone: ZoneInfo, emails: dict[str, str], now: 
         if end_day <= alocal.date():
             report.not_mapped("rotation", label, "ends before its first whole turn from now "
                               "on: our layers begin at a handoff and end at local midnight")
-            return []
+            return None
         out["end"] = end_day.isoformat()
     out["members"] = [str(members[(first + i) % n]) for i in range(n)]
     if restrictions:
@@ -374,7 +354,7 @@ def _rotation(raw: dict[str, Any], zone: ZoneInfo, emails: dict[str, str], now: 
     if restrictions:
         what += f", {len(restrictions)} restriction(s)"
     report.mapped("rotation", label, what)
-    return [out]
+    return out
 
 
 def _end_day(end: datetime, zone: ZoneInfo, label: str, report: Report) -> Any:
@@ -429,10 +409,7 @@ def _override(o: dict[str, Any], s: dict[str, Any], name: str, emails: dict[str,
         report.approximated("override", label, "applies to rotation(s) "
                             f"{', '.join(str(r.get('name')) for r in rotations)} only in "
                             "Opsgenie; ours overrides the whole schedule")
-    out.append({"schedule": name, "user": user, "start": start.isoformat(),
-                "end": end.isoformat(), "note": f"imported from Opsgenie ({o.get('alias')})"})
-    report.mapped("override", label, f"{user}: in overrides.sh and overrides.json (config "
-                  "files do not hold overrides: run overrides.sh once after `oncall apply`)")
+    add_override(out, report, label, name, user, start, end, f"Opsgenie ({o.get('alias')})")
 
 
 # -- escalations and teams ---------------------------------------------------------------

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -183,17 +184,24 @@ def map_account(acc: Account, now: datetime, *, filtered: bool = False) -> Pager
         if svc.get("status") == "disabled":
             report.approximated("service", label, "disabled in PagerDuty; imported enabled")
 
-    main: dict[str, Any] = {"users": users_out}
-    if policies_out:
-        main["policies"] = policies_out
-    if services_out:
-        main["services"] = services_out
-    files["rules/pagerduty.yaml"] = _yaml(main, "Users, escalation policies and services "
-                                          "imported from PagerDuty")
-    files["overrides.json"] = json.dumps(overrides_out, indent=2) + "\n"
-    files["overrides.sh"] = _overrides_script(overrides_out)
-    files["REPORT.txt"] = report.text()
+    add_files(files, report, users_out, policies_out, services_out, overrides_out)
     return PagerDutyImport(files, report, schedule_ids, emails, timezones)
+
+
+def add_files(files: dict[str, str], report: Report, users: list[dict[str, Any]],
+              policies: list[dict[str, Any]], services: list[dict[str, Any]],
+              overrides: list[dict[str, Any]], source: str = "PagerDuty") -> None:
+    """``rules/<source>.yaml`` (users, policies, services), the overrides and the report."""
+    main: dict[str, Any] = {"users": users}
+    if policies:
+        main["policies"] = policies
+    if services:
+        main["services"] = services
+    files[f"rules/{source.lower()}.yaml"] = _yaml(main, "Users, escalation policies and "
+                                                  f"services imported from {source}", source)
+    files["overrides.json"] = json.dumps(overrides, indent=2) + "\n"
+    files["overrides.sh"] = _overrides_script(overrides, source)
+    files["REPORT.txt"] = report.text()
 
 
 def _overrides_script(overrides: list[dict[str, Any]], source: str = "PagerDuty") -> str:
@@ -345,20 +353,30 @@ def _notification_rules(rules: list[dict[str, Any]], label: str, phone: str | No
 
 def _schedule(s: dict[str, Any], name: str, emails: dict[str, str], now: datetime,
               report: Report) -> dict[str, Any] | None:
-    tz = _zone(s.get("time_zone"), f"schedule {s['name']}", report)
+    return schedule_doc(s, name, s.get("time_zone"), s.get("schedule_layers") or [],
+                        lambda raw, zone, label: _layer(raw, zone, emails, now, label, report),
+                        report)
+
+
+def schedule_doc(s: dict[str, Any], name: str, tz_name: str | None, raws: list[dict[str, Any]],
+                 make: Callable[[dict[str, Any], ZoneInfo, str], dict[str, Any] | None],
+                 report: Report, what: str = "layer") -> dict[str, Any] | None:
+    """A schedule's document: ``make`` maps each of ``raws`` (the source's layers) to one
+    of ours or None (having said why in the report)."""
+    tz = _zone(tz_name, f"schedule {s['name']}", report)
     zone = ZoneInfo(tz)
     layers: list[dict[str, Any]] = []
     taken: set[str] = set()
-    for raw in s.get("schedule_layers") or []:
+    for raw in raws:
         label = f"{s['name']} / {raw.get('name') or raw.get('id')}"
-        layer = _layer(raw, zone, emails, now, label, report)
+        layer = make(raw, zone, label)
         if layer is not None:
-            layer["name"] = _unique(str(raw.get("name") or "layer"), taken)
+            layer["name"] = _unique(str(raw.get("name") or what), taken)
             taken.add(layer["name"])
             layers.append(layer)
     if not layers:
-        report.not_mapped("schedule", s["name"], "no layer left that is in force now or "
-                          "later (see the layers' entries)")
+        report.not_mapped("schedule", s["name"], f"no {what} left that is in force now or "
+                          f"later (see the {what}s' entries)")
         return None
     report.mapped("schedule", s["name"], f"schedule {name}: {len(layers)} layer(s), {tz}")
     return {"schedule": name, "timezone": tz, "layers": layers}
@@ -561,8 +579,13 @@ def _override(o: dict[str, Any], s: dict[str, Any], name: str, emails: dict[str,
     if user is None:
         report.not_mapped("override", label, "its user is not in the account")
         return
-    out.append({"schedule": name, "user": user, "start": start.isoformat(),
-                "end": end.isoformat(), "note": f"imported from PagerDuty ({o.get('id')})"})
+    add_override(out, report, label, name, user, start, end, f"PagerDuty ({o.get('id')})")
+
+
+def add_override(out: list[dict[str, Any]], report: Report, label: str, schedule: str,
+                 user: str, start: datetime, end: datetime, source: str) -> None:
+    out.append({"schedule": schedule, "user": user, "start": start.isoformat(),
+                "end": end.isoformat(), "note": f"imported from {source}"})
     report.mapped("override", label, f"{user}: in overrides.sh and overrides.json (config "
                   "files do not hold overrides: run overrides.sh once after `oncall apply`)")
 
