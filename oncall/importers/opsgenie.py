@@ -42,10 +42,11 @@ from oncall.importers.pagerduty import (
     _local,
     _span,
     _unique,
-    _yaml,
     _zone,
     add_files,
     add_override,
+    map_policies,
+    map_schedules,
     parse_time,
     schedule_doc,
     slug,
@@ -175,38 +176,23 @@ def map_account(acc: Account, now: datetime, *, filtered: bool = False) -> Opsge
         users_out.append(_user(u, acc.contacts.get(u["id"], []), report))
         emails[u["id"]] = u["username"]
 
-    files: dict[str, str] = {}
-    schedule_ids: dict[str, str] = {}
-    names: dict[str, str] = {}
-    timezones: dict[str, str] = {}
-    overrides_out: list[dict[str, Any]] = []
-    for s in acc.schedules:
-        name = _unique(slug(s["name"]), set(schedule_ids))
-        doc = _schedule(s, name, emails, now, report)
-        if doc is None:
-            continue
-        names[s["id"]] = name
-        schedule_ids[name] = s["id"]
-        timezones[name] = doc["timezone"]
+    def extra(s: dict[str, Any], name: str, doc: dict[str, Any],
+              mine: list[dict[str, Any]]) -> None:
         for o in acc.overrides.get(s["id"], []):
-            _override(o, s, name, emails, now, overrides_out, report)
+            _override(o, s, name, emails, now, mine, report)
         _check_overlaps(s, acc.timelines.get(s["id"]) or {}, report)
-        files[f"schedules/{name}.yaml"] = _yaml(
-            doc, f"Opsgenie schedule {s['name']!r} ({s['id']})", SOURCE)
 
-    policies_out: list[dict[str, Any]] = []
-    policy_names: dict[str, str] = {}
-    for e in acc.escalations:
-        mapped = _policy(e, names, emails, set(policy_names.values()), report, filtered)
-        if mapped is not None:
-            policy_names[e["id"]] = mapped["policy"]
-            policies_out.append(mapped)
-
+    sched = map_schedules(acc.schedules, SOURCE,
+                          lambda s, name: _schedule(s, name, emails, now, report), extra)
+    policies_out, policy_names = map_policies(
+        acc.escalations, lambda e, taken: _policy(e, sched.names, emails, taken, report,
+                                                  filtered))
     services_out = [svc for t in acc.teams
                     if (svc := _service(t, acc.escalations, policy_names, report))]
 
-    add_files(files, report, users_out, policies_out, services_out, overrides_out, SOURCE)
-    return OpsgenieImport(files, report, schedule_ids, emails, timezones)
+    add_files(sched.files, report, users_out, policies_out, services_out, sched.overrides,
+              SOURCE)
+    return OpsgenieImport(sched.files, report, sched.ids, emails, sched.timezones)
 
 
 # -- users -------------------------------------------------------------------------------

@@ -126,34 +126,18 @@ def map_account(acc: Account, now: datetime, *, filtered: bool = False) -> Pager
                                acc.notification_rules.get(u["id"]), report))
         emails[u["id"]] = u["email"]
 
-    files: dict[str, str] = {}
-    schedule_ids: dict[str, str] = {}
-    names: dict[str, str] = {}  # PagerDuty schedule id -> our name
-    timezones: dict[str, str] = {}
-    overrides_out: list[dict[str, Any]] = []
-    for s in acc.schedules:
-        name = _unique(slug(s["name"]), set(schedule_ids))
-        doc = _schedule(s, name, emails, now, report)
-        if doc is None:
-            continue
-        names[s["id"]] = name
-        schedule_ids[name] = s["id"]
-        timezones[name] = doc["timezone"]
-        mine: list[dict[str, Any]] = []
+    def extra(s: dict[str, Any], name: str, doc: dict[str, Any],
+              mine: list[dict[str, Any]]) -> None:
         for o in acc.overrides.get(s["id"], []):
             _override(o, s, name, emails, now, mine, report)
-        overrides_out += mine
         _check_layer_order(s, doc, mine, emails, now, report)
-        files[f"schedules/{name}.yaml"] = _yaml(doc, f"PagerDuty schedule {s['name']!r} "
-                                                f"({s['id']})")
 
-    policies_out: list[dict[str, Any]] = []
-    policy_names: dict[str, str] = {}
-    for p in acc.policies:
-        mapped = _policy(p, names, emails, set(policy_names.values()), report, filtered)
-        if mapped is not None:
-            policy_names[p["id"]] = mapped["policy"]
-            policies_out.append(mapped)
+    sched = map_schedules(acc.schedules, "PagerDuty",
+                          lambda s, name: _schedule(s, name, emails, now, report), extra)
+    files, schedule_ids, names = sched.files, sched.ids, sched.names
+    timezones, overrides_out = sched.timezones, sched.overrides
+    policies_out, policy_names = map_policies(
+        acc.policies, lambda p, taken: _policy(p, names, emails, taken, report, filtered))
 
     services_out: list[dict[str, Any]] = []
     used: set[str] = set()
@@ -186,6 +170,56 @@ def map_account(acc: Account, now: datetime, *, filtered: bool = False) -> Pager
 
     add_files(files, report, users_out, policies_out, services_out, overrides_out)
     return PagerDutyImport(files, report, schedule_ids, emails, timezones)
+
+
+@dataclass
+class Schedules:
+    """The imported schedules: their files, our name -> the source's id and the reverse,
+    our name -> zone, and their overrides."""
+
+    files: dict[str, str] = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+    timezones: dict[str, str] = field(default_factory=dict)
+    overrides: list[dict[str, Any]] = field(default_factory=list)
+
+
+def map_schedules(schedules: list[dict[str, Any]], source: str,
+                  make: Callable[[dict[str, Any], str], dict[str, Any] | None],
+                  extra: Callable[[dict[str, Any], str, dict[str, Any], list[dict[str, Any]]],
+                                  None]) -> Schedules:
+    """Each schedule through ``make`` (the source schedule, our name -> its document or
+    None), then ``extra`` (the schedule, name, document, a list for its overrides)."""
+    out = Schedules()
+    for s in schedules:
+        name = _unique(slug(s["name"]), set(out.ids))
+        doc = make(s, name)
+        if doc is None:
+            continue
+        out.names[s["id"]] = name
+        out.ids[name] = s["id"]
+        out.timezones[name] = doc["timezone"]
+        mine: list[dict[str, Any]] = []
+        extra(s, name, doc, mine)
+        out.overrides += mine
+        out.files[f"schedules/{name}.yaml"] = _yaml(
+            doc, f"{source} schedule {s['name']!r} ({s['id']})", source)
+    return out
+
+
+def map_policies(items: list[dict[str, Any]],
+                 make: Callable[[dict[str, Any], set[str]], dict[str, Any] | None]
+                 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Each policy through ``make`` (the source policy, our names taken -> ours or None):
+    ours, and the source's id -> our name."""
+    out: list[dict[str, Any]] = []
+    names: dict[str, str] = {}
+    for p in items:
+        mapped = make(p, set(names.values()))
+        if mapped is not None:
+            names[p["id"]] = mapped["policy"]
+            out.append(mapped)
+    return out, names
 
 
 def add_files(files: dict[str, str], report: Report, users: list[dict[str, Any]],
