@@ -47,6 +47,7 @@ from oncall.importers.pagerduty import (
     add_override,
     map_policies,
     map_schedules,
+    named,
     parse_time,
     schedule_doc,
     slug,
@@ -112,16 +113,9 @@ def fetch(client: ApiClient, now: datetime, schedule_names: tuple[str, ...] = ()
     acc.users = list(pages(client, "/v2/users"))
     for u in acc.users:
         acc.contacts[u["id"]] = client.get(f"/v2/users/{u['id']}/contacts").get("data") or []
-    listed = client.get("/v2/schedules", {"expand": "rotation"}).get("data") or []
-    if schedule_names:
-        known = {s.get("name") for s in listed}
-        missing = [n for n in schedule_names if n not in known]
-        if missing:
-            raise SourceError(f"{SOURCE} has no schedule named {', '.join(map(repr, missing))}"
-                              f" (there are: {', '.join(sorted(map(str, known))) or 'none'})")
-        listed = [s for s in listed if s.get("name") in schedule_names]
-    acc.schedules = listed
-    for s in listed:
+    acc.schedules = named(client.get("/v2/schedules", {"expand": "rotation"}).get("data")
+                          or [], schedule_names, SOURCE)
+    for s in acc.schedules:
         acc.overrides[s["id"]] = client.get(f"/v2/schedules/{s['id']}/overrides").get(
             "data") or []
         acc.timelines[s["id"]] = timeline(client, s["id"], now, ORDER_CHECK.days // 7)

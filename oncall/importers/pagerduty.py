@@ -74,14 +74,8 @@ def fetch(client: ApiClient, now: datetime, horizon: timedelta,
             "contact_methods", [])
         acc.notification_rules[u["id"]] = client.get(
             f"/users/{u['id']}/notification_rules").get("notification_rules", [])
-    listed = list(client.paginate("/schedules", "schedules"))
-    if schedule_names:
-        known = {s.get("name") for s in listed}
-        missing = [n for n in schedule_names if n not in known]
-        if missing:
-            raise SourceError(f"PagerDuty has no schedule named {', '.join(map(repr, missing))}"
-                              f" (there are: {', '.join(sorted(map(str, known))) or 'none'})")
-        listed = [s for s in listed if s.get("name") in schedule_names]
+    listed = named(list(client.paginate("/schedules", "schedules")), schedule_names,
+                   "PagerDuty")
     since, until = _iso(now), _iso(now + horizon)
     for s in listed:
         # In its own zone: PagerDuty gives restrictions' times of day in the zone asked for
@@ -97,6 +91,19 @@ def fetch(client: ApiClient, now: datetime, horizon: timedelta,
     acc.policies = list(client.paginate("/escalation_policies", "escalation_policies"))
     acc.services = list(client.paginate("/services", "services"))
     return acc
+
+
+def named(listed: list[dict[str, Any]], names: tuple[str, ...], source: str
+          ) -> list[dict[str, Any]]:
+    """The schedules called ``names`` (all without names); an unknown name is an error."""
+    if not names:
+        return listed
+    known = {s.get("name") for s in listed}
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise SourceError(f"{source} has no schedule named {', '.join(map(repr, missing))}"
+                          f" (there are: {', '.join(sorted(map(str, known))) or 'none'})")
+    return [s for s in listed if s.get("name") in names]
 
 
 @dataclass
