@@ -14,7 +14,6 @@ import yaml
 from click.testing import CliRunner
 from sqlalchemy import select
 
-import oncall.cli.importers as importers_cli
 from oncall.cli import cli, config  # noqa: F401 - attach the commands
 from oncall.config import Settings
 from oncall.importers.files import schedule_specs
@@ -24,6 +23,7 @@ from oncall.rotations import final_shifts
 from oncall.scheduling.store import spec_for
 from tests.importers.og_fake import FakeOpsgenie, SwaggerValidator, final_timeline
 from tests.importers.og_fixture import NOW, account
+from tests.importers.runner import apply_folder, import_runner
 
 KEY = "og-test-key"
 IDS = {"billing-primary": "s-primary", "ops-london": "s-london", "secondary": "s-secondary",
@@ -39,14 +39,7 @@ def fake() -> Any:
 
 @pytest.fixture
 def run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
-    monkeypatch.setattr(importers_cli, "utcnow", lambda: NOW)
-    monkeypatch.chdir(tmp_path)
-
-    def invoke(*args: str, token: str = KEY) -> Any:
-        return CliRunner().invoke(cli, ["import", "opsgenie", "--token-env", "OG_KEY", *args],
-                                  env={"OG_KEY": token}, catch_exceptions=False)
-
-    return invoke
+    return import_runner(monkeypatch, tmp_path, "opsgenie", "OG_KEY", KEY, NOW)
 
 
 def _expected(fake: FakeOpsgenie, og_id: str, with_overrides: bool = True
@@ -160,13 +153,7 @@ def test_applied_files_give_the_same_schedule(fake: Any, run: Any, tmp_path: Pat
     both DST changes."""
     out = tmp_path / "og"
     assert run("--url", fake.url, "--out", str(out)).exit_code == 0
-    monkeypatch.setenv("ONCALL_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("ONCALL_BROKER_URL", settings.broker_url)
-    monkeypatch.setenv("ONCALL_DATA_DIR", str(tmp_path / "data"))
-    result = CliRunner().invoke(cli, ["apply", str(out)], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    assert "+ schedule billing-primary" in result.output
-    assert "no changes" in CliRunner().invoke(cli, ["apply", str(out)]).output
+    assert "+ schedule billing-primary" in apply_folder(out, settings, tmp_path, monkeypatch)
     start, end = NOW, NOW + timedelta(weeks=8)
     with factory() as s:
         for name, og_id in IDS.items():

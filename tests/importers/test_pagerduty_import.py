@@ -15,7 +15,6 @@ import yaml
 from click.testing import CliRunner
 from sqlalchemy import select
 
-import oncall.cli.importers as importers_cli
 from oncall.cli import cli, config  # noqa: F401 - attach the commands
 from oncall.config import Settings
 from oncall.importers.files import schedule_specs
@@ -25,6 +24,7 @@ from oncall.rotations import ScheduleSpec, final_shifts
 from oncall.scheduling.store import spec_for
 from tests.importers.pd_fake import FakePagerDuty, SpecValidator, final_schedule
 from tests.importers.pd_fixture import NOW, account
+from tests.importers.runner import apply_folder, import_runner
 
 TOKEN = "pd-test-token"
 
@@ -38,15 +38,7 @@ def fake() -> Any:
 
 @pytest.fixture
 def run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
-    monkeypatch.setattr(importers_cli, "utcnow", lambda: NOW)
-    monkeypatch.chdir(tmp_path)
-
-    def invoke(*args: str, token: str = TOKEN) -> Any:
-        return CliRunner().invoke(cli, ["import", "pagerduty", "--token-env", "PD_TOKEN",
-                                        *args], env={"PD_TOKEN": token},
-                                  catch_exceptions=False)
-
-    return invoke
+    return import_runner(monkeypatch, tmp_path, "pagerduty", "PD_TOKEN", TOKEN, NOW)
 
 
 def _expected(fake: FakePagerDuty, pd_id: str, emails: dict[str, str], start: datetime,
@@ -190,14 +182,7 @@ def test_applied_files_give_the_same_schedule(fake: Any, run: Any, tmp_path: Pat
     API), across both DST changes."""
     out = tmp_path / "pd"
     assert run("--url", fake.url, "--out", str(out)).exit_code == 0
-    monkeypatch.setenv("ONCALL_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("ONCALL_BROKER_URL", settings.broker_url)
-    monkeypatch.setenv("ONCALL_DATA_DIR", str(tmp_path / "data"))
-    result = CliRunner().invoke(cli, ["apply", str(out)], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    assert "+ schedule billing-primary" in result.output
-    again = CliRunner().invoke(cli, ["apply", str(out)], catch_exceptions=False)
-    assert "no changes" in again.output
+    assert "+ schedule billing-primary" in apply_folder(out, settings, tmp_path, monkeypatch)
     start, end = NOW, NOW + timedelta(weeks=8)
     files = schedule_specs(out)
     with factory() as s:
