@@ -45,6 +45,7 @@ from oncall.importers.pagerduty import (
     _zone,
     add_files,
     add_override,
+    in_force,
     map_policies,
     map_schedules,
     named,
@@ -249,12 +250,10 @@ def _check_overlaps(s: dict[str, Any], data: dict[str, Any], report: Report) -> 
 
 def _rotation(raw: dict[str, Any], zone: ZoneInfo, emails: dict[str, str], now: datetime,
               label: str, report: Report) -> dict[str, Any] | None:
-    start = parse_time(raw["startDate"])
-    end = parse_time(raw["endDate"]) if raw.get("endDate") else None
-    if end is not None and end <= now:
-        report.not_mapped("rotation", label, f"ended {end:%Y-%m-%d %H:%M} UTC, before the "
-                          "import: past shifts are not imported")
+    bounds = in_force(raw, "startDate", "endDate", now, "rotation", label, report)
+    if bounds is None:
         return None
+    start, end = bounds
     slots: list[str | None] = []  # None: not a user of ours for that turn
     for p in raw.get("participants") or []:
         kind = p.get("type")

@@ -468,18 +468,28 @@ def _local(d: date, t: time, zone: ZoneInfo) -> datetime:
     return datetime.combine(d, t, tzinfo=zone).astimezone(UTC)
 
 
+def in_force(raw: dict[str, Any], start_key: str, end_key: str, now: datetime, kind: str,
+             label: str, report: Report) -> tuple[datetime, datetime | None] | None:
+    """A layer's start and end, or None (reported) when it ended before ``now``."""
+    start = parse_time(raw[start_key])
+    end = parse_time(raw[end_key]) if raw.get(end_key) else None
+    if end is not None and end <= now:
+        report.not_mapped(kind, label, f"ended {end:%Y-%m-%d %H:%M} UTC, before the "
+                          "import: past shifts are not imported")
+        return None
+    return start, end
+
+
 def _layer(raw: dict[str, Any], zone: ZoneInfo, emails: dict[str, str], now: datetime,
            label: str, report: Report) -> dict[str, Any] | None:
     members = [emails.get(x["user"]["id"]) for x in raw.get("users") or []]
     if not members or any(m is None for m in members):
         report.not_mapped("layer", label, "no users, or a user that is not in the account")
         return None
-    start = parse_time(raw["start"])
-    end = parse_time(raw["end"]) if raw.get("end") else None
-    if end is not None and end <= now:
-        report.not_mapped("layer", label, f"ended {end:%Y-%m-%d %H:%M} UTC, before the "
-                          "import: past shifts are not imported")
+    bounds = in_force(raw, "start", "end", now, "layer", label, report)
+    if bounds is None:
         return None
+    start, end = bounds
     length = int(raw["rotation_turn_length_seconds"])
     virtual = parse_time(raw["rotation_virtual_start"])
     if length <= 0 or length % 3600:
