@@ -29,7 +29,7 @@ import re
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -46,6 +46,8 @@ from oncall.importers.pagerduty import (
     add_files,
     add_override,
     in_force,
+    layer_end,
+    layer_shape,
     map_policies,
     map_schedules,
     named,
@@ -308,44 +310,17 @@ def _rotation(raw: dict[str, Any], zone: ZoneInfo, emails: dict[str, str], now: 
         first += 1
         anchor = turn(first)
         alocal = anchor.astimezone(zone)
-    out: dict[str, Any] = {"name": ""}
-    if days and days % 7 == 0:
-        out["rotation"] = "weekly" if days == 7 else {"weeks": days // 7}
-        out["handoff"] = f"{WEEKDAYS[alocal.weekday()]} {alocal:%H:%M}"
-    elif days:
-        out["rotation"] = "daily" if days == 1 else {"days": days}
-        out["handoff"] = f"{alocal:%H:%M}"
-    else:
-        out["rotation"] = {"hours": length}
-        out["handoff"] = f"{alocal:%H:%M}"
-    out["start"] = alocal.date().isoformat()
-    if end is not None:
-        end_day = _end_day(end, zone, label, report)
-        if end_day <= alocal.date():
-            report.not_mapped("rotation", label, "ends before its first whole turn from now "
-                              "on: our layers begin at a handoff and end at local midnight")
-            return None
-        out["end"] = end_day.isoformat()
+    out, shape = layer_shape(days, length, alocal)
+    if end is not None and not layer_end(out, end, zone, alocal, "rotation", label, report):
+        return None
     out["members"] = [str(members[(first + i) % n]) for i in range(n)]
     if restrictions:
         out["restrictions"] = restrictions
-    what = f"{kind} x{length}, {n} participant(s)"
+    what = f"{kind} x{length}: {shape}, {n} participant(s)"
     if restrictions:
         what += f", {len(restrictions)} restriction(s)"
     report.mapped("rotation", label, what)
     return out
-
-
-def _end_day(end: datetime, zone: ZoneInfo, label: str, report: Report) -> Any:
-    elocal = end.astimezone(zone)
-    if elocal.time() == time(0) and _local(elocal.date(), time(0), zone) == end:
-        return elocal.date()
-    end_day = elocal.date() + timedelta(days=1)
-    if not any(e.kind == "rotation end" and e.name == label for e in report.entries):
-        report.approximated("rotation end", label, f"ends at {elocal:%Y-%m-%d %H:%M %Z}; our "
-                            f"layers end at local midnight: imported to end at {end_day} 00:00 "
-                            f"(the last {_span(_local(end_day, time(0), zone) - end)} more)")
-    return end_day
 
 
 def _restrictions(tr: dict[str, Any] | None, label: str, report: Report

@@ -536,6 +536,36 @@ def _layer(raw: dict[str, Any], zone: ZoneInfo, emails: dict[str, str], now: dat
         anchor = turn(k)
         alocal = anchor.astimezone(zone)
     n = len(members)
+    out, what = layer_shape(days, hours, alocal)
+    notes = [what]
+    if end is not None and end <= anchor:
+        report.not_mapped("layer", label, f"ends at {end.astimezone(zone):%Y-%m-%d %H:%M %Z}, "
+                          "before its first handoff from now on: our layers begin at a "
+                          "handoff")
+        return None
+    if end is not None:
+        if not layer_end(out, end, zone, alocal, "layer", label, report):
+            return None
+        notes.append(f"until {out['end']}")
+    out["members"] = [str(members[(k + i) % n]) for i in range(n)]
+    restrictions: list[dict[str, Any]] = []
+    for r in raw.get("restrictions") or []:
+        mapped = _restriction(r, label, report)
+        if mapped == "all":
+            restrictions = []
+            break
+        if isinstance(mapped, dict):
+            restrictions.append(mapped)
+    if restrictions:
+        out["restrictions"] = restrictions
+        notes.append(f"{len(restrictions)} restriction(s)")
+    report.mapped("layer", label, ", ".join(notes))
+    return out
+
+
+def layer_shape(days: int, hours: int, alocal: datetime) -> tuple[dict[str, Any], str]:
+    """A layer's rotation, handoff and start for turns of ``days`` (kept at the local
+    handoff time) or ``hours`` (elapsed) from the local handoff ``alocal``; and in words."""
     out: dict[str, Any] = {"name": ""}
     hhmm = alocal.strftime("%H:%M")
     if days and days % 7 == 0:
@@ -551,44 +581,31 @@ def _layer(raw: dict[str, Any], zone: ZoneInfo, emails: dict[str, str], now: dat
         out["handoff"] = hhmm
         what = f"every {hours} hour(s) (elapsed)"
     out["start"] = alocal.date().isoformat()
-    notes = [what]
-    if end is not None and end <= anchor:
-        report.not_mapped("layer", label, f"ends at {end.astimezone(zone):%Y-%m-%d %H:%M %Z}, "
-                          "before its first handoff from now on: our layers begin at a "
-                          "handoff")
-        return None
-    if end is not None:
-        elocal = end.astimezone(zone)
-        midnight = datetime.combine(elocal.date(), time(0), tzinfo=zone)
-        if elocal.replace(tzinfo=None) == midnight.replace(tzinfo=None):
-            end_day = elocal.date()
-        else:
-            end_day = elocal.date() + timedelta(days=1)
-            report.approximated("layer", label, f"ends at {elocal:%Y-%m-%d %H:%M %Z}; our "
-                                f"layers end at local midnight: imported to end at "
-                                f"{end_day} 00:00 (the last "
-                                f"{_span(_local(end_day, time(0), zone) - end)} more)")
-        if end_day <= alocal.date():
-            report.not_mapped("layer", label, f"ends at {elocal:%Y-%m-%d %H:%M %Z}, before "
-                              "its first whole turn: our layers begin at a handoff and end "
-                              "at local midnight")
-            return None
-        out["end"] = end_day.isoformat()
-        notes.append(f"until {end_day}")
-    out["members"] = [str(members[(k + i) % n]) for i in range(n)]
-    restrictions: list[dict[str, Any]] = []
-    for r in raw.get("restrictions") or []:
-        mapped = _restriction(r, label, report)
-        if mapped == "all":
-            restrictions = []
-            break
-        if isinstance(mapped, dict):
-            restrictions.append(mapped)
-    if restrictions:
-        out["restrictions"] = restrictions
-        notes.append(f"{len(restrictions)} restriction(s)")
-    report.mapped("layer", label, ", ".join(notes))
-    return out
+    return out, what
+
+
+def layer_end(out: dict[str, Any], end: datetime, zone: ZoneInfo, alocal: datetime, kind: str,
+              label: str, report: Report) -> bool:
+    """Set ``out["end"]`` for a layer ending at ``end`` (our layers end at local midnight:
+    another time is rounded up, reported); False (reported) when that leaves no whole turn
+    after the first handoff ``alocal``."""
+    elocal = end.astimezone(zone)
+    midnight = datetime.combine(elocal.date(), time(0), tzinfo=zone)
+    if elocal.replace(tzinfo=None) == midnight.replace(tzinfo=None):
+        end_day = elocal.date()
+    else:
+        end_day = elocal.date() + timedelta(days=1)
+        report.approximated(kind, label, f"ends at {elocal:%Y-%m-%d %H:%M %Z}; our "
+                            f"layers end at local midnight: imported to end at "
+                            f"{end_day} 00:00 (the last "
+                            f"{_span(_local(end_day, time(0), zone) - end)} more)")
+    if end_day <= alocal.date():
+        report.not_mapped(kind, label, f"ends at {elocal:%Y-%m-%d %H:%M %Z}, before "
+                          "its first whole turn: our layers begin at a handoff and end "
+                          "at local midnight")
+        return False
+    out["end"] = end_day.isoformat()
+    return True
 
 
 def _span(delta: timedelta) -> str:

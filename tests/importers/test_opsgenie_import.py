@@ -114,8 +114,8 @@ def test_full_import_writes_files_that_match_opsgenie(fake: Any, run: Any,
     report = (out / "REPORT.txt").read_text()
     assert "Import from Opsgenie: " in report
     assert "rotation Billing Primary / Old nights: ended 2027-01-31" in report
-    assert "rotation Billing Primary / Weekends: weekly x1, 2 participant(s), 1 " \
-        "restriction(s)" in report
+    assert "rotation Billing Primary / Weekends: weekly x1: every 1 week(s), Fri 17:00, 2 " \
+        "participant(s), 1 restriction(s)" in report
     assert "contact carol@example.com: no enabled SMS or voice contact" in report
     assert "contact carol@example.com: mobile app contact: no such channel here" in report
     assert "contact bob@example.com: other phone numbers ['+14155550199']" in report
