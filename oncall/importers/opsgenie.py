@@ -45,6 +45,7 @@ from oncall.importers.pagerduty import (
     _zone,
     add_files,
     add_override,
+    first_turn,
     in_force,
     layer_end,
     layer_shape,
@@ -299,17 +300,8 @@ def _rotation(raw: dict[str, Any], zone: ZoneInfo, emails: dict[str, str], now: 
     while turn(k + 1) <= now:
         k += 1
     restrictions = _restrictions(raw.get("timeRestriction"), label, report)
-    first = k
-    anchor = turn(first)
-    alocal = anchor.astimezone(zone)
-    if not days and _local(alocal.date(), alocal.time(), zone) != anchor:
-        # A turn that starts in the repeated hour of a fall-back night.
-        report.approximated("rotation", label, f"its turn from {anchor:%Y-%m-%d %H:%M} UTC "
-                            "(a repeated local hour) is not imported: our hourly rotations "
-                            "start at the first occurrence of a local time")
-        first += 1
-        anchor = turn(first)
-        alocal = anchor.astimezone(zone)
+    first = first_turn(turn, k, days, zone, now, "rotation", label, report)
+    alocal = turn(first).astimezone(zone)
     out, shape = layer_shape(days, length, alocal)
     if end is not None and not layer_end(out, end, zone, alocal, "rotation", label, report):
         return None

@@ -524,17 +524,9 @@ def _layer(raw: dict[str, Any], zone: ZoneInfo, emails: dict[str, str], now: dat
                             f"the middle of a turn: the turn's first part until the handoff "
                             f"at {lost[1]:%Y-%m-%d %H:%M} UTC ({members[(k - 1) % len(members)]}) "
                             "is not imported (our layers begin at a handoff)")
+    k = first_turn(turn, k, days, zone, now, "layer", label, report)
     anchor = turn(k)
     alocal = anchor.astimezone(zone)
-    if not days and _local(alocal.date(), alocal.time(), zone) != anchor:
-        # An hourly handoff at the second 01:30 of a fall-back night: start a turn later.
-        if turn(k + 1) > now:
-            report.approximated("layer", label, f"its turn from {anchor:%Y-%m-%d %H:%M} UTC "
-                                "(a repeated local hour) is not imported: our hourly "
-                                "rotations start at the first occurrence of a local time")
-        k += 1
-        anchor = turn(k)
-        alocal = anchor.astimezone(zone)
     n = len(members)
     out, what = layer_shape(days, hours, alocal)
     notes = [what]
@@ -561,6 +553,21 @@ def _layer(raw: dict[str, Any], zone: ZoneInfo, emails: dict[str, str], now: dat
         notes.append(f"{len(restrictions)} restriction(s)")
     report.mapped("layer", label, ", ".join(notes))
     return out
+
+
+def first_turn(turn: Callable[[int], datetime], k: int, days: int, zone: ZoneInfo,
+               now: datetime, kind: str, label: str, report: Report) -> int:
+    """Turn ``k``, or the next one when ``k`` is hourly and starts in the repeated hour of a
+    fall-back night (our hourly rotations start at the first occurrence of a local time)."""
+    anchor = turn(k)
+    alocal = anchor.astimezone(zone)
+    if days or _local(alocal.date(), alocal.time(), zone) == anchor:
+        return k
+    if turn(k + 1) > now:
+        report.approximated(kind, label, f"its turn from {anchor:%Y-%m-%d %H:%M} UTC "
+                            "(a repeated local hour) is not imported: our hourly "
+                            "rotations start at the first occurrence of a local time")
+    return k + 1
 
 
 def layer_shape(days: int, hours: int, alocal: datetime) -> tuple[dict[str, Any], str]:
