@@ -465,7 +465,7 @@ def _check_layer_order(s: dict[str, Any], doc: dict[str, Any],
 def _local(d: date, t: time, zone: ZoneInfo) -> datetime:
     """A local wall-clock time as a UTC instant, resolved as our rotations resolve it
     (fold 0: a skipped time lands after the gap, a repeated one at its first occurrence)."""
-    return datetime.combine(d, t, tzinfo=zone).astimezone(UTC)
+    return datetime.combine(d, t.replace(fold=0), tzinfo=zone).astimezone(UTC)
 
 
 def in_force(raw: dict[str, Any], start_key: str, end_key: str, now: datetime, kind: str,
