@@ -128,3 +128,4 @@ def _who(entry: dict[str, object], emails: dict[str, str]) -> str | None:
     if not isinstance(user, dict):
         return None
     return emails.get(str(user.get("id")), f"PagerDuty user {user.get('id')}")
+from oncall.cli import import_grafana  # noqa: E402,F401 - the grafana-oncall source
