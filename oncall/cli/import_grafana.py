@@ -9,29 +9,20 @@ from pathlib import Path
 import click
 
 from oncall.cli import importers as base
-from oncall.importers.http import SourceError
-from oncall.importers.writer import OutputError, atomic_folder, check_target
+from oncall.importers.writer import OutputError, atomic_folder, check_target, write_files
+
+# The options every source shares, as ``pagerduty`` defines them.
+_SHARED = {p.name: p for p in base.pagerduty.params}
 
 
 @base.import_group.command("grafana-oncall")
 @click.option("--url", required=True,
               help="The OnCall API's base URL (Settings > API URL; /api/v1 is added).")
-@click.option("--token-env", "token_env", required=True, metavar="VAR",
-              help="The environment variable holding an OnCall API token.")
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
-              help="A new (or empty) folder for the files; written only if all succeeds.")
-@click.option("--schedule", "schedules", multiple=True, metavar="NAME",
-              help="Import only this schedule (repeatable); references to others are "
-                   "reported.")
 @click.option("--verify", "weeks", type=click.IntRange(1, 52), metavar="WEEKS",
               help="Compare Grafana OnCall's final shifts for the next WEEKS weeks with ours, "
                    "minute by minute; exit 1 on any difference.")
-@click.option("--timeout", type=click.FloatRange(0.1, 600), default=30.0, show_default=True,
-              help="Seconds to wait for each answer.")
-@click.option("--retries", type=click.IntRange(0, 10), default=4, show_default=True,
-              help="Further attempts after a rate limit (429), a 5xx or a timeout.")
-def grafana_oncall(url: str, token_env: str, out: Path, schedules: tuple[str, ...],
-                   weeks: int | None, timeout: float, retries: int) -> None:
+def grafana_oncall(url: str, weeks: int | None, token_env: str, out: Path,
+                   schedules: tuple[str, ...], timeout: float, retries: int) -> None:
     """Import from Grafana OnCall (public API v1)."""
     from oncall.importers.files import schedule_specs
     from oncall.importers.grafana_oncall import fetch, final_entries, gf_client, map_account
@@ -45,13 +36,11 @@ def grafana_oncall(url: str, token_env: str, out: Path, schedules: tuple[str, ..
         raise click.UsageError(str(exc)) from None
     now = base.utcnow().replace(second=0, microsecond=0)
     found: list[str] = []
-    try:
+    with base.import_errors(out):
         client = gf_client(url, token, timeout=timeout, retries=retries)
         result = map_account(fetch(client, schedules), now, filtered=bool(schedules))
         with atomic_folder(out) as tmp:
-            for rel, text in result.files.items():
-                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-                (tmp / rel).write_text(text)
+            write_files(tmp, result.files)
             if weeks:
                 until = now + timedelta(weeks=weeks)
                 specs = schedule_specs(tmp)
@@ -65,10 +54,6 @@ def grafana_oncall(url: str, token_env: str, out: Path, schedules: tuple[str, ..
                 (tmp / "VERIFY.txt").write_text(
                     f"Grafana OnCall's final shifts against ours from {now:%Y-%m-%d %H:%M} UTC"
                     f" for {weeks} week(s)\n" + "\n".join(summary + found) + "\n")
-    except SourceError as exc:
-        raise click.ClickException(f"{exc} (nothing was written to {out})") from None
-    except OutputError as exc:
-        raise click.ClickException(str(exc)) from None
     report = result.report
     click.echo(f"imported into {out}: {report.summary()} (details: {out / 'REPORT.txt'})")
     shown = [e for e in report.entries if e.status != "mapped"]
@@ -82,3 +67,7 @@ def grafana_oncall(url: str, token_env: str, out: Path, schedules: tuple[str, ..
         if found:
             raise SystemExit(1)
     click.echo(f"next: review the files, then `oncall apply --dry-run {out}`")
+
+
+grafana_oncall.params[1:1] = [_SHARED[n] for n in ("token_env", "out", "schedules")]
+grafana_oncall.params += [_SHARED[n] for n in ("timeout", "retries")]

@@ -340,7 +340,7 @@ def _layer(x: dict[str, Any], label: str, zone: ZoneInfo, emails: dict[str, str]
         out["end"] = end_day.isoformat()
         notes.append(f"until {end_day}")
     out["members"] = members
-    report.mapped("layer", label, ", ".join(notes))
+    report.mapped("shift", label, ", ".join(notes))
     return out
 
 

@@ -29,18 +29,15 @@ period, from ``start_rotation_from_user_index``; at each moment a ``single_event
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import jsonschema
+
+from tests.importers.pd_fake import FakePagerDuty
 
 Json = dict[str, Any]
 DAYS = {"MO": 0, "TU": 1, "WE": 2, "TH": 3, "FR": 4, "SA": 5, "SU": 6}
@@ -98,8 +95,9 @@ def events(shift: Json, tz: ZoneInfo, horizon: datetime
     until = datetime.fromisoformat(shift["until"]) if shift.get("until") else None
     groups = shift.get("rolling_users") or [shift["users"]]
     first = shift.get("start_rotation_from_user_index") or 0
+    every = shift.get("interval") or 1
     step = {"hourly": timedelta(hours=1), "daily": timedelta(days=1),
-            "weekly": timedelta(weeks=1)}[shift["frequency"]] * (shift.get("interval") or 1)
+            "weekly": timedelta(weeks=1), "monthly": timedelta(0)}[shift["frequency"]] * every
     for k in itertools.count():
         users = list(groups[(first + k) % len(groups)])
         if shift["frequency"] == "hourly":
@@ -109,6 +107,9 @@ def events(shift: Json, tz: ZoneInfo, horizon: datetime
             yield a, a + length, users
             continue
         anchor = start + k * step
+        if shift["frequency"] == "monthly":  # the same day of the month (1st to 28th here)
+            month = start.month - 1 + k * every
+            anchor = start.replace(year=start.year + month // 12, month=month % 12 + 1)
         if _wall(anchor, tz) >= horizon or (until and anchor > until):
             return
         days = [anchor]
@@ -153,31 +154,16 @@ def _iso(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class FakeGrafanaOnCall:
+class FakeGrafanaOnCall(FakePagerDuty):
+    """The PagerDuty fake's server (threads, failures served once, the request log, every
+    answer checked) with Grafana OnCall's auth, paths, pages and shapes."""
+
     def __init__(self, data: Json, token: str = "gf-test-token", page_size: int = 2) -> None:
-        self.data = data
-        self.token = token
-        self.page_size = page_size
-        self.invalid: list[str] = []
-        self.validated = 0
-        self.log: list[tuple[str, int]] = []
-        self.fail_once: dict[str, list[tuple[int, dict[str, str]]]] = {}
-        self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        super().__init__(data, token=token, page_size=page_size)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/oncall"
-
-    def __enter__(self) -> FakeGrafanaOnCall:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     def expected(self, schedule_id: str, since: datetime, until: datetime
                  ) -> list[tuple[datetime, datetime, str]]:
@@ -188,7 +174,7 @@ class FakeGrafanaOnCall:
     def route(self, path: str, q: dict[str, list[str]]) -> tuple[str, int, Any]:
         parts = [p for p in path.removeprefix("/oncall/api/v1/").split("/") if p]
         if len(parts) == 1 and parts[0] in SHAPES and parts[0] != "final_shifts":
-            return parts[0], 200, self.page(path, self.data[parts[0]], q)
+            return parts[0], 200, self.results(path, self.data[parts[0]], q)
         if len(parts) == 3 and parts[0] == "schedules" and parts[2] == "final_shifts":
             sched = next((s for s in self.data["schedules"] if s["id"] == parts[1]), None)
             if sched is None:
@@ -201,10 +187,10 @@ class FakeGrafanaOnCall:
                      "user_username": users[u]["username"], "shift_start": _iso(a),
                      "shift_end": _iso(b)} for a, b, u in
                     self.expected(sched["id"], since, until)]
-            return "final_shifts", 200, self.page(path, rows, q)
+            return "final_shifts", 200, self.results(path, rows, q)
         return "", 404, {"detail": "Not found."}
 
-    def page(self, path: str, items: list[Json], q: dict[str, list[str]]) -> Json:
+    def results(self, path: str, items: list[Json], q: dict[str, list[str]]) -> Json:
         n = int(q.get("page", ["1"])[0])
         chunk = items[(n - 1) * self.page_size:n * self.page_size]
         rest = {k: v[0] for k, v in q.items() if k != "page"}
@@ -218,48 +204,12 @@ class FakeGrafanaOnCall:
                 "page_size": self.page_size, "current_page_number": n,
                 "total_pages": max(1, -(-len(items) // self.page_size))}
 
-    def check(self, kind: str, body: Json) -> list[str]:
-        errors = [f"{kind}: page: {e.message}" for e in
+    def authorized(self, header: str | None) -> bool:
+        return header == self.token
+
+    def errors(self, template: str, status: int, body: Any) -> list[str]:
+        errors = [f"{template}: page: {e.message}" for e in
                   jsonschema.Draft7Validator(PAGE).iter_errors(body)]
-        shape = jsonschema.Draft7Validator(SHAPES[kind])
-        return errors + [f"{kind}: {e.message}" for item in body.get("results", [])
+        shape = jsonschema.Draft7Validator(SHAPES[template])
+        return errors + [f"{template}: {e.message}" for item in body.get("results", [])
                          for e in shape.iter_errors(item)]
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                parts = urlsplit(self.path)
-                headers: dict[str, str] = {}
-                kind = ""
-                if self.headers.get("Authorization") != fake.token:
-                    status, body = 401, {"detail": "Invalid token."}
-                else:
-                    with fake._lock:
-                        planned = fake.fail_once.get(parts.path)
-                        failure = planned.pop(0) if planned else None
-                    if failure is not None:
-                        (status, headers), body = failure, {"detail": "try again"}
-                    else:
-                        kind, status, body = fake.route(parts.path, parse_qs(parts.query))
-                with fake._lock:
-                    if status == 200:
-                        fake.validated += 1
-                        fake.invalid += fake.check(kind, body)
-                    fake.log.append((self.path, status))
-                raw = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                with contextlib.suppress(OSError):
-                    self.wfile.write(raw)
-
-        return Handler
-
