@@ -267,16 +267,14 @@ def _layer(x: dict[str, Any], label: str, zone: ZoneInfo, emails: dict[str, str]
     if start.second or duration.total_seconds() % 60:
         report.not_mapped("shift", label, "not on whole minutes")
         return None
-    if x.get("until"):
-        until = _naive(x["until"])
-        if _local(until.date(), until.time(), zone) <= now:
-            report.not_mapped("shift", label, f"ended {until:%Y-%m-%d %H:%M} (until), before "
-                              "the import: past shifts are not imported")
-            return None
-    members = _members(x, label, emails, report)
-    if members is None:
-        return None
     by_day = sorted(DAYS[d] for d in x.get("by_day") or [])
+    last_end = None
+    if x.get("until"):
+        last_end = _last_end(start, _naive(x["until"]), period, duration, freq, by_day, zone)
+        if last_end is None or last_end <= now:
+            report.not_mapped("shift", label, f"ended (until {x['until']}), before the "
+                              "import: past shifts are not imported")
+            return None
     out: dict[str, Any] = {"name": ""}
     if freq == "hourly":
         out["rotation"] = {"hours": interval}
@@ -321,15 +319,7 @@ def _layer(x: dict[str, Any], label: str, zone: ZoneInfo, emails: dict[str, str]
         out["restrictions"] = [r]
         notes.append(f"on call {duration} per event" + (f" on {', '.join(r['days'])}"
                                                          if by_day else ""))
-    if x.get("until"):
-        until = _naive(x["until"])
-        k = 0
-        while start + period * (k + 1) <= until:
-            k += 1
-        last_end = (_local((start + period * k).date(), (start + period * k).time(), zone)
-                    + duration) if freq == "hourly" else \
-            _local((start + period * k + duration).date(), (start + period * k + duration)
-                   .time(), zone)
+    if last_end is not None:
         lend = last_end.astimezone(zone)
         end_day = lend.date() if lend.time() == lend.time().min else \
             lend.date() + timedelta(days=1)
@@ -339,18 +329,41 @@ def _layer(x: dict[str, Any], label: str, zone: ZoneInfo, emails: dict[str, str]
                                 f"{end_day} 00:00")
         out["end"] = end_day.isoformat()
         notes.append(f"until {end_day}")
+    members = _members(x, label, emails, report)
+    if members is None:
+        return None
     out["members"] = members
     report.mapped("shift", label, ", ".join(notes))
     return out
+
+
+def _wall(at: datetime, zone: ZoneInfo) -> datetime:
+    return _local(at.date(), at.time(), zone)
+
+
+def _last_end(start: datetime, until: datetime, period: timedelta, duration: timedelta,
+              freq: str, by_day: list[int], zone: ZoneInfo) -> datetime | None:
+    """When the last event ends: the one of the last period starting on or before
+    ``until`` (hourly: elapsed time; by day: its last listed weekday)."""
+    if freq == "hourly":
+        k = (_wall(until, zone) - _wall(start, zone)) // period
+        return None if k < 0 else _wall(start, zone) + period * k + duration
+    for k in range((until - start) // period, -1, -1):
+        anchor = start + period * k
+        span = range(7 if freq == "weekly" else 1) if by_day else range(1)
+        days = [anchor + timedelta(days=j) for j in span
+                if not by_day or (anchor + timedelta(days=j)).weekday() in by_day]
+        if days:
+            return _wall(days[-1] + duration, zone)
+    return None
 
 
 def _override(x: dict[str, Any], label: str, name: str, zone: ZoneInfo,
               emails: dict[str, str], now: datetime, out: list[dict[str, Any]],
               report: Report) -> None:
     start = _naive(x["start"])
-    end = _local((start + timedelta(seconds=int(x["duration"]))).date(),
-                 (start + timedelta(seconds=int(x["duration"]))).time(), zone)
-    begin = _local(start.date(), start.time(), zone)
+    end = _wall(start + timedelta(seconds=int(x["duration"])), zone)
+    begin = _wall(start, zone)
     if end <= now:
         return
     users = [u for u in x.get("users") or [] if u in emails]

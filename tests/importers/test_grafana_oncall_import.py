@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -18,7 +19,7 @@ from sqlalchemy import select
 import oncall.cli.importers as importers_cli
 from oncall.cli import cli, config  # noqa: F401 - attach the commands
 from oncall.config import Settings
-from oncall.importers.files import schedule_specs
+from oncall.importers.files import schedule_specs, spec_from_doc
 from oncall.importers.grafana_oncall import Account, map_account
 from oncall.importers.verify import compare
 from oncall.models import Schedule
@@ -118,7 +119,7 @@ def test_full_import_matches_grafana_oncall(fake: Any, run: Any, tmp_path: Path)
         out / "overrides.sh").read_text()
 
     report = (out / "REPORT.txt").read_text()
-    for line in ("shift Billing Primary / Old nights: ended 2027-01-31 20:00 (until)",
+    for line in ("shift Billing Primary / Old nights: ended (until 2027-01-31T20:00:00)",
                  "schedule Legacy: an iCal schedule",
                  "step Billing Critical step 4: one person each time (round robin)",
                  "step Billing Critical step 6: important notification",
@@ -252,3 +253,35 @@ def test_map_account_on_an_empty_account() -> None:
     assert result.report.summary() == "0 mapped, 0 approximated, 0 not mapped"
     assert yaml.safe_load(result.files["rules/grafana-oncall.yaml"].split("\n", 2)[2]) == {
         "users": []}
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Europe/London"])
+@pytest.mark.parametrize("by_day", [None, ["MO", "TH"]])
+def test_until_across_a_dst_change_ends_where_grafana_ends(zone: str, by_day: Any) -> None:
+    """Rotations that end (until) after a DST change: hourly (elapsed) and weekly (local),
+    with and without by_day (the last period's last listed day). Their last events do not
+    end at local midnight: reported approximated, and ours differs only by going on from
+    the last event's end to that midnight (an exact end is in the fixture: April cover)."""
+    users = account()["users"]
+    shifts = [shift("H", "Hours", "rolling_users", "2027-03-01T00:00:00", 6 * 3600,
+                    frequency="hourly", interval=6, groups=[["UBOB"], ["UERIN"]],
+                    until="2027-04-04T18:00:00"),
+              shift("W", "Weeks", "rolling_users", "2027-03-01T08:00:00", 8 * 3600, level=1,
+                    frequency="weekly", interval=1, by_day=by_day,
+                    groups=[["UALICE"], ["UCAROL"]], until="2027-04-05T08:00:00")]
+    sched = {"id": "S", "name": "S", "type": "web", "time_zone": zone, "shifts": ["H", "W"]}
+    result = map_account(Account(users=users, schedules=[sched],
+                                 shifts={x["id"]: x for x in shifts}), NOW)
+    doc = yaml.safe_load(result.files["schedules/s.yaml"].split("\n", 2)[2])
+    spec = spec_from_doc(doc, [])
+    ours = [(x.start, x.end, x.user) for x in final_shifts(spec, *WEEKS8)]
+    theirs = [(a, b, EMAILS[u]) for a, b, u in
+              gf_final(sched, {x["id"]: x for x in shifts}, *WEEKS8)]
+    diffs = compare("s", theirs, ours, *WEEKS8)
+    approximated = result.report.of("approximated")
+    assert {e.name for e in approximated} == {"S / Hours", "S / Weeks"}
+    # Nobody is lost or swapped: ours only goes on after a last event, to local midnight.
+    assert diffs and all(d.source is None and d.end.astimezone(ZoneInfo(zone)).hour == 0
+                         for d in diffs), diffs
+    assert doc["layers"][0]["end"] == "2027-04-05"
+    assert doc["layers"][1]["end"] == ("2027-04-09" if by_day else "2027-04-06")
