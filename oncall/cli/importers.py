@@ -4,6 +4,8 @@ for review and ``oncall apply``, and prove the schedules match (``--verify WEEKS
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import click
 
 from oncall.cli import cli
 from oncall.importers.http import SourceError
-from oncall.importers.writer import OutputError, atomic_folder, check_target
+from oncall.importers.writer import OutputError, atomic_folder, check_target, write_files
 
 
 def utcnow() -> datetime:
@@ -37,6 +39,17 @@ def _token(var: str) -> str:
         raise click.UsageError(f"the environment variable {var} (--token-env) is not set or "
                                "empty: put the API token there (never on the command line)")
     return value
+
+
+@contextmanager
+def import_errors(out: Path) -> Iterator[None]:
+    """A source or output failure inside as one line (``--out`` is left as it was)."""
+    try:
+        yield
+    except SourceError as exc:
+        raise click.ClickException(f"{exc} (nothing was written to {out})") from None
+    except OutputError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @import_group.command("pagerduty")
@@ -72,14 +85,12 @@ def pagerduty(url: str, token_env: str, out: Path, schedules: tuple[str, ...],
     now = utcnow().replace(second=0, microsecond=0)
     horizon = timedelta(days=max(OVERRIDE_DAYS, 7 * (weeks or 0)))
     differences: list[str] = []
-    try:
+    with import_errors(out):
         client = pd_client(url, token, timeout=timeout, retries=retries)
         account = fetch(client, now, horizon, schedules)
         result = map_account(account, now, filtered=bool(schedules))
         with atomic_folder(out) as tmp:
-            for rel, text in result.files.items():
-                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-                (tmp / rel).write_text(text)
+            write_files(tmp, result.files)
             if weeks:
                 until = now + timedelta(weeks=weeks)
                 specs = schedule_specs(tmp)
@@ -101,10 +112,6 @@ def pagerduty(url: str, token_env: str, out: Path, schedules: tuple[str, ...],
                 (tmp / "VERIFY.txt").write_text(
                     f"PagerDuty's final schedule against ours, {now:%Y-%m-%d %H:%M} UTC + "
                     f"{weeks} week(s)\n" + "\n".join(lines + differences) + "\n")
-    except SourceError as exc:
-        raise click.ClickException(f"{exc} (nothing was written to {out})") from None
-    except OutputError as exc:
-        raise click.ClickException(str(exc)) from None
     report = result.report
     click.echo(f"imported into {out}: {report.summary()} (details: {out / 'REPORT.txt'})")
     notable = report.of("approximated") + report.of("not mapped")
@@ -128,3 +135,4 @@ def _who(entry: dict[str, object], emails: dict[str, str]) -> str | None:
     if not isinstance(user, dict):
         return None
     return emails.get(str(user.get("id")), f"PagerDuty user {user.get('id')}")
+from oncall.cli import import_grafana  # noqa: E402,F401 - the grafana-oncall source

@@ -196,11 +196,11 @@ def map_account(acc: Account, now: datetime, *, filtered: bool = False) -> Pager
     return PagerDutyImport(files, report, schedule_ids, emails, timezones)
 
 
-def _overrides_script(overrides: list[dict[str, Any]]) -> str:
+def _overrides_script(overrides: list[dict[str, Any]], command: str = "pagerduty") -> str:
     """The overrides as `oncall override` commands, to run once after `oncall apply` (as a
     manager, after `oncall login`): config files do not hold overrides."""
-    lines = ["#!/bin/sh", "# PagerDuty's overrides from now on, imported by `oncall import "
-             "pagerduty`.", "# Run once, after `oncall apply` and `oncall login` (as a "
+    lines = ["#!/bin/sh", f"# The overrides from now on, imported by `oncall import "
+             f"{command}`.", "# Run once, after `oncall apply` and `oncall login` (as a "
              "manager).", "set -e"]
     for o in overrides:
         lines.append(" ".join(shlex.quote(x) for x in (
@@ -209,8 +209,8 @@ def _overrides_script(overrides: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _yaml(doc: dict[str, Any], title: str) -> str:
-    return (f"# {title}. Written by `oncall import pagerduty`: review it, then\n"
+def _yaml(doc: dict[str, Any], title: str, command: str = "pagerduty") -> str:
+    return (f"# {title}. Written by `oncall import {command}`: review it, then\n"
             f"# `oncall apply --dry-run` and `oncall apply`. See REPORT.txt.\n"
             + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100))
 

@@ -273,6 +273,13 @@ class FakePagerDuty:
             return template, 200, {"schedule": body}
         return path, 404, {"error": {"message": "Not Found", "code": 2100}}
 
+    def authorized(self, header: str | None) -> bool:
+        return header == f"Token token={self.token}"
+
+    def errors(self, template: str, status: int, body: Any) -> list[str]:
+        """What is wrong with an answer (a subclass for another API checks its own way)."""
+        return self.validator.errors(template, status, body)
+
     def page(self, key: str, items: list[Json], q: dict[str, list[str]]) -> tuple[int, Json]:
         offset = int(q.get("offset", ["0"])[0])
         limit = min(int(q.get("limit", ["25"])[0]), self.page_size)
@@ -293,7 +300,7 @@ class FakePagerDuty:
                 if parts.path in fake.delay:
                     time.sleep(fake.delay[parts.path])
                 headers: dict[str, str] = {}
-                if self.headers.get("Authorization") != f"Token token={fake.token}":
+                if not fake.authorized(self.headers.get("Authorization")):
                     template, status, body = parts.path, 401, {
                         "error": {"message": "Unauthorized", "code": 2006}}
                 else:
@@ -307,7 +314,7 @@ class FakePagerDuty:
                     else:
                         template, status, body = fake.route(parts.path, q)
                 if status == 200:
-                    errors = fake.validator.errors(template, status, body)
+                    errors = fake.errors(template, status, body)
                     with fake._lock:
                         fake.validated += 1
                         fake.invalid += errors
