@@ -9,8 +9,6 @@ from pathlib import Path
 import click
 
 from oncall.cli import importers
-from oncall.importers.http import SourceError
-from oncall.importers.writer import OutputError
 
 
 def _opsgenie(url: str, token_env: str, out: Path, schedules: tuple[str, ...],
@@ -25,7 +23,7 @@ def _opsgenie(url: str, token_env: str, out: Path, schedules: tuple[str, ...],
     )
 
     token, now = importers.start(token_env, out)
-    try:
+    with importers.import_errors(out):
         client = og_client(url, token, timeout=timeout, retries=retries)
         result = map_account(fetch(client, now, schedules), now, filtered=bool(schedules))
 
@@ -34,10 +32,6 @@ def _opsgenie(url: str, token_env: str, out: Path, schedules: tuple[str, ...],
 
         differences = importers.write_and_verify(out, result.files, "Opsgenie", now, weeks,
                                                  result.schedule_ids, result.timezones, theirs)
-    except SourceError as exc:
-        raise click.ClickException(f"{exc} (nothing was written to {out})") from None
-    except OutputError as exc:
-        raise click.ClickException(str(exc)) from None
     importers.finish(result.report, out, weeks, differences, len(result.schedule_ids))
 
 

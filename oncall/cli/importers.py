@@ -4,7 +4,8 @@ for review and ``oncall apply``, and prove the schedules match (``--verify WEEKS
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,7 +15,7 @@ import click
 from oncall.cli import cli
 from oncall.importers.http import SourceError
 from oncall.importers.report import Report
-from oncall.importers.writer import OutputError, atomic_folder, check_target
+from oncall.importers.writer import OutputError, atomic_folder, check_target, write_files
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,6 +43,17 @@ def _token(var: str) -> str:
         raise click.UsageError(f"the environment variable {var} (--token-env) is not set or "
                                "empty: put the API token there (never on the command line)")
     return value
+
+
+@contextmanager
+def import_errors(out: Path) -> Iterator[None]:
+    """A source or output failure inside as one line (``--out`` is left as it was)."""
+    try:
+        yield
+    except SourceError as exc:
+        raise click.ClickException(f"{exc} (nothing was written to {out})") from None
+    except OutputError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def source_options(url: str, source: str, key: str) -> Callable[[F], F]:
@@ -99,9 +111,7 @@ def write_and_verify(out: Path, files: dict[str, str], source: str, now: datetim
 
     differences: list[str] = []
     with atomic_folder(out) as tmp:
-        for rel, text in files.items():
-            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-            (tmp / rel).write_text(text)
+        write_files(tmp, files)
         if weeks:
             until = now + timedelta(weeks=weeks)
             specs = schedule_specs(tmp)
@@ -126,7 +136,7 @@ def pagerduty(url: str, token_env: str, out: Path, schedules: tuple[str, ...],
 
     token, now = start(token_env, out)
     horizon = timedelta(days=max(OVERRIDE_DAYS, 7 * (weeks or 0)))
-    try:
+    with import_errors(out):
         client = pd_client(url, token, timeout=timeout, retries=retries)
         account = fetch(client, now, horizon, schedules)
         result = map_account(account, now, filtered=bool(schedules))
@@ -142,10 +152,6 @@ def pagerduty(url: str, token_env: str, out: Path, schedules: tuple[str, ...],
 
         differences = write_and_verify(out, result.files, "PagerDuty", now, weeks,
                                        result.schedule_ids, result.timezones, theirs)
-    except SourceError as exc:
-        raise click.ClickException(f"{exc} (nothing was written to {out})") from None
-    except OutputError as exc:
-        raise click.ClickException(str(exc)) from None
     finish(result.report, out, weeks, differences, len(result.schedule_ids))
 
 
@@ -180,3 +186,4 @@ def _who(entry: dict[str, object], emails: dict[str, str]) -> str | None:
 from oncall.cli import import_opsgenie  # noqa: E402 - `oncall import opsgenie`
 
 import_group.add_command(import_opsgenie.opsgenie)
+from oncall.cli import import_grafana  # noqa: E402,F401 - the grafana-oncall source

@@ -210,7 +210,7 @@ def map_schedules(schedules: list[dict[str, Any]], source: str,
         extra(s, name, doc, mine)
         out.overrides += mine
         out.files[f"schedules/{name}.yaml"] = _yaml(
-            doc, f"{source} schedule {s['name']!r} ({s['id']})", source)
+            doc, f"{source} schedule {s['name']!r} ({s['id']})", source.lower())
     return out
 
 
@@ -239,17 +239,18 @@ def add_files(files: dict[str, str], report: Report, users: list[dict[str, Any]]
     if services:
         main["services"] = services
     files[f"rules/{source.lower()}.yaml"] = _yaml(main, "Users, escalation policies and "
-                                                  f"services imported from {source}", source)
+                                                  f"services imported from {source}",
+                                                  source.lower())
     files["overrides.json"] = json.dumps(overrides, indent=2) + "\n"
-    files["overrides.sh"] = _overrides_script(overrides, source)
+    files["overrides.sh"] = _overrides_script(overrides, source.lower())
     files["REPORT.txt"] = report.text()
 
 
-def _overrides_script(overrides: list[dict[str, Any]], source: str = "PagerDuty") -> str:
+def _overrides_script(overrides: list[dict[str, Any]], command: str = "pagerduty") -> str:
     """The overrides as `oncall override` commands, to run once after `oncall apply` (as a
     manager, after `oncall login`): config files do not hold overrides."""
-    lines = ["#!/bin/sh", f"# {source}'s overrides from now on, imported by `oncall import "
-             f"{source.lower()}`.", "# Run once, after `oncall apply` and `oncall login` (as a "
+    lines = ["#!/bin/sh", f"# The overrides from now on, imported by `oncall import "
+             f"{command}`.", "# Run once, after `oncall apply` and `oncall login` (as a "
              "manager).", "set -e"]
     for o in overrides:
         lines.append(" ".join(shlex.quote(x) for x in (
@@ -258,8 +259,8 @@ def _overrides_script(overrides: list[dict[str, Any]], source: str = "PagerDuty"
     return "\n".join(lines) + "\n"
 
 
-def _yaml(doc: dict[str, Any], title: str, source: str = "PagerDuty") -> str:
-    return (f"# {title}. Written by `oncall import {source.lower()}`: review it, then\n"
+def _yaml(doc: dict[str, Any], title: str, command: str = "pagerduty") -> str:
+    return (f"# {title}. Written by `oncall import {command}`: review it, then\n"
             f"# `oncall apply --dry-run` and `oncall apply`. See REPORT.txt.\n"
             + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100))
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["OutputError", "atomic_folder"]
+__all__ = ["OutputError", "atomic_folder", "write_files"]
 
 
 class OutputError(Exception):
@@ -43,6 +43,13 @@ def atomic_folder(out: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def write_files(folder: Path, files: dict[str, str]) -> None:
+    """``files`` (path relative to ``folder`` -> text) written, their folders made."""
+    for rel, text in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text)
 
 
 def _umask() -> int:

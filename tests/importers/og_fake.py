@@ -156,10 +156,13 @@ def _iso(at: datetime) -> str:
 class FakeOpsgenie(FakePagerDuty):
     def __init__(self, data: Json, token: str = "og-test-key", page_size: int = 2) -> None:
         super().__init__(data, token=token, page_size=page_size)
-        self.validator = SwaggerValidator()  # type: ignore[assignment]
+        self.swagger = SwaggerValidator()
 
-    def authorization(self) -> str:
-        return f"GenieKey {self.token}"
+    def authorized(self, header: str | None) -> bool:
+        return header == f"GenieKey {self.token}"
+
+    def errors(self, template: str, status: int, body: Any) -> list[str]:
+        return self.swagger.errors(template, status, body)
 
     def error(self, message: str) -> Json:
         return {"message": message, "took": 0.001, "requestId": "fake-error"}

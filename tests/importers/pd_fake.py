@@ -224,13 +224,6 @@ class FakePagerDuty:
         self.server.shutdown()
         self.server.server_close()
 
-    def authorization(self) -> str:
-        """The ``Authorization`` header the fake accepts."""
-        return f"Token token={self.token}"
-
-    def error(self, message: str) -> Json:
-        return {"error": {"message": message, "code": 2006}}
-
     def user_ref(self, uid: str) -> Json:
         user = next(u for u in self.data["users"] if u["id"] == uid)
         return {"id": uid, "type": "user_reference", "summary": user["name"]}
@@ -280,6 +273,13 @@ class FakePagerDuty:
             return template, 200, {"schedule": body}
         return path, 404, {"error": {"message": "Not Found", "code": 2100}}
 
+    def authorized(self, header: str | None) -> bool:
+        return header == f"Token token={self.token}"
+
+    def errors(self, template: str, status: int, body: Any) -> list[str]:
+        """What is wrong with an answer (a subclass for another API checks its own way)."""
+        return self.validator.errors(template, status, body)
+
     def page(self, key: str, items: list[Json], q: dict[str, list[str]]) -> tuple[int, Json]:
         offset = int(q.get("offset", ["0"])[0])
         limit = min(int(q.get("limit", ["25"])[0]), self.page_size)
@@ -300,19 +300,21 @@ class FakePagerDuty:
                 if parts.path in fake.delay:
                     time.sleep(fake.delay[parts.path])
                 headers: dict[str, str] = {}
-                if self.headers.get("Authorization") != fake.authorization():
-                    template, status, body = parts.path, 401, fake.error("Unauthorized")
+                if not fake.authorized(self.headers.get("Authorization")):
+                    template, status, body = parts.path, 401, {
+                        "error": {"message": "Unauthorized", "code": 2006}}
                 else:
                     with fake._lock:
                         planned = fake.fail_once.get(parts.path)
                         failure = planned.pop(0) if planned else None
                     if failure is not None:
                         status, headers = failure
-                        template, body = parts.path, fake.error("try again")
+                        template, body = parts.path, {"error": {"message": "try again",
+                                                                "code": 2020}}
                     else:
                         template, status, body = fake.route(parts.path, q)
                 if status == 200:
-                    errors = fake.validator.errors(template, status, body)
+                    errors = fake.errors(template, status, body)
                     with fake._lock:
                         fake.validated += 1
                         fake.invalid += errors

@@ -1,0 +1,287 @@
+"""``oncall import grafana-oncall`` against the fake Grafana OnCall API: the files, the
+report, ``oncall apply`` of them, and the proof against the fake's own final shifts."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from sqlalchemy import select
+
+import oncall.cli.importers as importers_cli
+from oncall.cli import cli, config  # noqa: F401 - attach the commands
+from oncall.config import Settings
+from oncall.importers.files import schedule_specs, spec_from_doc
+from oncall.importers.grafana_oncall import Account, map_account
+from oncall.importers.verify import compare
+from oncall.models import Schedule
+from oncall.rotations import ScheduleSpec, final_shifts
+from oncall.scheduling.store import spec_for
+from tests.importers.gf_fake import FakeGrafanaOnCall
+from tests.importers.gf_fake import final_shifts as gf_final
+from tests.importers.gf_fixture import NOW, account, shift
+
+TOKEN = "gf-test-token"
+IDS = {"billing-primary": "SBILLING", "ops-london": "SLONDON", "secondary": "SSECOND"}
+EMAILS = {u["id"]: u["email"] for u in account()["users"]}
+WEEKS8 = (NOW, NOW + timedelta(weeks=8))
+
+
+@pytest.fixture
+def fake() -> Any:
+    with FakeGrafanaOnCall(account(), token=TOKEN) as f:
+        yield f
+    assert f.invalid == [], f.invalid
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    """``oncall import grafana-oncall --token-env GF_TOKEN ARGS`` at NOW, in tmp_path."""
+    monkeypatch.setattr(importers_cli, "utcnow", lambda: NOW)
+    monkeypatch.chdir(tmp_path)
+    command = ["import", "grafana-oncall", "--token-env", "GF_TOKEN"]
+    return lambda *args, token=TOKEN: CliRunner().invoke(
+        cli, [*command, *args], env={"GF_TOKEN": token}, catch_exceptions=False)
+
+
+def _theirs(fake: FakeGrafanaOnCall, sid: str, overrides: bool = True) -> list[Any]:
+    """The fake's final shifts as (start, end, email), without overrides if asked."""
+    sched = next(s for s in fake.data["schedules"] if s["id"] == sid)
+    shifts = {x["id"]: x for x in fake.data["on_call_shifts"]}
+    kept = [i for i in sched["shifts"] if overrides or shifts[i]["type"] in
+            ("rolling_users", "recurrent_event")]
+    return [(a, b, EMAILS[u]) for a, b, u in
+            gf_final({**sched, "shifts": kept}, shifts, *WEEKS8)]
+
+
+def test_full_import_matches_grafana_oncall(fake: Any, run: Any, tmp_path: Path) -> None:
+    out = tmp_path / "gf"
+    result = run("--url", fake.url, "--out", str(out), "--verify", "8")
+    assert result.exit_code == 0, result.output
+    assert "verify: 0 difference(s) over 8 week(s) in 3 schedule(s)" in result.output
+    assert fake.invalid == [] and fake.validated > 10
+    assert any("page=3" in path for path, _ in fake.log)  # pages of 2, every one read
+    assert any("final_shifts" in path and "page=2" in path for path, _ in fake.log)
+
+    rules = yaml.safe_load((out / "rules/grafana-oncall.yaml").read_text())
+    users = {u["user"]: u for u in rules["users"]}
+    assert users["alice@example.com"] == {"user": "alice@example.com", "name": "Alice Moreau",
+                                          "timezone": "America/New_York", "role": "admin"}
+    assert users["bob@example.com"]["role"] == "responder"
+    assert users["erin@example.com"]["role"] == "viewer"
+    assert rules["policies"] == [
+        {"policy": "billing-critical", "repeat": 5, "levels": [
+            {"notify": ["schedule:billing-primary", "user:alice@example.com"],
+             "escalate_after": "5m"},
+            {"notify": ["user:bob@example.com", "user:carol@example.com"],
+             "escalate_after": "15m"},
+            {"notify": ["user:erin@example.com"]}]},
+        {"policy": "ops", "levels": [{"notify": ["schedule:ops-london"],
+                                      "escalate_after": "10m"},
+                                     {"notify": ["user:dave@example.com"]}]}]
+    assert rules["services"] == [{"service": "billing-api", "policy": "billing-critical"},
+                                 {"service": "ops-alertmanager", "policy": "ops"}]
+
+    primary = yaml.safe_load((out / "schedules/billing-primary.yaml").read_text())
+    layers = {x["name"]: x for x in primary["layers"]}
+    assert list(layers) == ["Weekly", "Weekdays", "April cover"]  # by level, lowest first
+    assert layers["Weekly"] == {"name": "Weekly", "rotation": "weekly", "handoff": "Mon 09:00",
+                                "start": "2027-01-04", "members": [
+                                    "bob@example.com", "carol@example.com",
+                                    "alice@example.com"]}  # from user index 1
+    assert layers["Weekdays"]["restrictions"] == [
+        {"from": "09:00", "to": "17:00", "days": ["Mon", "Tue", "Wed", "Thu", "Fri"]}]
+    assert layers["April cover"] == {"name": "April cover", "rotation": "daily",
+                                     "handoff": "00:00", "start": "2027-04-05",
+                                     "end": "2027-04-19",
+                                     "members": ["bob@example.com", "erin@example.com"]}
+    london = yaml.safe_load((out / "schedules/ops-london.yaml").read_text())
+    assert london["layers"][0]["rotation"] == {"hours": 12}
+    assert london["layers"][1]["restrictions"] == [
+        {"from": "09:00", "to": "17:00", "days": ["Mon", "Wed"]}]
+    assert not (out / "schedules/legacy.yaml").exists()
+
+    overrides = json.loads((out / "overrides.json").read_text())
+    assert [(o["schedule"], o["user"], o["start"]) for o in overrides] == [
+        ("billing-primary", "dave@example.com", "2027-03-08T12:00:00+00:00"),
+        ("billing-primary", "erin@example.com", "2027-03-14T03:00:00+00:00"),
+        ("ops-london", "erin@example.com", "2027-03-27T20:00:00+00:00")]  # past one left out
+    assert overrides[1]["end"] == "2027-03-14T14:00:00+00:00"  # 10:00 EDT: wall-clock 12 h
+    assert "oncall override ops-london --user erin@example.com" in (
+        out / "overrides.sh").read_text()
+
+    report = (out / "REPORT.txt").read_text()
+    for line in ("shift Billing Primary / Old nights: ended (until 2027-01-31T20:00:00)",
+                 "schedule Legacy: an iCal schedule",
+                 "step Billing Critical step 4: one person each time (round robin)",
+                 "step Billing Critical step 6: important notification",
+                 "step Ops step 3: trigger_webhook: outgoing webhooks",
+                 "step Resolver step 1: resolve: resolves the alert group",
+                 "policy Resolver: no step with a target we imported",
+                 "service Unrouted: its default route has no escalation chain",
+                 "contact carol@example.com: phone: no verified phone number there",
+                 "integrations Billing API: kind 'webhook'"):
+        assert line in report, line
+    assert "0 approximated" not in report.splitlines()[0]
+    assert (out / "VERIFY.txt").read_text().count("0 difference(s)") == 3
+
+
+def test_the_comparison_finds_a_wrong_import(fake: Any, run: Any, tmp_path: Path) -> None:
+    """The proof is not vacuous: every schedule has several people on call, across the DST
+    changes, and one swapped member shows up as differences."""
+    out = tmp_path / "gf"
+    assert run("--url", fake.url, "--out", str(out)).exit_code == 0
+    specs = schedule_specs(out)
+    for name, sid in IDS.items():
+        theirs = _theirs(fake, sid)
+        assert len({u for _, _, u in theirs}) >= 3, name
+        ours = [(x.start, x.end, x.user) for x in final_shifts(specs[name], *WEEKS8)]
+        assert compare(name, theirs, ours, *WEEKS8) == []
+    london = specs["ops-london"]
+    hourly = london.layers[0]
+    wrong = replace(london, layers=(replace(hourly, members=hourly.members[::-1]),
+                                    *london.layers[1:]))
+    diffs = compare("ops-london", _theirs(fake, "SLONDON"),
+                    [(x.start, x.end, x.user) for x in final_shifts(wrong, *WEEKS8)], *WEEKS8)
+    assert diffs and {d.source for d in diffs} >= {"dave@example.com", "alice@example.com"}
+
+
+def test_applied_files_give_the_same_schedule(fake: Any, run: Any, tmp_path: Path,
+                                              settings: Settings, factory: Any,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """`oncall apply` accepts the files on a fresh database, and the stored schedules put the
+    same people on call as Grafana OnCall (overrides aside: they go through the API), across
+    both DST changes."""
+    out = tmp_path / "gf"
+    assert run("--url", fake.url, "--out", str(out)).exit_code == 0
+    monkeypatch.setenv("ONCALL_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("ONCALL_BROKER_URL", settings.broker_url)
+    monkeypatch.setenv("ONCALL_DATA_DIR", str(tmp_path / "data"))
+    result = CliRunner().invoke(cli, ["apply", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "+ schedule ops-london" in result.output
+    files = schedule_specs(out)
+    with factory() as s:
+        for name, sid in IDS.items():
+            stored = spec_for(s, s.scalars(select(Schedule).where(Schedule.name == name)).one(),
+                              *WEEKS8)
+            ours = [(x.start, x.end, x.user) for x in final_shifts(stored, *WEEKS8)]
+            assert compare(name, _theirs(fake, sid, overrides=False), ours, *WEEKS8) == [], name
+            plain = ScheduleSpec(name, files[name].timezone, files[name].layers)
+            assert final_shifts(plain, *WEEKS8) == final_shifts(stored, *WEEKS8)
+
+
+def test_a_wrong_token_is_one_line_and_writes_nothing(fake: Any, run: Any,
+                                                      tmp_path: Path) -> None:
+    out = tmp_path / "gf"
+    result = run("--url", fake.url, "--out", str(out), token="wrong")
+    assert result.exit_code == 1
+    assert result.output.strip().count("\n") == 0
+    assert "Grafana OnCall refused the token (401 unauthorized)" in result.output
+    assert "nothing was written" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_rate_limits_and_server_errors_are_retried(fake: Any, run: Any,
+                                                   tmp_path: Path) -> None:
+    fake.fail_once = {"/oncall/api/v1/users/": [(429, {"Retry-After": "1"})],
+                      "/oncall/api/v1/escalation_policies/": [(500, {})],
+                      "/oncall/api/v1/schedules/SLONDON/final_shifts": [(503, {}), (502, {})]}
+    began = time.monotonic()
+    result = run("--url", fake.url, "--out", str(tmp_path / "gf"), "--verify", "2")
+    assert result.exit_code == 0, result.output
+    assert time.monotonic() - began >= 1.0
+    statuses = [status for _, status in fake.log]
+    assert [statuses.count(x) for x in (429, 500, 503, 502)] == [1, 1, 1, 1]
+    assert "verify: 0 difference(s)" in result.output
+
+
+def test_a_filtered_import_reports_what_it_leaves_out(fake: Any, run: Any,
+                                                      tmp_path: Path) -> None:
+    out = tmp_path / "gf"
+    result = run("--url", fake.url, "--out", str(out), "--schedule", "Ops London",
+                 "--verify", "8")
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (out / "schedules").iterdir()] == ["ops-london.yaml"]
+    rules = yaml.safe_load((out / "rules/grafana-oncall.yaml").read_text())
+    assert rules["policies"][0]["levels"][0] == {"notify": ["user:alice@example.com"],
+                                                 "escalate_after": "5m"}
+    assert "target Billing Critical step 1: SBILLING: not among the imported schedules " \
+        "(--schedule)" in (out / "REPORT.txt").read_text()
+    unknown = run("--url", fake.url, "--out", str(tmp_path / "x"), "--schedule", "Nope")
+    assert unknown.exit_code == 1 and "no schedule named 'Nope'" in unknown.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_what_cannot_be_expressed_is_reported_and_a_difference_exits_1(
+        fake: Any, run: Any, tmp_path: Path) -> None:
+    """Two people together in one turn, a monthly rotation, a gapped rotation: reported, and
+    --verify shows the approximation as differences (who, when) and exits 1."""
+    fake.data["on_call_shifts"] += [
+        shift("XPAIR", "Pair", "rolling_users", "2027-03-01T08:00:00", 86400, level=3,
+              frequency="daily", interval=1, time_zone="Europe/London",
+              groups=[["UDAVE", "UALICE"]], until="2027-03-02T08:00:00"),
+        shift("XMONTH", "Monthly", "rolling_users", "2027-01-01T09:00:00", 86400,
+              frequency="monthly", interval=1, groups=[["UBOB"]]),
+        shift("XGAP", "Every other day", "rolling_users", "2027-01-01T09:00:00", 3600,
+              frequency="daily", interval=2, groups=[["UBOB"]])]
+    fake.data["schedules"][1]["shifts"] += ["XPAIR", "XMONTH", "XGAP"]
+    out = tmp_path / "gf"
+    result = run("--url", fake.url, "--out", str(out), "--verify", "1")
+    assert result.exit_code == 1
+    assert ("approximated: shift Ops London / Pair: dave@example.com, alice@example.com are "
+            "on call together in one turn") in result.output
+    assert "not mapped: shift Ops London / Monthly: frequency 'monthly'" in result.output
+    assert "not mapped: shift Ops London / Every other day: events of 1:00:00 every 2" \
+        in result.output
+    assert ("approximated: shift Ops London / Pair: its last event ends 2027-03-03 08:00; "
+            "our layers end at local midnight") in result.output
+    assert "ours has dave@example.com" in result.output  # Alice's half is the difference
+    assert "verify: " in result.output and "verify: 0 difference" not in result.output
+
+
+def test_map_account_on_an_empty_account() -> None:
+    result = map_account(Account(), NOW)
+    assert result.report.summary() == "0 mapped, 0 approximated, 0 not mapped"
+    assert yaml.safe_load(result.files["rules/grafana-oncall.yaml"].split("\n", 2)[2]) == {
+        "users": []}
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Europe/London"])
+@pytest.mark.parametrize("by_day", [None, ["MO", "TH"]])
+def test_until_across_a_dst_change_ends_where_grafana_ends(zone: str, by_day: Any) -> None:
+    """Rotations that end (until) after a DST change: hourly (elapsed) and weekly (local),
+    with and without by_day (the last period's last listed day). Their last events do not
+    end at local midnight: reported approximated, and ours differs only by going on from
+    the last event's end to that midnight (an exact end is in the fixture: April cover)."""
+    users = account()["users"]
+    shifts = [shift("H", "Hours", "rolling_users", "2027-03-01T00:00:00", 6 * 3600,
+                    frequency="hourly", interval=6, groups=[["UBOB"], ["UERIN"]],
+                    until="2027-04-04T18:00:00"),
+              shift("W", "Weeks", "rolling_users", "2027-03-01T08:00:00", 8 * 3600, level=1,
+                    frequency="weekly", interval=1, by_day=by_day,
+                    groups=[["UALICE"], ["UCAROL"]], until="2027-04-05T08:00:00")]
+    sched = {"id": "S", "name": "S", "type": "web", "time_zone": zone, "shifts": ["H", "W"]}
+    result = map_account(Account(users=users, schedules=[sched],
+                                 shifts={x["id"]: x for x in shifts}), NOW)
+    doc = yaml.safe_load(result.files["schedules/s.yaml"].split("\n", 2)[2])
+    spec = spec_from_doc(doc, [])
+    ours = [(x.start, x.end, x.user) for x in final_shifts(spec, *WEEKS8)]
+    theirs = [(a, b, EMAILS[u]) for a, b, u in
+              gf_final(sched, {x["id"]: x for x in shifts}, *WEEKS8)]
+    diffs = compare("s", theirs, ours, *WEEKS8)
+    approximated = result.report.of("approximated")
+    assert {e.name for e in approximated} == {"S / Hours", "S / Weeks"}
+    # Nobody is lost or swapped: ours only goes on after a last event, to local midnight.
+    assert diffs and all(d.source is None and d.end.astimezone(ZoneInfo(zone)).hour == 0
+                         for d in diffs), diffs
+    assert doc["layers"][0]["end"] == "2027-04-05"
+    assert doc["layers"][1]["end"] == ("2027-04-09" if by_day else "2027-04-06")
