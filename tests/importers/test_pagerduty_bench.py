@@ -1,9 +1,8 @@
-"""The issue's benchmark: 200 users, 50 schedules and 50 policies, paged 100 at a time, in
-under 30 s against the local fake (most of it waiting on the fake), with the proof."""
+"""The benchmark's account (200 users, 50 schedules and 50 policies, paged 100 at a time)
+imports and verifies. Its time is measured by ``bench/importers.py``, not asserted here."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -55,19 +54,16 @@ def big_account() -> dict[str, Any]:
             "schedules": schedules, "overrides": {}, "policies": policies, "services": []}
 
 
-def test_a_large_account_imports_and_verifies_in_under_30_seconds(
+def test_a_large_account_imports_and_verifies(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(importers_cli, "utcnow", lambda: NOW)
     with FakePagerDuty(big_account(), page_size=100) as fake:
-        began = time.monotonic()
         result = CliRunner().invoke(cli, [
             "import", "pagerduty", "--url", fake.url, "--token-env", "PD", "--out",
             str(tmp_path / "out"), "--verify", "8"], env={"PD": fake.token},
             catch_exceptions=False)
-        took = time.monotonic() - began
     assert result.exit_code == 0, result.output
     assert "verify: 0 difference(s) over 8 week(s) in 50 schedule(s)" in result.output
     assert len(list((tmp_path / "out/schedules").iterdir())) == 50
     assert any("offset=100" in path for path, _ in fake.log)
     assert fake.invalid == []
-    assert took < 30, f"{took:.1f} s"
