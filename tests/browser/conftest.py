@@ -157,3 +157,11 @@ def horizontal_overflow(page: Any) -> int:
     """How many CSS pixels the page is wider than the window (0: no horizontal scroll)."""
     return int(page.evaluate(
         "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"))
+
+
+def page_problems(page: Any, phone: bool) -> list[str]:
+    """axe's serious findings, and on a phone any sideways scrolling."""
+    found = serious_violations(page)
+    if phone and horizontal_overflow(page) > 0:
+        found.append(f"scrolls sideways by {horizontal_overflow(page)} px")
+    return found

@@ -20,8 +20,7 @@ from tests.browser.conftest import (
     PASSWORD,
     PHONE,
     Live,
-    horizontal_overflow,
-    serious_violations,
+    page_problems,
     shot,
     sign_in,
 )
@@ -190,9 +189,7 @@ def test_every_page_fits_a_phone_and_has_no_serious_accessibility_violation(
         page = visitor if name in ("signin", "welcome") else admin_page
         page.goto(link if name == "welcome" else f"{live.url}/{name}")
         shot(page, f"{name}-{size}")
-        found = serious_violations(page)
-        if size == "phone" and horizontal_overflow(page) > 0:
-            found.append(f"scrolls sideways by {horizontal_overflow(page)} px at 375 px wide")
+        found = page_problems(page, size == "phone")
         if found:
             problems[name] = found
     assert problems == {}

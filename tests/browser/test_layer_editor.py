@@ -16,8 +16,7 @@ from tests.browser.conftest import (
     DESKTOP,
     PHONE,
     Live,
-    horizontal_overflow,
-    serious_violations,
+    page_problems,
     shot,
     sign_in,
 )
@@ -112,8 +111,5 @@ def test_the_layer_editor_fits_a_phone_and_passes_axe(
     page.get_by_role("button", name="Preview the change").click()
     page.wait_for_load_state()
     shot(page, f"layer-editor-{size}")
-    problems = serious_violations(page)
-    if size == "phone" and horizontal_overflow(page) > 0:
-        problems.append(f"scrolls sideways by {horizontal_overflow(page)} px")
-    assert problems == []
+    assert page_problems(page, size == "phone") == []
     assert ctx.console_errors == []  # no CSP violation

@@ -17,8 +17,7 @@ from tests.browser.conftest import (
     DESKTOP,
     PHONE,
     Live,
-    horizontal_overflow,
-    serious_violations,
+    page_problems,
     shot,
     sign_in,
 )
@@ -134,9 +133,7 @@ def test_the_schedule_pages_fit_a_phone_and_pass_axe(
                 page.wait_for_url(re.compile(r"/override\?"))
             shot(page, f"{view}-{name}-{size}")
             shot(page, f"{view}-{name}-{size}-top", full_page=False)
-            found = serious_violations(page)
-            if size == "phone" and horizontal_overflow(page) > 0:
-                found.append(f"scrolls sideways by {horizontal_overflow(page)} px")
+            found = page_problems(page, size == "phone")
             if found:
                 problems[f"{view} {name}"] = found
     assert problems == {}

@@ -7,23 +7,18 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import select
 
-from oncall import intake, paging
 from oncall.config import Settings
-from oncall.ingest.generic import parse_one
-from oncall.intake import Source
-from oncall.models import Integration, utcnow
 from oncall.notify import registry
-from tests.conftest import Cast, alert, make_cast, wait_for, web_app
+from tests.conftest import Cast, make_cast, wait_for, web_app
 from tests.servers import free_port
+from tests.twilio.conftest import Pager
 
 FROM = "oncall <oncall@example.com>"
 PUBLIC = "http://oncall.test"
@@ -110,26 +105,6 @@ def web(email_app: Any) -> Any:
 @pytest.fixture
 def cast(factory: Any) -> Cast:
     return make_cast(factory, escalate_after=300)
-
-
-class Pager:
-    """The worker's loop on a virtual clock: ``trigger`` opens an incident, ``tick`` moves
-    time on and runs the sweeper (escalations due, pages due)."""
-
-    def __init__(self, factory: Any) -> None:
-        self.factory = factory
-        self.now: datetime = utcnow()
-
-    def trigger(self, **fields: Any) -> int:
-        with self.factory() as s, s.begin():
-            integration = s.scalar(select(Integration))
-            [outcome] = intake.ingest(s, Source.of(integration),
-                                      [parse_one(alert(**fields))], self.now)
-            return int(outcome.incident_id)
-
-    def tick(self, seconds: float = 0.0) -> paging.SweepReport:
-        self.now += timedelta(seconds=seconds)
-        return paging.sweep(self.factory, self.now)
 
 
 @pytest.fixture

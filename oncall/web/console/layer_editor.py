@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from oncall.models import Schedule, ScheduleLayer, User, utcnow
 from oncall.rotations import ShiftDiff
+from oncall.rotations.spec import WEEKDAYS
 from oncall.scheduling import coverage, history, service
 from oncall.scheduling.store import emails_by_id
 from oncall.web import session as db_session
@@ -41,6 +42,7 @@ from oncall.web.console.layer_forms import (
     restriction_rows,
     rotation_fields,
 )
+from oncall.web.console.schedule_page import _me, _schedule
 from oncall.web.console.timeline_view import span, when
 from oncall.web.roster import warnings
 
@@ -71,24 +73,11 @@ class Preview:
     unchanged: bool  # the edit changes nothing from now on
 
 
-def _schedule(schedule_id: int) -> Schedule:
-    found = db_session().get(Schedule, schedule_id)
-    if found is None:
-        abort(404, f"There is no schedule {schedule_id}.")
-    return found
-
-
 def _layer(sched: Schedule, layer_id: int) -> ScheduleLayer:
     found = db_session().get(ScheduleLayer, layer_id)
     if found is None or found.schedule_id != sched.id:
         abort(404, "That layer is gone: it may have been removed since you opened the page.")
     return found
-
-
-def _me() -> User:
-    user = sessions.current()
-    assert user is not None  # sessions.require ran first
-    return user
 
 
 def _people() -> list[tuple[str, str]]:
@@ -171,13 +160,14 @@ def _render(sched: Schedule, layer: ScheduleLayer | None, form: LayerForm, draft
                                   sched.timezone, utcnow())
         except (ValueError, KeyError):
             nxt = None
-    emails = {e for e, _ in _people()}
+    people = _people()
+    emails = {e for e, _ in people}
     return render_template(
         "layer_edit.html", schedule=sched, layer=layer, form=form, draft=draft,
-        people=_people(), unknown=[m for m in draft.members if m not in emails],
+        people=people, unknown=[m for m in draft.members if m not in emails],
         preview=preview, rows=rows or {"members": {}, "restrictions": {}, "stale": None},
         zone=zone, next_handoff=nxt, span=span, when=when,
-        weekdays=("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")), status
+        weekdays=WEEKDAYS), status
 
 
 def _editable(sched: Schedule) -> None:
