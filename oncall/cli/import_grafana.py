@@ -21,11 +21,14 @@ _SHARED = {p.name: p for p in base.pagerduty.params}
               help="Compare Grafana OnCall's final shifts for the next WEEKS weeks with ours, "
                    "minute by minute; exit 1 on any difference.")
 def grafana_oncall(url: str, weeks: int | None, token_env: str, out: Path,
-                   schedules: tuple[str, ...], timeout: float, retries: int) -> None:
+                   schedules: tuple[str, ...], teams: tuple[str, ...], since: datetime | None,
+                   timeout: float, retries: int) -> None:
     """Import from Grafana OnCall (public API v1)."""
     from oncall.importers.grafana_oncall import fetch, final_entries, gf_client, map_account
 
-    token, now = base.start(token_env, out)
+    token, now = base.start(token_env, out, since)
+    if teams:
+        raise click.UsageError("--team is not supported for Grafana OnCall yet")
     with base.import_errors(out):
         client = gf_client(url, token, timeout=timeout, retries=retries)
         result = map_account(fetch(client, schedules), now, filtered=bool(schedules))
@@ -38,5 +41,6 @@ def grafana_oncall(url: str, weeks: int | None, token_env: str, out: Path,
     base.finish(result.report, out, weeks, differences, len(result.schedule_ids))
 
 
-grafana_oncall.params[1:1] = [_SHARED[n] for n in ("token_env", "out", "schedules")]
+grafana_oncall.params[1:1] = [_SHARED[n] for n in ("token_env", "out", "schedules", "teams",
+                                                        "since")]
 grafana_oncall.params += [_SHARED[n] for n in ("timeout", "retries")]

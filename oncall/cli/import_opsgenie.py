@@ -12,7 +12,8 @@ from oncall.cli import importers
 
 
 def _opsgenie(url: str, token_env: str, out: Path, schedules: tuple[str, ...],
-             weeks: int | None, timeout: float, retries: int) -> None:
+              teams: tuple[str, ...], since: datetime | None, weeks: int | None,
+              timeout: float, retries: int) -> None:
     """Import from Opsgenie (REST API v2; https://api.eu.opsgenie.com in the EU)."""
     from oncall.importers.opsgenie import (
         fetch,
@@ -22,7 +23,9 @@ def _opsgenie(url: str, token_env: str, out: Path, schedules: tuple[str, ...],
         timeline_entries,
     )
 
-    token, now = importers.start(token_env, out)
+    token, now = importers.start(token_env, out, since)
+    if teams:
+        raise click.UsageError("--team is not supported for Opsgenie yet")
     with importers.import_errors(out):
         client = og_client(url, token, timeout=timeout, retries=retries)
         result = map_account(fetch(client, now, schedules), now, filtered=bool(schedules))

@@ -69,6 +69,15 @@ def source_options(url: str, source: str, key: str) -> Callable[[F], F]:
                      help="Import only this schedule (repeatable); users, policies and "
                           "services are still imported, references to other schedules are "
                           "reported."),
+        click.option("--team", "teams", multiple=True, metavar="NAME",
+                     help="Import only what belongs to this team (repeatable): its services, "
+                          "their policies, the schedules and users those reach, and the "
+                          "team's own schedules and members."),
+        click.option("--since", "since", metavar="DATE", callback=_since,
+                     help="Import the account as of DATE (YYYY-MM-DD, midnight UTC, or an "
+                          "ISO time with its offset), now or later: layers ended by then "
+                          "are left out, overrides from then on are read, --verify starts "
+                          "then. Default: now."),
         click.option("--verify", "weeks", type=click.IntRange(1, 52), metavar="WEEKS",
                      help=f"Compare {source}'s final schedule for the next WEEKS weeks with "
                           "ours, minute by minute; exit 1 on any difference."),
@@ -86,14 +95,34 @@ def source_options(url: str, source: str, key: str) -> Callable[[F], F]:
     return wrap
 
 
-def start(token_env: str, out: Path) -> tuple[str, datetime]:
-    """The token, after checking ``out``, and now (to the minute)."""
+def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        at = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD) or an ISO time "
+                                 "(2027-01-04T09:00:00-05:00)") from None
+    if at.tzinfo is None:
+        if len(value.strip()) > 10:
+            raise click.BadParameter(f"{value!r} has no UTC offset: add one (Z, -05:00)")
+        at = at.replace(tzinfo=UTC)
+    at = at.astimezone(UTC).replace(second=0, microsecond=0)
+    if at < utcnow().replace(second=0, microsecond=0):
+        raise click.BadParameter(f"{value} is in the past: past shifts are not imported "
+                                 "(leave --since out to import as of now)")
+    return at
+
+
+def start(token_env: str, out: Path, since: datetime | None = None) -> tuple[str, datetime]:
+    """The token, after checking ``out``, and the moment the import is taken at: ``since``
+    or now (to the minute)."""
     token = _token(token_env)
     try:
         check_target(out)
     except OutputError as exc:
         raise click.UsageError(str(exc)) from None
-    return token, utcnow().replace(second=0, microsecond=0)
+    return token, since or utcnow().replace(second=0, microsecond=0)
 
 
 Source = list[tuple[datetime, datetime, str | None]]
@@ -130,11 +159,14 @@ def write_and_verify(out: Path, files: dict[str, str], source: str, now: datetim
 @import_group.command("pagerduty")
 @source_options("https://api.pagerduty.com", "PagerDuty", "a read-only REST API key")
 def pagerduty(url: str, token_env: str, out: Path, schedules: tuple[str, ...],
-              weeks: int | None, timeout: float, retries: int) -> None:
+              teams: tuple[str, ...], since: datetime | None, weeks: int | None,
+              timeout: float, retries: int) -> None:
     """Import from PagerDuty (REST API v2)."""
     from oncall.importers.pagerduty import fetch, map_account, parse_time, pd_client
 
-    token, now = start(token_env, out)
+    token, now = start(token_env, out, since)
+    if teams:
+        raise click.UsageError("--team is not supported for PagerDuty yet")
     horizon = timedelta(days=max(OVERRIDE_DAYS, 7 * (weeks or 0)))
     with import_errors(out):
         client = pd_client(url, token, timeout=timeout, retries=retries)

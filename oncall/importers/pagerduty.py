@@ -231,8 +231,11 @@ def map_policies(items: list[dict[str, Any]],
 
 def add_files(files: dict[str, str], report: Report, users: list[dict[str, Any]],
               policies: list[dict[str, Any]], services: list[dict[str, Any]],
-              overrides: list[dict[str, Any]], source: str = "PagerDuty") -> None:
-    """``rules/<source>.yaml`` (users, policies, services), the overrides and the report."""
+              overrides: list[dict[str, Any]], source: str = "PagerDuty",
+              integrations: list[dict[str, str]] | None = None) -> None:
+    """``rules/<source>.yaml`` (users, policies, services), the overrides, the integrations
+    to create (dicts of service, kind, name and ``source``: the source's integration) and
+    the report."""
     main: dict[str, Any] = {"users": users}
     if policies:
         main["policies"] = policies
@@ -243,7 +246,32 @@ def add_files(files: dict[str, str], report: Report, users: list[dict[str, Any]]
                                                   source.lower())
     files["overrides.json"] = json.dumps(overrides, indent=2) + "\n"
     files["overrides.sh"] = _overrides_script(overrides, source.lower())
+    files["integrations.json"] = json.dumps(integrations or [], indent=2) + "\n"
+    files["integrations.sh"] = _integrations_script(integrations or [], source.lower())
     files["REPORT.txt"] = report.text()
+
+
+def _integrations_script(integrations: list[dict[str, str]], command: str) -> str:
+    """The integrations as `oncall integration add` commands: config files hold no
+    integrations (each has a secret URL or key, shown once when it is created)."""
+    lines = ["#!/bin/sh", f"# The services' integrations, imported by `oncall import {command}`.",
+             "# Run once on the server, after `oncall apply` (like `oncall apply`, it uses the",
+             "# service's database). Each command prints the new URL or key ONCE: keep the",
+             "# output somewhere safe and give each sender its new one (docs/migrating.md).",
+             "set -e"]
+    for i in integrations:
+        lines.append(f"# {i['source']}")
+        lines.append(" ".join(shlex.quote(x) for x in (
+            "oncall", "integration", "add", i["service"], "--kind", i["kind"],
+            "--name", i["name"])))
+    return "\n".join(lines) + "\n"
+
+
+def integration_entry(service: str, kind: str, label: str, taken: set[str]) -> dict[str, str]:
+    """One integration to create for ``service`` (its name unique among ``taken``)."""
+    name = _unique(slug(f"{service}-{kind}"), taken)
+    taken.add(name)
+    return {"service": service, "kind": kind, "name": name, "source": label}
 
 
 def _overrides_script(overrides: list[dict[str, Any]], command: str = "pagerduty") -> str:

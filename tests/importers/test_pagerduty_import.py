@@ -341,3 +341,16 @@ def test_the_fake_gives_restrictions_in_the_zone_asked_for(fake: Any) -> None:
     assert get("America/New_York")["start_time_of_day"] == "09:00:00"
     utc = get("UTC")
     assert (utc["start_time_of_day"], utc["start_day_of_week"]) == ("14:00:00", 6)
+
+
+@pytest.mark.parametrize(("since", "message"), [
+    ("2027-03-01", "is in the past: past shifts are not imported"),
+    ("next monday", "is not a date (YYYY-MM-DD) or an ISO time"),
+    ("2027-04-01T09:00", "has no UTC offset"),
+])
+def test_since_must_be_a_date_now_or_later(fake: Any, run: Any, tmp_path: Path, since: str,
+                                           message: str) -> None:
+    out = tmp_path / "pd"
+    result = run("--url", fake.url, "--out", str(out), "--since", since)
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert not out.exists() and fake.log == []  # refused before anything was read
