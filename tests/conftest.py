@@ -1,5 +1,7 @@
-"""Fixtures: a real database (PostgreSQL when ONCALL_TEST_DATABASE_URL says so, else a SQLite
-file), a real broker (Redis when ONCALL_TEST_BROKER_URL says so, else the embedded SQLite
+"""Fixtures: a real database (ONCALL_TEST_DATABASE_URL; without it PostgreSQL's
+``oncall_test`` database on 127.0.0.1:5432 when it exists and answers, so the production path
+is the one a developer sees fail first, else a SQLite file; ``ONCALL_TEST_DATABASE_URL=sqlite``
+forces SQLite), a real broker (Redis when ONCALL_TEST_BROKER_URL says so, else the embedded SQLite
 broker), the app, a small cast of users, and real Celery worker processes.
 
 ``ONCALL_TEST_REQUIRE=postgres,redis`` (set by .ci/run) turns a missing service into a
@@ -75,9 +77,38 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("oncall-data")
 
 
+# The tests' PostgreSQL database when none is named: used only if it already exists (the
+# tests empty it), as the PGUSER or login user.
+DEFAULT_POSTGRES = "postgresql+psycopg://127.0.0.1:5432/oncall_test"
+
+
+def _answers(url: str) -> bool:
+    try:
+        engine = create_engine(url, connect_args={"connect_timeout": 2})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+def choose_database(sqlite: str) -> str:
+    named = os.environ.get("ONCALL_TEST_DATABASE_URL", "").strip()
+    if named == "sqlite":
+        return sqlite
+    if named:
+        return named
+    return DEFAULT_POSTGRES if _answers(DEFAULT_POSTGRES) else sqlite
+
+
+def pytest_report_header() -> str:
+    return f"oncall test database: {choose_database('SQLite (a temporary file)')}"
+
+
 @pytest.fixture(scope="session")
 def database_url(data_dir: Path) -> str:
-    return os.environ.get("ONCALL_TEST_DATABASE_URL") or f"sqlite:///{data_dir}/test.sqlite"
+    return choose_database(f"sqlite:///{data_dir}/test.sqlite")
 
 
 @pytest.fixture(scope="session")
