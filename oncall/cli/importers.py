@@ -3,6 +3,7 @@ for review and ``oncall apply``, and prove the schedules match (``--verify WEEKS
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -205,7 +206,14 @@ def finish(report: Report, out: Path, weeks: int | None, differences: list[str],
                    f"{schedules} schedule(s)")
         if n:
             raise SystemExit(1)
-    click.echo(f"next: review the files, then `oncall apply --dry-run {out}`")
+    click.echo(f"next: review the files, then `oncall apply --dry-run {out}` and "
+               f"`oncall apply {out}`")
+    for script, what in (("integrations", "on the server: prints each new URL or key once"),
+                         ("overrides", "after `oncall login` as a manager")):
+        path = out / f"{script}.json"
+        count = len(json.loads(path.read_text())) if path.exists() else 0
+        if count:
+            click.echo(f"      then `sh {out / script}.sh` ({count} {script}; {what})")
 
 
 def _who(entry: dict[str, object], emails: dict[str, str]) -> str | None:
