@@ -68,7 +68,8 @@ from oncall.importers.pagerduty import (
 from oncall.importers.report import Report
 from oncall.rotations.spec import WEEKDAYS
 
-__all__ = ["OpsgenieImport", "fetch", "map_account", "og_client", "timeline_entries"]
+__all__ = ["OpsgenieImport", "TeamScope", "fetch", "map_account", "og_client",
+           "timeline_entries"]
 
 SOURCE = "Opsgenie"
 ROLES = {"owner": "admin", "admin": "admin", "user": "responder"}
