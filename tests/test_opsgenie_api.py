@@ -193,6 +193,40 @@ def test_close_and_acknowledge_by_id_name_our_incident(client: Any, cast: Cast,
             "identifierType")
 
 
+def test_the_alert_id_of_the_create_flow_is_what_identifier_type_id_takes(
+        client: Any, cast: Cast, factory: Any) -> None:
+    """As Opsgenie's clients do: create (202 with a requestId), ask the request's status
+    for the alertId, store it, close with it (identifierType=id). The alertId is our
+    incident's id; a second create with the same alias gives the same alertId."""
+    key = opsgenie_key(factory)
+    created = accepted(client.post("/v2/alerts", json=create_body(), headers=genie(key)))
+    r = client.get(f"/v2/alerts/requests/{created['requestId']}", headers=genie(key))
+    assert r.status_code == 200, r.json
+    status = valid("GetRequestStatusResponse", r.json)["data"]
+    [incident] = incidents(factory)
+    assert status["alertId"] == str(incident.id) and status["isSuccess"] is True
+    assert (status["action"], status["alias"]) == ("Create", "checkout-5xx")
+    again = accepted(client.post("/v2/alerts", json=create_body(), headers=genie(key)))
+    assert client.get(f"/v2/alerts/requests/{again['requestId']}",
+                      headers=genie(key)).json["data"]["alertId"] == status["alertId"]
+
+    accepted(client.post(f"/v2/alerts/{status['alertId']}/acknowledge?identifierType=id",
+                         headers=genie(key)))
+    assert incidents(factory)[0].status == "acknowledged"
+    accepted(client.post(f"/v2/alerts/{status['alertId']}/close", headers=genie(key)))
+    assert incidents(factory)[0].status == "resolved"
+
+    # Only this integration's create requests: another key, a close's requestId, a typo.
+    other = opsgenie_key(factory)
+    refused(client.get(f"/v2/alerts/requests/{created['requestId']}", headers=genie(other)),
+            404, created["requestId"])
+    closed = accepted(client.post("/v2/alerts/checkout-5xx/close?identifierType=alias",
+                                  headers=genie(key)))
+    refused(client.get(f"/v2/alerts/requests/{closed['requestId']}", headers=genie(key)),
+            404)
+    refused(client.get("/v2/alerts/requests/nope", headers={}), 401)
+
+
 def test_an_alias_with_a_slash_is_found(client: Any, cast: Cast, factory: Any) -> None:
     key = opsgenie_key(factory)
     accepted(client.post("/v2/alerts", json=create_body(alias="charges/acme"),
@@ -341,6 +375,7 @@ def test_openapi_documents_the_endpoints(client: Any) -> None:
     for path in ("/v2/alerts", "/v2/alerts/{identifier}/close",
                  "/v2/alerts/{identifier}/acknowledge"):
         assert "202" in spec["paths"][path]["post"]["responses"], path
+    assert "200" in spec["paths"]["/v2/alerts/requests/{request_id}"]["get"]["responses"]
     assert spec["components"]["securitySchemes"]["GenieKey"]["in"] == "header"
 
 

@@ -23,12 +23,15 @@ def _opsgenie(url: str, token_env: str, out: Path, schedules: tuple[str, ...],
         timeline_entries,
     )
 
+    if teams and schedules:
+        raise click.UsageError("--team and --schedule cannot be combined for Opsgenie: "
+                               "--team already takes the schedules the teams own and the "
+                               "ones their escalations reach")
     token, now = importers.start(token_env, out, since)
-    if teams:
-        raise click.UsageError("--team is not supported for Opsgenie yet")
     with importers.import_errors(out):
         client = og_client(url, token, timeout=timeout, retries=retries)
-        result = map_account(fetch(client, now, schedules), now, filtered=bool(schedules))
+        result = map_account(fetch(client, now, schedules, teams), now,
+                             filtered=bool(schedules))
 
         def theirs(og_id: str, until: datetime) -> importers.Source:
             return timeline_entries(timeline(client, og_id, now, weeks or 1))

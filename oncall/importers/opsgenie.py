@@ -16,7 +16,15 @@ What maps to what (docs/migrating.md has the table for operators):
 - overrides (now on) -> ``overrides.json`` / ``overrides.sh`` (config files hold none);
 - escalations -> ``policies:`` (rules with the same delay form a level, delays become the
   waits between levels, ``repeat`` -> ``repeat`` after ``waitInterval``); teams -> services
-  with the team's escalation.
+  with the team's escalation;
+- integrations whose senders call Opsgenie's Alert API (API, Prometheus/Alertmanager,
+  Grafana) -> ``integrations.sh`` lines for our ``opsgenie`` kind on the team's service (the
+  sender only changes its API URL and key); the others are reported with the reason.
+
+``--team NAME`` narrows all of it to those teams: their escalations, the schedules they own
+and the schedules and users their escalations reach, the users those schedules (rotations,
+overrides in force) name, the teams' members, and their integrations; whatever it leaves out
+is reported.
 
 Opsgenie puts the participants of ALL rotations in force on call at once where rotations
 overlap (its on-call answer is a list); our layers give one person at a time (the later
@@ -47,6 +55,7 @@ from oncall.importers.pagerduty import (
     add_override,
     first_turn,
     in_force,
+    integration_entry,
     layer_end,
     layer_shape,
     map_policies,
@@ -59,7 +68,8 @@ from oncall.importers.pagerduty import (
 from oncall.importers.report import Report
 from oncall.rotations.spec import WEEKDAYS
 
-__all__ = ["OpsgenieImport", "fetch", "map_account", "og_client", "timeline_entries"]
+__all__ = ["OpsgenieImport", "TeamScope", "fetch", "map_account", "og_client",
+           "timeline_entries"]
 
 SOURCE = "Opsgenie"
 ROLES = {"owner": "admin", "admin": "admin", "user": "responder"}
@@ -100,6 +110,9 @@ class Account:
     timelines: dict[str, dict[str, Any]] = field(default_factory=dict)
     escalations: list[dict[str, Any]] = field(default_factory=list)
     teams: list[dict[str, Any]] = field(default_factory=list)
+    integrations: list[dict[str, Any]] = field(default_factory=list)
+    # (kind, name, why) of what --team left out, for the report
+    left_out: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def timeline(client: ApiClient, schedule_id: str, since: datetime, weeks: int
@@ -110,22 +123,114 @@ def timeline(client: ApiClient, schedule_id: str, since: datetime, weeks: int
     return got.get("data") or {}
 
 
-def fetch(client: ApiClient, now: datetime, schedule_names: tuple[str, ...] = ()) -> Account:
-    """Read the account (GET only). With ``schedule_names``, only those schedules (an unknown
-    name is an error: a typo must not give a silently smaller import)."""
+def fetch(client: ApiClient, now: datetime, schedule_names: tuple[str, ...] = (),
+          team_names: tuple[str, ...] = ()) -> Account:
+    """Read the account (GET only). With ``schedule_names``, only those schedules; with
+    ``team_names``, only what belongs to those teams (:class:`TeamScope`). An unknown name
+    is an error: a typo must not give a silently smaller import."""
     acc = Account()
+    acc.teams = client.get("/v2/teams").get("data") or []
+    chosen = named_teams(acc.teams, team_names)
     acc.users = list(pages(client, "/v2/users"))
-    for u in acc.users:
-        acc.contacts[u["id"]] = client.get(f"/v2/users/{u['id']}/contacts").get("data") or []
     acc.schedules = named(client.get("/v2/schedules", {"expand": "rotation"}).get("data")
                           or [], schedule_names, SOURCE)
+    acc.escalations = client.get("/v2/escalations").get("data") or []
+    acc.integrations = client.get("/v2/integrations").get("data") or []
+    scope = None
+    if team_names:
+        members = {t["id"]: (client.get(f"/v2/teams/{t['id']}").get("data") or {})
+                   .get("members") or [] for t in chosen}
+        scope = TeamScope.of(chosen, members, acc.escalations, acc.schedules)
+        acc.left_out += scope.left_schedules(acc.schedules)
+        acc.schedules = [s for s in acc.schedules if s["id"] in scope.schedules]
     for s in acc.schedules:
         acc.overrides[s["id"]] = client.get(f"/v2/schedules/{s['id']}/overrides").get(
             "data") or []
         acc.timelines[s["id"]] = timeline(client, s["id"], now, ORDER_CHECK.days // 7)
-    acc.escalations = client.get("/v2/escalations").get("data") or []
-    acc.teams = client.get("/v2/teams").get("data") or []
+    if scope is not None:
+        scope.add_override_users(acc.overrides, now)
+        scope.narrow(acc)
+    for u in acc.users:
+        acc.contacts[u["id"]] = client.get(f"/v2/users/{u['id']}/contacts").get("data") or []
     return acc
+
+
+def named_teams(teams: list[dict[str, Any]], names: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The teams called ``names`` (none without names); an unknown name is an error naming
+    the known ones."""
+    known = {t.get("name") for t in teams}
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise SourceError(f"{SOURCE} has no team named {', '.join(map(repr, missing))}"
+                          f" (there are: {', '.join(sorted(map(str, known))) or 'none'})")
+    return [t for t in teams if t.get("name") in names]
+
+
+# More users than this left out by --team are reported as one entry.
+LEFT_OUT_USERS = 10
+
+
+@dataclass
+class TeamScope:
+    """What ``--team`` keeps (Opsgenie ids): the teams, their escalations, the schedules the
+    teams own or their escalations reach, and the users that the escalations, the schedules'
+    rotations and overrides, and the teams' member lists name. Every reference of what is
+    kept resolves to something kept."""
+
+    teams: dict[str, str]  # id -> name
+    escalations: set[str]
+    schedules: set[str]
+    users: set[str]
+
+    @classmethod
+    def of(cls, teams: list[dict[str, Any]], members: dict[str, list[dict[str, Any]]],
+           escalations: list[dict[str, Any]], schedules: list[dict[str, Any]]) -> TeamScope:
+        ids = {t["id"]: str(t.get("name")) for t in teams}
+        owned = [e for e in escalations if (e.get("ownerTeam") or {}).get("id") in ids]
+        reached = [(r.get("type"), r.get("id")) for e in owned for r in
+                   ((rule.get("recipient") or {}) for rule in e.get("rules") or [])]
+        kept = {s["id"] for s in schedules if (s.get("ownerTeam") or {}).get("id") in ids}
+        kept |= {rid for kind, rid in reached if kind == "schedule"}
+        users = {str(rid) for kind, rid in reached if kind == "user"}
+        users |= {str((m.get("user") or {}).get("id")) for ms in members.values() for m in ms}
+        users |= {str(p.get("id")) for s in schedules if s["id"] in kept
+                  for rot in s.get("rotations") or [] for p in rot.get("participants") or []
+                  if p.get("type") == "user"}
+        return cls(ids, {e["id"] for e in owned}, kept, users)
+
+    def add_override_users(self, overrides: dict[str, list[dict[str, Any]]],
+                           now: datetime) -> None:
+        """The users of the kept schedules' overrides still in force (they are imported)."""
+        self.users |= {str((o.get("user") or {}).get("id")) for s in self.schedules
+                       for o in overrides.get(s, []) if parse_time(o["endDate"]) > now}
+
+    def why(self) -> str:
+        return f"not in team(s) {', '.join(sorted(self.teams.values()))} (--team)"
+
+    def narrow(self, acc: Account) -> None:
+        """Keep what is in scope in ``acc``; record the rest in ``acc.left_out``. (The
+        schedules were narrowed before their overrides were read.)"""
+        why = self.why()
+        left = acc.left_out
+        left += [("team", str(t.get("name") or t["id"]), why) for t in acc.teams
+                 if t["id"] not in self.teams]
+        acc.teams = [t for t in acc.teams if t["id"] in self.teams]
+        left += [("escalation", str(e.get("name") or e["id"]), why) for e in acc.escalations
+                 if e["id"] not in self.escalations]
+        acc.escalations = [e for e in acc.escalations if e["id"] in self.escalations]
+        left += [("integration", _integration_label(i), why) for i in acc.integrations
+                 if i.get("teamId") not in self.teams]
+        acc.integrations = [i for i in acc.integrations if i.get("teamId") in self.teams]
+        out = [str(u["username"]) for u in acc.users if u["id"] not in self.users]
+        acc.users = [u for u in acc.users if u["id"] in self.users]
+        if len(out) > LEFT_OUT_USERS:
+            left.append(("user", f"{len(out)} users", f"{why}: {', '.join(out)}"))
+        else:
+            left += [("user", name, why) for name in out]
+
+    def left_schedules(self, listed: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+        return [("schedule", str(s.get("name") or s["id"]), self.why()) for s in listed
+                if s["id"] not in self.schedules]
 
 
 @dataclass
@@ -185,11 +290,18 @@ def map_account(acc: Account, now: datetime, *, filtered: bool = False) -> Opsge
     policies_out, policy_names = map_policies(
         acc.escalations, lambda e, taken: _policy(e, sched.names, emails, taken, report,
                                                   filtered))
-    services_out = [svc for t in acc.teams
-                    if (svc := _service(t, acc.escalations, policy_names, report))]
+    services: dict[str, str] = {}  # Opsgenie team id -> our service
+    services_out = []
+    for t in acc.teams:
+        if svc := _service(t, acc.escalations, policy_names, report):
+            services[t["id"]] = svc["service"]
+            services_out.append(svc)
+    integrations_out = _integrations(acc.integrations, acc.teams, services, report)
+    for kind, name, why in acc.left_out:
+        report.not_mapped(kind, name, why)
 
     add_files(sched.files, report, users_out, policies_out, services_out, sched.overrides,
-              SOURCE)
+              SOURCE, integrations_out)
     return OpsgenieImport(sched.files, report, sched.ids, emails, sched.timezones)
 
 
@@ -450,7 +562,82 @@ def _service(t: dict[str, Any], escalations: list[dict[str, Any]],
         report.approximated("team", label, f"owns {len(owned)} escalations; the service "
                             f"uses the first ({out['policy']}); route to the others by hand")
     report.mapped("team", label, f"service {out['service']}, policy {out['policy']}")
-    report.not_mapped("integrations", label, "not read: create ours with `oncall integration "
-                      f"add {out['service']} --kind ...`; a sender of Opsgenie's alert API "
-                      "changes its base URL and key")
+    return out
+
+
+# -- integrations ------------------------------------------------------------------------
+
+# Integration types whose senders call Opsgenie's Alert API (POST /v2/alerts with a
+# GenieKey): Opsgenie's own API integration, Alertmanager's opsgenie_configs (Opsgenie's
+# "Prometheus" integration) and Grafana's Opsgenie contact point. Ours serves that API
+# (kind opsgenie), so the sender only changes its API URL and key.
+ALERT_API = {"API", "Prometheus", "Grafana"}
+TICKETING = {"Jira", "JiraServiceDesk", "ServiceNow", "ServiceNowV2", "ServiceNowV3",
+             "Zendesk", "Freshdesk", "Freshservice", "BMCRemedy", "BMCRemedyForce",
+             "BMCRemedyOnDemand", "BMCFootPrintsV11", "BMCFootPrintsV12", "Cherwell",
+             "ConnectWise", "ConnectWiseManage", "ConnectWiseManageV2", "ConnectWiseAutomate",
+             "Kayako", "Desk", "SalesForceServiceCloud", "HPServiceManager", "Planio",
+             "SolarWindsWebHelpDesk", "TrackIt", "Magentrix"}
+CHAT = {"Slack", "SlackApp", "MSTeams", "MSTeamsV2", "HipChat", "HipChatAddOn", "HipChatV2",
+        "Mattermost", "Flock", "Flowdock", "FlowdockV2", "Campfire", "RingCentralGlip",
+        "Moxtra", "Xmpp", "Kore"}
+OUTGOING = {"Webhook", "AmazonSnsOutgoing"}
+
+
+def _integration_label(i: dict[str, Any]) -> str:
+    return f"{i.get('name') or i.get('id')} ({i.get('type')})"
+
+
+def _unmapped_why(kind: str) -> str:
+    """Why an integration of this Opsgenie type has no equivalent here."""
+    if kind == "Email" or kind.endswith("Email"):
+        return ("email intake (alerts sent to an Opsgenie address): we read no email; have "
+                "the sender post to an integration instead (docs/alerting.md)")
+    if kind == "Heartbeat":
+        return ("a heartbeat: define ours in rules (`heartbeats:`, docs/heartbeats.md); the "
+                "job pings its new URL")
+    if kind in TICKETING:
+        return "a ticketing integration (two-way sync with tickets): no such thing here"
+    if kind in CHAT:
+        return ("a chat integration: ours is Slack (docs/slack.md), set up on our side; "
+                "other chat tools are not served")
+    if kind in OUTGOING:
+        return "an outgoing integration (Opsgenie sends to it): no outgoing webhooks here"
+    return (f"its sender posts {kind}'s own format to Opsgenie's endpoint for it, not the "
+            "Alert API; ours takes generic JSON, Alertmanager, Grafana, PagerDuty Events v2 "
+            "and Opsgenie Alert API requests: point the tool at one of those by hand "
+            "(docs/alerting.md)")
+
+
+def _integrations(items: list[dict[str, Any]], teams: list[dict[str, Any]],
+                  services: dict[str, str], report: Report) -> list[dict[str, str]]:
+    """The integrations to create (``integrations.sh``): each Alert API sender of an
+    imported team's service becomes an ``opsgenie`` integration of that service."""
+    team_names = {t["id"]: str(t.get("name") or t["id"]) for t in teams}
+    taken: set[str] = set()
+    out = []
+    for i in items:
+        label, kind = _integration_label(i), str(i.get("type"))
+        team = i.get("teamId")
+        if kind not in ALERT_API:
+            report.not_mapped("integration", label, _unmapped_why(kind))
+        elif i.get("enabled") is False:
+            report.not_mapped("integration", label, "disabled in Opsgenie: not created (add "
+                              "it with `oncall integration add SERVICE --kind opsgenie` if "
+                              "it is still wanted)")
+        elif not team:
+            report.not_mapped("integration", label, "belongs to no team, so to no service "
+                              "here (Opsgenie routes its alerts by the request's responders "
+                              "or alert policies): add it with `oncall integration add "
+                              "SERVICE --kind opsgenie` for the service that should get them")
+        elif team not in services:
+            report.not_mapped("integration", label, f"its team {team_names.get(team, team)} "
+                              "has no service here (see that team's entry)")
+        else:
+            entry = integration_entry(services[team], "opsgenie",
+                                      f"Opsgenie integration {label}", taken)
+            out.append(entry)
+            report.mapped("integration", label, f"-> kind opsgenie on service "
+                          f"{entry['service']} ({entry['name']}), in integrations.sh; the "
+                          "sender changes its API URL and key to ours")
     return out

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from oncall.ingest.alert import NormalizedAlert, PayloadError
@@ -176,6 +177,30 @@ def _recipients(value: Any, name: str) -> None:
 def response(took: float, request_id: str) -> dict[str, Any]:
     """Opsgenie's answer to an accepted request (``SuccessResponse``)."""
     return {"result": ACCEPTED, "took": round(took, 3), "requestId": request_id}
+
+
+def request_status(incident_id: int | None, processed_at: datetime, integration: str,
+                   alias: Any) -> dict[str, Any]:
+    """A processed create request as Opsgenie's ``AlertRequestStatus``: ``alertId`` is the
+    incident's id as a string, the identifier ``identifierType=id`` takes (none when no
+    incident was opened: a threshold rule held the alert)."""
+    out: dict[str, Any] = {
+        "action": "Create",
+        "processedAt": (processed_at if processed_at.tzinfo else processed_at.replace(
+            tzinfo=UTC)).astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "integrationId": integration, "isSuccess": True,
+        "status": "Created alert" if incident_id is not None else
+                  "Stored; no alert opened (held by a threshold rule)"}
+    if incident_id is not None:
+        out["alertId"] = str(incident_id)
+    if isinstance(alias, str) and alias:
+        out["alias"] = alias
+    return out
+
+
+def status_response(data: dict[str, Any], took: float, request_id: str) -> dict[str, Any]:
+    """Opsgenie's ``GetRequestStatusResponse``."""
+    return {"data": data, "took": round(took, 3), "requestId": request_id}
 
 
 def error(message: str, took: float, request_id: str) -> dict[str, Any]:

@@ -1,9 +1,12 @@
-"""``POST /v2/alerts``, ``/v2/alerts/<identifier>/close`` and ``.../acknowledge``: Opsgenie's
-Alert API v2, so that any tool that sends alerts to Opsgenie can point here by changing its
-base URL. ``Authorization: GenieKey <key>`` names an ``opsgenie`` integration; answers use
-Opsgenie's status codes and bodies (202 ``{result, took, requestId}``; 400, 401, 404, 413,
-422 and 429 with ``{message, took, requestId}``). The mapping is in
-:mod:`oncall.ingest.opsgenie`; storing goes through the same path as ``/v2/enqueue``."""
+"""``POST /v2/alerts``, ``/v2/alerts/<identifier>/close`` and ``.../acknowledge``, and
+``GET /v2/alerts/requests/<requestId>``: Opsgenie's Alert API v2, so that any tool that sends
+alerts to Opsgenie can point here by changing its base URL. The alert id a client learns
+from the create flow (the request status's ``alertId``) is our incident's id, exactly what
+``identifierType=id`` takes. ``Authorization: GenieKey <key>`` names an ``opsgenie``
+integration; answers use Opsgenie's status codes and bodies (202 ``{result, took,
+requestId}``; 400, 401, 404, 413, 422 and 429 with ``{message, took, requestId}``). The
+mapping is in :mod:`oncall.ingest.opsgenie`; storing goes through the same path as
+``/v2/enqueue``."""
 
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ import json
 import re
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 from apiflask import APIBlueprint, HTTPError
@@ -24,7 +28,7 @@ from oncall import hostile, intake, metrics
 from oncall.incidents import Outcome, record
 from oncall.ingest import opsgenie
 from oncall.intake import Source
-from oncall.models import Incident, utcnow
+from oncall.models import Alert, Incident, utcnow
 from oncall.notify import slack
 from oncall.web import session, transaction
 from oncall.web.hooks import cleaned, integration_for, marked, store
@@ -125,8 +129,44 @@ def create() -> Answer:
         alert, act = opsgenie.parse_create(body)
     except opsgenie.OpsgenieError as exc:
         return refused(exc.message, exc.status)
+    headers = _headers()
+    alert = replace(alert, raw={**(alert.raw or {}), REQUEST_KEY: headers["X-Request-ID"]})
     store(source, marked([alert], fields), _noted("created", source, act))
     return _accepted()
+
+
+# Where a create request's id is kept with its stored alert, and how long its status can be
+# asked for (Opsgenie keeps request statuses for a limited time too).
+REQUEST_KEY = "oncall_request_id"
+REQUEST_STATUS_KEPT = timedelta(days=1)
+
+
+@bp.get("/v2/alerts/requests/<request_id>")
+@bp.doc(summary="Opsgenie Alert API v2: a create request's status (alertId = the "
+                "incident's id, what identifierType=id takes)",
+        responses={200: "The request was processed", 401: RESPONSES[401],
+                   404: "No create request with that id from this integration (in the "
+                        "last day)", 429: RESPONSES[429], 503: RESPONSES[503]},
+        security="GenieKey", operation_id="opsgenieGetRequestStatus")
+def request_status(request_id: str) -> Answer:
+    """What Opsgenie's clients call after a create to learn the alert's id: ``alertId`` is
+    our incident's id (absent when a threshold rule held the alert: no incident)."""
+    source = _source()
+    if not isinstance(source, Source):
+        return source
+    alert = session().scalar(
+        # type and received_at: the (type, received_at) index narrows it to a day's creates
+        select(Alert).where(Alert.type == "opsgenie", Alert.integration_id == source.id,
+                            Alert.received_at >= utcnow() - REQUEST_STATUS_KEPT,
+                            Alert.raw[REQUEST_KEY].as_string() == request_id)
+        .order_by(Alert.id.desc()).limit(1))
+    if alert is None:
+        return refused(f"Request [{request_id}] not found: only create requests of this "
+                       "integration are kept, for a day", 404)
+    headers = _headers()
+    data = opsgenie.request_status(alert.incident_id, alert.received_at, source.name,
+                                   (alert.raw or {}).get("alias"))
+    return opsgenie.status_response(data, _took(), headers["X-Request-ID"]), 200, headers
 
 
 @bp.post("/v2/alerts/<path:identifier>/close")

@@ -194,6 +194,15 @@ class FakeOpsgenie(FakePagerDuty):
             return "/v2/escalations", 200, self.ok({"data": d["escalations"]})
         if parts == ["teams"]:
             return "/v2/teams", 200, self.ok({"data": d["teams"]}, ["member"])
+        if len(parts) == 2 and parts[0] == "teams":
+            team = next((t for t in d["teams"] if t["id"] == parts[1]), None)
+            if team is None or q.get("identifierType", ["id"]) != ["id"]:
+                return "/v2/teams/{identifier}", 404, self.error("No team exists with id")
+            return "/v2/teams/{identifier}", 200, self.ok({"data": {
+                **team, "members": d["members"].get(team["id"], [])}})
+        if parts == ["integrations"]:
+            listed = [i for i in d["integrations"] if "type" not in q or i["type"] in q["type"]]
+            return "/v2/integrations", 200, self.ok({"data": listed})
         if len(parts) == 3 and parts[0] == "schedules":
             template = "/v2/schedules/{identifier}/" + parts[2]
             sched = next((s for s in d["schedules"] if s["id"] == parts[1]), None)

@@ -15,6 +15,12 @@ Now is Monday 2027-03-01 15:00 UTC; the 8 verified weeks cross New York's spring
 - Users: Carol and Erin have no phone; Erin has a custom role.
 - Billing Critical: a level of a schedule and a user (two rules with one delay), a rule
   for the schedule's next on-call (not mapped), repeats.
+- Teams: Billing (Billing Critical; members Alice and Bob), Ops (owns Ops London and the Ops
+  escalation; member Dave), Marketing (no escalation: no service). ``--team Ops`` leaves
+  out Bob, Billing's schedules, escalation and integrations.
+- Integrations: Alert API senders (API, Prometheus, Grafana) of Billing and Ops, one of
+  Marketing (no service), one without a team, a disabled one, and Email, Jira, Slack and
+  Datadog ones (no equivalent here).
 """
 
 from __future__ import annotations
@@ -98,7 +104,7 @@ def account(*, inexpressible: bool = False) -> Json:
                             [user("u-bob")], end="2027-01-31T00:00:00-05:00"),
                ]}
     london = {"id": "s-london", "name": "Ops London", "timezone": "Europe/London",
-              "enabled": True, "rotations": [
+              "enabled": True, "ownerTeam": {"id": "t-ops", "name": "Ops"}, "rotations": [
                   rotation("r4", "12h shifts", "hourly", 12, "2027-01-04T08:00:00Z",
                            [user("u-carol"), user("u-dave"), user("u-alice")])]}
     secondary = {"id": "s-secondary", "name": "Secondary", "timezone": "America/New_York",
@@ -162,5 +168,33 @@ def account(*, inexpressible: bool = False) -> Json:
     ]
     teams = [{"id": "t-billing", "name": "Billing", "description": "Billing services"},
              {"id": "t-ops", "name": "Ops"}, {"id": "t-marketing", "name": "Marketing"}]
+    members = {"t-billing": [member("u-alice", "admin"), member("u-bob", "user")],
+               "t-ops": [member("u-dave", "admin")]}
+    integrations = [
+        integration("i-api", "Billing API", "API", "t-billing"),
+        integration("i-grafana", "Billing Grafana", "Grafana", "t-billing"),
+        integration("i-prom", "Ops Alertmanager", "Prometheus", "t-ops"),
+        integration("i-mkt", "Marketing API", "API", "t-marketing"),
+        integration("i-shared", "Shared API", "API", None),
+        integration("i-old", "Old API", "API", "t-billing", enabled=False),
+        integration("i-email", "Billing email", "Email", "t-billing"),
+        integration("i-jira", "Ops Jira", "Jira", "t-ops"),
+        integration("i-slack", "Ops Slack", "Slack", "t-ops"),
+        integration("i-dd", "Datadog", "Datadog", "t-billing"),
+    ]
     return {"users": users, "contacts": contacts, "schedules": schedules,
-            "overrides": overrides, "escalations": escalations, "teams": teams}
+            "overrides": overrides, "escalations": escalations, "teams": teams,
+            "members": members, "integrations": integrations}
+
+
+def member(uid: str, role: str) -> Json:
+    return {"user": {"id": uid, "username": next(u[1] for u in USERS if u[0] == uid)},
+            "role": role}
+
+
+def integration(iid: str, name: str, kind: str, team: str | None, *, enabled: bool = True
+                ) -> Json:
+    out: Json = {"id": iid, "name": name, "type": kind, "enabled": enabled}
+    if team:
+        out["teamId"] = team
+    return out

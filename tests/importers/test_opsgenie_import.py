@@ -4,6 +4,7 @@ Opsgenie's swagger document): the files, ``oncall apply`` of them, and the proof
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -218,7 +219,7 @@ def test_a_wrong_key_is_one_line_and_writes_nothing(fake: Any, run: Any,
     result = run("--url", fake.url, "--out", str(out), token="wrong")
     assert result.exit_code == 1
     assert result.output.strip().count("\n") == 0
-    assert "Opsgenie refused the token (401 unauthorized) for GET /v2/users" in result.output
+    assert "Opsgenie refused the token (401 unauthorized) for GET /v2/teams" in result.output
     assert "nothing was written" in result.output
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
@@ -255,3 +256,124 @@ def test_the_swagger_validator_catches_a_wrong_answer() -> None:
     bad_rotation = {"data": [{"id": "s", "rotations": [{"type": "monthly"}]}],
                     "took": 0, "requestId": "r", "expandable": []}
     assert v.errors("/v2/schedules", 200, bad_rotation)
+
+
+def _lines(script: Path) -> list[str]:
+    return [line for line in script.read_text().splitlines() if not line.startswith("#")]
+
+
+def test_alert_api_integrations_become_ours_and_the_rest_are_reported(
+        fake: Any, run: Any, tmp_path: Path, settings: Settings,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """API, Prometheus and Grafana integrations (their senders call Opsgenie's Alert API)
+    become `opsgenie` integrations of their team's service; running integrations.sh after
+    `oncall apply` creates them."""
+    out = tmp_path / "og"
+    assert run("--url", fake.url, "--out", str(out)).exit_code == 0
+    assert _lines(out / "integrations.sh") == [
+        "set -e",
+        "oncall integration add billing --kind opsgenie --name billing-opsgenie",
+        "oncall integration add billing --kind opsgenie --name billing-opsgenie-2",
+        "oncall integration add ops --kind opsgenie --name ops-opsgenie"]
+    assert "# Opsgenie integration Billing Grafana (Grafana)" in \
+        (out / "integrations.sh").read_text()
+    assert [i["source"] for i in json.loads((out / "integrations.json").read_text())] == [
+        "Opsgenie integration Billing API (API)", "Opsgenie integration Billing Grafana "
+        "(Grafana)", "Opsgenie integration Ops Alertmanager (Prometheus)"]
+    report = (out / "REPORT.txt").read_text()
+    assert "integration Ops Alertmanager (Prometheus): -> kind opsgenie on service ops " \
+        "(ops-opsgenie), in integrations.sh; the sender changes its API URL and key" in report
+    for expected in (
+            "integration Marketing API (API): its team Marketing has no service here",
+            "integration Shared API (API): belongs to no team, so to no service here",
+            "integration Old API (API): disabled in Opsgenie: not created",
+            "integration Billing email (Email): email intake",
+            "integration Ops Jira (Jira): a ticketing integration",
+            "integration Ops Slack (Slack): a chat integration",
+            "integration Datadog (Datadog): its sender posts Datadog's own format"):
+        assert expected in report, expected
+    assert "integrations Billing" not in report  # the old "not read" entry is gone
+
+    apply_folder(out, settings, tmp_path, monkeypatch)
+    for line in _lines(out / "integrations.sh")[1:]:
+        result = CliRunner().invoke(cli, shlex.split(line)[1:], catch_exceptions=False)
+        assert result.exit_code == 0 and "GenieKey" in result.output, result.output
+    listed = CliRunner().invoke(cli, ["integration", "list", "--json"])
+    assert sorted((i["name"], i["service"], i["kind"]) for i in json.loads(listed.output)) == [
+        ("billing-opsgenie", "billing", "opsgenie"), ("billing-opsgenie-2", "billing",
+                                                      "opsgenie"),
+        ("ops-opsgenie", "ops", "opsgenie")]
+
+
+def test_team_imports_only_what_the_team_reaches(fake: Any, run: Any, tmp_path: Path,
+                                                 settings: Settings,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """--team Ops: its service and escalation, the schedule it owns, the users its
+    schedule, overrides and members name; Billing's things and Bob are left out and
+    reported; the files apply and match Opsgenie."""
+    out = tmp_path / "og"
+    result = run("--url", fake.url, "--out", str(out), "--team", "Ops", "--verify", "8")
+    assert result.exit_code == 0, result.output
+    assert "verify: 0 difference(s) over 8 week(s) in 1 schedule(s)" in result.output
+    assert sorted(p.name for p in (out / "schedules").iterdir()) == ["ops-london.yaml"]
+    rules = yaml.safe_load((out / "rules/opsgenie.yaml").read_text())
+    assert [u["user"] for u in rules["users"]] == [  # rotation, override (Erin), member
+        "alice@example.com", "carol@example.com", "dave@example.com", "erin@example.com"]
+    assert [p["policy"] for p in rules["policies"]] == ["ops"]
+    assert rules["services"] == [{"service": "ops", "policy": "ops"}]
+    assert [o["user"] for o in json.loads((out / "overrides.json").read_text())] == [
+        "erin@example.com"]
+    assert _lines(out / "integrations.sh")[1:] == [
+        "oncall integration add ops --kind opsgenie --name ops-opsgenie"]
+    report = (out / "REPORT.txt").read_text()
+    why = "not in team(s) Ops (--team)"
+    for left in ("user bob@example.com", "team Billing", "team Marketing",
+                 "escalation Billing Critical", "schedule Billing Primary", "schedule Secondary",
+                 "schedule April Cover", "integration Billing API (API)",
+                 "integration Shared API (API)"):
+        assert f"{left}: {why}" in report, left
+    assert "integration Ops Jira (Jira): a ticketing integration" in report
+    asked = [p for p, _ in fake.log]
+    assert "/v2/teams/t-ops" in asked and "/v2/teams/t-billing" not in asked
+    assert not any(p.startswith(("/v2/users/u-bob", "/v2/schedules/s-primary"))
+                   for p in asked)  # nothing read about what is left out
+    assert "+ schedule ops-london" in apply_folder(out, settings, tmp_path, monkeypatch)
+
+
+def test_an_unknown_team_is_refused_naming_the_known_ones(fake: Any, run: Any,
+                                                          tmp_path: Path) -> None:
+    result = run("--url", fake.url, "--out", str(tmp_path / "x"), "--team", "Ops",
+                 "--team", "Nope")
+    assert result.exit_code == 1
+    assert "Opsgenie has no team named 'Nope' (there are: Billing, Marketing, Ops)" in \
+        result.output
+    assert not (tmp_path / "x").exists() and [p for p, _ in fake.log] == ["/v2/teams"]
+
+
+def test_team_and_schedule_together_are_refused(fake: Any, run: Any, tmp_path: Path) -> None:
+    result = run("--url", fake.url, "--out", str(tmp_path / "x"), "--team", "Ops",
+                 "--schedule", "Ops London")
+    assert result.exit_code == 2 and "--team and --schedule cannot be combined" in \
+        result.output
+    assert fake.log == [] and not (tmp_path / "x").exists()
+
+
+def test_since_takes_the_account_as_of_that_moment(fake: Any, run: Any,
+                                                  tmp_path: Path) -> None:
+    """--since 2027-03-10 (nine days after NOW): 8 verified weeks from then cross both
+    spring-forwards; the override of March 9 is over by then and left out, the layers and
+    Opsgenie's timeline are taken from then."""
+    out = tmp_path / "og"
+    result = run("--url", fake.url, "--out", str(out), "--since", "2027-03-10",
+                 "--verify", "8")
+    assert result.exit_code == 0, result.output
+    assert "verify: 0 difference(s) over 8 week(s) in 4 schedule(s)" in result.output
+    assert [o["note"] for o in json.loads((out / "overrides.json").read_text())] == [
+        "imported from Opsgenie (ov-dst)", "imported from Opsgenie (ov-london)"]
+    assert "2027-03-10 00:00 UTC + 8 week(s)" in (out / "VERIFY.txt").read_text()
+    timelines = [p for p, _ in fake.log if "/timeline" in p]
+    assert timelines and all("date=2027-03-10T00%3A00%3A00Z" in p for p in timelines), \
+        timelines
+    primary = yaml.safe_load((out / "schedules/billing-primary.yaml").read_text())
+    weekdays = next(x for x in primary["layers"] if x["name"] == "Weekdays")
+    assert weekdays["start"] == "2027-03-09"  # the turn in force on March 10, not on NOW's

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from oncall.importers.opsgenie import Account, map_account, timeline_entries
+from oncall.importers.opsgenie import Account, TeamScope, map_account, timeline_entries
 
 NOW = datetime(2026, 11, 1, 7, 0, tzinfo=UTC)  # 02:00 EST, just after New York falls back
 USERS = [{"id": "u1", "username": "a@example.com", "role": {"name": "User"}},
@@ -84,3 +84,24 @@ def test_the_timeline_shows_overlaps_as_everyone_on_call() -> None:
         (at("2026-11-02T00:00:00+00:00"), at("2026-11-02T08:00:00+00:00"), "a"),
         (at("2026-11-02T08:00:00+00:00"), at("2026-11-02T10:00:00+00:00"), "a + b"),
         (at("2026-11-02T10:00:00+00:00"), at("2026-11-02T12:00:00+00:00"), "b")]
+
+
+def test_many_users_left_out_by_team_are_one_report_entry() -> None:
+    """Up to 10 users left out by --team get a line each; more get one line naming them."""
+    team = {"id": "t1", "name": "Web"}
+    escalation = {"id": "e1", "name": "Web", "ownerTeam": team, "rules": [
+        {"delay": {"timeAmount": 0}, "recipient": {"type": "user", "id": "u1"}}]}
+    for extra, lines in ((9, 10), (10, 1)):  # b@example.com is left out too
+        acc = account(teams=[team, {"id": "t2", "name": "Data"}], escalations=[escalation])
+        acc.users += [{"id": f"x{i}", "username": f"x{i}@example.com"} for i in range(extra)]
+        scope = TeamScope.of([team], {}, acc.escalations, [])
+        scope.narrow(acc)
+        assert [u["id"] for u in acc.users] == ["u1"]
+        left = [x for x in acc.left_out if x[0] == "user"]
+        assert len(left) == lines, left
+        assert ("team", "Data", "not in team(s) Web (--team)") in acc.left_out
+    assert left == [("user", "11 users", "not in team(s) Web (--team): b@example.com, "
+                     + ", ".join(f"x{i}@example.com" for i in range(10)))]
+    text = map_account(acc, NOW).report.text()
+    assert "user 11 users: not in team(s) Web (--team): b@example.com" in text
+    assert "service web, policy web" in text
