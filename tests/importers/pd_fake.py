@@ -247,6 +247,15 @@ class FakePagerDuty:
             return "/escalation_policies", *self.page("escalation_policies", d["policies"], q)
         if parts == ["services"]:
             return "/services", *self.page("services", d["services"], q)
+        if parts == ["teams"]:
+            return "/teams", *self.page("teams", d.get("teams", []), q)
+        if len(parts) == 3 and parts[0] == "teams" and parts[2] == "members":
+            if not any(x["id"] == parts[1] for x in d.get("teams", [])):
+                return "/teams/{id}/members", 404, {"error": {"message": "Not Found",
+                                                              "code": 2100}}
+            members = [{"user": self.user_ref(u["id"]), "role": "responder"}
+                       for u in d["users"] if parts[1] in {x["id"] for x in u.get("teams", [])}]
+            return "/teams/{id}/members", *self.page("members", members, q)
         if len(parts) >= 2 and parts[0] == "schedules":
             sched = next((s for s in d["schedules"] if s["id"] == parts[1]), None)
             template = "/schedules/{id}" + ("/overrides" if len(parts) == 3 else "")

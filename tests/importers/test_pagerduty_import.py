@@ -49,7 +49,8 @@ def _expected(fake: FakePagerDuty, pd_id: str, emails: dict[str, str], start: da
 
 
 EMAILS = {u["id"]: u["email"] for u in account()["users"]}
-IDS = {"billing-primary": "PSCHED1", "ops-london": "PSCHED2", "secondary": "PSCHED3"}
+IDS = {"billing-primary": "PSCHED1", "ops-london": "PSCHED2", "secondary": "PSCHED3",
+       "payments": "PSCHED4"}
 
 
 def test_full_import_writes_files_that_match_pagerduty(fake: Any, run: Any,
@@ -57,7 +58,7 @@ def test_full_import_writes_files_that_match_pagerduty(fake: Any, run: Any,
     out = tmp_path / "pd"
     result = run("--url", fake.url, "--out", str(out), "--verify", "8")
     assert result.exit_code == 0, result.output
-    assert "verify: 0 difference(s) over 8 week(s) in 3 schedule(s)" in result.output
+    assert "verify: 0 difference(s) over 8 week(s) in 4 schedule(s)" in result.output
     assert fake.validated > 20 and fake.invalid == []
     # Pagination was used (pages of 2) and every page was read.
     assert any("offset=2" in path for path, _ in fake.log)
@@ -88,7 +89,8 @@ def test_full_import_writes_files_that_match_pagerduty(fake: Any, run: Any,
              "escalate_after": "10m"},
             {"notify": ["user:erin@example.com"], "escalate_after": "30m"}]}
     assert {s["service"]: s["policy"] for s in rules["services"]} == {
-        "billing-api": "billing-critical", "ops-platform": "ops", "london-web": "london-only"}
+        "billing-api": "billing-critical", "ops-platform": "ops", "london-web": "london-only",
+        "payments-api": "payments"}
 
     primary = yaml.safe_load((out / "schedules/billing-primary.yaml").read_text())
     layers = {x["name"]: x for x in primary["layers"]}
@@ -114,15 +116,23 @@ def test_full_import_writes_files_that_match_pagerduty(fake: Any, run: Any,
                           "--note 'imported from PagerDuty (POV4)'")
 
     report = (out / "REPORT.txt").read_text()
-    counts = {line.split()[0]: line.split()[1:] for line in report.splitlines()[3:13]}
-    assert counts["layer"] == ["6", "0", "1"]  # 3 + 2 + 1 mapped, "Old nights" not
-    assert counts["schedule"] == ["3", "0", "0"] and counts["user"] == ["5", "0", "0"]
+    table = report.split("\n\n")[1].splitlines()[1:]
+    counts = {line.rsplit(maxsplit=3)[0]: line.split()[-3:] for line in table}
+    assert counts["layer"] == ["7", "0", "1"]  # 3 + 2 + 1 + 1 mapped, "Old nights" not
+    assert counts["schedule"] == ["4", "0", "0"] and counts["user"] == ["7", "0", "0"]
     assert counts["contact"] == ["0", "0", "2"] and counts["override"] == ["3", "0", "0"]
     assert "schedule Billing Primary: schedule billing-primary: 3 layer(s), " \
         "America/New_York" in report
     assert "layer Billing Primary / Old nights: ended 2027-01-31" in report
     assert "contact carol@example.com: no phone" in report
-    assert "integrations Billing API: 1 integration(s) (Datadog)" in report
+    assert counts["integration"] == ["3", "0", "3"]
+    assert "integration Billing API / Prometheus Alertmanager: -> kind pagerduty " \
+        "(billing-api-pagerduty), in integrations.sh" in report
+    assert "integration Billing API / Datadog: PagerDuty Events API v1: our /v2/enqueue " \
+        "speaks Events API v2 only" in report
+    assert "integration Billing API / Billing email: email intake" in report
+    assert "integration Ops Platform / Pingdom: PagerDuty's own Pingdom endpoint" in report
+    assert "not in team(s)" not in report  # nothing is left out without --team
     assert "notification rule bob@example.com: high urgency, sms after 1 min: a second sms " \
         "step" in report
     assert "notification rule carol@example.com: high urgency, push_notification after 0 " \
@@ -312,7 +322,7 @@ def test_differences_are_printed_who_and_when_and_exit_1(fake: Any, run: Any,
             "source has erin@example.com, ours has dave@example.com") in result.output
     assert ("billing-primary: Sun 2027-03-14 21:00 EDT -> Mon 2027-03-15 09:00 EDT (720 min): "
             "source has erin@example.com, ours has alice@example.com") in result.output
-    assert "verify: 4 difference(s) over 8 week(s) in 3 schedule(s)" in result.output
+    assert "verify: 4 difference(s) over 8 week(s) in 4 schedule(s)" in result.output
     assert "billing-primary: 4 difference(s)" in (out / "VERIFY.txt").read_text()
 
 
