@@ -5,7 +5,11 @@ It serves fixture data over HTTP (a thread) with PagerDuty's token auth
 most ``page_size``), failures served once on request (429 with ``Retry-After``, 5xx, a slow
 answer), and validates EVERY response body it sends against the published description
 (``/work/shared/specs/pagerduty/pagerduty_rest_v2_subset.json``): ``invalid`` collects each
-mismatch and the tests assert it stays empty.
+mismatch and the tests assert it stays empty. Teams (``/teams``, ``/teams/{id}/members``:
+the users whose ``teams`` name it) are served as the spec describes them; services'
+``integrations`` are the references the spec describes (its ``IntegrationReference`` admits
+only ``*_reference`` types, so full objects, which ``include[]=integrations`` would give, are
+not served: the importer maps both by their type, tested without HTTP).
 
 PagerDuty's final schedule (``GET /schedules/{id}?since=&until=``) is computed here by an
 expansion of PagerDuty's layer semantics written for this fake alone (it does not call
