@@ -163,7 +163,7 @@ class TeamScope:
         ids = {u["id"] for u in kept}
         out = [str(u.get("email") or u["id"]) for u in users if u["id"] not in ids]
         if len(out) > USERS_ONE_BY_ONE:
-            left_out.append(("user", f"{len(out)} users", f"{self.why}, nor reached by their "
+            left_out.append(("users", f"{len(out)} left out", f"{self.why}, nor reached by their "
                              f"policies and schedules: {', '.join(out)}"))
         else:
             left_out += [("user", email, f"{self.why}, nor reached by their policies and "

@@ -444,7 +444,7 @@ def test_a_team_import_leaving_many_users_out_says_so_once(
     rules = yaml.safe_load((out / "rules/pagerduty.yaml").read_text())
     assert [u["user"] for u in rules["users"]] == ["frank@example.com", "gina@example.com"]
     report = (out / "REPORT.txt").read_text()
-    assert ("user 5 users: not in team(s) Payments (--team), nor reached by their policies and "
+    assert ("users 5 left out: not in team(s) Payments (--team), nor reached by their policies and "
             "schedules: alice@example.com, bob@example.com, carol@example.com, "
             "dave@example.com, erin@example.com") in report
     assert report.count("not in team(s) Payments (--team), nor reached") == 1
