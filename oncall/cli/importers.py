@@ -165,13 +165,14 @@ def pagerduty(url: str, token_env: str, out: Path, schedules: tuple[str, ...],
     """Import from PagerDuty (REST API v2)."""
     from oncall.importers.pagerduty import fetch, map_account, parse_time, pd_client
 
+    if teams and schedules:
+        raise click.UsageError("--team and --schedule cannot be combined: --team imports "
+                               "the schedules its services' policies need")
     token, now = start(token_env, out, since)
-    if teams:
-        raise click.UsageError("--team is not supported for PagerDuty yet")
     horizon = timedelta(days=max(OVERRIDE_DAYS, 7 * (weeks or 0)))
     with import_errors(out):
         client = pd_client(url, token, timeout=timeout, retries=retries)
-        account = fetch(client, now, horizon, schedules)
+        account = fetch(client, now, horizon, schedules, teams)
         result = map_account(account, now, filtered=bool(schedules))
 
         def theirs(pd_id: str, until: datetime) -> Source:

@@ -11,7 +11,10 @@ What maps to what (docs/migrating.md has the table for operators):
 - overrides (now on) -> ``overrides.json``, the API requests to make them: config files do not
   hold overrides (docs/config-as-code.md);
 - escalation policies -> ``policies:`` (rules -> levels, delays, user and schedule targets,
-  ``num_loops`` -> ``repeat``); services -> ``services:`` with their policy.
+  ``num_loops`` -> ``repeat``); services -> ``services:`` with their policy;
+- services' integrations -> ``integrations.sh``/``.json`` where one of our kinds takes what
+  the sender sends (Events API v2 -> ``pagerduty``), reported otherwise;
+- ``--team``: only what those teams' services need (:class:`TeamScope`).
 
 Anything that cannot be said exactly goes into the report, never silently.
 """
@@ -61,21 +64,26 @@ class Account:
     overrides: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     policies: list[dict[str, Any]] = field(default_factory=list)
     services: list[dict[str, Any]] = field(default_factory=list)
+    # What a filter left out: (kind, name, why), for the report.
+    left_out: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def fetch(client: ApiClient, now: datetime, horizon: timedelta,
-          schedule_names: tuple[str, ...] = ()) -> Account:
+          schedule_names: tuple[str, ...] = (), team_names: tuple[str, ...] = ()) -> Account:
     """Read the account (GET only). With ``schedule_names``, only those schedules (an unknown
-    name is an error: a typo must not give a silently smaller import)."""
+    name is an error: a typo must not give a silently smaller import); with ``team_names``,
+    only what belongs to those teams (:class:`TeamScope`), the rest listed in ``left_out``.
+    Details (layers, overrides, contact methods) are read for what is imported only."""
     acc = Account()
-    acc.users = list(client.paginate("/users", "users"))
-    for u in acc.users:
-        acc.contacts[u["id"]] = client.get(f"/users/{u['id']}/contact_methods").get(
-            "contact_methods", [])
-        acc.notification_rules[u["id"]] = client.get(
-            f"/users/{u['id']}/notification_rules").get("notification_rules", [])
+    teams = team_scope(client, team_names) if team_names else None
+    users = list(client.paginate("/users", "users"))
     listed = named(list(client.paginate("/schedules", "schedules")), schedule_names,
                    "PagerDuty")
+    acc.policies = list(client.paginate("/escalation_policies", "escalation_policies"))
+    acc.services = list(client.paginate("/services", "services"))
+    if teams is not None:
+        acc.services, acc.policies, listed = teams.select(acc.services, acc.policies, listed,
+                                                          acc.left_out)
     since, until = _iso(now), _iso(now + horizon)
     for s in listed:
         # In its own zone: PagerDuty gives restrictions' times of day in the zone asked for
@@ -88,9 +96,94 @@ def fetch(client: ApiClient, now: datetime, horizon: timedelta,
         acc.overrides[s["id"]] = client.get(f"/schedules/{s['id']}/overrides",
                                             {"since": since, "until": until}).get(
                                                 "overrides", [])
-    acc.policies = list(client.paginate("/escalation_policies", "escalation_policies"))
-    acc.services = list(client.paginate("/services", "services"))
+    acc.users = users if teams is None else teams.select_users(users, acc, acc.left_out)
+    for u in acc.users:
+        acc.contacts[u["id"]] = client.get(f"/users/{u['id']}/contact_methods").get(
+            "contact_methods", [])
+        acc.notification_rules[u["id"]] = client.get(
+            f"/users/{u['id']}/notification_rules").get("notification_rules", [])
     return acc
+
+
+# More users than this left out by --team: one report entry naming them all.
+USERS_ONE_BY_ONE = 10
+
+
+def _team_ids(item: dict[str, Any]) -> set[str]:
+    return {str(t.get("id")) for t in item.get("teams") or []}
+
+
+@dataclass
+class TeamScope:
+    """What ``--team`` imports: the teams' services, the policies those use (and the teams'
+    own policies), the schedules those policies target (and the teams' own schedules), and
+    the users those policies and schedules reach (layer members, override users, user
+    targets) with the teams' members: every reference in the import resolves. The rest is
+    left out, each with a reason."""
+
+    ids: set[str]
+    names: list[str]
+    members: set[str]
+
+    @property
+    def why(self) -> str:
+        return f"not in team(s) {', '.join(self.names)} (--team)"
+
+    def select(self, services: list[dict[str, Any]], policies: list[dict[str, Any]],
+               schedules: list[dict[str, Any]], left_out: list[tuple[str, str, str]]
+               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        """The services, policies and schedules to import (the rest into ``left_out``)."""
+        kept_services = [s for s in services if _team_ids(s) & self.ids]
+        used = {str((s.get("escalation_policy") or {}).get("id")) for s in kept_services}
+        kept_policies = [p for p in policies if p["id"] in used or _team_ids(p) & self.ids]
+        targeted = {str(t.get("id")) for p in kept_policies
+                    for r in p.get("escalation_rules") or [] for t in r.get("targets") or []
+                    if str(t.get("type", "")).startswith("schedule")}
+        kept_schedules = [s for s in schedules if s["id"] in targeted
+                          or _team_ids(s) & self.ids]
+        for kind, every, kept in (("service", services, kept_services),
+                                  ("policy", policies, kept_policies),
+                                  ("schedule", schedules, kept_schedules)):
+            ids = {x["id"] for x in kept}
+            left_out += [(kind, str(x.get("name") or x["id"]), self.why) for x in every
+                         if x["id"] not in ids]
+        return kept_services, kept_policies, kept_schedules
+
+    def select_users(self, users: list[dict[str, Any]], acc: Account,
+                     left_out: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
+        """The teams' members and every user the kept policies and schedules reach."""
+        reached = set(self.members)
+        reached |= {str(t.get("id")) for p in acc.policies
+                    for r in p.get("escalation_rules") or [] for t in r.get("targets") or []
+                    if str(t.get("type", "")).startswith("user")}
+        reached |= {str(m["user"]["id"]) for s in acc.schedules
+                    for layer in s.get("schedule_layers") or [] for m in layer.get("users") or []}
+        reached |= {str(o["user"]["id"]) for found in acc.overrides.values() for o in found}
+        kept = [u for u in users if u["id"] in reached or _team_ids(u) & self.ids]
+        ids = {u["id"] for u in kept}
+        out = [str(u.get("email") or u["id"]) for u in users if u["id"] not in ids]
+        if len(out) > USERS_ONE_BY_ONE:
+            left_out.append(("users", f"{len(out)} left out", f"{self.why}, nor reached by their "
+                             f"policies and schedules: {', '.join(out)}"))
+        else:
+            left_out += [("user", email, f"{self.why}, nor reached by their policies and "
+                          "schedules") for email in out]
+        return kept
+
+
+def team_scope(client: ApiClient, names: tuple[str, ...]) -> TeamScope:
+    """The teams called ``names`` and their members; an unknown name is an error naming the
+    known ones (read before anything else: nothing is written)."""
+    teams = list(client.paginate("/teams", "teams"))
+    known = {str(t.get("name")): str(t["id"]) for t in teams}
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise SourceError(f"PagerDuty has no team named {', '.join(map(repr, missing))} "
+                          f"(there are: {', '.join(sorted(known)) or 'none'})")
+    ids = {known[n] for n in names}
+    members = {str(m["user"]["id"]) for i in sorted(ids)
+               for m in client.paginate(f"/teams/{i}/members", "members")}
+    return TeamScope(ids, list(dict.fromkeys(names)), members)
 
 
 def named(listed: list[dict[str, Any]], names: tuple[str, ...], source: str
@@ -126,6 +219,8 @@ def slug(name: str) -> str:
 
 def map_account(acc: Account, now: datetime, *, filtered: bool = False) -> PagerDutyImport:
     report = Report("PagerDuty")
+    for kind, name, why in acc.left_out:
+        report.not_mapped(kind, name, why)
     emails: dict[str, str] = {}
     users_out: list[dict[str, Any]] = []
     for u in acc.users:
@@ -147,6 +242,7 @@ def map_account(acc: Account, now: datetime, *, filtered: bool = False) -> Pager
         acc.policies, lambda p, taken: _policy(p, names, emails, taken, report, filtered))
 
     services_out: list[dict[str, Any]] = []
+    integrations_out: list[dict[str, str]] = []
     used: set[str] = set()
     for svc in acc.services:
         label = svc.get("name") or svc["id"]
@@ -162,21 +258,63 @@ def map_account(acc: Account, now: datetime, *, filtered: bool = False) -> Pager
             out["description"] = str(svc["description"])
         out["policy"] = policy_names[policy_ref]
         services_out.append(out)
-        integrations = svc.get("integrations") or []
         report.mapped("service", label, f"service {sname}, policy {out['policy']}")
-        if integrations:
-            kinds = ", ".join(sorted({str(i.get("summary") or i.get("type")) for i in
-                                      integrations}))
-            report.not_mapped("integrations", label, f"{len(integrations)} integration(s) "
-                              f"({kinds}): create ours with `oncall integration add "
-                              f"{sname} --kind ...` (each gets a new URL and key; a sender "
-                              "of PagerDuty's Events API v2 changes its URL to our "
-                              "/v2/enqueue and its routing key to the new key)")
+        for i in svc.get("integrations") or []:
+            _integration(i, label, sname, integrations_out, report)
         if svc.get("status") == "disabled":
             report.approximated("service", label, "disabled in PagerDuty; imported enabled")
 
-    add_files(files, report, users_out, policies_out, services_out, overrides_out)
+    add_files(files, report, users_out, policies_out, services_out, overrides_out,
+              integrations=integrations_out)
     return PagerDutyImport(files, report, schedule_ids, emails, timezones)
+
+
+# PagerDuty's integration types (a reference's type without ``_reference``; a full object,
+# with ``include[]=integrations``, has the same type) -> the kind of ours whose payload the
+# sender already sends.
+INTEGRATION_KINDS = {"events_api_v2_inbound_integration": "pagerduty"}
+_OWN_ENDPOINT = ("PagerDuty's own {} endpoint, which takes that tool's payload: we have no "
+                 "such intake; make the tool send PagerDuty Events API v2 (then `oncall "
+                 "integration add SERVICE --kind pagerduty`) or a webhook (`--kind generic`)")
+# ... and the ones with no equivalent here, with why.
+NO_INTEGRATION = {
+    "generic_events_api_inbound_integration": "PagerDuty Events API v1: our /v2/enqueue "
+    "speaks Events API v2 only; switch the sender to Events API v2, then `oncall "
+    "integration add SERVICE --kind pagerduty`",
+    "generic_email_inbound_integration": "email intake: we take no alerts by email; send "
+    "them from the monitoring tool as a webhook (`oncall integration add SERVICE --kind "
+    "generic`) or Events API v2 (`--kind pagerduty`)",
+    "event_transformer_api_inbound_integration": "a custom event transformer (code PagerDuty "
+    "runs on each event): no equivalent here; send Events API v2 or a webhook instead",
+    "inbound_integration": "PagerDuty does not say which API this integration's sender "
+    "uses: if it sends Events API v2, `oncall integration add SERVICE --kind pagerduty`",
+    **{f"{k}_inbound_integration": _OWN_ENDPOINT.format(v) for k, v in (
+        ("aws_cloudwatch", "Amazon CloudWatch"), ("cloudkick", "Cloudkick"),
+        ("keynote", "Keynote"), ("nagios", "Nagios"), ("pingdom", "Pingdom"),
+        ("sql_monitor", "SQL Monitor"))},
+}
+
+
+def _integration(i: dict[str, Any], service_label: str, service: str,
+                 out: list[dict[str, str]], report: Report) -> None:
+    """One of a service's integrations: to ``out`` (for integrations.sh) when one of our
+    kinds takes what its sender sends, otherwise reported with why."""
+    kind_of = str(i.get("type", "")).removesuffix("_reference")
+    vendor = (i.get("vendor") or {}).get("summary")
+    name = i.get("summary") or i.get("name") or i["id"]
+    label = f"{service_label} / {name}"
+    kind = INTEGRATION_KINDS.get(kind_of)
+    if kind is None:
+        why = NO_INTEGRATION.get(kind_of, f"type {kind_of!r}: not one we know")
+        report.not_mapped("integration", label, why)
+        return
+    source = (f"PagerDuty integration {name!r} ({i['id']}, {kind_of}"
+              + (f", vendor {vendor}" if vendor else "") + f") of service {service_label!r}")
+    entry = integration_entry(service, kind, source, {x["name"] for x in out})
+    out.append(entry)
+    report.mapped("integration", label, f"-> kind {kind} ({entry['name']}), in "
+                  "integrations.sh; the sender changes its URL to our /v2/enqueue and its "
+                  "routing key to the new integration's key")
 
 
 @dataclass
@@ -260,7 +398,8 @@ def _integrations_script(integrations: list[dict[str, str]], command: str) -> st
              "# output somewhere safe and give each sender its new one (docs/migrating.md).",
              "set -e"]
     for i in integrations:
-        lines.append(f"# {i['source']}")
+        # One line whatever the source's names hold (a newline would start a command).
+        lines.append(f"# {' '.join(i['source'].split())}")
         lines.append(" ".join(shlex.quote(x) for x in (
             "oncall", "integration", "add", i["service"], "--kind", i["kind"],
             "--name", i["name"])))

@@ -5,7 +5,11 @@ It serves fixture data over HTTP (a thread) with PagerDuty's token auth
 most ``page_size``), failures served once on request (429 with ``Retry-After``, 5xx, a slow
 answer), and validates EVERY response body it sends against the published description
 (``/work/shared/specs/pagerduty/pagerduty_rest_v2_subset.json``): ``invalid`` collects each
-mismatch and the tests assert it stays empty.
+mismatch and the tests assert it stays empty. Teams (``/teams``, ``/teams/{id}/members``:
+the users whose ``teams`` name it) are served as the spec describes them; services'
+``integrations`` are the references the spec describes (its ``IntegrationReference`` admits
+only ``*_reference`` types, so full objects, which ``include[]=integrations`` would give, are
+not served: the importer maps both by their type, tested without HTTP).
 
 PagerDuty's final schedule (``GET /schedules/{id}?since=&until=``) is computed here by an
 expansion of PagerDuty's layer semantics written for this fake alone (it does not call
@@ -247,6 +251,15 @@ class FakePagerDuty:
             return "/escalation_policies", *self.page("escalation_policies", d["policies"], q)
         if parts == ["services"]:
             return "/services", *self.page("services", d["services"], q)
+        if parts == ["teams"]:
+            return "/teams", *self.page("teams", d.get("teams", []), q)
+        if len(parts) == 3 and parts[0] == "teams" and parts[2] == "members":
+            if not any(x["id"] == parts[1] for x in d.get("teams", [])):
+                return "/teams/{id}/members", 404, {"error": {"message": "Not Found",
+                                                              "code": 2100}}
+            members = [{"user": self.user_ref(u["id"]), "role": "responder"}
+                       for u in d["users"] if parts[1] in {x["id"] for x in u.get("teams", [])}]
+            return "/teams/{id}/members", *self.page("members", members, q)
         if len(parts) >= 2 and parts[0] == "schedules":
             sched = next((s for s in d["schedules"] if s["id"] == parts[1]), None)
             template = "/schedules/{id}" + ("/overrides" if len(parts) == 3 else "")

@@ -14,7 +14,11 @@
   handoff on the DST night;
 - "Secondary" (America/New_York): 3-day turns handing off at 17:30, started mid-turn;
 - "Billing Critical": a level targeting a schedule and a user together, repeats (num_loops);
-- services pointing at the policies, one with an integration.
+- services pointing at the policies, with integrations of each family: Events API v2
+  (ours: ``pagerduty``), Events API v1, email, a vendor's own endpoint (Pingdom);
+- three teams: "Billing" (Billing API, its policy, Billing Primary and Secondary), "Ops"
+  (Ops Platform, London Web, their policies, Ops London) and "Payments" (its own user pair,
+  schedule, policy and service, reached by nothing else), so ``--team`` leaves things out.
 """
 
 from __future__ import annotations
@@ -32,10 +36,32 @@ def obj(kind: str, oid: str, summary: str, path: str) -> dict[str, Any]:
             "html_url": f"{WEB}/{path}/{oid}"}
 
 
-def user(oid: str, name: str, email: str, tz: str, role: str = "user") -> dict[str, Any]:
+def user(oid: str, name: str, email: str, tz: str, role: str = "user",
+         teams: list[str] | None = None) -> dict[str, Any]:
     return {**obj("user", oid, name, "users"), "name": name, "email": email,
             "time_zone": tz, "color": "purple", "role": role, "job_title": "SRE",
-            "invitation_sent": False, "description": ""}
+            "invitation_sent": False, "description": "",
+            "teams": [tref(x) for x in teams or []]}
+
+
+TEAMS = {"PTEAM1": "Billing", "PTEAM2": "Ops", "PTEAM3": "Payments"}
+
+
+def team(oid: str) -> dict[str, Any]:
+    return {**obj("team", oid, TEAMS[oid], "teams"), "name": TEAMS[oid],
+            "description": f"The {TEAMS[oid]} team"}
+
+
+def tref(oid: str) -> dict[str, Any]:
+    return obj("team_reference", oid, TEAMS[oid], "teams")
+
+
+def integration(oid: str, kind: str, summary: str, service: str) -> dict[str, Any]:
+    """A service's integration as PagerDuty lists it (a reference: its type says which
+    API its sender speaks)."""
+    return {"id": oid, "type": f"{kind}_inbound_integration_reference", "summary": summary,
+            "self": f"{API}/services/{service}/integrations/{oid}",
+            "html_url": f"{WEB}/services/{service}/integrations/{oid}"}
 
 
 def ref(oid: str, summary: str = "") -> dict[str, Any]:
@@ -87,9 +113,11 @@ def rule(oid: str, urgency: str, delay: int, cm_id: str, cm_type: str) -> dict[s
                                "summary": "Mobile"}}
 
 
-def schedule(oid: str, name: str, tz: str, layers: list[dict[str, Any]]) -> dict[str, Any]:
+def schedule(oid: str, name: str, tz: str, layers: list[dict[str, Any]],
+             teams: list[str] | None = None) -> dict[str, Any]:
     return {**obj("schedule", oid, name, "schedules"), "name": name, "time_zone": tz,
-            "description": f"{name} rotation", "schedule_layers": layers}
+            "description": f"{name} rotation", "schedule_layers": layers,
+            "teams": [tref(x) for x in teams or []]}
 
 
 def override(oid: str, uid: str, start: str, end: str) -> dict[str, Any]:
@@ -98,11 +126,16 @@ def override(oid: str, uid: str, start: str, end: str) -> dict[str, Any]:
 
 def account() -> dict[str, Any]:
     users = [
-        user("PALICE1", "Alice Moreau", "alice@example.com", "America/New_York", "admin"),
-        user("PBOB002", "Bob Okafor", "bob@example.com", "America/New_York"),
-        user("PCAROL3", "Carol Ng", "carol@example.com", "Europe/London", "limited_user"),
-        user("PDAVE04", "Dave Silva", "dave@example.com", "Europe/London"),
-        user("PERIN05", "Erin Park", "erin@example.com", "America/New_York", "observer"),
+        user("PALICE1", "Alice Moreau", "alice@example.com", "America/New_York", "admin",
+             ["PTEAM1"]),
+        user("PBOB002", "Bob Okafor", "bob@example.com", "America/New_York", teams=["PTEAM1"]),
+        user("PCAROL3", "Carol Ng", "carol@example.com", "Europe/London", "limited_user",
+             ["PTEAM2"]),
+        user("PDAVE04", "Dave Silva", "dave@example.com", "Europe/London", teams=["PTEAM2"]),
+        user("PERIN05", "Erin Park", "erin@example.com", "America/New_York", "observer",
+             ["PTEAM1"]),
+        user("PFRANK6", "Frank Diaz", "frank@example.com", "Europe/London", teams=["PTEAM3"]),
+        user("PGINA07", "Gina Rossi", "gina@example.com", "Europe/London", teams=["PTEAM3"]),
     ]
     contact_methods = {
         "PALICE1": [email_cm("PCM1", "alice@example.com"),
@@ -111,6 +144,8 @@ def account() -> dict[str, Any]:
         "PCAROL3": [email_cm("PCM4", "carol@example.com")],  # no phone at all
         "PDAVE04": [phone("PCM5", "phone_contact_method", 44, "7700 900123")],
         "PERIN05": [],
+        "PFRANK6": [phone("PCM6", "phone_contact_method", 44, "7700 900456")],
+        "PGINA07": [phone("PCM7", "sms_contact_method", 44, "7700 900789")],
     }
     notification_rules = {
         "PALICE1": [rule("PNR1", "high", 0, "PCM2", "phone_contact_method"),
@@ -137,7 +172,7 @@ def account() -> dict[str, Any]:
               "2027-03-01T09:00:00-05:00", "2027-04-05T09:00:00-04:00",
               end="2027-04-19T00:00:00-04:00",
               restrictions=[daily_r("18:00:00", 14 * 3600)]),
-    ])
+    ], ["PTEAM1"])
     london = schedule("PSCHED2", "Ops London", "Europe/London", [
         layer("PL5", "12h shifts", ["PCAROL3", "PDAVE04", "PALICE1"], 12 * 3600,
               "2027-01-04T08:00:00Z", "2027-01-04T08:00:00Z"),
@@ -145,11 +180,15 @@ def account() -> dict[str, Any]:
               "2027-01-04T09:00:00Z", "2027-01-04T09:00:00Z",
               restrictions=[weekly_r(1, "09:00:00", 8 * 3600),
                             weekly_r(3, "09:00:00", 8 * 3600)]),
-    ])
+    ], ["PTEAM2"])
     secondary = schedule("PSCHED3", "Secondary", "America/New_York", [
         layer("PL7", "3-day", ["PBOB002", "PALICE1", "PDAVE04"], 3 * 86400,
               "2027-02-01T17:30:00-05:00", "2027-02-10T00:00:00Z"),
-    ])
+    ], ["PTEAM1"])
+    payments = schedule("PSCHED4", "Payments", "Europe/London", [
+        layer("PL8", "Weekly", ["PFRANK6", "PGINA07"], 7 * 86400,
+              "2027-01-06T10:00:00Z", "2027-01-06T10:00:00Z"),
+    ], ["PTEAM3"])
     overrides = {
         "PSCHED1": [
             override("POV1", "PBOB002", "2027-02-01T10:00:00-05:00",
@@ -163,10 +202,12 @@ def account() -> dict[str, Any]:
             override("POV4", "PERIN05", "2027-03-27T20:00:00Z", "2027-03-28T10:00:00+01:00"),
         ],
         "PSCHED3": [],
+        "PSCHED4": [],
     }
     policies = [
         {**obj("escalation_policy", "PEP1", "Billing Critical", "escalation_policies"),
          "name": "Billing Critical", "description": "Billing pages", "num_loops": 2,
+         "teams": [tref("PTEAM1")],
          "on_call_handoff_notifications": "if_has_services",
          "escalation_rules": [
              {"id": "PR1", "escalation_delay_in_minutes": 5, "targets": [sref("PSCHED1")]},
@@ -175,30 +216,44 @@ def account() -> dict[str, Any]:
              {"id": "PR3", "escalation_delay_in_minutes": 30, "targets": [ref("PERIN05")]},
          ]},
         {**obj("escalation_policy", "PEP2", "Ops", "escalation_policies"),
-         "name": "Ops", "num_loops": 0, "escalation_rules": [
+         "name": "Ops", "num_loops": 0, "teams": [tref("PTEAM2")], "escalation_rules": [
              {"id": "PR4", "escalation_delay_in_minutes": 15,
               "targets": [sref("PSCHED2"), ref("PDAVE04")]}]},
         {**obj("escalation_policy", "PEP3", "London only", "escalation_policies"),
-         "name": "London only", "num_loops": 1, "escalation_rules": [
+         "name": "London only", "num_loops": 1, "teams": [tref("PTEAM2")],
+         "escalation_rules": [
              {"id": "PR5", "escalation_delay_in_minutes": 20, "targets": [sref("PSCHED2")]}]},
+        {**obj("escalation_policy", "PEP4", "Payments", "escalation_policies"),
+         "name": "Payments", "num_loops": 0, "teams": [tref("PTEAM3")], "escalation_rules": [
+             {"id": "PR6", "escalation_delay_in_minutes": 10, "targets": [sref("PSCHED4")]}]},
     ]
     services = [
         {**obj("service", "PSVC1", "Billing API", "service-directory"), "name": "Billing API",
          "description": "Public billing API", "status": "active",
          "escalation_policy": {**obj("escalation_policy_reference", "PEP1",
                                       "Billing Critical", "escalation_policies")},
-         "integrations": [{**obj("generic_events_api_inbound_integration_reference", "PI1",
-                                  "Datadog", "integrations")}]},
+         "teams": [tref("PTEAM1")], "integrations": [
+             integration("PI1", "events_api_v2", "Prometheus Alertmanager", "PSVC1"),
+             integration("PI2", "generic_events_api", "Datadog", "PSVC1"),  # Events API v1
+             integration("PI3", "generic_email", "Billing email", "PSVC1")]},
         {**obj("service", "PSVC2", "Ops Platform", "service-directory"),
-         "name": "Ops Platform", "status": "active",
+         "name": "Ops Platform", "status": "active", "teams": [tref("PTEAM2")],
+         "integrations": [integration("PI4", "events_api_v2", "Grafana", "PSVC2"),
+                          integration("PI5", "pingdom", "Pingdom", "PSVC2")],
          "escalation_policy": {**obj("escalation_policy_reference", "PEP2", "Ops",
                                       "escalation_policies")}},
         {**obj("service", "PSVC3", "London Web", "service-directory"),
-         "name": "London Web", "status": "active",
+         "name": "London Web", "status": "active", "teams": [tref("PTEAM2")],
          "escalation_policy": {**obj("escalation_policy_reference", "PEP3", "London only",
                                       "escalation_policies")}},
+        {**obj("service", "PSVC4", "Payments API", "service-directory"),
+         "name": "Payments API", "status": "active", "teams": [tref("PTEAM3")],
+         "escalation_policy": obj("escalation_policy_reference", "PEP4", "Payments",
+                                  "escalation_policies"),
+         "integrations": [integration("PI6", "events_api_v2", "Payments alerts", "PSVC4")]},
     ]
     return {"users": users, "contact_methods": contact_methods,
             "notification_rules": notification_rules,
-            "schedules": [primary, london, secondary], "overrides": overrides,
-            "policies": policies, "services": services}
+            "schedules": [primary, london, secondary, payments], "overrides": overrides,
+            "policies": policies, "services": services,
+            "teams": [team(x) for x in TEAMS]}

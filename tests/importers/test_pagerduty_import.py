@@ -4,9 +4,10 @@ PagerDuty's published description): the files, ``oncall apply`` of them, and the
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,8 @@ def _expected(fake: FakePagerDuty, pd_id: str, emails: dict[str, str], start: da
 
 
 EMAILS = {u["id"]: u["email"] for u in account()["users"]}
-IDS = {"billing-primary": "PSCHED1", "ops-london": "PSCHED2", "secondary": "PSCHED3"}
+IDS = {"billing-primary": "PSCHED1", "ops-london": "PSCHED2", "secondary": "PSCHED3",
+       "payments": "PSCHED4"}
 
 
 def test_full_import_writes_files_that_match_pagerduty(fake: Any, run: Any,
@@ -57,7 +59,7 @@ def test_full_import_writes_files_that_match_pagerduty(fake: Any, run: Any,
     out = tmp_path / "pd"
     result = run("--url", fake.url, "--out", str(out), "--verify", "8")
     assert result.exit_code == 0, result.output
-    assert "verify: 0 difference(s) over 8 week(s) in 3 schedule(s)" in result.output
+    assert "verify: 0 difference(s) over 8 week(s) in 4 schedule(s)" in result.output
     assert fake.validated > 20 and fake.invalid == []
     # Pagination was used (pages of 2) and every page was read.
     assert any("offset=2" in path for path, _ in fake.log)
@@ -88,7 +90,8 @@ def test_full_import_writes_files_that_match_pagerduty(fake: Any, run: Any,
              "escalate_after": "10m"},
             {"notify": ["user:erin@example.com"], "escalate_after": "30m"}]}
     assert {s["service"]: s["policy"] for s in rules["services"]} == {
-        "billing-api": "billing-critical", "ops-platform": "ops", "london-web": "london-only"}
+        "billing-api": "billing-critical", "ops-platform": "ops", "london-web": "london-only",
+        "payments-api": "payments"}
 
     primary = yaml.safe_load((out / "schedules/billing-primary.yaml").read_text())
     layers = {x["name"]: x for x in primary["layers"]}
@@ -114,15 +117,23 @@ def test_full_import_writes_files_that_match_pagerduty(fake: Any, run: Any,
                           "--note 'imported from PagerDuty (POV4)'")
 
     report = (out / "REPORT.txt").read_text()
-    counts = {line.split()[0]: line.split()[1:] for line in report.splitlines()[3:13]}
-    assert counts["layer"] == ["6", "0", "1"]  # 3 + 2 + 1 mapped, "Old nights" not
-    assert counts["schedule"] == ["3", "0", "0"] and counts["user"] == ["5", "0", "0"]
+    table = report.split("\n\n")[1].splitlines()[1:]
+    counts = {line.rsplit(maxsplit=3)[0]: line.split()[-3:] for line in table}
+    assert counts["layer"] == ["7", "0", "1"]  # 3 + 2 + 1 + 1 mapped, "Old nights" not
+    assert counts["schedule"] == ["4", "0", "0"] and counts["user"] == ["7", "0", "0"]
     assert counts["contact"] == ["0", "0", "2"] and counts["override"] == ["3", "0", "0"]
     assert "schedule Billing Primary: schedule billing-primary: 3 layer(s), " \
         "America/New_York" in report
     assert "layer Billing Primary / Old nights: ended 2027-01-31" in report
     assert "contact carol@example.com: no phone" in report
-    assert "integrations Billing API: 1 integration(s) (Datadog)" in report
+    assert counts["integration"] == ["3", "0", "3"]
+    assert "integration Billing API / Prometheus Alertmanager: -> kind pagerduty " \
+        "(billing-api-pagerduty), in integrations.sh" in report
+    assert "integration Billing API / Datadog: PagerDuty Events API v1: our /v2/enqueue " \
+        "speaks Events API v2 only" in report
+    assert "integration Billing API / Billing email: email intake" in report
+    assert "integration Ops Platform / Pingdom: PagerDuty's own Pingdom endpoint" in report
+    assert "not in team(s)" not in report  # nothing is left out without --team
     assert "notification rule bob@example.com: high urgency, sms after 1 min: a second sms " \
         "step" in report
     assert "notification rule carol@example.com: high urgency, push_notification after 0 " \
@@ -312,7 +323,7 @@ def test_differences_are_printed_who_and_when_and_exit_1(fake: Any, run: Any,
             "source has erin@example.com, ours has dave@example.com") in result.output
     assert ("billing-primary: Sun 2027-03-14 21:00 EDT -> Mon 2027-03-15 09:00 EDT (720 min): "
             "source has erin@example.com, ours has alice@example.com") in result.output
-    assert "verify: 4 difference(s) over 8 week(s) in 3 schedule(s)" in result.output
+    assert "verify: 4 difference(s) over 8 week(s) in 4 schedule(s)" in result.output
     assert "billing-primary: 4 difference(s)" in (out / "VERIFY.txt").read_text()
 
 
@@ -354,3 +365,129 @@ def test_since_must_be_a_date_now_or_later(fake: Any, run: Any, tmp_path: Path, 
     result = run("--url", fake.url, "--out", str(out), "--since", since)
     assert result.exit_code == 2 and message in result.output, result.output
     assert not out.exists() and fake.log == []  # refused before anything was read
+
+
+@pytest.mark.parametrize(("since", "overrides", "ended"), [
+    # Three weeks on, across the UK's spring-forward night (2027-03-28): the two Billing
+    # Primary overrides of March 8 and 13 are before then.
+    ("2027-03-22", [("ops-london", "erin@example.com")], "Old nights"),
+    # After "April cover" ended (2027-04-19): it is left out as ended, like "Old nights".
+    ("2027-04-20T09:00:00-04:00", [], "April cover"),
+])
+def test_since_imports_the_account_as_of_then(fake: Any, run: Any, tmp_path: Path, since: str,
+                                              overrides: list[tuple[str, str]],
+                                              ended: str) -> None:
+    out = tmp_path / "pd"
+    result = run("--url", fake.url, "--out", str(out), "--since", since, "--verify", "8")
+    assert result.exit_code == 0, result.output
+    assert "verify: 0 difference(s) over 8 week(s) in 4 schedule(s)" in result.output
+    at = datetime.fromisoformat(since if "T" in since else f"{since}T00:00:00+00:00")
+    asked = at.astimezone(UTC).strftime("since=%Y-%m-%dT%H%%3A%M%%3A00Z")
+    # PagerDuty was asked from then: overrides, the layer-order check and the proof.
+    windows = [path for path, _ in fake.log
+               if path.startswith("/schedules/PSCHED") and "since=" in path]
+    assert len(windows) >= 4 * 3 and all(asked in path for path in windows)
+    assert f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC + 8 week(s)" in (
+        out / "VERIFY.txt").read_text()
+    written = json.loads((out / "overrides.json").read_text())
+    assert [(o["schedule"], o["user"]) for o in written] == overrides
+    report = (out / "REPORT.txt").read_text()
+    assert f"layer Billing Primary / {ended}: ended" in report
+    primary = yaml.safe_load((out / "schedules/billing-primary.yaml").read_text())
+    assert ended not in [x["name"] for x in primary["layers"]]
+
+
+def test_a_team_import_keeps_what_the_team_needs(fake: Any, run: Any, tmp_path: Path,
+                                                 settings: Settings,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """--team Billing: its service, that service's policy, the schedules the policy
+    targets and everyone those reach (Carol and Dave are on Billing Primary's layers and
+    overrides though they are in Ops); Ops's and Payments's objects are left out, each
+    reported. The result applies and matches PagerDuty."""
+    out = tmp_path / "pd"
+    result = run("--url", fake.url, "--out", str(out), "--team", "Billing", "--verify", "8")
+    assert result.exit_code == 0, result.output
+    assert "verify: 0 difference(s) over 8 week(s) in 2 schedule(s)" in result.output
+    assert sorted(p.name for p in (out / "schedules").iterdir()) == [
+        "billing-primary.yaml", "secondary.yaml"]
+    rules = yaml.safe_load((out / "rules/pagerduty.yaml").read_text())
+    assert [u["user"] for u in rules["users"]] == [
+        "alice@example.com", "bob@example.com", "carol@example.com", "dave@example.com",
+        "erin@example.com"]
+    assert [p["policy"] for p in rules["policies"]] == ["billing-critical"]
+    assert [s["service"] for s in rules["services"]] == ["billing-api"]
+    assert [i["service"] for i in json.loads((out / "integrations.json").read_text())] == [
+        "billing-api"]
+    report = (out / "REPORT.txt").read_text()
+    why = "not in team(s) Billing (--team)"
+    for line in ("schedule Ops London", "schedule Payments", "policy Ops", "policy London only",
+                 "policy Payments", "service Ops Platform", "service London Web",
+                 "service Payments API"):
+        assert f"{line}: {why}\n" in report, line
+    for email in ("frank@example.com", "gina@example.com"):
+        assert f"user {email}: {why}, nor reached by their policies and schedules" in report
+    # Details were read for what is imported only.
+    asked = [path for path, _ in fake.log]
+    assert not any(p.startswith(("/users/PFRANK6", "/schedules/PSCHED4", "/schedules/PSCHED2"))
+                   for p in asked)
+    assert "+ schedule billing-primary" in apply_folder(out, settings, tmp_path, monkeypatch)
+
+
+def test_a_team_import_leaving_many_users_out_says_so_once(
+        fake: Any, run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import oncall.importers.pagerduty as pd
+
+    monkeypatch.setattr(pd, "USERS_ONE_BY_ONE", 2)
+    out = tmp_path / "pd"
+    result = run("--url", fake.url, "--out", str(out), "--team", "Payments", "--verify", "4")
+    assert result.exit_code == 0, result.output
+    rules = yaml.safe_load((out / "rules/pagerduty.yaml").read_text())
+    assert [u["user"] for u in rules["users"]] == ["frank@example.com", "gina@example.com"]
+    report = (out / "REPORT.txt").read_text()
+    assert ("users 5 left out: not in team(s) Payments (--team), nor reached by their policies and "
+            "schedules: alice@example.com, bob@example.com, carol@example.com, "
+            "dave@example.com, erin@example.com") in report
+    assert report.count("not in team(s) Payments (--team), nor reached") == 1
+
+
+def test_an_unknown_team_or_team_with_schedule_is_refused(fake: Any, run: Any,
+                                                          tmp_path: Path) -> None:
+    out = tmp_path / "pd"
+    unknown = run("--url", fake.url, "--out", str(out), "--team", "Billing", "--team", "Nope")
+    assert unknown.exit_code == 1
+    assert "PagerDuty has no team named 'Nope' (there are: Billing, Ops, Payments)" in \
+        unknown.output
+    assert not out.exists() and {p.split("?")[0] for p, _ in fake.log} == {"/teams"}
+    both = run("--url", fake.url, "--out", str(out), "--team", "Billing", "--schedule",
+               "Secondary")
+    assert both.exit_code == 2 and "--team and --schedule cannot be combined" in both.output
+    assert not out.exists()
+
+
+def test_integrations_sh_creates_the_mapped_integrations(fake: Any, run: Any, tmp_path: Path,
+                                                          settings: Settings,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """Each line of integrations.sh, run against the applied database, creates one of our
+    integrations of the kind its PagerDuty sender already speaks."""
+    out = tmp_path / "pd"
+    assert run("--url", fake.url, "--out", str(out)).exit_code == 0
+    script = (out / "integrations.sh").read_text().splitlines()
+    commands = [line for line in script if line.startswith("oncall ")]
+    assert commands == [
+        "oncall integration add billing-api --kind pagerduty --name billing-api-pagerduty",
+        "oncall integration add ops-platform --kind pagerduty --name ops-platform-pagerduty",
+        "oncall integration add payments-api --kind pagerduty --name payments-api-pagerduty"]
+    assert script[script.index(commands[0]) - 1] == (
+        "# PagerDuty integration 'Prometheus Alertmanager' (PI1, "
+        "events_api_v2_inbound_integration) of service 'Billing API'")
+    apply_folder(out, settings, tmp_path, monkeypatch)
+    for line in commands:
+        added = CliRunner().invoke(cli, shlex.split(line)[1:], catch_exceptions=False)
+        assert added.exit_code == 0 and "/v2/enqueue" in added.output, added.output
+    listed = CliRunner().invoke(cli, ["integration", "list", "--json"],
+                                catch_exceptions=False)
+    assert sorted((i["name"], i["service"], i["kind"]) for i in json.loads(listed.output)) == [
+        ("billing-api-pagerduty", "billing-api", "pagerduty"),
+        ("ops-platform-pagerduty", "ops-platform", "pagerduty"),
+        ("payments-api-pagerduty", "payments-api", "pagerduty")]

@@ -4,6 +4,7 @@ which must be in the report."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -201,3 +202,40 @@ def test_a_layer_without_a_whole_turn_before_its_end_is_not_mapped(tmp_path: Pat
     not_mapped = {(e.kind, e.name): e.detail for e in result.report.of("not mapped")}
     assert "before its first handoff from now on" in not_mapped[("layer", "Short / Brief")]
     assert "Brief" not in result.files["schedules/short.yaml"]
+
+
+def test_integrations_map_by_the_api_their_sender_speaks() -> None:
+    """Full integration objects (what ``include[]=integrations`` gives; the fake serves the
+    references the spec describes) map by their type, whatever the vendor: Events API v2
+    to ours, the rest reported with why. A name cannot add a line to integrations.sh."""
+    vendor = {"id": "PV1", "type": "vendor_reference", "summary": "Datadog"}
+    full = [
+        {"id": "PI7", "type": "events_api_v2_inbound_integration", "name": "Datadog",
+         "summary": "Datadog", "vendor": vendor},
+        {"id": "PI8", "type": "events_api_v2_inbound_integration",
+         "summary": "Evil\noncall user remove alice@example.com"},
+        {"id": "PI9", "type": "generic_events_api_inbound_integration", "summary": "New Relic",
+         "vendor": {**vendor, "summary": "New Relic"}},
+        {"id": "PI10", "type": "inbound_integration_reference", "summary": "Some app"},
+        {"id": "PI11", "type": "some_new_inbound_integration", "summary": "Future"},
+    ]
+    policy = {"id": "PEPX", "name": "P", "escalation_rules": [{"targets": [ref("PU0")]}]}
+    service = {"id": "PS1", "name": "Web", "escalation_policy": {"id": "PEPX"},
+               "integrations": full}
+    result = map_account(Account(users=USERS, policies=[policy], services=[service]), NOW)
+    entries = json.loads(result.files["integrations.json"])
+    assert [(e["service"], e["kind"], e["name"]) for e in entries] == [
+        ("web", "pagerduty", "web-pagerduty"), ("web", "pagerduty", "web-pagerduty-2")]
+    assert entries[0]["source"] == ("PagerDuty integration 'Datadog' (PI7, "
+                                    "events_api_v2_inbound_integration, vendor Datadog) of "
+                                    "service 'Web'")
+    script = result.files["integrations.sh"].splitlines()
+    assert [x for x in script if not x.startswith("#")] == [
+        "set -e", "oncall integration add web --kind pagerduty --name web-pagerduty",
+        "oncall integration add web --kind pagerduty --name web-pagerduty-2"]
+    report = result.report.text()
+    assert "integration Web / New Relic: PagerDuty Events API v1: our /v2/enqueue speaks " \
+        "Events API v2 only" in report
+    assert "integration Web / Some app: PagerDuty does not say which API" in report
+    assert "integration Web / Future: type 'some_new_inbound_integration': not one we " \
+        "know" in report
