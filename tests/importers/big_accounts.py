@@ -58,7 +58,7 @@ def opsgenie_account() -> Json:
                        "recipient": who(members[0])}]})
         teams.append({"id": f"t{i:03d}", "name": f"Team {i}"})
     return {"users": users, "contacts": contacts, "schedules": schedules, "overrides": {},
-            "escalations": escalations, "teams": teams}
+            "escalations": escalations, "teams": teams, "integrations": []}
 
 
 def grafana_account() -> Json:
