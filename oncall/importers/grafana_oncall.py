@@ -2,16 +2,19 @@
 
 What maps to what (docs/migrating.md has the table for operators):
 
-- users -> ``users:`` (email, name, time zone, role). The public API gives no phone numbers
-  (only whether one is verified): every user is reported, phones are added here by hand;
+- users -> ``users:`` (email, username as the name, time zone, legacy role). The public API
+  gives no full name and no phone numbers (only whether one is verified): every user is
+  reported, phones are added here by hand;
 - web and calendar schedules -> one ``schedules/<name>.yaml`` each, built from their on-call
   shifts: each ``rolling_users`` or ``recurrent_event`` shift becomes a layer (lower ``level``
   first: a later layer wins, as a higher level wins in Grafana OnCall), its ``frequency`` and
   ``interval`` a rotation (daily and weekly keep the local start time across DST, hourly are
   elapsed hours), its ``start`` the handoff, its user groups (from
   ``start_rotation_from_user_index``) the members, a ``duration`` shorter than the turn and
-  ``by_day`` restrictions, its ``until`` the layer's end; ``ical`` schedules are not mapped;
-- ``single_event`` and ``override`` shifts (now on) -> ``overrides.json``/``overrides.sh``;
+  ``by_day`` restrictions, its ``until`` the layer's end; ``ical`` schedules, ``by_month`` /
+  ``by_monthday`` limits and a ``rotation_start`` after the import are not mapped;
+- ``single_event`` and ``override`` shifts (from ``now``: ``--since``) ->
+  ``overrides.json``/``overrides.sh``;
 - escalation chains and their policies -> ``policies:``: notify steps up to the next ``wait``
   make one level (so a schedule and a user notified at one step stay together), the wait its
   ``escalate_after``, ``repeat_escalation`` -> ``repeat: 5`` (Grafana repeats 5 times);
