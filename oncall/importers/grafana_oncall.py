@@ -177,7 +177,8 @@ def for_teams(acc: Account, teams: list[dict[str, Any]], names: tuple[str, ...])
     left: list[tuple[str, str, str]] = []
     left += [("service", i.get("name") or i["id"], label) for i in acc.integrations
              if i not in integrations]
-    left += [("policy", c.get("name") or c["id"], f"{label}, nor used by their services")
+    left += [("policy", c.get("name") or c["id"], "no service of the team(s) routes to it"
+              if c.get("team_id") in ids else f"{label}, nor used by their services")
              for c in acc.chains if c not in chains]
     left += [("schedule", s["name"], f"{label}, nor reached by their policies")
              for s in acc.schedules if s not in schedules]

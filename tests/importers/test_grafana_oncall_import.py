@@ -386,6 +386,16 @@ def test_an_unknown_team_or_team_with_schedule_is_refused(fake: Any, run: Any,
     assert not out.exists()
 
 
+def test_a_team_chain_no_team_service_uses_is_left_out_as_such() -> None:
+    chains = [{"id": "C1", "team_id": "TA", "name": "Unused"},
+              {"id": "C2", "team_id": None, "name": "Other"}]
+    kept = for_teams(Account(chains=chains), [{"id": "TA", "name": "A"}], ("A",))
+    assert kept.chains == []
+    assert kept.left_out == [("policy", "Unused", "no service of the team(s) routes to it"),
+                             ("policy", "Other", "not in team(s) A, nor used by their "
+                              "services")]
+
+
 def test_many_users_left_out_by_team_are_one_entry() -> None:
     users = [user(f"U{n}", f"u{n}", f"u{n}@example.com", "editor", "UTC", False, ["TB"])
              for n in range(25)]
