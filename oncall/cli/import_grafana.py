@@ -26,12 +26,14 @@ def grafana_oncall(url: str, weeks: int | None, token_env: str, out: Path,
     """Import from Grafana OnCall (public API v1)."""
     from oncall.importers.grafana_oncall import fetch, final_entries, gf_client, map_account
 
+    if teams and schedules:
+        raise click.UsageError("--team and --schedule cannot be combined for Grafana OnCall: "
+                               "--team already imports the team's schedules and the ones its "
+                               "policies reach")
     token, now = base.start(token_env, out, since)
-    if teams:
-        raise click.UsageError("--team is not supported for Grafana OnCall yet")
     with base.import_errors(out):
         client = gf_client(url, token, timeout=timeout, retries=retries)
-        result = map_account(fetch(client, schedules), now, filtered=bool(schedules))
+        result = map_account(fetch(client, schedules, teams), now, filtered=bool(schedules))
 
         def theirs(gid: str, until: datetime) -> base.Source:
             return final_entries(client, gid, result.emails, now, until)

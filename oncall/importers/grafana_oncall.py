@@ -2,20 +2,27 @@
 
 What maps to what (docs/migrating.md has the table for operators):
 
-- users -> ``users:`` (email, name, time zone, role). The public API gives no phone numbers
-  (only whether one is verified): every user is reported, phones are added here by hand;
+- users -> ``users:`` (email, username as the name, time zone, legacy role). The public API
+  gives no full name and no phone numbers (only whether one is verified): every user is
+  reported, phones are added here by hand;
 - web and calendar schedules -> one ``schedules/<name>.yaml`` each, built from their on-call
   shifts: each ``rolling_users`` or ``recurrent_event`` shift becomes a layer (lower ``level``
   first: a later layer wins, as a higher level wins in Grafana OnCall), its ``frequency`` and
   ``interval`` a rotation (daily and weekly keep the local start time across DST, hourly are
   elapsed hours), its ``start`` the handoff, its user groups (from
   ``start_rotation_from_user_index``) the members, a ``duration`` shorter than the turn and
-  ``by_day`` restrictions, its ``until`` the layer's end; ``ical`` schedules are not mapped;
-- ``single_event`` and ``override`` shifts (now on) -> ``overrides.json``/``overrides.sh``;
+  ``by_day`` restrictions, its ``until`` the layer's end; ``ical`` schedules, ``by_month`` /
+  ``by_monthday`` limits and a ``rotation_start`` after the import are not mapped;
+- ``single_event`` and ``override`` shifts (from ``now``: ``--since``) ->
+  ``overrides.json``/``overrides.sh``;
 - escalation chains and their policies -> ``policies:``: notify steps up to the next ``wait``
   make one level (so a schedule and a user notified at one step stay together), the wait its
   ``escalate_after``, ``repeat_escalation`` -> ``repeat: 5`` (Grafana repeats 5 times);
-- integrations -> ``services:`` with their default route's escalation chain.
+- integrations -> ``services:`` with their default route's escalation chain, and each one
+  whose senders speak a payload we take -> an ``oncall integration add`` line in
+  ``integrations.sh`` (``INTEGRATION_KINDS``); the others are reported with why;
+- ``--team``: teams (``GET /teams/``), ``team_id`` on schedules, chains and integrations,
+  users' ``teams`` (:func:`for_teams`).
 
 Datetimes in shifts are local (``"2027-03-01T09:00:00"``) in the shift's ``time_zone`` or
 else its schedule's. Anything that cannot be said exactly goes into the report.
@@ -23,21 +30,28 @@ else its schedule's. Anything that cannot be said exactly goes into the report.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from oncall.importers.http import ApiClient, SourceError
-from oncall.importers.pagerduty import _local, _overrides_script, _unique, _yaml, _zone, slug
+from oncall.importers.pagerduty import (
+    _local,
+    _unique,
+    _yaml,
+    _zone,
+    add_files,
+    integration_entry,
+    slug,
+)
 from oncall.importers.report import Report
 from oncall.rotations.spec import WEEKDAYS
 
-__all__ = ["GrafanaImport", "fetch", "gf_client", "map_account", "pages"]
+__all__ = ["GrafanaImport", "fetch", "for_teams", "gf_client", "map_account", "pages"]
 
 SOURCE = "Grafana OnCall"
-ROLES = {"admin": "admin", "editor": "responder", "viewer": "viewer"}
+ROLES = {"admin": "admin", "editor": "responder", "viewer": "viewer"}  # legacy role names
 DAYS = {"MO": 0, "TU": 1, "WE": 2, "TH": 3, "FR": 4, "SA": 5, "SU": 6}
 PERIOD = {"hourly": timedelta(hours=1), "daily": timedelta(days=1),
           "weekly": timedelta(weeks=1)}
@@ -51,7 +65,30 @@ NOT_STEPS = {
     "notify_if_time_from_to": "time-of-day conditions are not escalation steps here",
     "notify_if_num_alerts_in_window": "alert-count conditions are not escalation steps here",
     "declare_incident": "incidents are not escalation steps here",
+    "notify_team_members": "a team's members are not a target here: name the users",
 }
+# Integration types whose senders already send a payload one of our kinds takes; the note
+# says what of theirs ours does not take (docs/alerting.md).
+KINDS = {"alertmanager": "alertmanager", "grafana_alerting": "grafana", "grafana": "grafana",
+         "webhook": "generic", "formatted_webhook": "generic"}
+KIND_GAPS = {
+    "grafana": "this is Grafana's legacy (dashboard) alerting: ours takes Grafana Alerting's "
+               "webhook contact point (version 1), not legacy alerts (ruleName, evalMatches); "
+               "move the rules to Grafana Alerting first",
+    "webhook": "Grafana OnCall takes any JSON here and reads it through its templates; ours "
+               "(generic) needs `summary` (and reads status, dedup_key, labels): a body "
+               "without `summary` is refused (400), so the sender must send our JSON",
+    "formatted_webhook": "its body (title, message, state, alert_uid, image_url, "
+                         "link_to_upstream_details) has no `summary`: ours (generic) refuses "
+                         "it (400); the sender must send our JSON (title -> summary, state ok "
+                         "-> status resolved, alert_uid -> dedup_key)",
+}
+NO_KIND = {
+    "heartbeat": "a heartbeat (alerts when pings stop): ours has no heartbeat intake",
+    "inbound_email": "email intake: ours takes alerts over HTTP only",
+    "direct_paging": "it has no sender (people page by hand in Grafana OnCall)",
+}
+TEAM_USERS_LISTED = 20  # above this, users left out by --team are one report entry
 
 
 def gf_client(url: str, token: str, **kw: Any) -> ApiClient:
@@ -87,10 +124,14 @@ class Account:
     chains: list[dict[str, Any]] = field(default_factory=list)
     steps: list[dict[str, Any]] = field(default_factory=list)
     integrations: list[dict[str, Any]] = field(default_factory=list)
+    left_out: list[tuple[str, str, str]] = field(default_factory=list)  # kind, name, why
 
 
-def fetch(client: ApiClient, schedule_names: tuple[str, ...] = ()) -> Account:
-    """Read the account (GET only); an unknown ``--schedule`` name is an error."""
+def fetch(client: ApiClient, schedule_names: tuple[str, ...] = (),
+          team_names: tuple[str, ...] = ()) -> Account:
+    """Read the account (GET only); an unknown ``--schedule`` or ``--team`` name is an
+    error (before anything is written)."""
+    teams = pages(client, "/teams/") if team_names else []
     acc = Account(users=pages(client, "/users/"), schedules=pages(client, "/schedules/"))
     if schedule_names:
         known = {s.get("name") for s in acc.schedules}
@@ -103,7 +144,60 @@ def fetch(client: ApiClient, schedule_names: tuple[str, ...] = ()) -> Account:
     acc.chains = pages(client, "/escalation_chains/")
     acc.steps = pages(client, "/escalation_policies/")
     acc.integrations = pages(client, "/integrations/")
-    return acc
+    return for_teams(acc, teams, team_names) if team_names else acc
+
+
+def for_teams(acc: Account, teams: list[dict[str, Any]], names: tuple[str, ...]) -> Account:
+    """What belongs to the teams called ``names``: their integrations, the chains those
+    route to, the schedules and users those chains reach, the teams' own schedules and
+    members, and every user of a kept schedule's shifts (so that every reference
+    resolves). The rest is listed in ``left_out``."""
+    ids = {t["id"]: t["name"] for t in teams if t.get("name") in names}
+    missing = [n for n in names if n not in ids.values()]
+    if missing:
+        known = sorted(str(t.get("name")) for t in teams)
+        raise SourceError(f"{SOURCE} has no team named {', '.join(map(repr, missing))}"
+                          f" (there are: {', '.join(known) or 'none'})")
+    label = f"not in team(s) {', '.join(names)}"
+    integrations = [i for i in acc.integrations if i.get("team_id") in ids]
+    chain_ids = {(i.get("default_route") or {}).get("escalation_chain_id")
+                 for i in integrations}
+    chains = [c for c in acc.chains if c["id"] in chain_ids]
+    steps = [p for p in acc.steps if p.get("escalation_chain_id") in chain_ids]
+    schedule_ids = {s["id"] for s in acc.schedules if s.get("team_id") in ids} | {
+        str(p.get("notify_on_call_from_schedule")) for p in steps}
+    schedules = [s for s in acc.schedules if s["id"] in schedule_ids]
+    user_ids = {u["id"] for u in acc.users if set(u.get("teams") or []) & set(ids)}
+    user_ids |= {u for p in steps for key in ("persons_to_notify",
+                                               "persons_to_notify_next_each_time")
+                 for u in p.get(key) or []}
+    user_ids |= {u for s in schedules for x in _shifts_of(s, acc.shifts)
+                 for u in _shift_users(x)}
+    users = [u for u in acc.users if u["id"] in user_ids]
+    left: list[tuple[str, str, str]] = []
+    left += [("service", i.get("name") or i["id"], label) for i in acc.integrations
+             if i not in integrations]
+    left += [("policy", c.get("name") or c["id"], "no service of the team(s) routes to it"
+              if c.get("team_id") in ids else f"{label}, nor used by their services")
+             for c in acc.chains if c not in chains]
+    left += [("schedule", s["name"], f"{label}, nor reached by their policies")
+             for s in acc.schedules if s not in schedules]
+    out_users = [u["email"] for u in acc.users if u not in users]
+    if len(out_users) > TEAM_USERS_LISTED:
+        left.append(("users", f"{len(out_users)} users", f"{label}: {', '.join(out_users)}"))
+    else:
+        left += [("user", email, label) for email in out_users]
+    return replace(acc, users=users, schedules=schedules, chains=chains, steps=steps,
+                   integrations=integrations, left_out=acc.left_out + left)
+
+
+def _shifts_of(s: dict[str, Any], shifts: dict[str, dict[str, Any]]
+               ) -> list[dict[str, Any]]:
+    return [shifts[i] for i in s.get("shifts") or [] if i in shifts]
+
+
+def _shift_users(x: dict[str, Any]) -> list[str]:
+    return [*(x.get("users") or []), *(u for g in x.get("rolling_users") or [] for u in g)]
 
 
 @dataclass
@@ -117,6 +211,8 @@ class GrafanaImport:
 
 def map_account(acc: Account, now: datetime, *, filtered: bool = False) -> GrafanaImport:
     report = Report(SOURCE)
+    for kind, name, why in acc.left_out:
+        report.not_mapped(kind, name, why)
     emails = {u["id"]: u["email"] for u in acc.users}
     users_out = [_user(u, report) for u in acc.users]
     files: dict[str, str] = {}
@@ -143,9 +239,14 @@ def map_account(acc: Account, now: datetime, *, filtered: bool = False) -> Grafa
             chain_names[c["id"]] = mapped["policy"]
             policies.append(mapped)
     services: list[dict[str, Any]] = []
+    integrations: list[dict[str, str]] = []
     for i in acc.integrations:
         label = i.get("name") or i["id"]
         chain = (i.get("default_route") or {}).get("escalation_chain_id")
+        if i.get("type") == "direct_paging":
+            report.not_mapped("integration", label, f"direct_paging: {NO_KIND['direct_paging']}"
+                              "; no service is made for it")
+            continue
         if chain not in chain_names:
             report.not_mapped("service", label, "its default route has no escalation chain "
                               "that was imported" if chain else "its default route has no "
@@ -153,32 +254,49 @@ def map_account(acc: Account, now: datetime, *, filtered: bool = False) -> Grafa
             continue
         sname = _unique(slug(label), {x["service"] for x in services})
         services.append({"service": sname, "policy": chain_names[chain]})
-        report.mapped("service", label, f"service {sname}, policy {chain_names[chain]}")
-        report.not_mapped("integrations", label, f"kind {i.get('type')!r}: create ours with "
-                          f"`oncall integration add {sname} --kind ...` (a new URL and key); "
-                          "routes other than the default one are not read")
-    main: dict[str, Any] = {"users": users_out}
-    if policies:
-        main["policies"] = policies
-    if services:
-        main["services"] = services
-    files["rules/grafana-oncall.yaml"] = _yaml(
-        main, f"Users, escalation policies and services imported from {SOURCE}",
-        "grafana-oncall")
-    files["overrides.json"] = json.dumps(overrides, indent=2) + "\n"
-    files["overrides.sh"] = _overrides_script(overrides, "grafana-oncall")
-    files["REPORT.txt"] = report.text()
+        report.mapped("service", label, f"service {sname}, policy {chain_names[chain]}"
+                      "; routes other than the default one are not read")
+        entry = _integration(i, label, sname, {x["name"] for x in integrations}, report)
+        if entry is not None:
+            integrations.append(entry)
+    add_files(files, report, users_out, policies, services, overrides, "grafana-oncall",
+              integrations)
     return GrafanaImport(files, report, schedule_ids, emails, timezones)
+
+
+def _integration(i: dict[str, Any], label: str, service: str, taken: set[str],
+                 report: Report) -> dict[str, str] | None:
+    """The integration of ours that ``i``'s senders can send to, or None (reported)."""
+    kind = str(i.get("type"))
+    if kind not in KINDS:
+        why = NO_KIND.get(kind, "its senders' own payload has no adapter here: point them at "
+                          "a `generic` integration with our JSON, or at our PagerDuty "
+                          "(/v2/enqueue) or Opsgenie (/v2/alerts) API if they speak one")
+        report.not_mapped("integration", label, f"{kind}: {why}")
+        return None
+    entry = integration_entry(service, KINDS[kind], f"{SOURCE} integration {label!r} "
+                              f"({i['id']}, {kind})", taken)
+    done = (f"{kind} -> kind {KINDS[kind]}, {entry['name']} in integrations.sh; the sender "
+            "changes its URL to ours")
+    if kind in KIND_GAPS:
+        report.approximated("integration", label, f"{done}; {KIND_GAPS[kind]}")
+    else:
+        report.mapped("integration", label, done)
+    return entry
 
 
 def _user(u: dict[str, Any], report: Report) -> dict[str, Any]:
     label = u["email"]
-    out: dict[str, Any] = {"user": u["email"], "name": u.get("name") or u.get("username")
-                           or u["email"]}
+    # The public API gives no full name: the username is the name (edit it in the file).
+    out: dict[str, Any] = {"user": u["email"], "name": u.get("username") or u["email"]}
     out["timezone"] = _zone(u.get("timezone") or "UTC", f"user {label}", report)
     role = ROLES.get(str(u.get("role")), "viewer")
     out["role"] = role
-    report.mapped("user", label, f"role {u.get('role')} -> {role}")
+    if str(u.get("role")) in ROLES:
+        report.mapped("user", label, f"role {u.get('role')} -> {role}")
+    else:
+        report.approximated("user", label, f"role {u.get('role')!r} (no access there): "
+                            "imported as viewer, the least of ours")
     why = ("its public API does not give phone numbers" if u.get("is_phone_number_verified")
            else "no verified phone number there")
     report.not_mapped("contact", label, f"phone: {why}; SMS and voice pages cannot reach "
@@ -205,7 +323,7 @@ def _schedule(s: dict[str, Any], name: str, shifts: dict[str, dict[str, Any]],
     if s.get("ical_url_overrides"):
         report.not_mapped("overrides", s["name"], "overrides from an iCal feed are not read")
     tz = _zone(s.get("time_zone") or "UTC", f"schedule {s['name']}", report)
-    mine = [shifts[i] for i in s.get("shifts") or [] if i in shifts]
+    mine = _shifts_of(s, shifts)
     layers: list[tuple[int, dict[str, Any]]] = []
     taken: set[str] = set()
     for x in mine:
@@ -261,7 +379,17 @@ def _layer(x: dict[str, Any], label: str, zone: ZoneInfo, emails: dict[str, str]
         report.not_mapped("shift", label, f"frequency {freq!r}: our rotations are hourly, "
                           "daily or weekly; recreate it by hand")
         return None
+    if x.get("by_month") or x.get("by_monthday"):
+        report.not_mapped("shift", label, "limited to some months or days of the month "
+                          "(by_month, by_monthday): recreate it by hand")
+        return None
     start = _naive(x["start"])
+    begins = _naive(x.get("rotation_start") or x["start"])
+    if begins > start and _wall(begins, zone) > now:
+        report.not_mapped("shift", label, f"its rotation starts {begins:%Y-%m-%d %H:%M}, "
+                          f"after the import, on a pattern from {start:%Y-%m-%d %H:%M}: "
+                          "recreate it by hand (or import again once it has started)")
+        return None
     duration = timedelta(seconds=int(x["duration"]))
     period = PERIOD[freq] * interval
     if start.second or duration.total_seconds() % 60:
@@ -456,10 +584,14 @@ def _chain(c: dict[str, Any], steps: list[dict[str, Any]], schedules: dict[str, 
 def final_entries(client: ApiClient, schedule_id: str, emails: dict[str, str],
                   since: datetime, until: datetime) -> list[tuple[datetime, datetime,
                                                                   str | None]]:
-    """Grafana OnCall's own final schedule (``final_shifts``) over whole UTC days."""
+    """Grafana OnCall's own final schedule (``final_shifts``) over whole UTC days: from
+    ``start_date`` 00:00 UTC to ``end_date`` 00:00 UTC (its view stops a second before
+    ``end_date``), so ``end_date`` is the day after ``until`` unless that is midnight."""
+    last = until.astimezone(UTC)
+    end = last.date() if last.time() == last.time().min else last.date() + timedelta(days=1)
     rows = pages(client, f"/schedules/{schedule_id}/final_shifts", {
         "start_date": since.astimezone(UTC).date().isoformat(),
-        "end_date": until.astimezone(UTC).date().isoformat()})
+        "end_date": end.isoformat()})
     return [(datetime.fromisoformat(r["shift_start"].replace("Z", "+00:00")),
              datetime.fromisoformat(r["shift_end"].replace("Z", "+00:00")),
              r.get("user_email") or emails.get(str(r.get("user_pk")))) for r in rows]

@@ -1,7 +1,10 @@
 """A fake Grafana OnCall public API v1 for the importer's tests.
 
 No machine-readable description of this API is published; the shapes here follow its public
-API reference (Grafana OnCall docs, "API reference"):
+API reference (Grafana OnCall docs, "API reference", docs/sources/oncall-api-reference/ in
+grafana/oncall) and, where the reference is silent or wrong (users' ``role`` values, the
+fields each shift type shows), the public API's serializers (engine/apps/public_api/
+serializers/):
 https://grafana.com/docs/oncall/latest/oncall-api-reference/ - pages ``users``, ``schedules``
 (types ``ical``/``calendar``/``web``, ``time_zone``, ``shifts``, ``ical_url_overrides``,
 ``GET /schedules/{id}/final_shifts?start_date=&end_date=`` -> ``user_pk``, ``user_email``,
@@ -13,10 +16,12 @@ https://grafana.com/docs/oncall/latest/oncall-api-reference/ - pages ``users``, 
 ``escalation_policies`` (``escalation_chain_id``, ``position``, ``type``, ``duration``,
 ``persons_to_notify``, ``persons_to_notify_next_each_time``,
 ``notify_on_call_from_schedule``, ``important``) and ``integrations`` (``type``,
-``default_route.escalation_chain_id``). Auth is the bare token in ``Authorization``; lists
-are pages of ``results`` linked by absolute ``next`` URLs. Every answer is checked against
-the small schema ``SHAPES`` below (the documented fields the importer reads); ``invalid``
-collects mismatches.
+``default_route.escalation_chain_id``, ``team_id``), ``teams`` (``id``, ``name``; users'
+``teams`` and ``team_id`` on schedules, shifts, chains and integrations). Auth is the bare
+token in ``Authorization``; lists are pages of ``results`` linked by absolute ``next`` URLs.
+Every answer is checked against the small schema ``SHAPES`` below (the fields the importer
+reads; for users, teams, schedules and shifts every field the serializer shows and no
+other); ``invalid`` collects mismatches.
 
 ``final_shifts`` is computed here by an expansion written for this fake alone (it does not
 call ``oncall.rotations``): event k of a recurring shift starts ``k * interval`` periods after
@@ -24,7 +29,11 @@ its local ``start`` (days and weeks on the local wall clock, hours as elapsed ti
 ``by_day`` the event is on each listed weekday of that period, it lasts ``duration`` (wall
 clock for day-based shifts), none start after ``until``; rolling users take turns by event
 period, from ``start_rotation_from_user_index``; at each moment a ``single_event`` or
-``override`` shift wins, else the highest ``level`` (the later listed on a tie).
+``override`` shift wins, else the highest ``level`` (the later listed on a tie). Events
+that begin before a shift's ``rotation_start`` do not happen (turns still count from
+``start``: an assumption, the importer does not import a rotation that starts later than
+the import). ``final_shifts`` covers ``start_date`` 00:00 UTC to ``end_date`` 00:00 UTC (the
+view ends one second before it), not the whole ``end_date``.
 """
 
 from __future__ import annotations
@@ -44,34 +53,55 @@ DAYS = {"MO": 0, "TU": 1, "WE": 2, "TH": 3, "FR": 4, "SA": 5, "SU": 6}
 OVERRIDES = ("single_event", "override")
 
 
-def _obj(required: list[str], **props: Any) -> Json:
-    return {"type": "object", "required": required, "properties": props}
+def _obj(required: list[str], closed: bool = False, **props: Any) -> Json:
+    """An object schema; ``closed``: no field beyond ``props`` (the serializer's fields)."""
+    out: Json = {"type": "object", "required": required, "properties": props}
+    if closed:
+        out["additionalProperties"] = False
+    return out
 
 
 _S, _I, _N = {"type": "string"}, {"type": "integer"}, {"type": ["string", "null"]}
+_LOCAL = {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$"}
+_LIST = {"type": ["array", "null"]}
 SHAPES: dict[str, Json] = {
-    "users": _obj(["id", "email", "username", "role"], id=_S, email=_S, username=_S,
-                  role={"enum": ["admin", "editor", "viewer"]}, timezone=_N,
-                  is_phone_number_verified={"type": "boolean"}),
-    "schedules": _obj(["id", "name", "type", "time_zone"], id=_S, name=_S,
+    # serializers/users.py UserSerializer: no "name"; role is the legacy role's name.
+    "users": _obj(["id", "email", "username", "role", "teams"], closed=True, id=_S, email=_S,
+                  slack={"type": ["object", "null"]}, username=_S,
+                  role={"enum": ["admin", "editor", "viewer", "none"]},
+                  is_phone_number_verified={"type": "boolean"}, timezone=_N,
+                  teams={"type": "array", "items": _S}),
+    # serializers/teams.py
+    "teams": _obj(["id", "name"], closed=True, id=_S, grafana_id=_I, name=_S, email=_S,
+                  avatar_url=_S),
+    # schedules_web/calendar/ical.py, "type" from schedules_polymorphic.py
+    "schedules": _obj(["id", "name", "type"], closed=True, id=_S, team_id=_N, name=_S,
                       type={"enum": ["ical", "calendar", "web"]}, time_zone=_S,
-                      shifts={"type": "array", "items": _S}),
+                      slack={"type": "object"}, on_call_now={"type": "array"},
+                      shifts={"type": "array", "items": _S}, ical_url_overrides=_N,
+                      ical_url_primary=_N, enable_web_overrides={"type": "boolean"}),
+    # on_call_shifts.py: each type shows only its own fields (no level on an override).
     "on_call_shifts": _obj(
-        ["id", "name", "type", "level", "start", "duration"], id=_S, name=_S,
+        ["id", "name", "type", "start", "duration", "rotation_start"], closed=True, id=_S,
+        team_id=_N, name=_S,
         type={"enum": ["single_event", "recurrent_event", "rolling_users", "override"]},
-        level=_I, start={"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$"},
-        duration=_I, frequency={"enum": [None, "hourly", "daily", "weekly", "monthly"]},
-        interval={"type": ["integer", "null"]}, until=_N, time_zone=_N,
+        time_zone=_N, level=_I, start=_LOCAL, duration=_I, rotation_start=_LOCAL,
+        frequency={"enum": [None, "hourly", "daily", "weekly", "monthly"]},
+        interval={"type": ["integer", "null"]},
+        until={"anyOf": [_LOCAL, {"type": "null"}]},
+        week_start={"enum": list(DAYS)},
         by_day={"type": ["array", "null"], "items": {"enum": list(DAYS)}},
+        by_month=_LIST, by_monthday=_LIST,
         rolling_users={"type": ["array", "null"], "items": {"type": "array", "items": _S}},
+        start_rotation_from_user_index={"type": ["integer", "null"]},
         users={"type": "array", "items": _S}),
     "escalation_chains": _obj(["id", "name"], id=_S, name=_S),
     "escalation_policies": _obj(["id", "escalation_chain_id", "position", "type"], id=_S,
                                 escalation_chain_id=_S, position=_I, type=_S,
                                 duration={"type": ["integer", "null"]}),
     "integrations": _obj(["id", "name", "type", "default_route"], id=_S, name=_S, type=_S,
-                         default_route=_obj(["escalation_chain_id"],
-                                            escalation_chain_id=_N)),
+                         team_id=_N, default_route=_obj(["escalation_chain_id"],
+                                                        escalation_chain_id=_N)),
     "final_shifts": _obj(["user_pk", "user_email", "shift_start", "shift_end"], user_pk=_S,
                          user_email=_S, shift_start=_S, shift_end=_S),
 }
@@ -93,6 +123,7 @@ def events(shift: Json, tz: ZoneInfo, horizon: datetime
         yield _wall(start, tz), _wall(start + length, tz), list(shift["users"])
         return
     until = datetime.fromisoformat(shift["until"]) if shift.get("until") else None
+    first_at = _wall(datetime.fromisoformat(shift.get("rotation_start") or shift["start"]), tz)
     groups = shift.get("rolling_users") or [shift["users"]]
     first = shift.get("start_rotation_from_user_index") or 0
     every = shift.get("interval") or 1
@@ -104,7 +135,8 @@ def events(shift: Json, tz: ZoneInfo, horizon: datetime
             a = _wall(start, tz) + k * step
             if a >= horizon or (until and a > _wall(until, tz)):
                 return
-            yield a, a + length, users
+            if a >= first_at:
+                yield a, a + length, users
             continue
         anchor = start + k * step
         if shift["frequency"] == "monthly":  # the same day of the month (1st to 28th here)
@@ -119,7 +151,8 @@ def events(shift: Json, tz: ZoneInfo, horizon: datetime
                     if (anchor + timedelta(days=j)).weekday() in
                     {DAYS[d] for d in shift["by_day"]}]
         for d in days:
-            yield _wall(d, tz), _wall(d + length, tz), users
+            if _wall(d, tz) >= first_at:
+                yield _wall(d, tz), _wall(d + length, tz), users
 
 
 def final_shifts(schedule: Json, shifts: dict[str, Json], since: datetime, until: datetime
@@ -128,7 +161,7 @@ def final_shifts(schedule: Json, shifts: dict[str, Json], since: datetime, until
     tz = ZoneInfo(schedule["time_zone"])
     mine = [shifts[i] for i in schedule["shifts"]]
     ranked = sorted(range(len(mine)), key=lambda i: (mine[i]["type"] in OVERRIDES,
-                                                     mine[i]["level"], i))
+                                                     mine[i].get("level", 0), i))
     pieces = [(rank, a, b, users) for rank, i in enumerate(ranked)
               for a, b, users in events(mine[i], ZoneInfo(mine[i].get("time_zone") or str(tz)),
                                         until) if b > since and a < until]
@@ -180,8 +213,8 @@ class FakeGrafanaOnCall(FakePagerDuty):
             if sched is None:
                 return "", 404, {"detail": "Not found."}
             since = datetime.fromisoformat(q["start_date"][0]).replace(tzinfo=UTC)
-            until = datetime.fromisoformat(q["end_date"][0]).replace(tzinfo=UTC) \
-                + timedelta(days=1)
+            # views/schedules.py: from start_date 00:00 UTC to end_date 00:00 (less 1 s)
+            until = datetime.fromisoformat(q["end_date"][0]).replace(tzinfo=UTC)
             users = {u["id"]: u for u in self.data["users"]}
             rows = [{"user_pk": u, "user_email": users[u]["email"],
                      "user_username": users[u]["username"], "shift_start": _iso(a),

@@ -4,6 +4,7 @@ report, ``oncall apply`` of them, and the proof against the fake's own final shi
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from dataclasses import replace
 from datetime import timedelta
@@ -20,17 +21,19 @@ import oncall.cli.importers as importers_cli
 from oncall.cli import cli, config  # noqa: F401 - attach the commands
 from oncall.config import Settings
 from oncall.importers.files import schedule_specs, spec_from_doc
-from oncall.importers.grafana_oncall import Account, map_account
+from oncall.importers.grafana_oncall import Account, for_teams, map_account
 from oncall.importers.verify import compare
 from oncall.models import Schedule
 from oncall.rotations import ScheduleSpec, final_shifts
 from oncall.scheduling.store import spec_for
 from tests.importers.gf_fake import FakeGrafanaOnCall
 from tests.importers.gf_fake import final_shifts as gf_final
-from tests.importers.gf_fixture import NOW, account, shift
+from tests.importers.gf_fixture import NOW, account, shift, user
+from tests.importers.runner import apply_folder
 
 TOKEN = "gf-test-token"
-IDS = {"billing-primary": "SBILLING", "ops-london": "SLONDON", "secondary": "SSECOND"}
+IDS = {"billing-primary": "SBILLING", "ops-london": "SLONDON", "secondary": "SSECOND",
+       "search": "SSEARCH"}
 EMAILS = {u["id"]: u["email"] for u in account()["users"]}
 WEEKS8 = (NOW, NOW + timedelta(weeks=8))
 
@@ -66,17 +69,18 @@ def test_full_import_matches_grafana_oncall(fake: Any, run: Any, tmp_path: Path)
     out = tmp_path / "gf"
     result = run("--url", fake.url, "--out", str(out), "--verify", "8")
     assert result.exit_code == 0, result.output
-    assert "verify: 0 difference(s) over 8 week(s) in 3 schedule(s)" in result.output
+    assert "verify: 0 difference(s) over 8 week(s) in 4 schedule(s)" in result.output
     assert fake.invalid == [] and fake.validated > 10
     assert any("page=3" in path for path, _ in fake.log)  # pages of 2, every one read
     assert any("final_shifts" in path and "page=2" in path for path, _ in fake.log)
 
     rules = yaml.safe_load((out / "rules/grafana-oncall.yaml").read_text())
     users = {u["user"]: u for u in rules["users"]}
-    assert users["alice@example.com"] == {"user": "alice@example.com", "name": "Alice Moreau",
+    assert users["alice@example.com"] == {"user": "alice@example.com", "name": "alice",
                                           "timezone": "America/New_York", "role": "admin"}
     assert users["bob@example.com"]["role"] == "responder"
     assert users["erin@example.com"]["role"] == "viewer"
+    assert users["frank@example.com"]["role"] == "viewer"  # role "none": reported below
     assert rules["policies"] == [
         {"policy": "billing-critical", "repeat": 5, "levels": [
             {"notify": ["schedule:billing-primary", "user:alice@example.com"],
@@ -86,9 +90,16 @@ def test_full_import_matches_grafana_oncall(fake: Any, run: Any, tmp_path: Path)
             {"notify": ["user:erin@example.com"]}]},
         {"policy": "ops", "levels": [{"notify": ["schedule:ops-london"],
                                       "escalate_after": "10m"},
-                                     {"notify": ["user:dave@example.com"]}]}]
-    assert rules["services"] == [{"service": "billing-api", "policy": "billing-critical"},
-                                 {"service": "ops-alertmanager", "policy": "ops"}]
+                                     {"notify": ["user:dave@example.com"]}]},
+        {"policy": "search-escalation", "levels": [
+            {"notify": ["schedule:search"], "escalate_after": "5m"},
+            {"notify": ["user:frank@example.com"]}]}]
+    assert [(x["service"], x["policy"]) for x in rules["services"]] == [
+        ("billing-api", "billing-critical"), ("ops-alertmanager", "ops"),
+        ("billing-grafana", "billing-critical"), ("ops-legacy-grafana", "ops"),
+        ("ops-formatted", "ops"), ("billing-heartbeat", "billing-critical"),
+        ("ops-mailbox", "ops"), ("ops-zabbix", "ops"),
+        ("search-prometheus", "search-escalation")]  # no service for direct paging
 
     primary = yaml.safe_load((out / "schedules/billing-primary.yaml").read_text())
     layers = {x["name"]: x for x in primary["layers"]}
@@ -128,10 +139,10 @@ def test_full_import_matches_grafana_oncall(fake: Any, run: Any, tmp_path: Path)
                  "policy Resolver: no step with a target we imported",
                  "service Unrouted: its default route has no escalation chain",
                  "contact carol@example.com: phone: no verified phone number there",
-                 "integrations Billing API: kind 'webhook'"):
+                 "user frank@example.com: role 'none' (no access there): imported as viewer"):
         assert line in report, line
     assert "0 approximated" not in report.splitlines()[0]
-    assert (out / "VERIFY.txt").read_text().count("0 difference(s)") == 3
+    assert (out / "VERIFY.txt").read_text().count("0 difference(s)") == 4
 
 
 def test_the_comparison_finds_a_wrong_import(fake: Any, run: Any, tmp_path: Path) -> None:
@@ -142,7 +153,7 @@ def test_the_comparison_finds_a_wrong_import(fake: Any, run: Any, tmp_path: Path
     specs = schedule_specs(out)
     for name, sid in IDS.items():
         theirs = _theirs(fake, sid)
-        assert len({u for _, _, u in theirs}) >= 3, name
+        assert len({u for _, _, u in theirs}) >= (2 if name == "search" else 3), name
         ours = [(x.start, x.end, x.user) for x in final_shifts(specs[name], *WEEKS8)]
         assert compare(name, theirs, ours, *WEEKS8) == []
     london = specs["ops-london"]
@@ -278,10 +289,193 @@ def test_until_across_a_dst_change_ends_where_grafana_ends(zone: str, by_day: An
     theirs = [(a, b, EMAILS[u]) for a, b, u in
               gf_final(sched, {x["id"]: x for x in shifts}, *WEEKS8)]
     diffs = compare("s", theirs, ours, *WEEKS8)
-    approximated = result.report.of("approximated")
+    approximated = [e for e in result.report.of("approximated") if e.kind == "shift"]
     assert {e.name for e in approximated} == {"S / Hours", "S / Weeks"}
     # Nobody is lost or swapped: ours only goes on after a last event, to local midnight.
     assert diffs and all(d.source is None and d.end.astimezone(ZoneInfo(zone)).hour == 0
                          for d in diffs), diffs
     assert doc["layers"][0]["end"] == "2027-04-05"
     assert doc["layers"][1]["end"] == ("2027-04-09" if by_day else "2027-04-06")
+
+
+def test_since_imports_the_account_as_of_that_moment(fake: Any, run: Any,
+                                                     tmp_path: Path) -> None:
+    """--since three weeks on (across the UK change on 2027-03-28, the 8 weeks after it):
+    overrides that are over by then and a layer that ended by then are left out, Grafana's
+    final shifts are asked from then, and they match ours."""
+    fake.data["on_call_shifts"].append(
+        shift("XSHORT", "Until mid-March", "rolling_users", "2027-02-01T09:00:00", 3600,
+              level=5, frequency="daily", interval=1, groups=[["UBOB"]],
+              until="2027-03-15T09:00:00"))
+    fake.data["schedules"][2]["shifts"].append("XSHORT")
+    out = tmp_path / "gf"
+    result = run("--url", fake.url, "--out", str(out), "--since", "2027-03-22", "--verify",
+                 "8")
+    assert result.exit_code == 0, result.output
+    assert "verify: 0 difference(s) over 8 week(s) in 4 schedule(s)" in result.output
+    assert (out / "VERIFY.txt").read_text().startswith(
+        "Grafana OnCall's final schedule against ours, 2027-03-22 00:00 UTC + 8 week(s)")
+    asked = [path for path, _ in fake.log if "final_shifts" in path]
+    assert asked and all("start_date=2027-03-22&end_date=2027-05-17" in p for p in asked)
+    overrides = json.loads((out / "overrides.json").read_text())
+    assert [(o["user"], o["start"]) for o in overrides] == [
+        ("erin@example.com", "2027-03-27T20:00:00+00:00")]  # 03-08 and 03-14 are over
+    report = (out / "REPORT.txt").read_text()
+    assert "shift Secondary / Until mid-March: ended (until 2027-03-15T09:00:00)" in report
+    assert "Until mid-March" not in (out / "schedules/secondary.yaml").read_text()
+    # Without --since the same layer is imported (it has not ended at NOW).
+    now = run("--url", fake.url, "--out", str(tmp_path / "now"), "--verify", "8")
+    assert "verify: 0 difference(s)" in now.output, now.output
+    assert "Until mid-March" in (tmp_path / "now/schedules/secondary.yaml").read_text()
+
+
+def test_a_team_import_keeps_what_the_team_reaches(
+        fake: Any, run: Any, tmp_path: Path, settings: Settings, factory: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """--team Search: its service, the chain it routes to, the schedule that reaches, and
+    the users of those (Frank, and Alice of its rotation); the rest is reported left out.
+    The files apply and verify with 0 differences."""
+    out = tmp_path / "gf"
+    result = run("--url", fake.url, "--out", str(out), "--team", "Search", "--verify", "8")
+    assert result.exit_code == 0, result.output
+    assert "verify: 0 difference(s) over 8 week(s) in 1 schedule(s)" in result.output
+    assert any(path.startswith("/oncall/api/v1/teams/") for path, _ in fake.log)
+    assert [p.name for p in (out / "schedules").iterdir()] == ["search.yaml"]
+    rules = yaml.safe_load((out / "rules/grafana-oncall.yaml").read_text())
+    assert [u["user"] for u in rules["users"]] == ["alice@example.com", "frank@example.com"]
+    assert [p["policy"] for p in rules["policies"]] == ["search-escalation"]
+    assert rules["services"] == [{"service": "search-prometheus",
+                                  "policy": "search-escalation"}]
+    assert json.loads((out / "integrations.json").read_text()) == [
+        {"service": "search-prometheus", "kind": "alertmanager",
+         "name": "search-prometheus-alertmanager",
+         "source": "Grafana OnCall integration 'Search Prometheus' (ISEARCH, alertmanager)"}]
+    report = (out / "REPORT.txt").read_text()
+    for line in ("user bob@example.com: not in team(s) Search",
+                 "user erin@example.com: not in team(s) Search",
+                 "schedule Billing Primary: not in team(s) Search, nor reached by their "
+                 "policies",
+                 "schedule Legacy: not in team(s) Search",
+                 "policy Ops: not in team(s) Search, nor used by their services",
+                 "service Billing API: not in team(s) Search",
+                 "service Unrouted: not in team(s) Search"):
+        assert line in report, line
+    assert "alice@example.com: not in team" not in report
+    assert "+ schedule search" in apply_folder(out, settings, tmp_path, monkeypatch)
+
+    # Ops: its schedule's shifts name Billing's people too, so they are all kept.
+    ops = run("--url", fake.url, "--out", str(tmp_path / "ops"), "--team", "Ops")
+    assert ops.exit_code == 0, ops.output
+    assert len(yaml.safe_load((tmp_path / "ops/rules/grafana-oncall.yaml").read_text())[
+        "users"]) == 5  # Frank is left out
+    assert sorted(p.name for p in (tmp_path / "ops/schedules").iterdir()) == [
+        "ops-london.yaml"]
+
+
+def test_an_unknown_team_or_team_with_schedule_is_refused(fake: Any, run: Any,
+                                                          tmp_path: Path) -> None:
+    out = tmp_path / "gf"
+    unknown = run("--url", fake.url, "--out", str(out), "--team", "Search", "--team", "Nope")
+    assert unknown.exit_code == 1
+    assert "Grafana OnCall has no team named 'Nope' (there are: Billing, Ops, Search)" in \
+        unknown.output
+    assert not out.exists()
+    both = run("--url", fake.url, "--out", str(out), "--team", "Search", "--schedule",
+               "Search")
+    assert both.exit_code == 2 and "--team and --schedule cannot be combined" in both.output
+    assert not out.exists()
+
+
+def test_a_team_chain_no_team_service_uses_is_left_out_as_such() -> None:
+    chains = [{"id": "C1", "team_id": "TA", "name": "Unused"},
+              {"id": "C2", "team_id": None, "name": "Other"}]
+    kept = for_teams(Account(chains=chains), [{"id": "TA", "name": "A"}], ("A",))
+    assert kept.chains == []
+    assert kept.left_out == [("policy", "Unused", "no service of the team(s) routes to it"),
+                             ("policy", "Other", "not in team(s) A, nor used by their "
+                              "services")]
+
+
+def test_many_users_left_out_by_team_are_one_entry() -> None:
+    users = [user(f"U{n}", f"u{n}", f"u{n}@example.com", "editor", "UTC", False, ["TB"])
+             for n in range(25)]
+    teams = [{"id": "TA", "name": "A"}, {"id": "TB", "name": "B"}]
+    kept = for_teams(Account(users=users), teams, ("A",))
+    assert kept.users == []
+    assert len(kept.left_out) == 1
+    kind, name, why = kept.left_out[0]
+    assert (kind, name) == ("users", "25 users")
+    assert why.startswith("not in team(s) A: u0@example.com, u1@example.com")
+
+
+def test_integrations_sh_creates_the_integrations(
+        fake: Any, run: Any, tmp_path: Path, settings: Settings,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each source integration whose senders speak a payload we take is one line of
+    integrations.sh; running those lines after `oncall apply` creates them."""
+    out = tmp_path / "gf"
+    assert run("--url", fake.url, "--out", str(out)).exit_code == 0
+    script = (out / "integrations.sh").read_text().splitlines()
+    commands = [line for line in script if line.startswith("oncall ")]
+    assert commands == [
+        "oncall integration add billing-api --kind generic --name billing-api-generic",
+        "oncall integration add ops-alertmanager --kind alertmanager "
+        "--name ops-alertmanager-alertmanager",
+        "oncall integration add billing-grafana --kind grafana --name billing-grafana-grafana",
+        "oncall integration add ops-legacy-grafana --kind grafana "
+        "--name ops-legacy-grafana-grafana",
+        "oncall integration add ops-formatted --kind generic --name ops-formatted-generic",
+        "oncall integration add search-prometheus --kind alertmanager "
+        "--name search-prometheus-alertmanager"]
+    assert "# Grafana OnCall integration 'Ops formatted' (IFORM, formatted_webhook)" in script
+    report = (out / "REPORT.txt").read_text()
+    for line in ("integration Ops Alertmanager: alertmanager -> kind alertmanager, "
+                 "ops-alertmanager-alertmanager in integrations.sh; the sender changes its "
+                 "URL to ours",
+                 "integration Ops formatted: formatted_webhook -> kind generic",
+                 "ours (generic) refuses it (400)",
+                 "integration Ops legacy Grafana: grafana -> kind grafana",
+                 "not legacy alerts (ruleName, evalMatches)",
+                 "integration Billing heartbeat: heartbeat: a heartbeat",
+                 "integration Ops mailbox: inbound_email: email intake",
+                 "integration Direct paging: direct_paging: it has no sender",
+                 "integration Ops Zabbix: zabbix: its senders' own payload has no adapter"):
+        assert line in report, line
+
+    apply_folder(out, settings, tmp_path, monkeypatch)
+    for command in commands:
+        done = CliRunner().invoke(cli, shlex.split(command)[1:], catch_exceptions=False)
+        assert done.exit_code == 0 and "added integration" in done.output, done.output
+    listed = CliRunner().invoke(cli, ["integration", "list", "--json"],
+                                catch_exceptions=False)
+    rows = {(r["name"], r["service"], r["kind"]) for r in json.loads(listed.output)}
+    assert rows == {("billing-api-generic", "billing-api", "generic"),
+                    ("ops-alertmanager-alertmanager", "ops-alertmanager", "alertmanager"),
+                    ("billing-grafana-grafana", "billing-grafana", "grafana"),
+                    ("ops-legacy-grafana-grafana", "ops-legacy-grafana", "grafana"),
+                    ("ops-formatted-generic", "ops-formatted", "generic"),
+                    ("search-prometheus-alertmanager", "search-prometheus", "alertmanager")}
+
+
+def test_shifts_limited_to_months_or_starting_later_are_reported() -> None:
+    """by_month / by_monthday have no equivalent; a rotation whose rotation_start is after
+    the import would be on call before it starts here. Both are reported, not imported;
+    a rotation_start already passed changes nothing."""
+    shifts = [shift("M", "First of the month", "recurrent_event", "2027-01-01T09:00:00",
+                    3600, frequency="daily", interval=1, by_monthday=[1], users=["UBOB"]),
+              shift("L", "Later", "rolling_users", "2027-01-01T09:00:00", 86400,
+                    frequency="daily", interval=1, groups=[["UBOB"], ["UERIN"]],
+                    rotation_start="2027-03-20T09:00:00"),
+              shift("P", "Passed", "rolling_users", "2027-01-01T09:00:00", 86400,
+                    frequency="daily", interval=1, groups=[["UBOB"], ["UERIN"]],
+                    rotation_start="2027-02-20T09:00:00")]
+    sched = {"id": "S", "name": "S", "type": "web", "time_zone": "UTC",
+             "shifts": ["M", "L", "P"]}
+    result = map_account(Account(users=account()["users"], schedules=[sched],
+                                 shifts={x["id"]: x for x in shifts}), NOW)
+    why = {e.name: e.detail for e in result.report.of("not mapped") if e.kind == "shift"}
+    assert why["S / First of the month"].startswith("limited to some months or days")
+    assert why["S / Later"].startswith("its rotation starts 2027-03-20 09:00, after the "
+                                       "import, on a pattern from 2027-01-01 09:00")
+    doc = yaml.safe_load(result.files["schedules/s.yaml"].split("\n", 2)[2])
+    assert [x["name"] for x in doc["layers"]] == ["Passed"]
