@@ -73,7 +73,7 @@ def source_options(url: str, source: str, key: str) -> Callable[[F], F]:
         click.option("--team", "teams", multiple=True, metavar="NAME",
                      help="Import only what belongs to this team (repeatable): its services, "
                           "their policies, the schedules and users those reach, and the "
-                          "team's own schedules and members."),
+                          "team's own schedules and members (not with --schedule)."),
         click.option("--since", "since", metavar="DATE", callback=_since,
                      help="Import the account as of DATE (YYYY-MM-DD, midnight UTC, or an "
                           "ISO time with its offset), now or later: layers ended by then "

@@ -62,7 +62,7 @@ def opsgenie_account() -> Json:
 
 
 def grafana_account() -> Json:
-    users = [gf.user(f"U{i:03d}", f"User {i}", f"user{i}@example.com", "editor", ZONES[i % 2],
+    users = [gf.user(f"U{i:03d}", f"user{i}", f"user{i}@example.com", "editor", ZONES[i % 2],
                      True) for i in range(200)]
     shifts, schedules, chains, steps, integrations = [], [], [], [], []
     for i in range(50):
