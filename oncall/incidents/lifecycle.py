@@ -151,9 +151,9 @@ def add_note(session: Session, incident_id: int, actor: str, text: str,
 
 
 def lock(session: Session, incident_id: int) -> Incident:
-    """The incident, read afresh under its row lock on PostgreSQL (``FOR NO KEY UPDATE``
-    would block alert inserts; ``KEY SHARE`` does not), so that two people acting at once
-    take turns. Raises ``NotFound``."""
+    """The incident, read afresh under its row lock on PostgreSQL (``FOR NO KEY UPDATE``:
+    alerts joining it still insert, their foreign key takes only ``KEY SHARE``), so that
+    two people acting at once take turns. Raises ``NotFound``."""
     query = select(Incident).where(Incident.id == incident_id)
     if db.is_postgres(session):
         query = query.with_for_update(key_share=True, of=Incident)
