@@ -38,8 +38,8 @@ def grafana_oncall(url: str, weeks: int | None, token_env: str, out: Path,
         def theirs(gid: str, until: datetime) -> base.Source:
             return final_entries(client, gid, result.emails, now, until)
 
-        differences = base.write_and_verify(out, result.files, "Grafana OnCall", now, weeks,
-                                            result.schedule_ids, result.timezones, theirs)
+        differences = base.write_and_verify(out, result, "Grafana OnCall", now, since, weeks,
+                                            schedules, theirs)
     base.finish(result.report, out, weeks, differences, len(result.schedule_ids))
 
 

@@ -36,8 +36,8 @@ def _opsgenie(url: str, token_env: str, out: Path, schedules: tuple[str, ...],
         def theirs(og_id: str, until: datetime) -> importers.Source:
             return timeline_entries(timeline(client, og_id, now, weeks or 1))
 
-        differences = importers.write_and_verify(out, result.files, "Opsgenie", now, weeks,
-                                                 result.schedule_ids, result.timezones, theirs)
+        differences = importers.write_and_verify(out, result, "Opsgenie", now, since, weeks,
+                                                 schedules, theirs)
     importers.finish(result.report, out, weeks, differences, len(result.schedule_ids))
 
 

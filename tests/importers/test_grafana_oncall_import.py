@@ -479,3 +479,13 @@ def test_shifts_limited_to_months_or_starting_later_are_reported() -> None:
                                        "import, on a pattern from 2027-01-01 09:00")
     doc = yaml.safe_load(result.files["schedules/s.yaml"].split("\n", 2)[2])
     assert [x["name"] for x in doc["layers"]] == ["Passed"]
+
+
+def test_a_named_schedule_that_cannot_be_imported_is_an_error(fake: Any, run: Any,
+                                                              tmp_path: Path) -> None:
+    out = tmp_path / "gf"
+    result = run("--url", fake.url, "--out", str(out), "--schedule", "Legacy")
+    assert result.exit_code == 1
+    assert ("Error: Grafana OnCall schedule 'Legacy' (--schedule) cannot be imported: an iCal "
+            "schedule") in result.output
+    assert not out.exists()
