@@ -15,13 +15,9 @@ def _opsgenie(url: str, token_env: str, out: Path, schedules: tuple[str, ...],
               teams: tuple[str, ...], since: datetime | None, weeks: int | None,
               timeout: float, retries: int) -> None:
     """Import from Opsgenie (REST API v2; https://api.eu.opsgenie.com in the EU)."""
-    from oncall.importers.opsgenie import (
-        fetch,
-        map_account,
-        og_client,
-        timeline,
-        timeline_entries,
-    )
+    from oncall.importers.opsgenie.fetch import fetch, og_client, timeline
+    from oncall.importers.opsgenie.mapping import map_account
+    from oncall.importers.opsgenie.timeline import timeline_entries
 
     if teams and schedules:
         raise click.UsageError("--team and --schedule cannot be combined for Opsgenie: "

@@ -182,7 +182,9 @@ def pagerduty(url: str, token_env: str, out: Path, schedules: tuple[str, ...],
               teams: tuple[str, ...], since: datetime | None, weeks: int | None,
               timeout: float, retries: int) -> None:
     """Import from PagerDuty (REST API v2)."""
-    from oncall.importers.pagerduty import fetch, map_account, parse_time, pd_client
+    from oncall.importers.common import parse_time
+    from oncall.importers.pagerduty.fetch import fetch, pd_client
+    from oncall.importers.pagerduty.mapping import map_account
 
     if teams and schedules:
         raise click.UsageError("--team and --schedule cannot be combined: --team imports "

@@ -21,7 +21,9 @@ import oncall.cli.importers as importers_cli
 from oncall.cli import cli, config  # noqa: F401 - attach the commands
 from oncall.config import Settings
 from oncall.importers.files import schedule_specs, spec_from_doc
-from oncall.importers.grafana_oncall import Account, for_teams, map_account
+from oncall.importers.grafana_oncall.account import Account
+from oncall.importers.grafana_oncall.mapping import map_account
+from oncall.importers.grafana_oncall.teams import for_teams
 from oncall.importers.verify import compare
 from oncall.models import Schedule
 from oncall.rotations import ScheduleSpec, final_shifts

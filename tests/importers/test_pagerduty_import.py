@@ -439,9 +439,9 @@ def test_a_team_import_keeps_what_the_team_needs(fake: Any, run: Any, tmp_path: 
 
 def test_a_team_import_leaving_many_users_out_says_so_once(
         fake: Any, run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import oncall.importers.pagerduty as pd
+    import oncall.importers.pagerduty.teams as pd_teams
 
-    monkeypatch.setattr(pd, "USERS_ONE_BY_ONE", 2)
+    monkeypatch.setattr(pd_teams, "USERS_ONE_BY_ONE", 2)
     out = tmp_path / "pd"
     result = run("--url", fake.url, "--out", str(out), "--team", "Payments", "--verify", "4")
     assert result.exit_code == 0, result.output
