@@ -26,7 +26,7 @@ def _opsgenie(url: str, token_env: str, out: Path, schedules: tuple[str, ...],
     token, now = importers.start(token_env, out, since)
     with importers.import_errors(out):
         client = og_client(url, token, timeout=timeout, retries=retries)
-        result = map_account(fetch(client, now, schedules, teams), now,
+        result = map_account(fetch(client, now, schedules, teams, max(4, weeks or 0)), now,
                              filtered=bool(schedules))
 
         def theirs(og_id: str, until: datetime) -> importers.Source:

@@ -29,6 +29,7 @@ def add_files(files: dict[str, str], report: Report, users: list[dict[str, Any]]
     """``rules/<source>.yaml`` (users, policies, services), the overrides, the integrations
     to create (dicts of service, kind, name and ``source``: the source's integration) and
     the report."""
+    _may_acknowledge(users, _on_call(files, policies, overrides), report)
     main: dict[str, Any] = {"users": users}
     if policies:
         main["policies"] = policies
@@ -42,6 +43,39 @@ def add_files(files: dict[str, str], report: Report, users: list[dict[str, Any]]
     files["integrations.json"] = json.dumps(integrations or [], indent=2) + "\n"
     files["integrations.sh"] = _integrations_script(integrations or [], source.lower())
     files["REPORT.txt"] = report.text()
+
+
+def _on_call(files: dict[str, str], policies: list[dict[str, Any]],
+             overrides: list[dict[str, Any]]) -> dict[str, str]:
+    """Who the import puts on call or pages (email -> where, the first place found): layer
+    members, override users, users a policy names."""
+    where: dict[str, str] = {}
+    for path, text in sorted(files.items()):
+        if path.startswith("schedules/"):
+            doc = yaml.safe_load(text) or {}
+            for layer in doc.get("layers") or []:
+                for email in layer.get("members") or []:
+                    where.setdefault(email, f"schedule {doc.get('schedule')}")
+    for o in overrides:
+        where.setdefault(o["user"], f"an override on {o['schedule']}")
+    for p in policies:
+        for level in p.get("levels") or []:
+            for target in level.get("notify") or []:
+                if target.startswith("user:"):
+                    where.setdefault(target.removeprefix("user:"), f"policy {p['policy']}")
+    return where
+
+
+def _may_acknowledge(users: list[dict[str, Any]], on_call: dict[str, str],
+                     report: Report) -> None:
+    """A viewer cannot acknowledge here: someone the import puts on call or pages is made a
+    responder (reported), or their pages could not be stopped by them."""
+    for u in users:
+        if u.get("role") == "viewer" and u["user"] in on_call:
+            u["role"] = "responder"
+            report.approximated("user", u["user"], f"a read-only role in {report.source} (viewer "
+                                f"here), but on call or paged ({on_call[u['user']]}): "
+                                "imported as responder, so they can acknowledge their pages")
 
 
 def _integrations_script(integrations: list[dict[str, str]], command: str) -> str:

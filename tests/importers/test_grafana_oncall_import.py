@@ -81,8 +81,10 @@ def test_full_import_matches_grafana_oncall(fake: Any, run: Any, tmp_path: Path)
     assert users["alice@example.com"] == {"user": "alice@example.com", "name": "alice",
                                           "timezone": "America/New_York", "role": "admin"}
     assert users["bob@example.com"]["role"] == "responder"
-    assert users["erin@example.com"]["role"] == "viewer"
-    assert users["frank@example.com"]["role"] == "viewer"  # role "none": reported below
+    # A viewer in Grafana OnCall, but on call here: a viewer could not acknowledge.
+    assert users["erin@example.com"]["role"] == "responder"
+    # Role "none" (a viewer here), but paged by a policy: a responder, both reported below.
+    assert users["frank@example.com"]["role"] == "responder"
     assert rules["policies"] == [
         {"policy": "billing-critical", "repeat": 5, "levels": [
             {"notify": ["schedule:billing-primary", "user:alice@example.com"],
@@ -141,7 +143,9 @@ def test_full_import_matches_grafana_oncall(fake: Any, run: Any, tmp_path: Path)
                  "policy Resolver: no step with a target we imported",
                  "service Unrouted: its default route has no escalation chain",
                  "contact carol@example.com: phone: no verified phone number there",
-                 "user frank@example.com: role 'none' (no access there): imported as viewer"):
+                 "user frank@example.com: role 'none' (no access there): imported as viewer",
+                 "user frank@example.com: a read-only role in Grafana OnCall (viewer here), but "
+                 "on call or paged (schedule search): imported as responder"):
         assert line in report, line
     assert "0 approximated" not in report.splitlines()[0]
     assert (out / "VERIFY.txt").read_text().count("0 difference(s)") == 4

@@ -82,7 +82,8 @@ def test_full_import_writes_files_that_match_pagerduty(fake: Any, run: Any,
     assert users["bob@example.com"]["phone"] == "+14155550102"  # SMS contact method
     assert users["dave@example.com"]["phone"] == "+447700900123"
     assert "phone" not in users["carol@example.com"] and "phone" not in users["erin@example.com"]
-    assert users["erin@example.com"]["role"] == "viewer"
+    # An observer in PagerDuty, but on call here: a viewer could not acknowledge.
+    assert users["erin@example.com"]["role"] == "responder"
     assert rules["policies"][0] == {
         "policy": "billing-critical", "repeat": 2, "levels": [
             {"notify": ["schedule:billing-primary"], "escalate_after": "5m"},
@@ -120,12 +121,14 @@ def test_full_import_writes_files_that_match_pagerduty(fake: Any, run: Any,
     table = report.split("\n\n")[1].splitlines()[1:]
     counts = {line.rsplit(maxsplit=3)[0]: line.split()[-3:] for line in table}
     assert counts["layer"] == ["7", "0", "1"]  # 3 + 2 + 1 + 1 mapped, "Old nights" not
-    assert counts["schedule"] == ["4", "0", "0"] and counts["user"] == ["7", "0", "0"]
+    assert counts["schedule"] == ["4", "0", "0"] and counts["user"] == ["7", "1", "0"]
     assert counts["contact"] == ["0", "0", "2"] and counts["override"] == ["3", "0", "0"]
     assert "schedule Billing Primary: schedule billing-primary: 3 layer(s), " \
         "America/New_York" in report
     assert "layer Billing Primary / Old nights: ended 2027-01-31" in report
     assert "contact carol@example.com: no phone" in report
+    assert ("user erin@example.com: a read-only role in PagerDuty (viewer here), but on call "
+            "or paged (schedule billing-primary): imported as responder") in report
     assert counts["integration"] == ["3", "0", "3"]
     assert "integration Billing API / Prometheus Alertmanager: -> kind pagerduty " \
         "(billing-api-pagerduty), in integrations.sh" in report

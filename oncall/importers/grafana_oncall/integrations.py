@@ -26,7 +26,8 @@ KIND_GAPS = {
                          "-> status resolved, alert_uid -> dedup_key)",
 }
 NO_KIND = {
-    "heartbeat": "a heartbeat (alerts when pings stop): ours has no heartbeat intake",
+    "heartbeat": "a heartbeat (alerts when pings stop): recreate it as one of ours "
+                 "(`heartbeats:` in a config file, pinged at /ping/<id>: docs/heartbeats.md)",
     "inbound_email": "email intake: ours takes alerts over HTTP only",
     "direct_paging": "it has no sender (people page by hand in Grafana OnCall)",
 }

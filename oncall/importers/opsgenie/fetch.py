@@ -43,10 +43,11 @@ def timeline(client: ApiClient, schedule_id: str, since: datetime, weeks: int
 
 
 def fetch(client: ApiClient, now: datetime, schedule_names: tuple[str, ...] = (),
-          team_names: tuple[str, ...] = ()) -> Account:
+          team_names: tuple[str, ...] = (), weeks: int = ORDER_CHECK.days // 7) -> Account:
     """Read the account (GET only). With ``schedule_names``, only those schedules; with
     ``team_names``, only what belongs to those teams (:class:`TeamScope`). An unknown name
-    is an error: a typo must not give a silently smaller import."""
+    is an error: a typo must not give a silently smaller import. Each schedule's timeline
+    is read for ``weeks`` weeks (at least the verified ones: overlaps are found in it)."""
     acc = Account()
     acc.teams = client.get("/v2/teams").get("data") or []
     chosen = named_teams(acc.teams, team_names)
@@ -65,7 +66,7 @@ def fetch(client: ApiClient, now: datetime, schedule_names: tuple[str, ...] = ()
     for s in acc.schedules:
         acc.overrides[s["id"]] = client.get(f"/v2/schedules/{s['id']}/overrides").get(
             "data") or []
-        acc.timelines[s["id"]] = timeline(client, s["id"], now, ORDER_CHECK.days // 7)
+        acc.timelines[s["id"]] = timeline(client, s["id"], now, weeks)
     if scope is not None:
         scope.add_override_users(acc.overrides, now)
         scope.narrow(acc)

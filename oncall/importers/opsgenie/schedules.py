@@ -40,11 +40,20 @@ def check_overlaps(s: dict[str, Any], data: dict[str, Any], report: Report) -> N
     both = [e for e in timeline_entries(data) if e[2] and " + " in e[2]]
     if both:
         total = sum((b - a for a, b, _ in both), timedelta())
+        weeks = _weeks(data)
         report.approximated("rotation overlap", s["name"], f"rotations overlap for "
-                            f"{format_span(total)} in the next {ORDER_CHECK.days // 7} weeks "
-                            f"(first "
+                            f"{format_span(total)} in the next {weeks} weeks (first "
                             f"{both[0][0]:%Y-%m-%d %H:%M} UTC: {both[0][2]}): Opsgenie has "
                             "all of them on call at once, ours only the later layer's member")
+
+
+def _weeks(data: dict[str, Any]) -> int:
+    """How many weeks Opsgenie's timeline covers (as asked: whole weeks)."""
+    try:
+        span = parse_time(data["endDate"]) - parse_time(data["startDate"])
+    except (KeyError, TypeError, ValueError):
+        return ORDER_CHECK.days // 7
+    return max(1, round(span / timedelta(weeks=1)))
 
 
 def _rotation(raw: dict[str, Any], zone: ZoneInfo, emails: dict[str, str], now: datetime,
