@@ -1,4 +1,5 @@
-"""New incidents wake the dispatcher through PostgreSQL LISTEN/NOTIFY (``oncall.wake``)."""
+"""New incidents wake the dispatcher through PostgreSQL LISTEN/NOTIFY
+(``oncall.paging.wake_listener``)."""
 
 from __future__ import annotations
 
