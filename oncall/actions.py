@@ -14,7 +14,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from oncall import db
-from oncall.incidents import NotFound, note_change, record
+from oncall.incidents import lock as _lock
+from oncall.incidents import note_change, record
 from oncall.models import EscalationPolicy, Incident, Schedule, Service, User
 from oncall.paging import next_level
 from oncall.paging.stepping import take_steps
@@ -28,16 +29,6 @@ class ActionError(ValueError):
         self.field, self.message = field, message
 
 
-def _lock(session: Session, incident_id: int) -> Incident:
-    query = select(Incident).where(Incident.id == incident_id)
-    if db.is_postgres(session):
-        query = query.with_for_update(key_share=True, of=Incident)
-    incident = session.scalars(query.execution_options(populate_existing=True)).first()
-    if incident is None:
-        raise NotFound(incident_id)
-    return incident
-
-
 def _restart(session: Session, incident: Incident, now: datetime, **values: Any) -> Incident:
     """Make the incident triggered and due now (its acknowledgement, if any, is dropped)."""
     session.execute(update(Incident).where(Incident.id == incident.id).values(
@@ -46,14 +37,16 @@ def _restart(session: Session, incident: Incident, now: datetime, **values: Any)
     return _lock(session, incident.id)
 
 
-def escalate_now(session: Session, incident_id: int, actor: str, now: datetime) -> Incident:
+def escalate_now(session: Session, incident_id: int, actor: str, now: datetime, *,
+                 via: str | None = None) -> Incident:
     """Page the incident's next level now (an acknowledged incident is triggered again).
-    A resolved incident is left as it is. Raises ``oncall.incidents.NotFound``."""
+    A resolved incident is left as it is. ``via``: the channel it came from, for the
+    timeline. Raises ``oncall.incidents.NotFound``."""
     incident = _lock(session, incident_id)
     if incident.status == "resolved":
         return incident
     record(session, incident_id, "escalate_requested", actor, now, level=incident.level,
-           loop=incident.loop, was=incident.status)
+           loop=incident.loop, was=incident.status, **({"via": via} if via else {}))
     incident = _restart(session, incident, now)
     take_steps(session, [incident], now, actor=actor)
     note_change(session, incident_id)

@@ -26,7 +26,9 @@ from werkzeug.serving import make_server
 
 from oncall import jobs
 from oncall.accounts import passwords
-from oncall.cli import cli, remote  # remote: attaches the commands, and parse_when
+from oncall.cli import cli
+from oncall.cli.remote import account, incidents  # noqa: F401 - they attach the commands
+from oncall.cli.remote.shifts import parse_when
 from oncall.config import Settings
 from oncall.models import ApiToken, AuditEntry, Incident, User, utcnow
 from oncall.paging import stepping
@@ -371,7 +373,7 @@ def test_the_installed_command_prints_one_line_and_no_traceback(service: Service
 def test_when_is_iso_or_a_friendly_form_in_the_local_zone(text: str, expected: str) -> None:
     zone = ZoneInfo("America/New_York")
     now = datetime(2026, 12, 3, 15, 30, tzinfo=UTC)  # a Thursday, 10:30 in New York
-    assert remote.parse_when(text, zone, now).strftime("%Y-%m-%d %H:%M %z") == expected
+    assert parse_when(text, zone, now).strftime("%Y-%m-%d %H:%M %z") == expected
 
 
 @pytest.mark.parametrize("text", ["yesterday-ish", "the day after", "+8 fortnights", ""])
@@ -379,4 +381,4 @@ def test_a_time_that_cannot_be_read_is_refused(text: str) -> None:
     import click
 
     with pytest.raises(click.BadParameter, match="is not a time"):
-        remote.parse_when(text, ZoneInfo("UTC"))
+        parse_when(text, ZoneInfo("UTC"))

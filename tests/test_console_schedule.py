@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from oncall.models import Override, Schedule, utcnow
-from oncall.scheduling import service
+from oncall.scheduling import layer_edits, service
 from oncall.scheduling.store import who_is_on_call
 from tests.test_console import add_user, csrf, sign_in
 
@@ -250,7 +250,7 @@ def test_the_layer_row_shows_a_roster_change_from_when_it_takes_effect(
     start, end = now - timedelta(days=2), now + timedelta(days=6)
     when = now + timedelta(days=2)
     before = timeline(session, billing, start, when)
-    service.update_layer(session, "test", billing.layers[0],
+    layer_edits.update_layer(session, "test", billing.layers[0],
                          {"members": ["cat@example.com"]}, effective=when, now=now)
     session.commit()
     after = timeline(session, billing, start, end)

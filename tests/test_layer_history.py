@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from oncall.models import Schedule, User
 from oncall.rotations import final_shifts, on_call
-from oncall.scheduling import service
+from oncall.scheduling import layer_edits, service
 from oncall.scheduling.store import spec_for
 from tests.rotations.reference import EXAMPLES, POOL, Case, cases, layers, restrictions
 
@@ -76,16 +76,16 @@ def run(s: Session, sched: Schedule, edit: dict[str, Any]) -> datetime | None:
         data = edit["data"] if edit["kind"] == "add" else {
             "name": "X", "rotation": "daily", "handoff": "09:00",
             "start": now.date().isoformat(), "members": [email("ann")]}
-        return service.add_layer(s, "test", sched, data, **kw).effective_from
+        return layer_edits.add_layer(s, "test", sched, data, **kw).effective_from
     layer = sched.layers[edit["layer"] % len(sched.layers)]
     if edit["kind"] == "delete":
-        return service.delete_layer(s, "test", layer, **kw)
+        return layer_edits.delete_layer(s, "test", layer, **kw)
     data = {k: edit[k] for k in ("members", "restrictions", "position") if k in edit}
     if edit["kind"] == "position":
         data["position"] %= len(sched.layers)
     data.update(edit.get("data") or {})
     before = state(sched)
-    service.update_layer(s, "test", layer, data, **kw)
+    layer_edits.update_layer(s, "test", layer, data, **kw)
     return layer.effective_from if state(sched) != before else None
 
 

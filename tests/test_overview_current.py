@@ -21,7 +21,7 @@ from oncall.rotations import (
     parse_restriction,
     parse_rotation,
 )
-from oncall.scheduling import service
+from oncall.scheduling import layer_edits, service
 from oncall.scheduling.overview import HORIZON, _current
 from oncall.scheduling.store import spec_for, specs_for
 
@@ -78,9 +78,9 @@ def test_many_schedules_load_in_one_go_as_each_alone(factory: Any) -> None:
                 {"name": "b", "rotation": "weekly", "handoff": "Mon 09:00",
                  "start": (now - timedelta(days=30)).date().isoformat(),
                  "members": PEOPLE[:2]}]}) for i in range(3)]
-        service.update_layer(s, "test", made[0].layers[0], {"members": PEOPLE[:1]},
+        layer_edits.update_layer(s, "test", made[0].layers[0], {"members": PEOPLE[:1]},
                              effective=now + timedelta(days=3), now=now)
-        service.update_layer(s, "test", made[1].layers[1], {"handoff": "Tue 10:00"},
+        layer_edits.update_layer(s, "test", made[1].layers[1], {"handoff": "Tue 10:00"},
                              effective="now", now=now)
         for i, schedule in enumerate(made * 2):
             s.add(OverrideRow(schedule_id=schedule.id, user_id=people[i % 4].id,

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from oncall.models import Schedule, ScheduleLayer
 from oncall.rotations import ScheduleSpec, ShiftDiff, shift_diff
 from oncall.scheduling import history
-from oncall.scheduling.service import PREVIEW_DAYS
+from oncall.scheduling.layer_edits import PREVIEW_DAYS
 from oncall.scheduling.store import spec_for
 
 

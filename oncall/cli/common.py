@@ -119,3 +119,8 @@ def table(rows: list[dict[str, Any]], columns: list[str], as_json: bool) -> None
     for r in rows:
         click.echo("  ".join(str(r.get(c) if r.get(c) is not None else "").ljust(widths[c])
                              for c in columns).rstrip())
+
+
+def echo_json(value: Any) -> None:
+    """``value`` as indented JSON (``--json`` output)."""
+    click.echo(json.dumps(value, indent=2))

@@ -106,6 +106,8 @@ def _parse_at(value: str | None) -> datetime:
 def who(schedule: str | None, at_: str | None, as_json: bool) -> None:
     """Who is on call, on SCHEDULE or on every schedule."""
     at = _parse_at(at_)
+    if at_ is None:
+        at = at.replace(microsecond=0)  # "now", shown to the second
     with session() as s:
         names = [schedule] if schedule else list(s.scalars(select(Schedule.name)
                                                             .order_by(Schedule.name)))

@@ -24,7 +24,8 @@ def grafana_oncall(url: str, weeks: int | None, token_env: str, out: Path,
                    schedules: tuple[str, ...], teams: tuple[str, ...], since: datetime | None,
                    timeout: float, retries: int) -> None:
     """Import from Grafana OnCall (public API v1)."""
-    from oncall.importers.grafana_oncall import fetch, final_entries, gf_client, map_account
+    from oncall.importers.grafana_oncall.fetch import fetch, final_entries, gf_client
+    from oncall.importers.grafana_oncall.mapping import map_account
 
     if teams and schedules:
         raise click.UsageError("--team and --schedule cannot be combined for Grafana OnCall: "
@@ -38,8 +39,8 @@ def grafana_oncall(url: str, weeks: int | None, token_env: str, out: Path,
         def theirs(gid: str, until: datetime) -> base.Source:
             return final_entries(client, gid, result.emails, now, until)
 
-        differences = base.write_and_verify(out, result.files, "Grafana OnCall", now, weeks,
-                                            result.schedule_ids, result.timezones, theirs)
+        differences = base.write_and_verify(out, result, "Grafana OnCall", now, since, weeks,
+                                            schedules, theirs)
     base.finish(result.report, out, weeks, differences, len(result.schedule_ids))
 
 

@@ -15,13 +15,9 @@ def _opsgenie(url: str, token_env: str, out: Path, schedules: tuple[str, ...],
               teams: tuple[str, ...], since: datetime | None, weeks: int | None,
               timeout: float, retries: int) -> None:
     """Import from Opsgenie (REST API v2; https://api.eu.opsgenie.com in the EU)."""
-    from oncall.importers.opsgenie import (
-        fetch,
-        map_account,
-        og_client,
-        timeline,
-        timeline_entries,
-    )
+    from oncall.importers.opsgenie.fetch import fetch, og_client, timeline
+    from oncall.importers.opsgenie.mapping import map_account
+    from oncall.importers.opsgenie.timeline import timeline_entries
 
     if teams and schedules:
         raise click.UsageError("--team and --schedule cannot be combined for Opsgenie: "
@@ -36,8 +32,8 @@ def _opsgenie(url: str, token_env: str, out: Path, schedules: tuple[str, ...],
         def theirs(og_id: str, until: datetime) -> importers.Source:
             return timeline_entries(timeline(client, og_id, now, weeks or 1))
 
-        differences = importers.write_and_verify(out, result.files, "Opsgenie", now, weeks,
-                                                 result.schedule_ids, result.timezones, theirs)
+        differences = importers.write_and_verify(out, result, "Opsgenie", now, since, weeks,
+                                                 schedules, theirs)
     importers.finish(result.report, out, weeks, differences, len(result.schedule_ids))
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import click
 
@@ -109,7 +109,10 @@ def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> dat
             raise click.BadParameter(f"{value!r} has no UTC offset: add one (Z, -05:00)")
         at = at.replace(tzinfo=UTC)
     at = at.astimezone(UTC).replace(second=0, microsecond=0)
-    if at < utcnow().replace(second=0, microsecond=0):
+    now = utcnow().replace(second=0, microsecond=0)
+    if len(value.strip()) == 10 and at.date() == now.date():
+        return now  # today: from now on
+    if at < now:
         raise click.BadParameter(f"{value} is in the past: past shifts are not imported "
                                  "(leave --since out to import as of now)")
     return at
@@ -129,27 +132,43 @@ def start(token_env: str, out: Path, since: datetime | None = None) -> tuple[str
 Source = list[tuple[datetime, datetime, str | None]]
 
 
-def write_and_verify(out: Path, files: dict[str, str], source: str, now: datetime,
-                     weeks: int | None, schedules: dict[str, str], timezones: dict[str, str],
+class Imported(Protocol):
+    """What every source's mapping returns."""
+
+    files: dict[str, str]
+    report: Report
+    schedule_ids: dict[str, str]  # our schedule name -> the source's id
+    timezones: dict[str, str]  # our schedule name -> zone
+
+
+def write_and_verify(out: Path, result: Imported, source: str, now: datetime,
+                     since: datetime | None, weeks: int | None, named: tuple[str, ...],
                      theirs: Callable[[str, datetime], Source]) -> list[str]:
-    """Write ``files`` into ``out`` all or nothing; with ``weeks``, compare each schedule
-    (our name -> source id) with ``theirs(source id, until)`` first, into VERIFY.txt. The
-    differences, one line each."""
+    """Write the import into ``out`` all or nothing, with its report (dated when ``since``
+    moved it); with ``weeks``, compare each schedule with ``theirs(source id, until)``
+    first, into VERIFY.txt. The differences, one line each. A schedule named with
+    ``--schedule`` that could not be imported is an error (nothing is written)."""
     from oncall.importers.files import schedule_specs
     from oncall.importers.verify import compare, format_difference
     from oncall.rotations import final_shifts
 
+    for entry in result.report.of("not mapped"):
+        if entry.kind == "schedule" and entry.name in named:
+            raise SourceError(f"{source} schedule {entry.name!r} (--schedule) cannot be "
+                              f"imported: {entry.detail}")
+    if since:
+        result.report.as_of = f"as of {since:%Y-%m-%d %H:%M} UTC (--since)"
     differences: list[str] = []
     with atomic_folder(out) as tmp:
-        write_files(tmp, files)
+        write_files(tmp, {**result.files, "REPORT.txt": result.report.text()})
         if weeks:
             until = now + timedelta(weeks=weeks)
             specs = schedule_specs(tmp)
             lines = []
-            for name, source_id in schedules.items():
+            for name, source_id in result.schedule_ids.items():
                 ours = [(x.start, x.end, x.user) for x in final_shifts(specs[name], now, until)]
                 diffs = compare(name, theirs(source_id, until), ours, now, until)
-                differences += [format_difference(d, timezones[name]) for d in diffs]
+                differences += [format_difference(d, result.timezones[name]) for d in diffs]
                 lines.append(f"{name}: {len(diffs)} difference(s) over {weeks} week(s)")
             (tmp / "VERIFY.txt").write_text(
                 f"{source}'s final schedule against ours, {now:%Y-%m-%d %H:%M} UTC + "
@@ -163,7 +182,9 @@ def pagerduty(url: str, token_env: str, out: Path, schedules: tuple[str, ...],
               teams: tuple[str, ...], since: datetime | None, weeks: int | None,
               timeout: float, retries: int) -> None:
     """Import from PagerDuty (REST API v2)."""
-    from oncall.importers.pagerduty import fetch, map_account, parse_time, pd_client
+    from oncall.importers.common import parse_time
+    from oncall.importers.pagerduty.fetch import fetch, pd_client
+    from oncall.importers.pagerduty.mapping import map_account
 
     if teams and schedules:
         raise click.UsageError("--team and --schedule cannot be combined: --team imports "
@@ -184,8 +205,8 @@ def pagerduty(url: str, token_env: str, out: Path, schedules: tuple[str, ...],
             return [(parse_time(e["start"]), parse_time(e["end"]), _who(e, result.emails))
                     for e in entries]
 
-        differences = write_and_verify(out, result.files, "PagerDuty", now, weeks,
-                                       result.schedule_ids, result.timezones, theirs)
+        differences = write_and_verify(out, result, "PagerDuty", now, since, weeks, schedules,
+                                       theirs)
     finish(result.report, out, weeks, differences, len(result.schedule_ids))
 
 
@@ -202,19 +223,20 @@ def finish(report: Report, out: Path, weeks: int | None, differences: list[str],
     if weeks:
         for line in differences:
             click.echo(line)
-        n = len(differences)
-        click.echo(f"verify: {n} difference(s) over {weeks} week(s) in "
-                   f"{schedules} schedule(s)")
-        if n:
-            raise SystemExit(1)
+        click.echo(f"verify: {len(differences)} difference(s) over {weeks} week(s) in "
+                   f"{schedules} schedule(s)" + (f" (also in {out / 'VERIFY.txt'})"
+                                                  if differences else ""))
     click.echo(f"next: review the files, then `oncall apply --dry-run {out}` and "
-               f"`oncall apply {out}`")
+               f"`oncall apply --effective now {out}`")
     for script, what in (("integrations", "on the server: prints each new URL or key once"),
                          ("overrides", "after `oncall login` as a manager")):
         path = out / f"{script}.json"
         count = len(json.loads(path.read_text())) if path.exists() else 0
         if count:
-            click.echo(f"      then `sh {out / script}.sh` ({count} {script}; {what})")
+            noun = script if count > 1 else script.removesuffix("s")
+            click.echo(f"      then `sh {out / script}.sh` ({count} {noun}; {what})")
+    if differences:
+        raise SystemExit(1)
 
 
 def _who(entry: dict[str, object], emails: dict[str, str]) -> str | None:

@@ -71,8 +71,8 @@ class ApiClient:
                     raise SourceError(
                         f"{self.name} refused the token ({status} "
                         f"{'unauthorized' if status == 401 else 'forbidden'}) for GET {path}: "
-                        "check the token in the environment variable and its read access"
-                    ) from None
+                        "check the token in the environment variable and its read access, "
+                        f"and that --url {self.base_url} is {self.name}'s API") from None
                 if status == 404:
                     raise SourceError(f"{self.name}: GET {path} answered 404 not found "
                                       "(is --url the API's base URL?)") from None
@@ -87,17 +87,20 @@ class ApiClient:
                 if isinstance(exc.reason, TimeoutError):
                     problem = f"timed out after {self.timeout:g} s"
                 else:
-                    problem = f"could not connect ({exc.reason})"
+                    problem = (f"could not connect ({exc.reason}): is --url {self.base_url} "
+                               "right, and reachable from here?")
             except (ConnectionError, OSError) as exc:
                 problem = f"connection failed ({exc})"
             else:
                 try:
                     return json.loads(body)
                 except ValueError:
-                    raise SourceError(f"{self.name}: GET {path} did not answer JSON") from None
+                    raise SourceError(f"{self.name}: GET {path} did not answer JSON: is --url "
+                                      f"{self.base_url} {self.name}'s API (not its web "
+                                      "app)?") from None
             if attempt > self.retries:
-                raise SourceError(f"{self.name}: GET {path} {problem}, "
-                                  f"{attempt} attempts; nothing was written") from None
+                tries = "1 attempt" if attempt == 1 else f"{attempt} attempts"
+                raise SourceError(f"{self.name}: GET {path} {problem} ({tries})") from None
             if wait is None:
                 wait = self.backoff * 2 ** (attempt - 1)
             self.sleep(min(wait, self.max_wait))

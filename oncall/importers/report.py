@@ -23,6 +23,7 @@ class Entry:
 class Report:
     source: str
     entries: list[Entry] = field(default_factory=list)
+    as_of: str | None = None  # "as of <time> (--since)" when the import was moved in time
 
     def mapped(self, kind: str, name: str, detail: str = "") -> None:
         self.entries.append(Entry(MAPPED, kind, name, detail))
@@ -46,7 +47,8 @@ class Report:
 
     def text(self) -> str:
         """The report as plain text (also written as REPORT.txt beside the files)."""
-        lines = [f"Import from {self.source}: {self.summary()}", ""]
+        when = f" {self.as_of}" if self.as_of else ""
+        lines = [f"Import from {self.source}{when}: {self.summary()}", ""]
         kinds = sorted({e.kind for e in self.entries})
         width = max((len(k) for k in kinds), default=0)
         lines.append(f"{'':{width}}  mapped  approximated  not mapped")

@@ -19,7 +19,9 @@ class OutputError(Exception):
 
 
 def check_target(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} is a file: name a new folder for the import")
+    if out.exists() and any(out.iterdir()):
         raise OutputError(f"--out {out} exists and is not an empty folder: choose a new one "
                           "(an import never mixes its files with others)")
     if not out.resolve().parent.is_dir():

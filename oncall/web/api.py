@@ -12,6 +12,8 @@ from sqlalchemy import or_, select
 
 from oncall import actions, incidents, jobs, permissions
 from oncall.audit import entry_json
+from oncall.incidents import respond
+from oncall.incidents.respond import Verb
 from oncall.models import INCIDENT_STATUSES, AuditEntry, Incident, Page, utcnow
 from oncall.notify import slack
 from oncall.web import privacy, session, transaction
@@ -64,21 +66,26 @@ def get_incident(incident_id: int) -> dict[str, Any]:
 
 
 def _may(action: str) -> None:
-    """403 unless the caller's role may ``action`` incidents (``oncall.permissions``: the
-    one rule the API, SMS, voice and Slack apply)."""
+    """403 unless the caller's role may ``action`` incidents (``oncall.permissions``); for
+    reassign, which is no ``respond`` verb."""
     refusal = permissions.act_refusal(current_user().role, action)
     if refusal is not None:
         raise HTTPError(403, refusal)
 
 
-def _act(incident_id: int, action: Any) -> dict[str, Any]:
-    try:
-        with transaction() as s:
-            incident = action(s, incident_id, actor(), utcnow())
-    except incidents.NotFound:
-        raise HTTPError(404, f"incident {incident_id} not found") from None
-    slack.after_change(incident_id)
-    return incidents.summary_json(incident, incidents.alert_counts(s, [incident_id]))
+def _respond(incident_id: int, verb: Verb) -> respond.Outcome:
+    """``respond`` as the caller, committed; refused is a 403, an unknown incident a 404."""
+    with transaction() as s:
+        outcome = respond.respond(s, current_user(), incident_id, verb, utcnow(), via="api")
+    if outcome.kind == respond.REFUSED:
+        raise HTTPError(403, outcome.message)
+    if outcome.incident is None:
+        raise HTTPError(404, f"incident {incident_id} not found")
+    return outcome
+
+
+def _summary(incident: Incident) -> dict[str, Any]:
+    return incidents.summary_json(incident, incidents.alert_counts(session(), [incident.id]))
 
 
 @bp.post("/incidents/<int:incident_id>/ack")
@@ -86,8 +93,10 @@ def _act(incident_id: int, action: Any) -> dict[str, Any]:
 @require("viewer")
 def ack_incident(incident_id: int) -> dict[str, Any]:
     """Acknowledge: escalation stops at once. Acknowledging twice is harmless."""
-    _may("acknowledge")
-    return _act(incident_id, incidents.acknowledge)
+    outcome = _respond(incident_id, Verb.ACKNOWLEDGE)
+    slack.after_change(incident_id)
+    assert outcome.incident is not None
+    return _summary(outcome.incident)
 
 
 @bp.post("/incidents/<int:incident_id>/resolve")
@@ -95,28 +104,19 @@ def ack_incident(incident_id: int) -> dict[str, Any]:
 @require("viewer")
 def resolve_incident(incident_id: int) -> dict[str, Any]:
     """Resolve: escalation stops and a later alert with the same key opens a new incident."""
-    _may("resolve")
-    return _act(incident_id, incidents.resolve)
+    outcome = _respond(incident_id, Verb.RESOLVE)
+    slack.after_change(incident_id)
+    assert outcome.incident is not None
+    return _summary(outcome.incident)
 
 
-def _escalation_act(incident_id: int, action: Any) -> dict[str, Any]:
-    """Run a manual escalation action; a resolved incident is a 409."""
-    try:
-        with transaction() as s:
-            found = s.get(Incident, incident_id)
-            if found is None:
-                raise incidents.NotFound(incident_id)
-            if found.status == "resolved":
-                raise HTTPError(409, f"incident {incident_id} is resolved")
-            incident = action(s, incident_id, actor(), utcnow())
-    except incidents.NotFound:
-        raise HTTPError(404, f"incident {incident_id} not found") from None
-    except actions.ActionError as exc:
-        raise BadRequest(exc.field, exc.message) from None
-    jobs.deliver(incident.id)  # the pages this step queued, out now rather than at a sweep
+def _paged(incident: Incident) -> dict[str, Any]:
+    """After an escalation or reassignment committed: the pages that step queued go out
+    now rather than at a sweep, and the next level is scheduled."""
+    jobs.deliver(incident.id)
     if incident.next_action_at is not None:
         jobs.escalate(incident.id, incident.level, incident.loop, at=incident.next_action_at)
-    return incidents.summary_json(incident, incidents.alert_counts(s, [incident_id]))
+    return _summary(incident)
 
 
 @bp.post("/incidents/<int:incident_id>/escalate")
@@ -126,8 +126,11 @@ def _escalation_act(incident_id: int, action: Any) -> dict[str, Any]:
 def escalate_incident(incident_id: int) -> dict[str, Any]:
     """Page the next level now, without waiting for its escalation time. An acknowledged
     incident is triggered again."""
-    _may("escalate")
-    return _escalation_act(incident_id, actions.escalate_now)
+    outcome = _respond(incident_id, Verb.ESCALATE)
+    if not outcome.done:  # only a resolved incident is not escalated
+        raise HTTPError(409, f"incident {incident_id} is resolved")
+    assert outcome.incident is not None
+    return _paged(outcome.incident)
 
 
 class ReassignIn(Schema):
@@ -149,9 +152,19 @@ def reassign_incident(incident_id: int, data: dict[str, Any]) -> dict[str, Any]:
     """Reassign to users, to a schedule's on-call or to another escalation policy: paged
     now, from level 1. Give exactly one of `users`, `schedule`, `policy`."""
     _may("reassign")
-    return _escalation_act(incident_id, lambda s, i, actor, now: actions.reassign(
-        s, i, actor, now, users=data.get("users"), policy=data.get("policy"),
-        schedule=data.get("schedule")))
+    try:
+        with transaction() as s:
+            found = s.get(Incident, incident_id)
+            if found is None:
+                raise HTTPError(404, f"incident {incident_id} not found")
+            if found.status == "resolved":
+                raise HTTPError(409, f"incident {incident_id} is resolved")
+            incident = actions.reassign(s, incident_id, actor(), utcnow(),
+                                        users=data.get("users"), policy=data.get("policy"),
+                                        schedule=data.get("schedule"))
+    except actions.ActionError as exc:
+        raise BadRequest(exc.field, exc.message) from None
+    return _paged(incident)
 
 
 class NoteIn(Schema):

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from oncall.models import Schedule, ScheduleLayer, ScheduleLayerVersion, utcnow
 from oncall.rotations import Piece, ShiftDiff
-from oncall.scheduling import coverage, service
+from oncall.scheduling import coverage, layer_edits, service
 from oncall.scheduling.store import emails_by_id
 from oncall.web import commit, session
 from oncall.web.auth import require
@@ -194,8 +194,8 @@ def save_or_preview(schedule: Schedule, query: dict[str, Any],
     s = session()
     result: list[Any] = []
     try:
-        diff = service.preview(s, schedule, lambda: result.append(work(effective, now)), now)
-        found = coverage.schedule_gaps(s, schedule, now, service.PREVIEW_DAYS)
+        diff = layer_edits.preview(s, schedule, lambda: result.append(work(effective, now)), now)
+        found = coverage.schedule_gaps(s, schedule, now, layer_edits.PREVIEW_DAYS)
         return diff_json(schedule, diff, _when(result[0]), found)
     except service.ScheduleError as exc:
         raise BadRequest(exc.field or "", exc.message, exc.status) from None

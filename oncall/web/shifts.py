@@ -19,7 +19,7 @@ from oncall.web import session
 from oncall.web.auth import current_user, require
 from oncall.web.errors import BadRequest
 from oncall.web.openapi import BODIES, INT, OPT_STR, SCHEMAS, STR, TIME, array, obj, ref
-from oncall.web.schedules import parse_time
+from oncall.web.schedules.blueprint import parse_time
 
 bp = APIBlueprint("shifts", __name__, url_prefix="/api/v1", tag="Schedules")
 DEFAULT_RANGE = timedelta(days=7)

@@ -5,7 +5,7 @@ Every request must carry a valid ``X-Twilio-Signature`` for the URL Twilio was g
 ``ONCALL_PUBLIC_URL`` + path + query (Twilio's ``RequestValidator``); otherwise 403 and
 nothing changes. Replies are TwiML. A replayed SMS or key press (same MessageSid, or same
 CallSid at the same step) is refused with 409 and changes nothing. Whether the person may
-act at all is ``oncall.permissions``' rule, as for the API and Slack: a viewer's reply or key
+act at all is ``oncall.incidents.respond``' rule, as for every channel: a viewer's reply or key
 press is answered "You are not allowed to ..." and changes nothing.
 """
 
@@ -18,7 +18,8 @@ from flask import Flask, Response, abort, request
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from oncall import actions, db, incidents, jobs, permissions
+from oncall import db, incidents, jobs
+from oncall.incidents import respond
 from oncall.models import Incident, Page, ProviderSend, Service, TwilioInbound, User, utcnow
 from oncall.notify import slack, twilio_status, voice
 from oncall.notify.sms import replies
@@ -154,10 +155,10 @@ def voice_answer() -> Response:
                 f"Incident {incident.id} is already {incident.status}. Goodbye."))
         service = s.scalar(select(Service.name).where(Service.id == incident.service_id))
         script = voice.speakable(incident.severity, incident.id, service or "", incident.summary)
-        if not any(permissions.may_act(user.role, what) for what in voice.KEYS.values()):
-            # Told, not offered keys that would only be refused.
-            refusal = permissions.act_refusal(user.role, "acknowledge")
-            return _twiml(voice.say_twiml(f"{script}{refusal} Goodbye."))
+        refused = [respond.refusal(user, what) for what in voice.KEYS.values()]
+        first = refused[0]
+        if first is not None and all(refused):  # told, not offered keys only refused
+            return _twiml(voice.say_twiml(f"{script}{first.message} Goodbye."))
     action = f"{settings().public_url.rstrip('/')}/twilio/voice/gather?page={page.id}"
     return _twiml(voice.gather_twiml(action, script))
 
@@ -179,29 +180,23 @@ def voice_gather() -> Response:
             return _twiml(voice.say_twiml("This call cannot act on that incident. Goodbye."))
         _page, incident, user = found
         what = voice.KEYS.get(digits)
-        refusal = permissions.act_refusal(user.role, what) if what else None
-        if refusal is not None:  # said, and nothing recorded: the rule of every channel
-            return _twiml(voice.say_twiml(f"{refusal} Goodbye."))
+        refused = respond.refusal(user, what) if what else None
+        if refused is not None:  # said, and nothing recorded: the rule of every channel
+            return _twiml(voice.say_twiml(f"{refused.message} Goodbye."))
         if not _first_time(s, f"gather:{request.form.get('CallSid', '')}"):
             return _twiml(voice.say_twiml("Already done. Goodbye."), 409)
-        now = utcnow()
         if what is None:
             return _twiml(voice.say_twiml("No valid key pressed. The incident is not "
                                           "acknowledged. Goodbye."))
-        if incident.status == "resolved" or (what != "resolve"
-                                             and incident.status != "triggered"):
+        outcome = respond.respond(s, user, incident.id, what, utcnow(), via="voice",
+                                  escalate_acknowledged=False)
+        if outcome.incident is None or outcome.kind == respond.REFUSED:
+            return _twiml(voice.say_twiml("This call cannot act on that incident. Goodbye."))
+        if not outcome.done:
             return _twiml(voice.say_twiml(
-                f"Incident {incident.id} is already {incident.status}. Goodbye."))
-        if what == "acknowledge":
-            incidents.acknowledge(s, incident.id, f"user:{user.email}", now)
-            said = "acknowledged"
-        elif what == "resolve":
-            incidents.resolve(s, incident.id, f"user:{user.email}", now)
-            said = "resolved"
-        else:
-            actions.escalate_now(s, incident.id, f"user:{user.email}", now)
-            said = "escalated"
+                f"Incident {incident.id} is already {outcome.incident.status}. Goodbye."))
     _after_commit(s)
+    said = {"acknowledge": "acknowledged", "resolve": "resolved"}.get(what, "escalated")
     return _twiml(voice.say_twiml(f"Incident {incident.id} {said}. Goodbye."))
 
 

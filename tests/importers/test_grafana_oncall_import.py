@@ -21,7 +21,9 @@ import oncall.cli.importers as importers_cli
 from oncall.cli import cli, config  # noqa: F401 - attach the commands
 from oncall.config import Settings
 from oncall.importers.files import schedule_specs, spec_from_doc
-from oncall.importers.grafana_oncall import Account, for_teams, map_account
+from oncall.importers.grafana_oncall.account import Account
+from oncall.importers.grafana_oncall.mapping import map_account
+from oncall.importers.grafana_oncall.teams import for_teams
 from oncall.importers.verify import compare
 from oncall.models import Schedule
 from oncall.rotations import ScheduleSpec, final_shifts
@@ -479,3 +481,13 @@ def test_shifts_limited_to_months_or_starting_later_are_reported() -> None:
                                        "import, on a pattern from 2027-01-01 09:00")
     doc = yaml.safe_load(result.files["schedules/s.yaml"].split("\n", 2)[2])
     assert [x["name"] for x in doc["layers"]] == ["Passed"]
+
+
+def test_a_named_schedule_that_cannot_be_imported_is_an_error(fake: Any, run: Any,
+                                                              tmp_path: Path) -> None:
+    out = tmp_path / "gf"
+    result = run("--url", fake.url, "--out", str(out), "--schedule", "Legacy")
+    assert result.exit_code == 1
+    assert ("Error: Grafana OnCall schedule 'Legacy' (--schedule) cannot be imported: an iCal "
+            "schedule") in result.output
+    assert not out.exists()

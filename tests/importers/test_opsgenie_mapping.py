@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from oncall.importers.opsgenie import Account, TeamScope, map_account, timeline_entries
+from oncall.importers.opsgenie.account import Account
+from oncall.importers.opsgenie.mapping import map_account
+from oncall.importers.opsgenie.teams import TeamScope
+from oncall.importers.opsgenie.timeline import timeline_entries
 
 NOW = datetime(2026, 11, 1, 7, 0, tzinfo=UTC)  # 02:00 EST, just after New York falls back
 USERS = [{"id": "u1", "username": "a@example.com", "role": {"name": "User"}},

@@ -252,7 +252,7 @@ def test_a_timeout_is_a_clear_message_and_leaves_out_untouched(fake: Any, run: A
     assert result.exit_code == 1
     line = result.output.strip()
     assert "\n" not in line
-    assert "PagerDuty: GET /services timed out after 0.3 s, 2 attempts" in line
+    assert "PagerDuty: GET /services timed out after 0.3 s (2 attempts)" in line
     assert list(out.iterdir()) == [] and [p.name for p in tmp_path.iterdir()] == ["pd"]
 
 
@@ -323,8 +323,12 @@ def test_differences_are_printed_who_and_when_and_exit_1(fake: Any, run: Any,
             "source has erin@example.com, ours has dave@example.com") in result.output
     assert ("billing-primary: Sun 2027-03-14 21:00 EDT -> Mon 2027-03-15 09:00 EDT (720 min): "
             "source has erin@example.com, ours has alice@example.com") in result.output
-    assert "verify: 4 difference(s) over 8 week(s) in 4 schedule(s)" in result.output
+    assert (f"verify: 4 difference(s) over 8 week(s) in 4 schedule(s) (also in "
+            f"{out / 'VERIFY.txt'})") in result.output
     assert "billing-primary: 4 difference(s)" in (out / "VERIFY.txt").read_text()
+    # The files are written: what to do next is said all the same.
+    assert f"next: review the files, then `oncall apply --dry-run {out}`" in result.output
+    assert f"then `sh {out / 'overrides'}.sh` (" in result.output
 
 
 def test_a_403_is_one_line(fake: Any, run: Any, tmp_path: Path) -> None:
@@ -333,8 +337,8 @@ def test_a_403_is_one_line(fake: Any, run: Any, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.output.strip() == (
         "Error: PagerDuty refused the token (403 forbidden) for GET /schedules: check the "
-        f"token in the environment variable and its read access (nothing was written to "
-        f"{tmp_path / 'pd'})")
+        f"token in the environment variable and its read access, and that --url {fake.url} "
+        f"is PagerDuty's API (nothing was written to {tmp_path / 'pd'})")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -355,7 +359,7 @@ def test_the_fake_gives_restrictions_in_the_zone_asked_for(fake: Any) -> None:
 
 
 @pytest.mark.parametrize(("since", "message"), [
-    ("2027-03-01", "is in the past: past shifts are not imported"),
+    ("2027-02-28", "is in the past: past shifts are not imported"),
     ("next monday", "is not a date (YYYY-MM-DD) or an ISO time"),
     ("2027-04-01T09:00", "has no UTC offset"),
 ])
@@ -435,9 +439,9 @@ def test_a_team_import_keeps_what_the_team_needs(fake: Any, run: Any, tmp_path: 
 
 def test_a_team_import_leaving_many_users_out_says_so_once(
         fake: Any, run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import oncall.importers.pagerduty as pd
+    import oncall.importers.pagerduty.teams as pd_teams
 
-    monkeypatch.setattr(pd, "USERS_ONE_BY_ONE", 2)
+    monkeypatch.setattr(pd_teams, "USERS_ONE_BY_ONE", 2)
     out = tmp_path / "pd"
     result = run("--url", fake.url, "--out", str(out), "--team", "Payments", "--verify", "4")
     assert result.exit_code == 0, result.output
@@ -491,3 +495,59 @@ def test_integrations_sh_creates_the_mapped_integrations(fake: Any, run: Any, tm
         ("billing-api-pagerduty", "billing-api", "pagerduty"),
         ("ops-platform-pagerduty", "ops-platform", "pagerduty"),
         ("payments-api-pagerduty", "payments-api", "pagerduty")]
+
+
+def test_a_wrong_url_says_to_check_it(run: Any, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    result = run("--url", url, "--out", str(tmp_path / "pd"), "--retries", "0")
+    assert result.exit_code == 1
+    assert (f"could not connect ([Errno 111] Connection refused): is --url {url} right, and "
+            "reachable from here? (1 attempt) (nothing was written to") in result.output
+
+
+def test_a_url_that_is_not_the_api_says_so(run: Any, tmp_path: Path) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<html>sign in</html>")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        result = run("--url", url, "--out", str(tmp_path / "pd"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 1
+    assert (f"GET /users did not answer JSON: is --url {url} PagerDuty's API (not its web "
+            "app)?") in result.output
+
+
+def test_a_file_as_out_is_named_as_a_file(fake: Any, run: Any, tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("mine\n")
+    result = run("--url", fake.url, "--out", str(tmp_path / "README.md"))
+    assert result.exit_code == 2 and "is a file: name a new folder" in result.output
+    assert (tmp_path / "README.md").read_text() == "mine\n" and fake.log == []
+
+
+def test_since_today_means_from_now_and_the_report_is_dated(fake: Any, run: Any,
+                                                            tmp_path: Path) -> None:
+    out = tmp_path / "pd"
+    result = run("--url", fake.url, "--out", str(out), "--since", "2027-03-01", "--verify", "1")
+    assert result.exit_code == 0, result.output
+    assert (out / "REPORT.txt").read_text().startswith(
+        "Import from PagerDuty as of 2027-03-01 12:00 UTC (--since): ")

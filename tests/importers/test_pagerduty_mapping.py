@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from oncall.importers.files import schedule_specs
-from oncall.importers.pagerduty import Account, PagerDutyImport, map_account
+from oncall.importers.pagerduty.account import Account
+from oncall.importers.pagerduty.mapping import PagerDutyImport, map_account
 from oncall.importers.verify import Difference, compare
 from oncall.rotations import final_shifts
 from tests.importers.pd_fake import final_schedule

@@ -82,6 +82,21 @@ def test_ack_and_resolve_by_command_and_messages_follow(
     assert incident_status(factory, incident) == "resolved"
 
 
+def test_a_deactivated_person_is_refused_and_nothing_changes(
+        web: Any, slack_cast: Cast, factory: Any, queue: Queue) -> None:
+    """Deactivation ends access on every channel (``oncall.incidents.respond``): the Slack
+    account stays linked, but acts no more."""
+    incident = open_incident(web, slack_cast)
+    queue.take()
+    with factory() as s, s.begin():
+        s.get(User, slack_cast.bob.id).deactivated_at = utcnow()
+    for verb in ("ack", "resolve"):
+        assert command(web, f"{verb} {incident}", BOB).json["text"] == (
+            "Your oncall account is deactivated: you can no longer act on incidents.")
+    assert incident_status(factory, incident) == "triggered"
+    assert queue.take() == []
+
+
 @pytest.mark.parametrize(("text", "answer"), [
     ("ack", "Usage: `/oncall ack <incident>`"),
     ("ack banana", "Usage"),

@@ -162,6 +162,27 @@ def test_a_viewer_paged_by_sms_is_refused_and_the_incident_stays_unacknowledged(
     alice.assert_quiet()
 
 
+def test_a_deactivated_person_replying_is_refused_and_nothing_changes(
+        factory: Any, pager: Pager, alice: Phone, cast: Cast) -> None:
+    """Deactivation ends access on every channel (``oncall.incidents.respond``), not only
+    the API and the console: their phone keeps its number, but a reply acts no more."""
+    inc = pager.trigger()
+    pager.tick()
+    alice.expect_sms("Reply 1a")
+    with factory() as s, s.begin():
+        s.execute(update(User).where(User.id == cast.alice.id).values(
+            deactivated_at=incident(factory, inc).created_at))
+    before = events(factory, inc)
+    for body in ("1a", "aa", "1r", "1e"):
+        status, text = alice.reply(body)
+        assert status == 200
+        assert text == "Your oncall account is deactivated: you can no longer act on incidents."
+    found = incident(factory, inc)
+    assert (found.status, found.acked_by, found.level) == ("triggered", None, 1)
+    assert events(factory, inc) == before
+    alice.assert_quiet()
+
+
 def test_several_waiting_pages_for_one_person_go_as_one_sms(
         factory: Any, pager: Pager, alice: Phone) -> None:
     ids = [pager.trigger(dedup_key=f"k{i}", summary=f"problem {i}") for i in range(3)]

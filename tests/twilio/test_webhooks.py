@@ -265,6 +265,25 @@ def test_a_viewers_key_press_is_refused_and_changes_nothing(
     assert "You are not allowed to acknowledge incidents" in (xml.findtext("Say") or "")
 
 
+def test_a_deactivated_persons_call_offers_no_keys_and_a_key_press_changes_nothing(
+        factory: Any, tclient: Any, called: tuple[int, Any], cast: Cast) -> None:
+    """Deactivation ends access on every channel (``oncall.incidents.respond``)."""
+    inc, call = called
+    page = page_row(factory, inc)
+    with factory() as s, s.begin():
+        s.execute(update(User).where(User.id == cast.alice.id).values(
+            deactivated_at=s.get(Incident, inc).created_at))
+    before = incident_state(factory, inc)
+    r = post_signed(tclient, f"/twilio/voice/gather?page={page.id}",
+                    call_form(call, Digits="1"))
+    said = ElementTree.fromstring(r.get_data()).findtext("Say") or ""
+    assert said == ("Your oncall account is deactivated: you can no longer act on "
+                    "incidents. Goodbye.")
+    assert incident_state(factory, inc) == before
+    answer = post_signed(tclient, f"/twilio/voice?page={page.id}", call_form(call))
+    assert ElementTree.fromstring(answer.get_data()).find("Gather") is None
+
+
 def test_a_key_from_another_call_or_number_cannot_act(factory: Any, tclient: Any,
                                                       called: tuple[int, Any]) -> None:
     inc, call = called

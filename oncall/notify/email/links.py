@@ -13,8 +13,8 @@ every link in a message. It shows the incident and one button that POSTs back th
 token: the token is the capability, so no session or CSRF cookie is needed.
 
 ``check`` and ``act`` are the domain: pure verdicts from the token, the rows and ``now``;
-acting goes through ``oncall.incidents.acknowledge`` / ``resolve`` like every channel, with
-the recipient as the actor and the same role rule (``oncall.permissions``).
+acting goes through ``oncall.incidents.respond`` like every channel, with the recipient as
+the actor (its role rule is asked by ``check`` too, to say so before the button is pressed).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from oncall import incidents, permissions
+from oncall.incidents import respond
 from oncall.models import EmailLinkUse, Incident, User
 from oncall.security import hash_token
 
@@ -148,12 +148,12 @@ def check(session: Session, claim: Claim, now: datetime) -> Verdict:
                        by=actor_label(incident.acked_by), at=incident.acked_at)
     if claim.expires_at <= now:
         return Verdict("expired", 410, claim, incident, user, at=claim.expires_at)
-    if user is None or user.deactivated_at is not None:
+    refused = respond.refusal(user, claim.action) if user is not None else None
+    if user is None or (refused is not None and refused.reason == "deactivated"):
         return Verdict("refused", 403, claim, incident, user,
                        message="This link's recipient no longer has an account here.")
-    refusal = permissions.act_refusal(user.role, claim.action)
-    if refusal is not None:
-        return Verdict("refused", 403, claim, incident, user, message=refusal)
+    if refused is not None:
+        return Verdict("refused", 403, claim, incident, user, message=refused.message)
     return Verdict("confirm", 200, claim, incident, user)
 
 
@@ -172,16 +172,12 @@ def act(session: Session, claim: Claim, now: datetime) -> Verdict:
         session.flush()
     except IntegrityError:
         raise Raced() from None
-    actor = f"user:{verdict.user.email}"
-    if claim.action == "ack":
-        incident = incidents.acknowledge(session, claim.incident_id, actor, now, via="email")
-        took = incident.acked_by == actor and incident.acked_at == now
-    else:
-        incident = incidents.resolve(session, claim.incident_id, actor, now, via="email")
-        took = incident.resolved_by == actor and incident.resolved_at == now
-    if not took:  # someone acted on the incident between the check and the update
+    outcome = respond.respond(session, verdict.user, claim.incident_id, claim.action, now,
+                              via="email")
+    if not outcome.done:  # someone acted on the incident between the check and the update
         raise Raced()
-    return Verdict("done", 200, claim, incident, verdict.user, by=actor_label(actor), at=now)
+    return Verdict("done", 200, claim, outcome.incident, verdict.user,
+                   by=verdict.user.email, at=now)
 
 
 class Raced(RuntimeError):

@@ -1,5 +1,5 @@
 """What a Slack user may do to an incident (buttons and ``/oncall ack|resolve``): who they
-are here, whether their role allows it (``oncall.permissions``), and a polite answer when
+are here, whether their role allows it (``oncall.incidents.respond``), and a polite answer when
 nothing changes.
 Callers own the transaction and enqueue the follow-ups after commit."""
 
@@ -12,7 +12,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from oncall import actions, incidents, permissions
+from oncall.incidents import respond
+from oncall.incidents.respond import Verb
 from oncall.models import ROLES, Incident, User
 from oncall.notify.slack import blocks
 from oncall.notify.slack.store import actor_label
@@ -56,33 +57,36 @@ def allowed(user: User, role: str) -> bool:
 
 def perform(session: Session, user: User, action: str, incident_id: int,
             now: datetime) -> Outcome:
-    """Acknowledge, resolve or escalate on behalf of a linked Slack user, if their role
-    allows it (``oncall.permissions``: the rule the API, SMS and voice apply)."""
-    refusal = permissions.act_refusal(user.role, action)
-    if refusal is not None:
-        return Outcome(refusal)
-    incident = session.get(Incident, incident_id, populate_existing=True)
+    """Acknowledge, resolve or escalate on behalf of a linked Slack user, through
+    ``oncall.incidents.respond`` (the rule and the state change of every channel)."""
+    outcome = respond.respond(session, user, incident_id, action, now, via="slack",
+                              escalate_acknowledged=False)
+    incident = outcome.incident
+    if outcome.kind == respond.REFUSED:
+        return Outcome(outcome.message or "")
     if incident is None:
         return Outcome(f"There is no incident #{incident_id}.")
     label = f"#{incident.id} ({blocks.escape(incident.summary)})"
+    if outcome.done:
+        return _done(outcome.verb, incident, label)
     if incident.status == "resolved":
         by = actor_label(session, incident.resolved_by) or "someone"
         return Outcome(f"Incident {label} was already resolved by {by}; nothing changed.",
                        incident_id=incident.id)
-    actor = f"user:{user.email}"
-    if action == "ack":
-        if incident.status == "acknowledged":
-            by = actor_label(session, incident.acked_by) or "someone"
-            return Outcome(f"Incident {label} is already acknowledged by {by}.",
-                           incident_id=incident.id)
-        incidents.acknowledge(session, incident.id, actor, now)
+    if outcome.verb is Verb.ACKNOWLEDGE:
+        by = actor_label(session, incident.acked_by) or "someone"
+        return Outcome(f"Incident {label} is already acknowledged by {by}.",
+                       incident_id=incident.id)
+    return Outcome(f"Incident {label} is acknowledged, so it is not escalating; "
+                   "resolve it when it is fixed.", incident_id=incident.id)
+
+
+def _done(verb: Verb, incident: Incident, label: str) -> Outcome:
+    """What the person who changed the incident is told (escalate also asks for the next
+    level's pages to go out now)."""
+    if verb is Verb.ACKNOWLEDGE:
         return Outcome(f"You acknowledged incident {label}.", True, incident.id)
-    if action == "resolve":
-        incidents.resolve(session, incident.id, actor, now)
+    if verb is Verb.RESOLVE:
         return Outcome(f"You resolved incident {label}.", True, incident.id)
-    if incident.status != "triggered":
-        return Outcome(f"Incident {label} is acknowledged, so it is not escalating; "
-                       "resolve it when it is fixed.", incident_id=incident.id)
-    moved = actions.escalate_now(session, incident.id, actor, now)
     return Outcome(f"Escalating incident {label}: the next level is being paged.", True,
-                   incident.id, escalate=(moved.level, moved.loop))
+                   incident.id, escalate=(incident.level, incident.loop))

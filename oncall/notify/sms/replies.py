@@ -1,21 +1,22 @@
 """Replies to page SMS: "4a" acknowledges the incident behind the user's code 4, "4r"
 resolves, "4e" escalates; "a", "r" or "e" alone act on the user's latest page; "aa" acks all
 of the user's open incidents; "help" explains. Only a registered user's number can act, and
-only on codes that user was sent, and only if their role allows it (``oncall.permissions``:
-a viewer is told so and nothing changes). Each answer is the text of the SMS reply."""
+only on codes that user was sent, and only if their role allows it
+(``oncall.incidents.respond``, the rule of every channel: a viewer is told so and nothing
+changes). Each answer is the text of the SMS reply."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from oncall import actions, incidents, permissions
-from oncall.models import Incident, Page, User
+from oncall.incidents import respond
+from oncall.incidents.respond import Verb
+from oncall.models import Page, User
 from oncall.notify.sms import codes
 from oncall.notify.sms.text import help_text
 
@@ -61,9 +62,9 @@ def handle(session: Session, from_number: str, body: str, now: datetime) -> str:
         return _help(session, user)
     if command.action == "unknown":
         return "Sorry, I did not understand that.\n" + _help(session, user)
-    refusal = permissions.act_refusal(user.role, command.action)
-    if refusal is not None:
-        return refusal  # and nothing else happens: the same rule as the API and Slack
+    refused = respond.refusal(user, command.action)
+    if refused is not None:  # before the codes are looked up: nothing else happens
+        return refused.message or ""
     if command.action == "ack_all":
         return _ack_all(session, user, now)
     if command.code is None:
@@ -79,33 +80,31 @@ def handle(session: Session, from_number: str, body: str, now: datetime) -> str:
 
 
 def _act(session: Session, user: User, action: str, incident_id: int, now: datetime) -> str:
-    incident = session.get(Incident, incident_id, populate_existing=True)
+    outcome = respond.respond(session, user, incident_id, action, now, via="sms",
+                              escalate_acknowledged=False)
+    incident = outcome.incident
+    if outcome.kind == respond.REFUSED:
+        return outcome.message or ""
     if incident is None:
         return f"Incident #{incident_id} no longer exists."
     name = f"#{incident.id} ({incident.service.name}: {incident.summary[:60]})"
+    if outcome.done:
+        done = {"acknowledge": "Acknowledged", "resolve": "Resolved"}.get(outcome.verb,
+                                                                         "Escalated")
+        return f"{done} incident {name}."
     if incident.status == "resolved":
         return f"Incident {name} is already resolved by {_shown(incident.resolved_by)}."
-    do: Callable[..., Incident]
-    if action == "ack":
-        if incident.status == "acknowledged":
-            return f"Incident {name} was already acknowledged by {_shown(incident.acked_by)}."
-        do, done = incidents.acknowledge, "Acknowledged"
-    elif action == "resolve":
-        do, done = incidents.resolve, "Resolved"
-    else:
-        if incident.status != "triggered":
-            return (f"Incident {name} is acknowledged by {_shown(incident.acked_by)}; "
-                    "nothing to escalate.")
-        do, done = actions.escalate_now, "Escalated"
-    do(session, incident.id, f"user:{user.email}", now)
-    return f"{done} incident {name}."
+    if outcome.verb is Verb.ACKNOWLEDGE:
+        return f"Incident {name} was already acknowledged by {_shown(incident.acked_by)}."
+    return (f"Incident {name} is acknowledged by {_shown(incident.acked_by)}; "
+            "nothing to escalate.")
 
 
 def _ack_all(session: Session, user: User, now: datetime) -> str:
     acked = []
     for _code, incident in codes.open_codes(session, user.id):
-        if incident.status == "triggered":
-            incidents.acknowledge(session, incident.id, f"user:{user.email}", now)
+        if incident.status == "triggered" and respond.respond(
+                session, user, incident.id, Verb.ACKNOWLEDGE, now, via="sms").done:
             acked.append(f"#{incident.id}")
     if not acked:
         return "You have no unacknowledged incidents."

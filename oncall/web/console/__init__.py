@@ -68,9 +68,12 @@ def _template_context() -> dict[str, Any]:
 
 
 def init_app(app: Flask, settings: Settings, storage_uri: str) -> None:
-    import oncall.web.console.layer_editor  # layer editing, detach
+    import oncall.web.console.layer_editor  # layer editing
     import oncall.web.console.ops_board  # heartbeats and maintenance pages
     import oncall.web.console.profile  # the self-service profile
+    import oncall.web.console.profile_phone  # its phone verification
+    import oncall.web.console.profile_rules  # its notification rules
+    import oncall.web.console.schedule_editor  # a new schedule, detach
     import oncall.web.console.simulator  # noqa: F401 - the simulator page
     from oncall.web.console import (  # noqa: F401 - they add views
         api_tokens,

@@ -25,6 +25,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from oncall import actions, incident_board, incidents, jobs, permissions
+from oncall.incidents import respond
+from oncall.incidents.respond import Verb
 from oncall.ingest.alert import SEVERITIES
 from oncall.maintenance.window import describe
 from oncall.models import Alert, EscalationPolicy, Incident, Schedule, Service, User, utcnow
@@ -255,6 +257,7 @@ def incident_page(incident_id: int) -> Any:
 
 
 def _allowed(action: str) -> None:
+    """403 unless the role may ``action`` (reassign: no ``respond`` verb)."""
     refusal = permissions.act_refusal(_me().role, action)
     if refusal is not None:
         abort(403, refusal)
@@ -269,18 +272,28 @@ def _back(incident_id: int) -> Any:
     return redirect(url_for("console.incident_page", incident_id=incident_id))
 
 
-def _stop_or_close(incident_id: int, action: str,
-                   work: Callable[..., Incident], done: str) -> Any:
-    _allowed(action)
+def _respond(incident_id: int, verb: Verb) -> respond.Outcome:
+    """``respond`` as the signed-in person, committed: refused is a 403 with the rule's
+    sentence, an unknown incident a 404."""
+    refused = respond.refusal(_me(), verb)  # a refusal wins over a stale form, as before
+    if refused is not None:
+        abort(403, refused.message)
     _button()
-    try:
-        with transaction() as s:
-            incident = work(s, incident_id, _actor(), utcnow())
-            status = incident.status
-    except incidents.NotFound:
+    with transaction() as s:
+        outcome = respond.respond(s, _me(), incident_id, verb, utcnow(), via="console")
+    if outcome.kind == respond.REFUSED:
+        abort(403, outcome.message)
+    if outcome.incident is None:
         abort(404, f"There is no incident {incident_id}.")
+    return outcome
+
+
+def _stop_or_close(incident_id: int, verb: Verb, done: str) -> Any:
+    outcome = _respond(incident_id, verb)
+    assert outcome.incident is not None
+    status = outcome.incident.status
     slack.after_change(incident_id)
-    flash(done if status == ("acknowledged" if action == "acknowledge" else "resolved")
+    flash(done if status == ("acknowledged" if verb is Verb.ACKNOWLEDGE else "resolved")
           else f"Incident #{incident_id} is {status}.", "info")
     return _back(incident_id)
 
@@ -288,43 +301,50 @@ def _stop_or_close(incident_id: int, action: str,
 @bp.post("/incidents/<int:incident_id>/ack")
 @sessions.require("viewer")
 def ack_incident(incident_id: int) -> Any:
-    return _stop_or_close(incident_id, "acknowledge", incidents.acknowledge,
+    return _stop_or_close(incident_id, Verb.ACKNOWLEDGE,
                           "Acknowledged: nobody else will be paged.")
 
 
 @bp.post("/incidents/<int:incident_id>/resolve")
 @sessions.require("viewer")
 def resolve_incident(incident_id: int) -> Any:
-    return _stop_or_close(incident_id, "resolve", incidents.resolve, "Resolved.")
+    return _stop_or_close(incident_id, Verb.RESOLVE, "Resolved.")
 
 
-def _escalation(incident_id: int, work: Callable[..., Incident]) -> Incident:
-    """Run escalate or reassign as the API does; a resolved incident is a 409."""
-    try:
-        with transaction() as s:
-            found = s.get(Incident, incident_id)
-            if found is None:
-                raise incidents.NotFound(incident_id)
-            if found.status == "resolved":
-                abort(409, f"Incident #{incident_id} is resolved: nothing to escalate.")
-            incident = work(s, incident_id, _actor(), utcnow())
-    except incidents.NotFound:
-        abort(404, f"There is no incident {incident_id}.")
-    jobs.deliver(incident.id)  # the pages this step queued, out now rather than at a sweep
+def _paged(incident: Incident) -> None:
+    """After an escalation or reassignment committed, as the API does: the pages it queued
+    go out now, the next level is scheduled, and Slack messages are brought up to date."""
+    jobs.deliver(incident.id)
     if incident.next_action_at is not None:
         jobs.escalate(incident.id, incident.level, incident.loop, at=incident.next_action_at)
-    slack.after_change(incident_id)
-    return incident
+    slack.after_change(incident.id)
 
 
 @bp.post("/incidents/<int:incident_id>/escalate")
 @sessions.require("viewer")
 def escalate_incident(incident_id: int) -> Any:
-    _allowed("escalate")
-    _button()
-    incident = _escalation(incident_id, actions.escalate_now)
-    flash(f"Escalated: level {incident.level} is being paged now.", "info")
+    outcome = _respond(incident_id, Verb.ESCALATE)
+    if not outcome.done:  # only a resolved incident is not escalated
+        abort(409, f"Incident #{incident_id} is resolved: nothing to escalate.")
+    assert outcome.incident is not None
+    _paged(outcome.incident)
+    flash(f"Escalated: level {outcome.incident.level} is being paged now.", "info")
     return _back(incident_id)
+
+
+def _reassign(incident_id: int, kind: str, ref: str) -> None:
+    """Reassign as the API does; a resolved incident is a 409."""
+    with transaction() as s:
+        found = s.get(Incident, incident_id)
+        if found is None:
+            abort(404, f"There is no incident {incident_id}.")
+        if found.status == "resolved":
+            abort(409, f"Incident #{incident_id} is resolved: nothing to escalate.")
+        incident = actions.reassign(s, incident_id, _actor(), utcnow(),
+                                    users=[ref] if kind == "user" else None,
+                                    policy=ref if kind == "policy" else None,
+                                    schedule=ref if kind == "schedule" else None)
+    _paged(incident)
 
 
 @bp.post("/incidents/<int:incident_id>/reassign")
@@ -339,10 +359,7 @@ def reassign_incident(incident_id: int) -> Any:
         form.to.errors = ["Choose a person, a schedule or an escalation policy."]
         return _incident_page(incident_id, reassign=form, status=400)
     try:
-        _escalation(incident_id, lambda s, i, actor, now: actions.reassign(
-            s, i, actor, now, users=[ref] if kind == "user" else None,
-            policy=ref if kind == "policy" else None,
-            schedule=ref if kind == "schedule" else None))
+        _reassign(incident_id, kind, ref)
     except actions.ActionError as exc:
         db_session().rollback()
         form.to.errors = [exc.message]

@@ -7,34 +7,30 @@ gaps it leaves). A save carries the layer's version as the editor opened it: if 
 saved the layer since, it is refused ("changed since you opened it") and the form keeps
 what was typed. A file-managed schedule can be handed to the console here (detach).
 
-It all goes through ``oncall.scheduling.service``, as the API does (the same validation,
-history rule, audit log and version check)."""
+It all goes through ``oncall.scheduling.service`` and ``oncall.scheduling.layer_edits``,
+as the API does (the same validation, history rule, audit log and version check). The
+preview is ``layer_preview``; a new schedule and detach are ``schedule_editor``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from oncall.models import Schedule, ScheduleLayer, User, utcnow
-from oncall.rotations import ShiftDiff
 from oncall.rotations.spec import WEEKDAYS
-from oncall.scheduling import coverage, history, service
+from oncall.scheduling import history, layer_edits, service
 from oncall.scheduling.store import emails_by_id
 from oncall.web import session as db_session
 from oncall.web import transaction
 from oncall.web.console import sessions
 from oncall.web.console.blueprint import bp
-from oncall.web.console.forms import ButtonForm
 from oncall.web.console.layer_forms import (
     Draft,
     LayerForm,
-    ScheduleForm,
     apply_op,
     fingerprint,
     layer_data,
@@ -42,35 +38,9 @@ from oncall.web.console.layer_forms import (
     restriction_rows,
     rotation_fields,
 )
+from oncall.web.console.layer_preview import DataWork, Preview, preview_edit
 from oncall.web.console.schedule_page import _me, _schedule
 from oncall.web.console.timeline_view import span, when
-from oncall.web.roster import warnings
-
-Work = Callable[[str | datetime, datetime], Any]
-DataWork = Callable[[str | datetime, datetime, dict[str, Any]], Any]
-
-
-@dataclass
-class PersonChange:
-    name: str | None  # None: nobody (a gap)
-    gained: list[tuple[datetime, datetime, str | None]]
-    lost: list[tuple[datetime, datetime, str | None]]
-
-    @staticmethod
-    def hours(pieces: list[tuple[datetime, datetime, str | None]]) -> float:
-        return sum(((e - s) for s, e, _ in pieces), timedelta()).total_seconds() / 3600
-
-
-@dataclass
-class Preview:
-    effective_from: datetime | None
-    warnings: list[str]
-    people: list[PersonChange]
-    gaps: list[tuple[datetime, datetime]]
-    window: tuple[datetime, datetime]
-    now_before: str | None
-    now_after: str | None
-    unchanged: bool  # the edit changes nothing from now on
 
 
 def _layer(sched: Schedule, layer_id: int) -> ScheduleLayer:
@@ -93,33 +63,6 @@ def _effective(form: LayerForm, zone: ZoneInfo) -> str | datetime:
                                                         "effect.")
         return form.effective_at.data.replace(tzinfo=zone)
     return history.NOW if form.effective.data == "now" else history.NEXT_HANDOFF
-
-
-def _preview(sched: Schedule, work: Work, effective: str | datetime) -> Preview:
-    """Run ``work`` in the request's session, measure what it does to the final schedule
-    over the next four weeks, and roll it all back."""
-    s = db_session()
-    now = utcnow()
-    done: list[Any] = []
-    try:
-        diff: ShiftDiff = service.preview(s, sched, lambda: done.append(work(effective, now)),
-                                          now)
-        gaps = [(a, b) for a, b in coverage.schedule_gaps(s, sched, now, service.PREVIEW_DAYS)]
-        at = done[0] if isinstance(done[0], datetime) else done[0].effective_from
-    finally:
-        s.rollback()
-    names = dict(s.execute(select(User.email, User.name)).all())
-    people: dict[str | None, PersonChange] = {}
-    for kind, pieces in (("gained", diff.gained), ("lost", diff.lost)):
-        for p in pieces:
-            entry = people.setdefault(p.user, PersonChange(
-                names.get(p.user, p.user) if p.user else None, [], []))
-            getattr(entry, kind).append((p.start, p.end, p.source))
-    ordered = sorted(people.values(), key=lambda c: (c.name is None, (c.name or "").lower()))
-    return Preview(at, warnings(diff), ordered, gaps, (diff.start, diff.end),
-                   names.get(diff.now_before or "", diff.now_before),
-                   names.get(diff.now_after or "", diff.now_after),
-                   unchanged=not ordered and (at is None or at <= now))
 
 
 def _errors(form: LayerForm, exc: service.ScheduleError) -> dict[str, Any]:
@@ -193,7 +136,7 @@ def _handle(sched: Schedule, layer: ScheduleLayer | None, work: DataWork, what: 
         if op != "save" or form.previewed.data != mark:
             # Nothing is saved before its preview; a form changed after its preview is
             # previewed again.
-            shown = _preview(sched, lambda eff, now: work(eff, now, data), effective)
+            shown = preview_edit(sched, lambda eff, now: work(eff, now, data), effective)
             form.previewed.data = mark
             return _render(sched, layer, form, draft, preview=shown)
         with transaction() as s:
@@ -233,7 +176,7 @@ def edit_layer(schedule_id: int, layer_id: int) -> Any:
         return _remove(sched, layer, version)
 
     def work(eff: str | datetime, now: datetime, data: dict[str, Any]) -> Any:
-        return service.update_layer(db_session(), service.actor_of(_me()), layer, data,
+        return layer_edits.update_layer(db_session(), service.actor_of(_me()), layer, data,
                                     effective=eff, now=now, version=version)
 
     return _handle(sched, layer, work, f"the change to {layer.name}")
@@ -247,14 +190,14 @@ def _remove(sched: Schedule, layer: ScheduleLayer, version: int) -> Any:
     name = layer.name
 
     def work(eff: str | datetime, now: datetime) -> Any:
-        return service.delete_layer(db_session(), service.actor_of(_me()), layer,
+        return layer_edits.delete_layer(db_session(), service.actor_of(_me()), layer,
                                     effective=eff, now=now, version=version)
 
     try:
         effective = _effective(form, zone)
         mark = fingerprint({"remove": layer.id}, str(effective))
         if request.form.get("op") != "remove" or form.previewed.data != mark:
-            shown = _preview(sched, work, effective)
+            shown = preview_edit(sched, work, effective)
             form.previewed.data = mark
             return _render(sched, layer, form, draft, preview=shown)
         with transaction():
@@ -281,55 +224,7 @@ def new_layer(schedule_id: int) -> Any:
         return _render(sched, None, form, Draft())
 
     def work(eff: str | datetime, now: datetime, data: dict[str, Any]) -> Any:
-        return service.add_layer(db_session(), service.actor_of(_me()), sched, data,
+        return layer_edits.add_layer(db_session(), service.actor_of(_me()), sched, data,
                                  effective=eff, now=now)
 
     return _handle(sched, None, work, "the new layer")
-
-
-@bp.route("/schedules/new", methods=["GET", "POST"])
-@sessions.require("manager")
-def new_schedule() -> Any:
-    """A schedule (name, timezone); its layers are added next, with the layer editor."""
-    form = ScheduleForm()
-    if request.method == "GET" or not form.validate_on_submit():
-        if request.method == "GET":
-            form = ScheduleForm(formdata=None, timezone=_me().timezone or "UTC")
-        return render_template("schedule_new.html", form=form,
-                               zones=sorted(available_timezones())), (
-            200 if request.method == "GET" else 400)
-    try:
-        with transaction() as s:
-            made = service.create_schedule(s, service.actor_of(_me()), {
-                "name": (form.name.data or "").strip(), "timezone": form.timezone.data,
-                "description": form.description.data or None})
-            made_id = made.id
-    except service.ScheduleError as exc:
-        field = getattr(form, exc.field or "", None)
-        errors: Any = field.errors if field is not None else form.form_errors
-        errors.append(exc.message)
-        return render_template("schedule_new.html", form=form,
-                               zones=sorted(available_timezones())), exc.status
-    flash("Schedule created. Now add its first layer: who takes turns, and when.", "ok")
-    return redirect(url_for("console.new_layer", schedule_id=made_id))
-
-
-@bp.route("/schedules/<int:schedule_id>/detach", methods=["GET", "POST"])
-@sessions.require("manager")
-def detach(schedule_id: int) -> Any:
-    """Hand a file-managed schedule to the console (asked first, since the file then no
-    longer applies to it)."""
-    sched = _schedule(schedule_id)
-    button = ButtonForm()
-    if request.method == "GET" or not sched.managed_by:
-        return render_template("detach.html", schedule=sched, button=button)
-    if not button.validate_on_submit():
-        abort(400, "This form expired or did not come from this site: try again.")
-    try:
-        with transaction() as s:
-            service.detach(s, service.actor_of(_me()), sched, utcnow())
-    except service.ScheduleError as exc:
-        abort(exc.status, exc.message)
-    flash(f"{sched.name} is now edited here. oncall apply leaves it alone from now on: "
-          f"remove it from {sched.detached_from} when you can.", "ok")
-    return redirect(url_for("console.schedule", schedule_id=sched.id))

@@ -1,5 +1,6 @@
 """Incidents: acknowledging, resolving, the timeline, and how the API shows them (opening
-them from alerts is ``oncall.intake``). Callers own the transaction; nothing here commits."""
+them from alerts is ``oncall.intake``; a person acting on one goes through
+``oncall.incidents.respond``). Callers own the transaction; nothing here commits."""
 
 from __future__ import annotations
 
@@ -146,6 +147,19 @@ def add_note(session: Session, incident_id: int, actor: str, text: str,
         raise NoteError(f"at most {NOTE_MAX} characters (this one has {len(body)})")
     incident = _get(session, incident_id)
     record(session, incident_id, "note", actor, now, text=body)
+    return incident
+
+
+def lock(session: Session, incident_id: int) -> Incident:
+    """The incident, read afresh under its row lock on PostgreSQL (``FOR NO KEY UPDATE``:
+    alerts joining it still insert, their foreign key takes only ``KEY SHARE``), so that
+    two people acting at once take turns. Raises ``NotFound``."""
+    query = select(Incident).where(Incident.id == incident_id)
+    if db.is_postgres(session):
+        query = query.with_for_update(key_share=True, of=Incident)
+    incident = session.scalars(query.execution_options(populate_existing=True)).first()
+    if incident is None:
+        raise NotFound(incident_id)
     return incident
 
 

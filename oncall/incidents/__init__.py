@@ -1,0 +1,34 @@
+"""Incidents: their lifecycle and timeline (``lifecycle``) and the one way a person
+acknowledges, resolves or escalates one from any channel (``respond``, imported from its
+module: it pages through the engine, which itself records on the timeline).
+
+The lifecycle's names are re-exported so that ``from oncall.incidents import record`` and
+``incidents.acknowledge(...)`` keep working."""
+
+from oncall.incidents.lifecycle import (
+    NOTE_MAX,
+    OPEN,
+    NoteError,
+    NotFound,
+    Outcome,
+    acknowledge,
+    add_note,
+    alert_counts,
+    arm_ack_timeout,
+    changed_in,
+    detail,
+    event,
+    lock,
+    note_change,
+    page_json,
+    record,
+    record_many,
+    resolve,
+    sanitized,
+    summary_json,
+)
+
+__all__ = ["NOTE_MAX", "OPEN", "NotFound", "NoteError", "Outcome", "acknowledge", "add_note",
+           "alert_counts", "arm_ack_timeout", "changed_in", "detail", "event", "lock",
+           "note_change", "page_json", "record", "record_many", "resolve", "sanitized",
+           "summary_json"]
