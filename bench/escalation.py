@@ -78,15 +78,16 @@ def parse_args() -> argparse.Namespace:
 def snapshot(database_url: str) -> tuple[int, dict[str, Any]]:
     from sqlalchemy import select
 
-    from oncall import db, engine
+    from oncall import db
     from oncall.models import EscalationPolicy, Service
+    from oncall.paging.next_level import policy_snapshot
 
     with db.session_scope(database_url) as s:
         service = s.scalar(select(Service).where(Service.name == "billing-api"))
         policy = s.scalar(select(EscalationPolicy).where(
             EscalationPolicy.name == "billing-critical"))
         assert service is not None and policy is not None
-        return service.id, engine.policy_snapshot(policy)
+        return service.id, policy_snapshot(policy)
 
 
 def escalated(stack: h.Stack) -> int:

@@ -1,7 +1,8 @@
 """What people do to a running escalation, and what time does to an acknowledgement:
 escalate now, reassign (to users or another policy), and acknowledgements that time out.
 Each takes the incident's row lock, leaves a timeline entry with its actor, and pages through
-``engine.take_step`` (so the outbox's unique key still keeps every page exactly-once).
+``oncall.paging.stepping.take_steps`` (so the outbox's unique key still keeps every page
+exactly-once).
 Callers own the transaction; nothing here commits."""
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from oncall import db, engine, escalation
+from oncall import db
 from oncall.incidents import lock as _lock
 from oncall.incidents import note_change, record
 from oncall.models import EscalationPolicy, Incident, Schedule, Service, User
+from oncall.paging import next_level
+from oncall.paging.stepping import take_steps
 
 
 class ActionError(ValueError):
@@ -45,7 +48,7 @@ def escalate_now(session: Session, incident_id: int, actor: str, now: datetime, 
     record(session, incident_id, "escalate_requested", actor, now, level=incident.level,
            loop=incident.loop, was=incident.status, **({"via": via} if via else {}))
     incident = _restart(session, incident, now)
-    engine.take_step(session, incident, now, actor=actor)
+    take_steps(session, [incident], now, actor=actor)
     note_change(session, incident_id)
     return _lock(session, incident_id)
 
@@ -69,7 +72,7 @@ def reassign(session: Session, incident_id: int, actor: str, now: datetime, *,
         found = session.scalar(select(EscalationPolicy).where(EscalationPolicy.name == policy))
         if found is None:
             raise ActionError("policy", f"no policy {policy!r}")
-        snapshot = engine.policy_snapshot(found)
+        snapshot = next_level.policy_snapshot(found)
         detail: dict[str, Any] = {"policy": policy}
     elif schedule is not None:
         if session.scalar(select(Schedule.id).where(Schedule.name == schedule)) is None:
@@ -88,9 +91,9 @@ def reassign(session: Session, incident_id: int, actor: str, now: datetime, *,
         detail = {"users": users}
     record(session, incident_id, "reassigned", actor, now, was=incident.status,
            from_policy=(incident.policy or {}).get("name"), **detail)
-    snapshot, loop = escalation.restarted(snapshot, incident.loop)
+    snapshot, loop = next_level.restarted(snapshot, incident.loop)
     incident = _restart(session, incident, now, policy=snapshot, level=0, loop=loop)
-    engine.take_step(session, incident, now, actor=actor)
+    take_steps(session, [incident], now, actor=actor)
     return _lock(session, incident_id)
 
 
@@ -100,8 +103,8 @@ def _first(session: Session, incident: Incident,
     current = incident.policy
     if current is None:
         service = session.get(Service, incident.service_id)
-        current = engine.policy_snapshot(service.policy if service else None)
-    ladder = escalation.levels(current)
+        current = next_level.policy_snapshot(service.policy if service else None)
+    ladder = next_level.levels(current)
     after = int(ladder[0].get("escalate_after", 300)) if ladder else 300
     first = {"escalate_after": after, "targets": targets}
     return {**current, "name": f"reassigned, then {current.get('name')}",
@@ -120,7 +123,7 @@ def expire_acks(session: Session, now: datetime, limit: int = 200) -> list[int]:
         query = query.with_for_update(skip_locked=True, key_share=True, of=Incident)
     expired = []
     for incident_id, acked_by, acked_at, policy, loop in session.execute(query).all():
-        snapshot, new_loop = escalation.restarted(policy, loop)
+        snapshot, new_loop = next_level.restarted(policy, loop)
         changed = session.execute(
             update(Incident)
             .where(Incident.id == incident_id, Incident.status == "acknowledged",

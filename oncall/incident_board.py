@@ -151,8 +151,8 @@ PROVIDER_DELIVERED = ("delivered", "read", "completed", "answered")
 def deliveries(session: Session, incident_id: int, now: datetime,
                names: dict[int, str] | None = None) -> list[Delivery]:
     """Every page of the incident, oldest first, with its delivery status. A page's status
-    comes from the outbox row (``oncall.delivery``): pending is queued (or scheduled, when
-    due later, as a call two minutes after an SMS; or retrying after a transient failure),
+    comes from the outbox row (``oncall.paging.delivery``): pending is queued (or scheduled,
+    when due later, as a call two minutes after an SMS; or retrying after a transient failure),
     sending, sent (delivered once the provider's status callback says so), failed (and the
     channel the fallback moved on to, from the timeline's ``fallback`` entries) or
     cancelled (the incident was acknowledged or resolved before it went out)."""

@@ -6,7 +6,7 @@ index. A firing alert runs ``INSERT .. ON CONFLICT DO NOTHING``: concurrent dupl
 open two incidents, and joining an open incident takes no lock on its row, so a storm of
 duplicates neither queues on one row nor holds off the incident's escalation. On PostgreSQL
 the whole firing path (incident, alert, timeline entry) is one statement: one round trip,
-which also wakes the dispatcher (``oncall.wake``) when it opens an incident.
+which also wakes the dispatcher (``oncall.paging.wake_listener``) when it opens an incident.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Integer, String, bindparam, column, text
 from sqlalchemy.orm import Session
 
-from oncall import db, maintenance, wake
+from oncall import db, maintenance
 from oncall.incidents import Outcome, arm_ack_timeout, record
 from oncall.ingest import NormalizedAlert
 from oncall.models import Integration, UTCDateTime
+from oncall.paging import wake_listener
 from oncall.rules import route
 
 
@@ -92,7 +93,7 @@ ev AS (INSERT INTO incident_events (incident_id, at, kind, actor, detail)
                 'severity', CAST(:inc_severity AS text), 'rule', CAST(:rule AS text)))
        FROM inc WHERE inc.new)
 SELECT inc.id, inc.status, inc.new, (SELECT id FROM al),
-       (SELECT {wake.NOTIFY_SQL} FROM inc WHERE inc.new) FROM inc
+       (SELECT {wake_listener.NOTIFY_SQL} FROM inc WHERE inc.new) FROM inc
 """).columns(column("id", Integer), column("status", String), column("new", Boolean),
              column("alert_id", Integer), column("notified", String))
 # PostgreSQL, a batch (an Alertmanager group, a JSON array): the same in one statement for
@@ -159,7 +160,7 @@ ev AS (
   FROM placed WHERE opened
 )
 SELECT ord, alert_id, incident_id, incident_status, opened,
-       (SELECT {wake.NOTIFY_SQL} WHERE EXISTS (SELECT 1 FROM inc WHERE inc.new))
+       (SELECT {wake_listener.NOTIFY_SQL} WHERE EXISTS (SELECT 1 FROM inc WHERE inc.new))
 FROM placed
 """)
 _OPEN = _typed(_OPEN_INCIDENT)
@@ -213,8 +214,9 @@ def ingest(session: Session, source: Source, alerts: list[NormalizedAlert], now:
 
 def wakes_dispatcher(session: Session) -> bool:
     """Whether storing alerts in this session's database also woke the dispatcher: on
-    PostgreSQL the statements that open incidents send ``NOTIFY`` (``oncall.wake``); on
-    SQLite the caller enqueues each new incident's first step."""
+    PostgreSQL the statements that open incidents send ``NOTIFY``
+    (``oncall.paging.wake_listener``); on SQLite the caller enqueues each new incident's
+    first step."""
     return db.is_postgres(session)
 
 

@@ -7,8 +7,9 @@ logged and never turned into an error for the caller (whose data is already comm
 No task is ever sent with a countdown or an ETA. A delayed message sits unacknowledged in a
 worker until it is due, and a worker holding such messages when Redis went away crashed
 while restoring them (issue 15). The database is the clock: an escalation due later is
-found there by the worker's timer (``oncall.wake``, PostgreSQL) or the sweeper (every
-``ONCALL_SWEEP_INTERVAL`` seconds), so the broker only ever carries work due now.
+found there by the worker's timer (``oncall.paging.wake_listener``, PostgreSQL) or the
+sweeper (every ``ONCALL_SWEEP_INTERVAL`` seconds), so the broker only ever carries work due
+now.
 """
 
 from __future__ import annotations
@@ -82,8 +83,8 @@ def escalate(incident_id: int, level: int = 0, loop: int = 0,
 
 def opened(incident_id: int, woken: bool) -> None:
     """A new incident was committed. ``woken``: its commit already woke the dispatcher
-    (PostgreSQL ``NOTIFY``, see ``oncall.wake``), so no task is needed; otherwise (SQLite)
-    enqueue its first step."""
+    (PostgreSQL ``NOTIFY``, see ``oncall.paging.wake_listener``), so no task is needed;
+    otherwise (SQLite) enqueue its first step."""
     if not woken:
         escalate(incident_id)
 

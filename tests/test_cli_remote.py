@@ -24,13 +24,14 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from oncall import engine, jobs
+from oncall import jobs
 from oncall.accounts import passwords
 from oncall.cli import cli
 from oncall.cli.remote import account, incidents  # noqa: F401 - they attach the commands
 from oncall.cli.remote.shifts import parse_when
 from oncall.config import Settings
 from oncall.models import ApiToken, AuditEntry, Incident, User, utcnow
+from oncall.paging import stepping
 from tests.conftest import Cast, alert, make_cast
 from tests.servers import free_port
 
@@ -51,7 +52,7 @@ class Service:
         incident_id = int(r.json()["incidents"][0]["incident_id"])
         if paged:
             with self.factory() as s, s.begin():
-                engine.escalate(s, incident_id, utcnow() + timedelta(seconds=1))
+                stepping.escalate(s, incident_id, utcnow() + timedelta(seconds=1))
         return incident_id
 
     def api(self, method: str, path: str, who: str = "manager", **kw: Any) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from oncall import incident_board, incidents, paging
+from oncall import incident_board, incidents
 from oncall.models import (
     EscalationPolicy,
     Heartbeat,
@@ -22,6 +22,7 @@ from oncall.models import (
     User,
     utcnow,
 )
+from oncall.paging import runs, sweeper
 from oncall.scheduling import service as schedules
 from tests.conftest import Cast
 from tests.test_console import csrf
@@ -125,7 +126,7 @@ def test_the_list_filters_and_its_fragment_is_just_the_list(
     with f() as s, s.begin():
         incidents.resolve(s, done, "user:bob@example.com", utcnow())
         incidents.acknowledge(s, warn, "user:alice@example.com", utcnow())
-    paging.escalate_incident(f, crit, now=utcnow())  # pages alice
+    runs.escalate_incident(f, crit, now=utcnow())  # pages alice
     as_user(client, session, "alice@example.com")
 
     def ids(query: str, hx: bool = False) -> list[int]:
@@ -172,7 +173,7 @@ def test_the_incident_page_shows_timeline_pages_alerts_and_escapes_hostile_text(
         client: Any, cast: Cast, factory: Any, session: Any) -> None:
     f = factory
     incident_id = trigger(f, summary=XSS, labels={"merchant": XSS})
-    paging.escalate_incident(f, incident_id, now=utcnow())
+    runs.escalate_incident(f, incident_id, now=utcnow())
     as_user(client, session, "viewer@example.com")
     r = client.get(f"/incidents/{incident_id}")
     assert r.status_code == 200
@@ -225,7 +226,7 @@ def test_acknowledge_in_the_console_stops_the_ladder(
     f = factory
     incident_id = trigger(f)
     now = utcnow()
-    paging.escalate_incident(f, incident_id, now=now)
+    runs.escalate_incident(f, incident_id, now=now)
     as_user(client, session, "alice@example.com")
     page = client.get(f"/incidents/{incident_id}").get_data(as_text=True)
     assert "Acknowledge</button>" in page
@@ -236,7 +237,7 @@ def test_acknowledge_in_the_console_stops_the_ladder(
         incident = s.get(Incident, incident_id)
         assert (incident.status, incident.acked_by) == ("acknowledged",
                                                         "user:alice@example.com")
-    paging.sweep(f, now + timedelta(seconds=3600))  # level 2's time, long past
+    sweeper.sweep(f, now + timedelta(seconds=3600))  # level 2's time, long past
     after_sweep = recipients(f, incident_id)
     assert [(lvl, who) for lvl, who, _ in after_sweep] == [(1, f"user:{cast.alice.id}")]
     assert after_sweep[0][2] == "cancelled"  # queued before the ack, never sent; bob never paged
@@ -255,7 +256,7 @@ def test_escalate_and_reassign_in_the_console(
         client: Any, cast: Cast, factory: Any, session: Any) -> None:
     f = factory
     incident_id = trigger(f)
-    paging.escalate_incident(f, incident_id, now=utcnow())
+    runs.escalate_incident(f, incident_id, now=utcnow())
     session.add(EscalationPolicy(name="nights", levels=[PolicyLevel(
         position=0, escalate_after=60, targets=[{"type": "user", "ref": "manager@example.com"}])]))
     session.commit()
@@ -394,7 +395,7 @@ def test_reassign_to_a_schedule_pages_whoever_is_on_call_there_first(
                     "members": ["manager@example.com"]}]})
     session.commit()
     incident_id = trigger(factory)
-    paging.escalate_incident(factory, incident_id, now=utcnow())
+    runs.escalate_incident(factory, incident_id, now=utcnow())
     as_user(client, session, "bob@example.com")
     token = csrf(client, f"/incidents/{incident_id}")
     assert 'value="schedule:managers"' in client.get(

@@ -7,13 +7,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from oncall import engine, incidents, intake, paging
+from oncall import incidents, intake
 from oncall.ingest.generic import parse_one
 from oncall.intake import Source
 from oncall.models import EscalationPolicy, Incident, IncidentEvent, Integration, Page, utcnow
 from oncall.notify import DeliveryError, OutgoingPage, Receipt, registry
+from oncall.paging import delivery, runs, stepping, sweeper
 from tests.conftest import Cast, alert, make_cast
 
 
@@ -45,11 +46,11 @@ def cast(factory: Any) -> Cast:
 def test_the_first_step_pages_level_one_and_schedules_level_two(factory: Any, cast: Cast) -> None:
     incident_id = trigger(factory)
     now = utcnow()
-    result = paging.escalate_incident(factory, incident_id, now=now)
+    result = runs.escalate_incident(factory, incident_id, now=now)
     assert result is not None and len(result.page_ids) == 1
     assert result.next_action_at == now + timedelta(seconds=300)
     assert recipients(factory, incident_id) == [(1, f"user:{cast.alice.id}", "pending")]
-    assert paging.deliver_page(factory, result.page_ids[0]) is True
+    assert runs.deliver_page(factory, result.page_ids[0]) is True
     assert recipients(factory, incident_id) == [(1, f"user:{cast.alice.id}", "sent")]
     assert timeline(factory, incident_id) == ["triggered", "escalated", "paged"]
 
@@ -57,11 +58,11 @@ def test_the_first_step_pages_level_one_and_schedules_level_two(factory: Any, ca
 def test_nothing_happens_before_the_step_is_due(factory: Any, cast: Cast) -> None:
     incident_id = trigger(factory)
     now = utcnow()
-    paging.escalate_incident(factory, incident_id, now=now)
-    early = paging.escalate_incident(factory, incident_id, expect=(1, 0),
+    runs.escalate_incident(factory, incident_id, now=now)
+    early = runs.escalate_incident(factory, incident_id, expect=(1, 0),
                                      now=now + timedelta(seconds=299))
     assert early is not None and early.page_ids == [] and early.level == 1
-    later = paging.escalate_incident(factory, incident_id, expect=(1, 0),
+    later = runs.escalate_incident(factory, incident_id, expect=(1, 0),
                                      now=now + timedelta(seconds=300))
     assert later is not None and later.level == 2 and len(later.page_ids) == 1
     assert [r[:2] for r in recipients(factory, incident_id)] == [
@@ -71,8 +72,8 @@ def test_nothing_happens_before_the_step_is_due(factory: Any, cast: Cast) -> Non
 def test_a_stale_task_for_an_earlier_level_does_nothing(factory: Any, cast: Cast) -> None:
     incident_id = trigger(factory)
     now = utcnow()
-    paging.escalate_incident(factory, incident_id, now=now)
-    assert paging.escalate_incident(factory, incident_id, expect=(0, 0),
+    runs.escalate_incident(factory, incident_id, now=now)
+    assert runs.escalate_incident(factory, incident_id, expect=(0, 0),
                                     now=now + timedelta(hours=1)) is None
 
 
@@ -80,14 +81,14 @@ def test_acknowledging_stops_escalation_and_cancels_unsent_pages(factory: Any,
                                                                  cast: Cast) -> None:
     incident_id = trigger(factory)
     now = utcnow()
-    result = paging.escalate_incident(factory, incident_id, now=now)
+    result = runs.escalate_incident(factory, incident_id, now=now)
     assert result is not None
     with factory() as s, s.begin():
         incidents.acknowledge(s, incident_id, "user:alice@example.com", now)
-    assert paging.deliver_page(factory, result.page_ids[0]) is False
+    assert runs.deliver_page(factory, result.page_ids[0]) is False
     assert recipients(factory, incident_id)[0][2] == "cancelled"
-    assert paging.escalate_incident(factory, incident_id, now=now + timedelta(hours=1)) is None
-    assert paging.sweep(factory, now + timedelta(hours=1)).steps == []
+    assert runs.escalate_incident(factory, incident_id, now=now + timedelta(hours=1)) is None
+    assert sweeper.sweep(factory, now + timedelta(hours=1)).steps == []
     assert len(recipients(factory, incident_id)) == 1
 
 
@@ -95,19 +96,19 @@ def test_the_policy_is_frozen_when_the_incident_first_escalates(factory: Any,
                                                                 cast: Cast) -> None:
     incident_id = trigger(factory)
     now = utcnow()
-    paging.escalate_incident(factory, incident_id, now=now)
+    runs.escalate_incident(factory, incident_id, now=now)
     with factory() as s, s.begin():
         policy = s.scalar(select(EscalationPolicy))
         policy.levels[1].targets = [{"type": "user", "ref": "manager@example.com"}]
-    paging.escalate_incident(factory, incident_id, now=now + timedelta(seconds=300))
+    runs.escalate_incident(factory, incident_id, now=now + timedelta(seconds=300))
     assert recipients(factory, incident_id)[1][1] == f"user:{cast.bob.id}"
 
 
 def test_the_ladder_ends_and_says_so(factory: Any, cast: Cast) -> None:
     incident_id = trigger(factory)
     now = utcnow()
-    paging.escalate_incident(factory, incident_id, now=now)
-    last = paging.escalate_incident(factory, incident_id, now=now + timedelta(seconds=300))
+    runs.escalate_incident(factory, incident_id, now=now)
+    last = runs.escalate_incident(factory, incident_id, now=now + timedelta(seconds=300))
     assert last is not None and last.next_action_at is None
     with factory() as s:
         assert s.get(Incident, incident_id).next_action_at is None
@@ -117,7 +118,7 @@ def test_a_service_without_a_policy_says_nobody_was_paged(factory: Any, cast: Ca
     with factory() as s, s.begin():
         s.get(type(cast.service), cast.service.id).policy_id = None
     incident_id = trigger(factory)
-    paging.escalate_incident(factory, incident_id, now=utcnow())
+    runs.escalate_incident(factory, incident_id, now=utcnow())
     assert timeline(factory, incident_id) == ["triggered", "escalation_stopped", "unpaged"]
 
 
@@ -133,7 +134,7 @@ def test_a_schedule_with_nobody_on_call_is_skipped_to_the_next_level_with_an_ent
             {"type": "schedule", "ref": "empty"}]
     incident_id = trigger(factory)
     now = utcnow()
-    result = paging.escalate_incident(factory, incident_id, now=now)
+    result = runs.escalate_incident(factory, incident_id, now=now)
     assert timeline(factory, incident_id) == [
         "triggered", "nobody_on_call", "escalated", "level_skipped", "escalated"]
     # Level 1 had nobody: level 2 (bob) is paged now, not 5 minutes later.
@@ -149,7 +150,7 @@ def test_racing_steps_page_once(factory: Any, cast: Cast) -> None:
 
     def step() -> None:
         barrier.wait()
-        results.append(paging.escalate_incident(factory, incident_id, now=now))
+        results.append(runs.escalate_incident(factory, incident_id, now=now))
 
     threads = [threading.Thread(target=step) for _ in range(8)]
     for t in threads:
@@ -163,14 +164,14 @@ def test_racing_steps_page_once(factory: Any, cast: Cast) -> None:
 
 def test_racing_deliveries_send_once(factory: Any, cast: Cast) -> None:
     incident_id = trigger(factory)
-    result = paging.escalate_incident(factory, incident_id, now=utcnow())
+    result = runs.escalate_incident(factory, incident_id, now=utcnow())
     assert result is not None
     sent: list[bool] = []
     barrier = threading.Barrier(6)
 
     def deliver() -> None:
         barrier.wait()
-        sent.append(paging.deliver_page(factory, result.page_ids[0]))
+        sent.append(runs.deliver_page(factory, result.page_ids[0]))
 
     threads = [threading.Thread(target=deliver) for _ in range(6)]
     for t in threads:
@@ -199,7 +200,7 @@ def _flaky_page(factory: Any, channel: FlakyChannel, monkeypatch: Any) -> int:
     monkeypatch.setitem(registry._CHANNELS, "flaky", channel)  # registered for this test
     monkeypatch.setattr(registry, "channels_for", lambda user: ["flaky"])
     incident_id = trigger(factory)
-    result = paging.escalate_incident(factory, incident_id, now=utcnow())
+    result = runs.escalate_incident(factory, incident_id, now=utcnow())
     assert result is not None
     return result.page_ids[0]
 
@@ -208,12 +209,12 @@ def test_a_transient_failure_is_retried_with_backoff(factory: Any, cast: Cast,
                                                      monkeypatch: Any) -> None:
     channel = FlakyChannel([DeliveryError("503 from provider", permanent=False)])
     page_id = _flaky_page(factory, channel, monkeypatch)
-    paging.deliver_page(factory, page_id)
+    runs.deliver_page(factory, page_id)
     with factory() as s:
         page = s.get(Page, page_id)
         assert page.status == "pending" and page.next_attempt_at > utcnow()
-    assert paging.deliver_page(factory, page_id) is False  # not due yet
-    paging.sweep(factory, page.next_attempt_at + timedelta(seconds=1))
+    assert runs.deliver_page(factory, page_id) is False  # not due yet
+    sweeper.sweep(factory, page.next_attempt_at + timedelta(seconds=1))
     with factory() as s:
         assert s.get(Page, page_id).status in ("pending", "sent")
 
@@ -222,7 +223,7 @@ def test_a_permanent_failure_is_recorded_and_not_retried(factory: Any, cast: Cas
                                                          monkeypatch: Any) -> None:
     channel = FlakyChannel([DeliveryError("invalid number", permanent=True)])
     page_id = _flaky_page(factory, channel, monkeypatch)
-    paging.deliver_page(factory, page_id)
+    runs.deliver_page(factory, page_id)
     with factory() as s:
         page = s.get(Page, page_id)
         assert (page.status, page.error) == ("failed", "invalid number")
@@ -233,14 +234,14 @@ def test_a_permanent_failure_is_recorded_and_not_retried(factory: Any, cast: Cas
 def test_a_page_left_sending_by_a_dead_worker_is_sent_after_its_lease(
         factory: Any, cast: Cast) -> None:
     incident_id = trigger(factory)
-    result = paging.escalate_incident(factory, incident_id, now=utcnow())
+    result = runs.escalate_incident(factory, incident_id, now=utcnow())
     assert result is not None
     page_id = result.page_ids[0]
     with factory() as s, s.begin():
-        assert engine.claim_page(s, page_id, utcnow())  # then the worker "dies"
-    assert paging.deliver_page(factory, page_id) is False  # leased
-    assert paging.sweep(factory, utcnow() + timedelta(seconds=5)).delivered == 0
-    assert paging.sweep(factory, utcnow() + engine.LEASE + timedelta(seconds=1)).delivered == 1
+        assert delivery.claim_page(s, page_id, utcnow())  # then the worker "dies"
+    assert runs.deliver_page(factory, page_id) is False  # leased
+    assert sweeper.sweep(factory, utcnow() + timedelta(seconds=5)).delivered == 0
+    assert sweeper.sweep(factory, utcnow() + delivery.LEASE + timedelta(seconds=1)).delivered == 1
     assert recipients(factory, incident_id)[0][2] == "sent"
 
 
@@ -249,7 +250,7 @@ def test_the_sweeper_steps_every_due_incident_and_notes_its_run(factory: Any,
     from oncall.models import SystemState
 
     ids = [trigger(factory, dedup_key=f"k{i}") for i in range(5)]
-    report = paging.sweep(factory)
+    report = sweeper.sweep(factory)
     assert sorted(i for i, _ in report.steps) == sorted(ids)
     assert report.delivered == 5
     with factory() as s:
@@ -269,7 +270,7 @@ def test_an_alert_joining_the_incident_does_not_hold_off_its_escalation(
         storm.execute(text("INSERT INTO alerts (incident_id, received_at, status, type, "
                            "severity, summary, dedup_key, labels) VALUES (:i, now(), 'firing', "
                            "'t', 'critical', 's', 'k', '{}')"), {"i": incident_id})
-        result = paging.escalate_incident(factory, incident_id, now=utcnow())
+        result = runs.escalate_incident(factory, incident_id, now=utcnow())
         storm.rollback()
     assert result is not None and len(result.page_ids) == 1
 
@@ -291,22 +292,22 @@ def test_a_schedule_level_pages_whoever_is_on_call_at_page_time(factory: Any,
         s.scalar(select(EscalationPolicy)).levels[0].targets = [
             {"type": "schedule", "ref": "primary"}]
     incident_id = trigger(factory)
-    paging.escalate_incident(factory, incident_id, now=utcnow())
+    runs.escalate_incident(factory, incident_id, now=utcnow())
     assert recipients(factory, incident_id) == [(1, f"user:{cast.manager.id}", "pending")]
 
 
 def test_one_incident_failing_to_step_does_not_stall_the_others(factory: Any, cast: Cast,
                                                                 monkeypatch: Any) -> None:
     ids = [trigger(factory, dedup_key=f"k{i}") for i in range(4)]
-    real = engine.plan_step
+    real = stepping.plan_step
 
     def plan_step(session: Any, incident: Any, now: Any, *args: Any, **kwargs: Any) -> Any:
         if incident.id == ids[1]:
             raise RuntimeError("corrupt policy")
         return real(session, incident, now, *args, **kwargs)
 
-    monkeypatch.setattr(engine, "plan_step", plan_step)
-    report = paging.sweep(factory)
+    monkeypatch.setattr(stepping, "plan_step", plan_step)
+    report = sweeper.sweep(factory)
     assert report.failed_incidents == [ids[1]]
     assert sorted(i for i, _ in report.steps) == sorted([ids[0], *ids[2:]])
     assert [len(recipients(factory, i)) for i in ids] == [1, 0, 1, 1]
@@ -317,7 +318,7 @@ def test_one_sweep_batch_steps_incidents_in_different_states_as_single_steps_wou
     fresh, middle, skip, bare = (trigger(factory, dedup_key=k)
                                  for k in ("fresh", "middle", "skip", "bare"))
     now = utcnow()
-    paging.escalate_incident(factory, middle, now=now)  # alice paged; bob due at now + 300
+    runs.escalate_incident(factory, middle, now=now)  # alice paged; bob due at now + 300
     with factory() as s, s.begin():
         s.get(Incident, skip).policy = {"name": "odd", "repeat": 0, "levels": [
             {"escalate_after": 60, "targets": [{"type": "user", "ref": "ghost@example.com"}]},
@@ -327,7 +328,7 @@ def test_one_sweep_batch_steps_incidents_in_different_states_as_single_steps_wou
         s.get(Incident, bare).policy = {"name": None, "repeat": 0, "levels": []}
     at = now + timedelta(seconds=301)
 
-    report = paging.sweep(factory, at)
+    report = sweeper.sweep(factory, at)
 
     steps = dict(report.steps)
     assert sorted(steps) == sorted([fresh, middle, skip, bare])
@@ -352,19 +353,19 @@ def test_one_sweep_batch_steps_incidents_in_different_states_as_single_steps_wou
 def test_a_batch_whose_incident_changed_before_the_claim_is_stepped_one_by_one(
         factory: Any, cast: Cast, monkeypatch: Any) -> None:
     ids = [trigger(factory, dedup_key=f"k{i}") for i in range(3)]
-    real = engine.plan_step
+    real = stepping.plan_step
     touched: list[int] = []
 
     def plan_step(session: Any, incident: Any, *args: Any, **kwargs: Any) -> Any:
         plan = real(session, incident, *args, **kwargs)
         if incident.id == ids[1] and not touched:  # moved on after it was read, once
             touched.append(incident.id)
-            session.execute(engine.update(Incident).where(Incident.id == incident.id)
+            session.execute(update(Incident).where(Incident.id == incident.id)
                             .values(loop=Incident.loop + 1))
         return plan
 
-    monkeypatch.setattr(engine, "plan_step", plan_step)
-    report = paging.sweep(factory)
+    monkeypatch.setattr(stepping, "plan_step", plan_step)
+    report = sweeper.sweep(factory)
     assert touched == [ids[1]] and report.failed_incidents == []
     assert sorted(i for i, _ in report.steps) == sorted(ids)
     # The batch was rolled back whole: every incident paged once, the change undone.
@@ -382,11 +383,11 @@ def test_dispatchers_racing_over_many_due_incidents_step_and_page_each_once(
     ids = [trigger(factory, dedup_key=f"race-{i}") for i in range(40)]
     now = utcnow()
     barrier = threading.Barrier(4)
-    reports: list[paging.SweepReport] = []
+    reports: list[sweeper.SweepReport] = []
 
     def dispatch() -> None:
         barrier.wait()
-        reports.append(paging.dispatch(factory, now, limit=7))
+        reports.append(sweeper.dispatch(factory, now, limit=7))
 
     threads = [threading.Thread(target=dispatch) for _ in range(4)]
     for t in threads:
@@ -409,7 +410,7 @@ def test_many_batches_record_every_step_page_and_entry_with_its_detail(
     parameter whatever the batch size) runs often enough to be prepared by the server."""
     ids = [trigger(factory, dedup_key=f"many-{i}") for i in range(120)]
     now = utcnow()
-    report = paging.dispatch(factory, now, limit=20)
+    report = sweeper.dispatch(factory, now, limit=20)
     assert sorted(i for i, _ in report.steps) == sorted(ids)
     with factory() as s:
         pages = {p.incident_id: p for p in s.scalars(select(Page))}
@@ -440,11 +441,11 @@ def test_recording_sends_leaves_pages_another_worker_took_over(factory: Any,
     ids = [trigger(factory, dedup_key=f"slow-{i}") for i in range(2)]
     now = utcnow()
     page_ids = [r.page_ids[0] for i in ids
-                if (r := paging.escalate_incident(factory, i, now=now)) is not None]
+                if (r := runs.escalate_incident(factory, i, now=now)) is not None]
     with factory() as s, s.begin():
-        engine.claim_page(s, page_ids[0], now)  # 'sending'; the other stays 'pending'
+        delivery.claim_page(s, page_ids[0], now)  # 'sending'; the other stays 'pending'
     with factory() as s, s.begin():
-        engine.record_sent(s, [(page_ids[0], "prov-1"), (page_ids[1], "prov-2")], now)
+        delivery.record_sent(s, [(page_ids[0], "prov-1"), (page_ids[1], "prov-2")], now)
     assert [r[2] for r in recipients(factory, ids[0])] == ["sent"]
     assert [r[2] for r in recipients(factory, ids[1])] == ["pending"]
     assert timeline(factory, ids[0])[-1] == "paged"

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from oncall.escalation import next_step
+from oncall.paging.next_level import next_step
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 POLICY = {"repeat": 1, "levels": [

@@ -10,9 +10,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from oncall import actions, incidents, paging
+from oncall import actions, incidents
 from oncall.apply import apply_config, load_tree
 from oncall.models import EscalationPolicy, Incident, IncidentEvent, PolicyLevel, utcnow
+from oncall.paging import runs, sweeper
 from tests.conftest import ROOT, Cast
 from tests.fakes import install
 from tests.test_engine import recipients, timeline, trigger
@@ -34,29 +35,29 @@ def test_an_acknowledgement_times_out_and_paging_starts_again_from_level_one(
     set_ack_timeout(factory, 1800)
     incident_id = trigger(factory)
     now = utcnow()
-    paging.escalate_incident(factory, incident_id, now=now)
+    runs.escalate_incident(factory, incident_id, now=now)
     with factory() as s, s.begin():
         incidents.acknowledge(s, incident_id, "user:alice@example.com", now)
-    paging.sweep(factory, now + timedelta(seconds=1799))
+    sweeper.sweep(factory, now + timedelta(seconds=1799))
     assert state(factory, incident_id)[0] == "acknowledged"
-    paging.sweep(factory, now + timedelta(seconds=1801))
+    sweeper.sweep(factory, now + timedelta(seconds=1801))
     assert state(factory, incident_id) == ("triggered", 1, 1)
     alice = f"user:{cast.alice.id}"
     assert [(lvl, who) for lvl, who, _ in recipients(factory, incident_id)] == [
         (1, alice), (1, alice)]
     assert timeline(factory, incident_id)[-3:] == ["ack_timed_out", "escalated", "paged"]
     # The restarted ladder runs its full course: level 2 after escalate_after.
-    paging.sweep(factory, now + timedelta(seconds=1801 + 300))
+    sweeper.sweep(factory, now + timedelta(seconds=1801 + 300))
     assert state(factory, incident_id) == ("triggered", 2, 1)
 
 
 def test_without_an_ack_timeout_an_acknowledgement_holds(factory: Any, cast: Cast) -> None:
     incident_id = trigger(factory)
     now = utcnow()
-    paging.escalate_incident(factory, incident_id, now=now)
+    runs.escalate_incident(factory, incident_id, now=now)
     with factory() as s, s.begin():
         incidents.acknowledge(s, incident_id, "user:alice@example.com", now)
-    paging.sweep(factory, now + timedelta(days=3))
+    sweeper.sweep(factory, now + timedelta(days=3))
     assert state(factory, incident_id)[0] == "acknowledged"
 
 
@@ -64,18 +65,18 @@ def test_a_resolved_incident_never_times_out(factory: Any, cast: Cast) -> None:
     set_ack_timeout(factory, 60)
     incident_id = trigger(factory)
     now = utcnow()
-    paging.escalate_incident(factory, incident_id, now=now)
+    runs.escalate_incident(factory, incident_id, now=now)
     with factory() as s, s.begin():
         incidents.acknowledge(s, incident_id, "user:alice@example.com", now)
         incidents.resolve(s, incident_id, "user:alice@example.com", now)
-    paging.sweep(factory, now + timedelta(seconds=120))
+    sweeper.sweep(factory, now + timedelta(seconds=120))
     assert state(factory, incident_id)[0] == "resolved"
     assert "ack_timed_out" not in timeline(factory, incident_id)
 
 
 def test_escalate_pages_the_next_level_now(factory: Any, cast: Cast, client: Any) -> None:
     incident_id = trigger(factory)
-    paging.escalate_incident(factory, incident_id, now=utcnow())
+    runs.escalate_incident(factory, incident_id, now=utcnow())
     r = client.post(f"/api/v1/incidents/{incident_id}/escalate", headers=cast.auth("alice"))
     assert r.status_code == 200 and r.json["level"] == 2
     assert [who for _, who, _ in recipients(factory, incident_id)] == [
@@ -92,7 +93,7 @@ def test_escalating_an_acknowledged_incident_triggers_it_again(factory: Any, cas
                                                                 client: Any) -> None:
     incident_id = trigger(factory)
     now = utcnow()
-    paging.escalate_incident(factory, incident_id, now=now)
+    runs.escalate_incident(factory, incident_id, now=now)
     with factory() as s, s.begin():
         incidents.acknowledge(s, incident_id, "user:alice@example.com", now)
         actions.escalate_now(s, incident_id, "user:alice@example.com", now)
@@ -116,7 +117,7 @@ def test_reassign_to_users_pages_them_now_then_the_original_ladder(
         factory: Any, cast: Cast, client: Any) -> None:
     incident_id = trigger(factory)
     now = utcnow()
-    paging.escalate_incident(factory, incident_id, now=now)
+    runs.escalate_incident(factory, incident_id, now=now)
     r = client.post(f"/api/v1/incidents/{incident_id}/reassign",
                     json={"users": ["manager@example.com"]}, headers=cast.auth("bob"))
     assert r.status_code == 200 and (r.json["level"], r.json["loop"]) == (1, 1)
@@ -138,7 +139,7 @@ def test_reassign_to_a_policy_replaces_the_frozen_one(factory: Any, cast: Cast,
             position=0, escalate_after=60,
             targets=[{"type": "user", "ref": "manager@example.com"}])]))
     incident_id = trigger(factory)
-    paging.escalate_incident(factory, incident_id, now=utcnow())
+    runs.escalate_incident(factory, incident_id, now=utcnow())
     r = client.post(f"/api/v1/incidents/{incident_id}/reassign", json={"policy": "managers"},
                     headers=cast.auth())
     assert r.status_code == 200
@@ -180,7 +181,7 @@ def test_a_policy_edited_mid_escalation_does_not_change_the_running_incident(
                           token_hash=hash_token("t"), prefix="t"))
     incident_id = trigger(factory)
     now = utcnow()
-    paging.escalate_incident(factory, incident_id, now=now)
+    runs.escalate_incident(factory, incident_id, now=now)
     rules_file.write_text(rules_file.read_text()
                           .replace("escalate_after: 10m", "escalate_after: 1m")
                           .replace("notify: [user:manager@example.com]",
@@ -202,10 +203,10 @@ def test_a_slack_channel_target_is_paged_in_the_channel(factory: Any, cast: Cast
         s.scalar(select(EscalationPolicy)).levels[0].targets = [
             {"type": "slack", "ref": "#billing-incidents"}]
     incident_id = trigger(factory, dedup_key="no-slack")
-    paging.escalate_incident(factory, incident_id, now=utcnow())
+    runs.escalate_incident(factory, incident_id, now=utcnow())
     assert "target_unsupported" in timeline(factory, incident_id)
     fakes = install(monkeypatch, "slack")
     incident_id = trigger(factory, dedup_key="slack")
-    paging.sweep(factory, utcnow())
+    sweeper.sweep(factory, utcnow())
     assert recipients(factory, incident_id) == [(1, "slack:#billing-incidents", "sent")]
     assert fakes["slack"].who() == ["slack:#billing-incidents"]

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from oncall import paging
 from oncall.config import Settings
+from oncall.paging import sweeper
 from oncall.web import create_app, health
 from oncall.web.health import operator_warnings
 from tests.conftest import Cast, WorkerProcess, alert, wait_for
@@ -30,7 +30,7 @@ def test_ready_waits_for_the_sweeper_then_says_ready(client: Any, factory: Any,
     assert r.json["checks"]["database"]["ok"] is True
     assert r.json["checks"]["broker"]["ok"] is True
     assert "never run" in r.json["checks"]["beat"]["error"]
-    paging.sweep(factory)
+    sweeper.sweep(factory)
     r = client.get("/ready")
     assert r.status_code == 200 and r.json["status"] == "ready"
 
@@ -70,7 +70,7 @@ def test_a_failing_check_is_logged_once_not_on_every_probe(
 def test_ready_tells_only_an_admin_the_details(client: Any, cast: Cast, factory: Any,
                                                settings: Settings,
                                                admin_auth: dict[str, str]) -> None:
-    paging.sweep(factory)
+    sweeper.sweep(factory)
     for headers in ({}, cast.auth("manager"), {"Authorization": "Bearer nope"}):
         body = dict(client.get("/ready", headers=headers).json)
         assert body.pop("warnings") == operator_warnings(settings, 0)

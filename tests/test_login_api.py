@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from oncall import engine
 from oncall.accounts import passwords
 from oncall.config import Settings
 from oncall.manage import users
 from oncall.models import ApiToken, AuditEntry, User, utcnow
+from oncall.paging import stepping
 from tests.conftest import Cast, alert, web_app
 
 PASSWORD = "a long enough passphrase"
@@ -141,7 +141,7 @@ def test_mine_is_what_paged_me_or_what_i_acknowledged(client: Any, cast: Cast,
     acked = _incident(client, cast, type="other", summary="acked by bob")
     neither = _incident(client, cast, type="third", summary="nobody yet")
     with factory() as s, s.begin():
-        engine.escalate(s, paged, utcnow() + timedelta(seconds=1))  # level 1: alice
+        stepping.escalate(s, paged, utcnow() + timedelta(seconds=1))  # level 1: alice
     assert client.post(f"/api/v1/incidents/{acked}/ack",
                        headers=cast.auth("bob")).status_code == 200
 

@@ -1,6 +1,6 @@
 """Maintenance windows: matching alerts are stored and shown but page nobody; an incident
 they opened pages level 1 when the window ends (or is ended early) if still open. The
-escalation is driven with explicit times through ``paging.sweep``."""
+escalation is driven with explicit times through ``sweeper.sweep``."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from oncall import maintenance, paging
+from oncall import maintenance
 from oncall.maintenance.window import Window, WindowError, check_matchers
 from oncall.models import Incident, IncidentEvent, utcnow
+from oncall.paging import sweeper
 from tests.conftest import Cast, alert, pages_for
 
 
@@ -105,7 +106,7 @@ def test_a_matching_alert_is_stored_and_shown_but_pages_nobody(
     detail = client.get(f"/api/v1/incidents/{incident.id}", headers=cast.auth()).json
     assert "suppressed by maintenance window stripe-upgrade until" in \
         detail["timeline"][1]["detail"]["note"]
-    paging.sweep(factory, now=utcnow() + timedelta(minutes=29))
+    sweeper.sweep(factory, now=utcnow() + timedelta(minutes=29))
     assert sent_levels(factory, incident.id) == []
     listed = client.get("/api/v1/maintenance", headers=cast.auth("viewer")).json
     assert listed["maintenance"][0]["held_incidents"] == 1
@@ -117,11 +118,11 @@ def test_the_incident_pages_level_one_when_the_window_ends_if_still_open(
     window = open_window(client, cast)
     incident_id = send(client, cast)["incident_id"]
     send(client, cast, summary="still failing")  # joins, still held
-    paging.sweep(factory, now=ends(window) - timedelta(seconds=1))
+    sweeper.sweep(factory, now=ends(window) - timedelta(seconds=1))
     assert sent_levels(factory, incident_id) == []
-    paging.sweep(factory, now=ends(window))
+    sweeper.sweep(factory, now=ends(window))
     assert sent_levels(factory, incident_id) == [(1, f"user:{cast.alice.id}")]
-    paging.sweep(factory, now=ends(window) + timedelta(seconds=300))
+    sweeper.sweep(factory, now=ends(window) + timedelta(seconds=300))
     assert sent_levels(factory, incident_id)[1] == (2, f"user:{cast.bob.id}")
 
 
@@ -135,9 +136,9 @@ def test_a_batch_of_alerts_is_held_like_single_ones(client: Any, cast: Cast, fac
     assert len(set(ids)) == 2
     for incident_id in ids:
         assert kinds(session, incident_id) == ["triggered", "suppressed"]
-    paging.sweep(factory, now=utcnow())
+    sweeper.sweep(factory, now=utcnow())
     assert [sent_levels(factory, i) for i in ids] == [[], []]
-    paging.sweep(factory, now=ends(window))
+    sweeper.sweep(factory, now=ends(window))
     assert [len(sent_levels(factory, i)) for i in ids] == [1, 1]
 
 
@@ -146,7 +147,7 @@ def test_an_incident_resolved_during_the_window_never_pages(
     window = open_window(client, cast)
     incident_id = send(client, cast)["incident_id"]
     send(client, cast, status="resolved")
-    paging.sweep(factory, now=ends(window) + timedelta(minutes=1))
+    sweeper.sweep(factory, now=ends(window) + timedelta(minutes=1))
     assert sent_levels(factory, incident_id) == []
 
 
@@ -155,7 +156,7 @@ def test_an_alert_outside_the_windows_matchers_pages_as_before(
     open_window(client, cast, matchers={"labels": {"merchant_id": "globex"}})
     incident_id = send(client, cast)["incident_id"]  # merchant acme
     assert kinds(session, incident_id) == ["triggered"]
-    paging.sweep(factory, now=utcnow())
+    sweeper.sweep(factory, now=utcnow())
     assert sent_levels(factory, incident_id) == [(1, f"user:{cast.alice.id}")]
 
 
@@ -176,7 +177,7 @@ def test_ending_a_window_early_pages_what_it_held_now(client: Any, cast: Cast, f
     assert r.status_code == 200 and r.json["state"] == "ended"
     assert r.json["held_incidents"] == 0
     assert kinds(session, incident_id)[-1] == "suppression_lifted"
-    paging.sweep(factory, now=utcnow())
+    sweeper.sweep(factory, now=utcnow())
     assert sent_levels(factory, incident_id) == [(1, f"user:{cast.alice.id}")]
     assert send(client, cast, summary="after")["incident_id"] == incident_id
 
@@ -198,7 +199,7 @@ def test_deleting_a_window_pages_what_it_held(client: Any, cast: Cast, factory: 
     incident_id = send(client, cast)["incident_id"]
     r = client.delete(f"/api/v1/maintenance/{window['id']}", headers=cast.auth("manager"))
     assert r.status_code == 204
-    paging.sweep(factory, now=utcnow())
+    sweeper.sweep(factory, now=utcnow())
     assert sent_levels(factory, incident_id) == [(1, f"user:{cast.alice.id}")]
 
 
@@ -209,7 +210,7 @@ def test_an_alert_outside_every_window_joining_a_held_incident_releases_it(
     joined = send(client, cast, dedup_key="charges", labels={"processor": "adyen"})
     assert joined["incident_id"] == held["incident_id"]
     assert kinds(session, held["incident_id"])[-1] == "suppression_lifted"
-    paging.sweep(factory, now=utcnow())
+    sweeper.sweep(factory, now=utcnow())
     assert sent_levels(factory, held["incident_id"]) == [(1, f"user:{cast.alice.id}")]
 
 
@@ -235,9 +236,9 @@ def test_a_heartbeat_missed_during_maintenance_is_held_too(client: Any, cast: Ca
                                 "service": cast.service.name}, now - timedelta(hours=2))
     window = open_window(client, cast, matchers={"service": "billing-api", "type": "heartbeat"})
     [incident_id] = store.run_checks(factory, now)
-    paging.sweep(factory, now=now)
+    sweeper.sweep(factory, now=now)
     assert sent_levels(factory, incident_id) == []
-    paging.sweep(factory, now=ends(window))
+    sweeper.sweep(factory, now=ends(window))
     assert sent_levels(factory, incident_id) == [(1, f"user:{cast.alice.id}")]
 
 

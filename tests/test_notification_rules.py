@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from oncall import incidents, paging
+from oncall import incidents
 from oncall.models import Incident, Page, User, utcnow
 from oncall.notify import registry, rules
 from oncall.notify.rules import Rule
+from oncall.paging import runs, sweeper
 from tests.conftest import Cast
 from tests.fakes import install
 from tests.test_engine import timeline, trigger
@@ -40,7 +41,7 @@ def planned(factory: Any, incident_id: int) -> list[tuple[int, str, float]]:
 
 
 def step(factory: Any, incident_id: int, now: datetime) -> Any:
-    return paging.escalate_incident(factory, incident_id, now=now)
+    return runs.escalate_incident(factory, incident_id, now=now)
 
 
 def test_by_default_critical_is_sms_and_slack_now_and_a_call_two_minutes_later(
@@ -98,9 +99,9 @@ def test_a_delayed_page_goes_out_when_due_and_not_before(factory: Any, cast: Cas
     incident_id = trigger(factory)
     now = utcnow()
     step(factory, incident_id, now)
-    paging.sweep(factory, now + timedelta(seconds=1))
+    sweeper.sweep(factory, now + timedelta(seconds=1))
     assert (fakes["sms"].who(), fakes["voice"].who()) == (["alice@example.com"], [])
-    paging.sweep(factory, now + timedelta(seconds=121))
+    sweeper.sweep(factory, now + timedelta(seconds=121))
     assert fakes["voice"].who() == ["alice@example.com"]
 
 
@@ -111,10 +112,10 @@ def test_acknowledging_cancels_the_delayed_call(factory: Any, cast: Cast,
     incident_id = trigger(factory)
     now = utcnow()
     step(factory, incident_id, now)
-    paging.sweep(factory, now + timedelta(seconds=1))
+    sweeper.sweep(factory, now + timedelta(seconds=1))
     with factory() as s, s.begin():
         incidents.acknowledge(s, incident_id, "user:alice@example.com", now)
-    paging.sweep(factory, now + timedelta(seconds=121))
+    sweeper.sweep(factory, now + timedelta(seconds=121))
     assert fakes["voice"].sent == []
     with factory() as s:
         assert s.scalar(select(Page.status).where(Page.channel == "voice")) == "cancelled"
@@ -138,7 +139,7 @@ def test_a_user_nobody_can_reach_is_reported_and_the_level_still_escalates(
     with factory() as s:
         assert s.get(Incident, incident_id).next_action_at == now + timedelta(seconds=300)
     step(factory, incident_id, now + timedelta(seconds=300))
-    paging.sweep(factory, now + timedelta(seconds=301))
+    sweeper.sweep(factory, now + timedelta(seconds=301))
     assert fakes["sms"].who() == ["bob@example.com"]
 
 
@@ -260,7 +261,7 @@ def test_rules_that_reach_no_real_channel_fall_back_to_one_rather_than_nowhere(
     incident_id = trigger(factory, severity="critical")
     now = utcnow()
     step(factory, incident_id, now)
-    paging.sweep(factory, now + timedelta(seconds=1))
+    sweeper.sweep(factory, now + timedelta(seconds=1))
     assert [c for _, c, _ in planned(factory, incident_id)] == ["sms"]
     assert fakes["sms"].who() == ["alice@example.com"]
     user = client.get(f"/api/v1/users/{cast.alice.id}", headers=cast.auth()).json

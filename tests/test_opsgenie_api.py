@@ -16,10 +16,10 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from oncall import paging
 from oncall.cli.admin import create_integration
 from oncall.config import Settings
 from oncall.models import Alert, Incident, IncidentEvent, utcnow
+from oncall.paging import runs
 from tests.conftest import Cast
 from tests.servers import web_server
 
@@ -116,9 +116,9 @@ def test_create_opens_an_incident_and_pages(client: Any, cast: Cast, factory: An
     assert [k for k, _, _ in events] == ["triggered", "note"]
     assert events[1][2]["text"] == "Opsgenie created by alertmanager: first seen after deploy 412"
     # It pages through the service's policy like any other alert.
-    result = paging.escalate_incident(factory, incident.id, now=utcnow())
+    result = runs.escalate_incident(factory, incident.id, now=utcnow())
     assert result is not None and len(result.page_ids) == 1
-    assert paging.deliver_page(factory, result.page_ids[0]) is True
+    assert runs.deliver_page(factory, result.page_ids[0]) is True
     assert "paged" in [k for k, _, _ in timeline(factory, incident.id)]
 
 

@@ -14,9 +14,10 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from oncall import incidents, intake, maintenance, paging
+from oncall import incidents, intake, maintenance
 from oncall.ingest.generic import parse_one
 from oncall.models import Base, MaintenanceWindow, Service, User
+from oncall.paging import runs
 from oncall.simulate import Answer, SimulationError, simulate
 from tests.conftest import apply, shipped
 from tests.fakes import install
@@ -163,7 +164,7 @@ def test_an_alert_joins_the_open_incident_of_its_key(billing: Any) -> None:
     assert f"joins incident #{tenth.incident_id}" in answer.reason
     # Not stepped yet: its escalation starts now, as the engine would run it.
     assert pages(answer.timeline)[0][1:4] == (1, 0, CAROL)
-    paging.escalate_incident(billing, tenth.incident_id, now=NIGHT)
+    runs.escalate_incident(billing, tenth.incident_id, now=NIGHT)
     later = ask(billing, at=NIGHT + timedelta(minutes=1))
     assert later.outcome == "joins"
     assert pages(later.timeline)[0][:4] == ("03:05", 2, 0, BOB)  # level 1 is paged already

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from oncall import intake, paging, unpaged
+from oncall import intake
 from oncall.config import Settings
 from oncall.ingest.generic import parse_one
 from oncall.intake import Source
@@ -24,6 +24,7 @@ from oncall.models import (
     utcnow,
 )
 from oncall.notify import Receipt, registry
+from oncall.paging import runs, sweeper, unpaged
 from oncall.web.health import operator_warnings
 from tests.conftest import Cast, alert, make_cast, pages_for
 
@@ -70,8 +71,8 @@ def test_an_incident_of_a_service_without_a_policy_pages_every_admin(
     root, ops = add_admins(factory, "root@example.com", "ops@example.com")
     add_service(factory, "orphan")
     incident_id = trigger(factory, "orphan", summary="cron missed\nFAKE log line")
-    with caplog.at_level(logging.WARNING, logger="oncall.unpaged"):
-        result = paging.escalate_incident(factory, incident_id)
+    with caplog.at_level(logging.WARNING, logger="oncall.paging.unpaged"):
+        result = runs.escalate_incident(factory, incident_id)
     assert result is not None
     pages = pages_for(factory, incident_id)
     assert {(p.level, p.user_id) for p in pages} == {(0, root), (0, ops)}
@@ -80,11 +81,11 @@ def test_an_incident_of_a_service_without_a_policy_pages_every_admin(
     [detail] = unpaged_events(factory, incident_id)
     assert detail["admins_notified"] == ["root@example.com", "ops@example.com"]
     assert "no escalation policy" in detail["reason"]
-    [line] = [r.getMessage() for r in caplog.records if r.name == "oncall.unpaged"]
+    [line] = [r.getMessage() for r in caplog.records if r.name == "oncall.paging.unpaged"]
     assert f"incident #{incident_id}" in line and "pages nobody" in line
     assert "\n" not in line  # the summary's newline cannot forge a log line
     for page_id in result.page_ids:
-        assert paging.deliver_page(factory, page_id) is True
+        assert runs.deliver_page(factory, page_id) is True
     assert {p.status for p in pages_for(factory, incident_id)} == {"sent"}
 
 
@@ -93,10 +94,10 @@ def test_the_admins_are_paged_once_however_often_the_incident_is_stepped(
     add_admins(factory, "root@example.com")
     add_service(factory, "orphan")
     incident_id = trigger(factory, "orphan")
-    paging.escalate_incident(factory, incident_id)
+    runs.escalate_incident(factory, incident_id)
     for _ in range(3):
-        paging.escalate_incident(factory, incident_id)
-        paging.sweep(factory)
+        runs.escalate_incident(factory, incident_id)
+        sweeper.sweep(factory)
     assert len(pages_for(factory, incident_id)) == 1
     assert len(unpaged_events(factory, incident_id)) == 1
 
@@ -108,7 +109,7 @@ def test_a_policy_whose_levels_name_nobody_also_pages_the_admins(factory: Any,
         PolicyLevel(position=0, escalate_after=60,
                     targets=[{"type": "user", "ref": "nobody@example.com"}])]))
     incident_id = trigger(factory, "ghosts")
-    paging.escalate_incident(factory, incident_id)
+    runs.escalate_incident(factory, incident_id)
     assert [(p.level, p.user_id) for p in pages_for(factory, incident_id)] == [(0, root)]
     [detail] = unpaged_events(factory, incident_id)
     assert "named anyone who could be paged" in detail["reason"]
@@ -118,7 +119,7 @@ def test_an_incident_that_pages_someone_does_not_bother_the_admins(factory: Any,
                                                                    cast: Cast) -> None:
     add_admins(factory, "root@example.com")
     incident_id = trigger(factory, "billing-api")
-    paging.escalate_incident(factory, incident_id)
+    runs.escalate_incident(factory, incident_id)
     assert [p.user_id for p in pages_for(factory, incident_id)] == [cast.alice.id]
     assert unpaged_events(factory, incident_id) == []
 
@@ -127,8 +128,8 @@ def test_with_no_admin_the_timeline_and_the_log_still_say_so(
         factory: Any, cast: Cast, caplog: pytest.LogCaptureFixture) -> None:
     add_service(factory, "orphan")
     incident_id = trigger(factory, "orphan")
-    with caplog.at_level(logging.WARNING, logger="oncall.unpaged"):
-        paging.escalate_incident(factory, incident_id)
+    with caplog.at_level(logging.WARNING, logger="oncall.paging.unpaged"):
+        runs.escalate_incident(factory, incident_id)
     assert pages_for(factory, incident_id) == []
     assert unpaged_events(factory, incident_id)[0]["admins_notified"] == []
     assert any("notifying admins: none" in r.getMessage() for r in caplog.records)
@@ -141,8 +142,8 @@ def test_ready_and_metrics_count_open_incidents_nobody_was_paged_for(
     orphan = trigger(factory, "orphan")
     with factory() as s:
         assert unpaged.open_unpaged(s) == 0  # not stepped yet: not counted
-    paging.escalate_incident(factory, paged)
-    paging.escalate_incident(factory, orphan)
+    runs.escalate_incident(factory, paged)
+    runs.escalate_incident(factory, orphan)
     with factory() as s:
         assert unpaged.open_unpaged(s) == 1
     body = client.get("/ready").get_json()

@@ -1,4 +1,5 @@
-"""New incidents wake the dispatcher through PostgreSQL LISTEN/NOTIFY (``oncall.wake``)."""
+"""New incidents wake the dispatcher through PostgreSQL LISTEN/NOTIFY
+(``oncall.paging.wake_listener``)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
-from oncall import intake, jobs, paging, wake
+from oncall import intake, jobs
 from oncall.config import Settings
 from oncall.ingest import generic
 from oncall.intake import Source
 from oncall.models import Incident, SystemState, utcnow
+from oncall.paging import runs, sweeper, wake_listener
 from tests.conftest import Cast, WorkerProcess, alert, make_cast, pages_for, wait_for
 from tests.fakes import install
 
@@ -32,13 +34,13 @@ def postgres(settings: Settings) -> str:
 
 @pytest.fixture
 def listening(postgres: str) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(wake.conninfo(postgres), autocommit=True) as conn:
-        conn.execute(f"LISTEN {wake.CHANNEL}")
+    with psycopg.connect(wake_listener.conninfo(postgres), autocommit=True) as conn:
+        conn.execute(f"LISTEN {wake_listener.CHANNEL}")
         yield conn
 
 
 def heard(conn: psycopg.Connection) -> int:
-    return wake.wait(conn, 0.5)
+    return wake_listener.wait(conn, 0.5)
 
 
 def test_a_new_incident_notifies_once_and_a_duplicate_does_not(
@@ -78,18 +80,18 @@ def test_the_web_enqueues_no_task_when_the_commit_woke_the_dispatcher(
 
 def test_the_listener_wakes_on_notifications_and_after_reconnecting(postgres: str) -> None:
     woken = threading.Semaphore(0)
-    listener = wake.Listener(postgres, woken.release, idle=0.2).start()
+    listener = wake_listener.Listener(postgres, woken.release, idle=0.2).start()
     try:
         assert listener.listening.wait(10)
         assert woken.acquire(timeout=10)  # the catch-up call on connecting
-        with psycopg.connect(wake.conninfo(postgres), autocommit=True) as other:
+        with psycopg.connect(wake_listener.conninfo(postgres), autocommit=True) as other:
             for _ in range(3):
-                other.execute(f"SELECT {wake.NOTIFY_SQL}")
+                other.execute(f"SELECT {wake_listener.NOTIFY_SQL}")
             assert woken.acquire(timeout=10)
             listener.listening.clear()
             # Lose the listener's connection: it reconnects and catches up once more.
             other.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          f"WHERE application_name = '{wake.APPLICATION_NAME}' "
+                          f"WHERE application_name = '{wake_listener.APPLICATION_NAME}' "
                           "AND pid <> pg_backend_pid()")
             assert listener.listening.wait(15)
             assert woken.acquire(timeout=10)
@@ -113,12 +115,12 @@ def test_a_failing_dispatch_does_not_stop_the_listener(postgres: str) -> None:
                                          {"outcome": "error"}) or 0.0
 
     before = errors()
-    listener = wake.Listener(postgres, flaky, idle=0.2).start()
+    listener = wake_listener.Listener(postgres, flaky, idle=0.2).start()
     try:
         assert listener.listening.wait(10)
-        with psycopg.connect(wake.conninfo(postgres), autocommit=True) as other:
+        with psycopg.connect(wake_listener.conninfo(postgres), autocommit=True) as other:
             wait_for(lambda: calls, 10, what="the first (failing) dispatch")
-            other.execute(f"SELECT {wake.NOTIFY_SQL}")
+            other.execute(f"SELECT {wake_listener.NOTIFY_SQL}")
             assert done.wait(10)
     finally:
         listener.stop()
@@ -136,7 +138,7 @@ def test_a_fork_waits_for_the_dispatch_under_way(postgres: str) -> None:
         release.wait(10)
         finished.append(time.monotonic())
 
-    listener = wake.Listener(postgres, slow, idle=0.2).start()
+    listener = wake_listener.Listener(postgres, slow, idle=0.2).start()
     try:
         assert running.wait(10)  # the catch-up dispatch on connecting
         threading.Timer(0.3, release.set).start()
@@ -157,14 +159,14 @@ def test_a_stream_of_notifications_is_dispatched_in_batches_and_none_is_missed(
     burst below (50 commits) takes one or two dispatches, not fifty, and one of them starts
     after the last commit, so nothing waits for the sweeper."""
     starts: list[float] = []
-    listener = wake.Listener(postgres, lambda: starts.append(time.monotonic()),
+    listener = wake_listener.Listener(postgres, lambda: starts.append(time.monotonic()),
                              idle=0.2, pace=1.0).start()
     try:
         assert listener.listening.wait(10)
         wait_for(lambda: starts, 10, what="the catch-up dispatch")
-        with psycopg.connect(wake.conninfo(postgres), autocommit=True) as other:
+        with psycopg.connect(wake_listener.conninfo(postgres), autocommit=True) as other:
             for _ in range(50):
-                other.execute(f"SELECT {wake.NOTIFY_SQL}")
+                other.execute(f"SELECT {wake_listener.NOTIFY_SQL}")
             last_commit = time.monotonic()
         wait_for(lambda: starts[-1] > last_commit, 10, what="a dispatch after the burst")
         time.sleep(1.5)  # a pace more: nothing else was pending
@@ -200,7 +202,7 @@ def test_the_listener_sends_console_pages_itself_and_hands_provider_pages_to_tas
     pigeon = install(monkeypatch, "pigeon")["pigeon"]
     r = client.post(f"/integrations/{cast.integration_token}", json=alert())
     incident = int(r.json["incidents"][0]["incident_id"])
-    report = paging.dispatch(factory, local_only=True)
+    report = sweeper.dispatch(factory, local_only=True)
     assert [i for i, _ in report.steps] == [incident]
     assert report.to_deliver == [incident]
     assert pigeon.sent == []
@@ -208,7 +210,7 @@ def test_the_listener_sends_console_pages_itself_and_hands_provider_pages_to_tas
     assert pages["pigeon"] == "pending"
     assert pages.get("console", "sent") == "sent"
     # What the deliver task does:
-    paging.deliver_incident(factory, incident)
+    runs.deliver_incident(factory, incident)
     assert pigeon.who() == ["alice@example.com"]
 
 
@@ -217,7 +219,7 @@ def test_a_sweep_still_sends_every_channel(factory: Any, client: Any, cast: Cast
     pigeon = install(monkeypatch, "pigeon")["pigeon"]
     r = client.post(f"/integrations/{cast.integration_token}", json=alert())
     incident = int(r.json["incidents"][0]["incident_id"])
-    report = paging.dispatch(factory)
+    report = sweeper.dispatch(factory)
     assert report.to_deliver == []
     assert pigeon.who() == ["alice@example.com"]
     assert all(p.status == "sent" for p in pages_for(factory, incident))
@@ -226,13 +228,13 @@ def test_a_sweep_still_sends_every_channel(factory: Any, client: Any, cast: Cast
 def test_the_timer_waits_until_the_next_escalation_is_due_at_most_idle() -> None:
     now = utcnow()
     soon = now + timedelta(seconds=0.3)
-    assert wake.timeout_for(None, None, now, 1.0) == 1.0
-    assert wake.timeout_for(soon, None, now, 1.0) == pytest.approx(0.3)
-    assert wake.timeout_for(now + timedelta(seconds=30), None, now, 1.0) == 1.0
-    assert wake.timeout_for(now - timedelta(seconds=5), None, now, 1.0) == 0.0
+    assert wake_listener.timeout_for(None, None, now, 1.0) == 1.0
+    assert wake_listener.timeout_for(soon, None, now, 1.0) == pytest.approx(0.3)
+    assert wake_listener.timeout_for(now + timedelta(seconds=30), None, now, 1.0) == 1.0
+    assert wake_listener.timeout_for(now - timedelta(seconds=5), None, now, 1.0) == 0.0
     # Already woken for and still due (another worker holds it, or its step failed): the
     # sweeper's, not a busy loop's.
-    assert wake.timeout_for(soon, soon, now, 1.0) == 1.0
+    assert wake_listener.timeout_for(soon, soon, now, 1.0) == 1.0
 
 
 def test_a_real_worker_escalates_on_time_with_no_delayed_task_and_no_sweep(
@@ -259,7 +261,7 @@ def test_provider_pages_are_sent_by_the_listener_while_the_broker_is_away(
     pigeon = install(monkeypatch, "pigeon")["pigeon"]
     first = client.post(f"/integrations/{cast.integration_token}", json=alert(dedup_key="1"))
     second = client.post(f"/integrations/{cast.integration_token}", json=alert(dedup_key="2"))
-    report = paging.dispatch(factory, local_only=True)
+    report = sweeper.dispatch(factory, local_only=True)
     assert len(report.to_deliver) == 2
     tried: list[int] = []
 
@@ -267,7 +269,7 @@ def test_provider_pages_are_sent_by_the_listener_while_the_broker_is_away(
         tried.append(incident_id)
         return False
 
-    paging.hand_over(factory, report.to_deliver, broker_down)
+    runs.hand_over(factory, report.to_deliver, broker_down)
     assert tried == report.to_deliver[:1]  # not asked again once it refused
     assert pigeon.who() == ["alice@example.com"] * 2
     ids = [int(r.json["incidents"][0]["incident_id"]) for r in (first, second)]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from celery import Celery, bootsteps
 from celery.signals import worker_process_init
 
-from oncall import db, jobs, logsafe, wake
+from oncall import db, jobs, logsafe
 from oncall.config import env_float, load_settings, require_secret_key
 from oncall.notify import registry
+from oncall.paging import wake_listener
 
 logsafe.install()  # Celery's log lines and ours: no forged lines, no tokens
 settings = load_settings()
@@ -88,20 +89,20 @@ def _fresh_connections(**_: object) -> None:
 class WakeListener(bootsteps.StartStopStep):
     """On PostgreSQL, every worker listens for the notification that the intake's commit
     sends when it opens an incident, and steps what is due at once, in batches, in a thread
-    of the worker's main process (``oncall.wake``). The pool's tasks do the rest."""
+    of the worker's main process (``oncall.paging.wake_listener``). The pool's tasks do the rest."""
 
     requires = {"celery.worker.components:Pool"}
 
     def __init__(self, parent: object, **kwargs: object) -> None:
         super().__init__(parent, **kwargs)
-        self.listener: wake.Listener | None = None
+        self.listener: wake_listener.Listener | None = None
 
     def start(self, parent: object) -> None:
         if not settings.database_url.startswith("postgresql"):
             return  # SQLite: the intake enqueues each new incident's first step instead
         from worker import tasks
 
-        self.listener = wake.Listener(settings.database_url, tasks.dispatch).start()
+        self.listener = wake_listener.Listener(settings.database_url, tasks.dispatch).start()
 
     def stop(self, parent: object) -> None:
         if self.listener is not None:

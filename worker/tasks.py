@@ -8,11 +8,12 @@ import urllib.request
 from celery import Task, shared_task
 from sqlalchemy.orm import Session, sessionmaker
 
-from oncall import db, jobs, paging
+from oncall import db, jobs
 from oncall.heartbeats import store as heartbeats_store
 from oncall.models import utcnow
 from oncall.notify import slack
 from oncall.notify.slack import respond, store
+from oncall.paging import runs, sweeper
 from oncall.rules import tick
 from oncall.scheduling import handoff
 from worker.app import settings
@@ -26,13 +27,13 @@ def _factory() -> sessionmaker[Session]:
 
 @shared_task(name="oncall.escalate")
 def escalate(incident_id: int, level: int = 0, loop: int = 0) -> None:
-    result = paging.escalate_incident(_factory(), incident_id, expect=(level, loop))
+    result = runs.escalate_incident(_factory(), incident_id, expect=(level, loop))
     if result is None:
         return
     # Deliver here rather than through one more task each: a page out sooner, and far less
     # work per page. Anything this misses (a crash, an error) the sweeper delivers.
     for page_id in result.page_ids:
-        paging.deliver_page(_factory(), page_id)
+        runs.deliver_page(_factory(), page_id)
     if result.next_action_at is not None:
         jobs.escalate(incident_id, result.level, result.loop, at=result.next_action_at)
     slack.after_change(incident_id)  # "escalation level 2" on its Slack messages
@@ -41,27 +42,27 @@ def escalate(incident_id: int, level: int = 0, loop: int = 0) -> None:
 @shared_task(name="oncall.deliver")
 def deliver(incident_id: int) -> None:
     """The pages a manual escalate or reassign queued: out now, not at the next sweep."""
-    paging.deliver_incident(_factory(), incident_id)
+    runs.deliver_incident(_factory(), incident_id)
     slack.after_change(incident_id)
 
 
 @shared_task(name="oncall.sweep")
 def sweep() -> None:
-    follow_up(paging.sweep(_factory()))
+    follow_up(sweeper.sweep(_factory()))
 
 
 def dispatch() -> None:
-    """What a new incident's notification or the escalation timer runs (``oncall.wake``, in
-    the worker's listener thread): step everything due and send its console pages, then
-    hand the pages for providers (SMS, voice, Slack) to the pool, a deliver task per
-    incident (sent here instead while the broker is unreachable), and enqueue the
-    follow-ups."""
-    report = paging.dispatch(_factory(), limit=100, local_only=True)
-    paging.hand_over(_factory(), report.to_deliver, jobs.deliver)
+    """What a new incident's notification or the escalation timer runs
+    (``oncall.paging.wake_listener``, in the worker's listener thread): step everything due
+    and send its console pages, then hand the pages for providers (SMS, voice, Slack) to the
+    pool, a deliver task per incident (sent here instead while the broker is unreachable),
+    and enqueue the follow-ups."""
+    report = sweeper.dispatch(_factory(), limit=100, local_only=True)
+    runs.hand_over(_factory(), report.to_deliver, jobs.deliver)
     follow_up(report)
 
 
-def follow_up(report: paging.SweepReport) -> None:
+def follow_up(report: sweeper.SweepReport) -> None:
     """After a sweep or a dispatch: a next step already due gets a task (later ones are
     found in the database by the worker's timer or the sweeper: no delayed messages), and
     stepped incidents' Slack messages are refreshed."""

@@ -18,12 +18,12 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from oncall import db, intake
-from oncall.engine import policy_snapshot
 from oncall.heartbeats import state
 from oncall.heartbeats.state import Event, Spec, Status
 from oncall.hostile import clean
 from oncall.ingest import NormalizedAlert
 from oncall.models import Heartbeat, HeartbeatPing, Incident, utcnow
+from oncall.paging.next_level import policy_snapshot
 
 log = logging.getLogger(__name__)
 

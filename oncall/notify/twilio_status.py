@@ -1,6 +1,6 @@
 """Twilio status callbacks: a message's or call's status only ever moves forward; a failure
 reported after the request was accepted (``failed``, ``undelivered``, a call ``busy`` or
-unanswered) is handed to ``engine.page_failed``, permanent or not by its error code."""
+unanswered) is handed to ``delivery.page_failed``, permanent or not by its error code."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from oncall import engine
 from oncall.models import Page, ProviderSend
 from oncall.notify.twilio_api import is_permanent_code
+from oncall.paging import delivery
 
 # Message and call statuses in the order they can happen.
 RANK = {
@@ -62,7 +62,7 @@ def apply(session: Session, sid: str, status: str, error_code: int | None,
             and is_permanent_code(error_code, None)
         error = f"twilio reported {status}" + (f" (error {error_code})" if error_code else "")
         for page_id in page_ids:
-            engine.page_failed(session, page_id, error, permanent=permanent, now=now)
+            delivery.page_failed(session, page_id, error, permanent=permanent, now=now)
     return True
 
 

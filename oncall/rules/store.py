@@ -43,7 +43,7 @@ class Compiled:
 
 def policy_snapshot(policy: EscalationPolicy) -> dict[str, Any]:
     """The engine's frozen-policy shape (one definition: levels, repeat, ack_timeout)."""
-    from oncall.engine import policy_snapshot as snapshot
+    from oncall.paging.next_level import policy_snapshot as snapshot
 
     return snapshot(policy)
 

@@ -4,7 +4,7 @@ channel when, until the ladder ends. Writes nothing.
 
 Every decision is the real path's own, not a copy: intake's ``judge`` (the first matching
 threshold rule, the incident's key, summary, severity and policy) and ``open_incident`` (the
-dedup lookup), maintenance's ``holding_window``, and the engine's ``plan_step`` (levels,
+dedup lookup), maintenance's ``holding_window``, and ``oncall.paging.step_plan.plan_step`` (levels,
 targets, schedules resolved at each step's time, personal notification rules, skipped
 levels, repeats, the admins when nobody is paged), applied step after step to an incident
 that is never stored. Callers own the transaction; reads only.
@@ -22,10 +22,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from oncall import engine, intake, maintenance
+from oncall import intake, maintenance
 from oncall.ingest import FORMATS, NormalizedAlert, PayloadError
 from oncall.ingest.generic import parse_one
 from oncall.models import Incident, Service
+from oncall.paging.step_plan import Lookups
 from oncall.rules.route import Verdict
 from oncall.simulate.timeline import Entry, Simulated, ladder
 
@@ -99,7 +100,7 @@ def simulate(session: Session, service: str, at: datetime, *, type_: str = "gene
                                    {found.name: found.id})
     incident = Simulated(found, params["inc_severity"], params["inc_summary"],
                          params["policy"])
-    policy = params["policy"] or engine.Lookups().policy(session, found.id)
+    policy = params["policy"] or Lookups().policy(session, found.id)
     answer = Answer(at, found.name, alert, "pages", "", policy.get("name"),
                     rule=_rule_json(verdict))
     if verdict is not None and verdict.held:

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from oncall import engine, unpaged
 from oncall.models import Service, User
+from oncall.paging import step_plan, unpaged
 from oncall.rotations import ScheduleSpec, on_call
 from oncall.scheduling import store
 
@@ -20,7 +20,7 @@ SPAN = timedelta(days=1)  # how far ahead a schedule is loaded at once for a lad
 
 @dataclass
 class Simulated:
-    """The incident the alert would open (``engine.Stepped``), never stored: id 0."""
+    """The incident the alert would open (``step_plan.Stepped``), never stored: id 0."""
 
     service: Service
     severity: str
@@ -57,7 +57,7 @@ class Entry:
 
 
 @dataclass
-class _LadderLookups(engine.Lookups):
+class _LadderLookups(step_plan.Lookups):
     """The engine's lookups for one simulated ladder: who is on call is asked at each step's
     own time, as ``store.who_is_on_call`` answers it (``on_call`` of ``spec_for``), from each
     schedule loaded once for a day ahead rather than once per step (bench/console.py)."""
@@ -88,7 +88,7 @@ def ladder(session: Session, incident: Simulated, start: datetime) -> list[Entry
                                  note="the ladder ends: nobody more is paged; the incident "
                                       "stays open until someone acknowledges or resolves it"))
             return entries
-        plan = engine.plan_step(session, incident, now, "system", shared)
+        plan = step_plan.plan_step(session, incident, now, "system", shared)
         entries += _entries(session, plan, now)
         incident.policy = plan.claim["policy"]
         incident.level, incident.loop = plan.result.level, plan.result.loop
@@ -116,7 +116,7 @@ _NOTES = {
 }
 
 
-def _entries(session: Session, plan: engine.Plan, now: datetime) -> list[Entry]:
+def _entries(session: Session, plan: step_plan.Plan, now: datetime) -> list[Entry]:
     """A planned step as timeline lines: its notes, then each recipient's channels."""
     out: list[Entry] = []
     waiting: list[str] = []  # a level's target entries come before its ``escalated``

@@ -17,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select, text
 
-from oncall import db, unpaged
+from oncall import db
 from oncall.config import Settings
 from oncall.models import (
     HEARTBEAT_STATES,
@@ -30,6 +30,7 @@ from oncall.models import (
 )
 from oncall.notify import email, registry, slack
 from oncall.notify.registry import NO_PROVIDER
+from oncall.paging import unpaged
 from oncall.web import settings
 from oncall.web.auth import bearer_token, token_user
 

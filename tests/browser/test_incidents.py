@@ -12,9 +12,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from oncall import db, paging
+from oncall import db
 from oncall.accounts import passwords
 from oncall.models import Incident, IncidentEvent, Page, User, utcnow
+from oncall.paging import runs, sweeper
 from tests.browser.conftest import (
     PASSWORD,
     PHONE,
@@ -63,7 +64,7 @@ def test_a_responder_at_375px_sees_a_new_incident_appear_acks_it_and_the_ladder_
 
     incident_id = post_alert(live, cast.integration_token, summary=XSS,
                              labels={"merchant_id": XSS})
-    paging.escalate_incident(factory, incident_id, now=utcnow())  # what the worker does
+    runs.escalate_incident(factory, incident_id, now=utcnow())  # what the worker does
     link = page.locator(f'a[href="/incidents/{incident_id}"]')
     link.wait_for(timeout=6000)  # the 2 s poll brings it in
     assert page.evaluate("() => window.stillTheSamePage === true")  # no reload
@@ -90,7 +91,7 @@ def test_a_responder_at_375px_sees_a_new_incident_appear_acks_it_and_the_ladder_
         incident = s.get(Incident, incident_id)
         assert (incident.status, incident.acked_by) == ("acknowledged",
                                                         "user:alice@example.com")
-    paging.sweep(factory, utcnow() + timedelta(hours=2))  # long after level 2 was due
+    sweeper.sweep(factory, utcnow() + timedelta(hours=2))  # long after level 2 was due
     with factory() as s:
         pages = s.scalars(select(Page).where(Page.incident_id == incident_id)).all()
         assert {p.user_id for p in pages} == {cast.alice.id}  # bob was never paged
@@ -121,7 +122,7 @@ def test_home_list_and_incident_pass_axe_and_fit_375px(
     post_alert(live, cast.integration_token, summary="Latency above SLO on checkout "
                "for every region at once, a long summary that has to wrap", dedup_key="b",
                severity="warning")
-    paging.escalate_incident(factory, first, now=utcnow())
+    runs.escalate_incident(factory, first, now=utcnow())
     page = context_for(PHONE).new_page()
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))

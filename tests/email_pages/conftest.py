@@ -1,6 +1,6 @@
 """Email fixtures: a real SMTP server (aiosmtpd, in a thread) that keeps what it is sent and
 can be told to refuse, the app with the email channel on, and a pager on a virtual clock
-that drives the real sweeper (``oncall.paging.sweep``: claim, send, record the outcome)."""
+that drives the real sweeper (``oncall.paging.sweeper.sweep``: claim, send, record the outcome)."""
 
 from __future__ import annotations
 

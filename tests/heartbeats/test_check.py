@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from oncall import paging
 from oncall.heartbeats import service, store
 from oncall.models import (
     EscalationPolicy,
@@ -21,6 +20,7 @@ from oncall.models import (
     IncidentEvent,
     PolicyLevel,
 )
+from oncall.paging import sweeper
 from tests.conftest import Cast, pages_for
 
 T0 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
@@ -75,7 +75,7 @@ def test_a_missed_run_goes_late_then_down_and_pages_level_one(factory: Any, cast
     assert incident.severity == "critical" and incident.service_id == cast.service.id
     assert incident.summary.startswith("Heartbeat nightly-charge-run is down: no ping since "
                                        "2026-12-01 01:00:00 UTC")
-    paging.sweep(factory, now=at(70))
+    sweeper.sweep(factory, now=at(70))
     assert [(p.level, p.recipient, p.status) for p in pages_for(factory, opened)] == [
         (1, f"user:{cast.alice.id}", "sent")]
 
@@ -148,7 +148,7 @@ def test_the_heartbeats_own_policy_overrides_the_services(factory: Any, cast: Ca
                                                      "ref": "bob@example.com"}])]))
     hb = make(factory, cast, policy="billing-critical")
     [opened] = store.run_checks(factory, at(70))
-    paging.sweep(factory, now=at(70))
+    sweeper.sweep(factory, now=at(70))
     assert [p.recipient for p in pages_for(factory, opened)] == [f"user:{cast.bob.id}"]
     assert hb.policy_id is not None
 

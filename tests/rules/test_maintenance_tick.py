@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from oncall import maintenance, paging
+from oncall import maintenance
 from oncall.maintenance import service as windows
+from oncall.paging import sweeper
 from oncall.rules import tick
 from tests.conftest import Cast, pages_for
 from tests.rules.conftest import at, incidents, timeline
@@ -39,7 +40,7 @@ def test_a_burn_rate_crossing_inside_a_window_pages_when_it_ends(
     [incident] = incidents(factory)
     assert incident.id == opened and incident.next_action_at == at(90)
     assert [k for k, _, _ in timeline(factory, opened)] == ["triggered", "suppressed"]
-    paging.sweep(factory, now=at(89))
+    sweeper.sweep(factory, now=at(89))
     assert pages_for(factory, opened) == []
-    paging.sweep(factory, now=at(90))
+    sweeper.sweep(factory, now=at(90))
     assert [p.level for p in pages_for(factory, opened)] == [1]

@@ -11,11 +11,12 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import select, update
 
-from oncall import jobs, paging
+from oncall import jobs
 from oncall.config import Settings
 from oncall.models import Incident, SlackMessage, User
 from oncall.notify import registry, slack
 from oncall.notify.slack import respond, store
+from oncall.paging import runs
 from tests.conftest import Cast, alert, make_cast, web_app
 from tests.slack_fake import SECRET, TOKEN, FakeSlack, sign
 
@@ -68,12 +69,12 @@ class Queue:
                 elif item[0] == "respond":
                     assert respond.ephemeral(item[1], item[2]) is None
                 elif item[0] == "deliver":
-                    paging.deliver_incident(factory, item[1])
+                    runs.deliver_incident(factory, item[1])
                     slack.after_change(item[1])
                 elif item[0] == "escalate":
-                    result = paging.escalate_incident(factory, item[1], expect=item[2:4])
+                    result = runs.escalate_incident(factory, item[1], expect=item[2:4])
                     for page_id in result.page_ids if result else []:
-                        paging.deliver_page(factory, page_id)
+                        runs.deliver_page(factory, page_id)
                     slack.after_change(item[1])
 
 

@@ -121,8 +121,8 @@ def test_nobody_in_slack_with_that_email_fails_the_page_for_good(
 def test_slack_trouble_is_retried_later_and_posts_once(
         web: Any, slack_cast: Cast, fake_slack: FakeSlack, queue: Queue, factory: Any,
         on_slack: None) -> None:
-    from oncall import paging
     from oncall.models import utcnow
+    from oncall.paging import sweeper
 
     fake_slack.error("chat.postMessage", "internal_error")
     incident = open_incident(web, slack_cast)
@@ -133,13 +133,13 @@ def test_slack_trouble_is_retried_later_and_posts_once(
     [page] = pages_for(factory, incident)
     assert page.status == "pending" and "internal_error" in page.error
     assert messages(factory, incident) == []
-    paging.sweep(factory, page.next_attempt_at)  # the retry, when it is due
+    sweeper.sweep(factory, page.next_attempt_at)  # the retry, when it is due
     fake_slack.expect("conversations.open")
     fake_slack.expect("chat.postMessage", channel=dm(ALICE))
     fake_slack.done()
     assert pages_for(factory, incident)[0].status == "sent"
     assert len(messages(factory, incident)) == 1
-    paging.sweep(factory, utcnow())
+    sweeper.sweep(factory, utcnow())
     fake_slack.done()
 
 
@@ -347,18 +347,19 @@ def test_acknowledged_while_the_page_was_being_posted_the_post_is_corrected_at_o
 def test_acknowledged_before_the_post_nothing_is_posted(
         web: Any, slack_cast: Cast, fake_slack: FakeSlack, queue: Queue, factory: Any,
         on_slack: None) -> None:
-    from oncall import engine, incidents, paging
+    from oncall import incidents
     from oncall.models import utcnow
+    from oncall.paging import delivery, runs
 
     incident = open_incident(web, slack_cast)
     queue.take()
-    result = paging.escalate_incident(factory, incident)
+    result = runs.escalate_incident(factory, incident)
     assert result is not None
     with factory() as s, s.begin():
-        outgoing = engine.prepare_delivery(s, result.page_ids[0], utcnow())
+        outgoing = delivery.prepare_delivery(s, result.page_ids[0], utcnow())
     assert outgoing is not None
     with factory() as s, s.begin():  # acknowledged after the outbox's re-check
         incidents.acknowledge(s, incident, "user:bob@example.com", utcnow())
-    engine.send(outgoing)
+    delivery.send(outgoing)
     fake_slack.done()
     assert messages(factory, incident) == []

@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from oncall import paging
 from oncall.config import Settings, load_settings
 from oncall.models import EscalationPolicy, IncidentEvent, Page, PolicyLevel
 from oncall.notify import registry, slack
 from oncall.notify.slack import blocks
+from oncall.paging import runs
 from tests.conftest import Cast, make_cast
 from tests.slack.conftest import open_incident
 
@@ -64,7 +64,7 @@ def test_a_slack_target_without_slack_is_on_the_timeline_not_lost(
         level.targets = [{"type": "slack", "ref": "#billing-incidents"},
                          {"type": "user", "ref": "alice@example.com"}]
     incident = open_incident(client, cast)
-    paging.escalate_incident(factory, incident)
+    runs.escalate_incident(factory, incident)
     with factory() as s:
         assert [p.recipient for p in s.scalars(select(Page))] == [f"user:{cast.alice.id}"]
         [event] = s.scalars(select(IncidentEvent).where(

@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from oncall import intake, paging
+from oncall import intake
 from oncall.config import Settings
 from oncall.ingest.generic import parse_one
 from oncall.intake import Source
 from oncall.models import Integration, User, utcnow
 from oncall.notify import registry
+from oncall.paging import sweeper
 from tests.conftest import REQUIRED, ROOT, Cast, alert, make_cast, wait_for, web_app
 from tests.servers import free_port
 from tests.twilio.fakes import (
@@ -112,9 +113,9 @@ class Pager:
                                       [parse_one(alert(**fields))], self.now)
             return int(outcome.incident_id)
 
-    def tick(self, seconds: float = 0.0) -> paging.SweepReport:
+    def tick(self, seconds: float = 0.0) -> sweeper.SweepReport:
         self.now += timedelta(seconds=seconds)
-        return paging.sweep(self.factory, self.now)
+        return sweeper.sweep(self.factory, self.now)
 
 
 @pytest.fixture

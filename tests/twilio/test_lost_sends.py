@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from oncall import engine, incidents, paging
+from oncall import incidents
 from oncall.models import IncidentEvent, Page, ProviderSend
 from oncall.notify import registry
 from oncall.notify.sms import outbox, throttle
 from oncall.notify.sms import text as sms_text
 from oncall.notify.sms.throttle import Rule
 from oncall.notify.twilio_api import may_have_left
+from oncall.paging import delivery, runs
 from tests.conftest import Cast, make_cast
 from tests.twilio.conftest import ALICE, BOB, Pager
 from tests.twilio.fakes import FakeTwilio, Phone
@@ -59,17 +60,17 @@ def die_after_the_request(factory: Any, pager: Pager, page_id: int, made: bool) 
     """A worker claims the page, records the request and (if ``made``) makes it, then dies
     before storing the answer. Its claim is held far into the future, until ``lease``."""
     with factory() as s, s.begin():
-        outgoing = engine.prepare_delivery(s, page_id, pager.now)
+        outgoing = delivery.prepare_delivery(s, page_id, pager.now)
     assert outgoing is not None
     batch = outbox.prepare(factory, outgoing, pager.now)
     assert batch is not None and batch.send_id is not None
     if made:
-        engine.send(batch.page)
+        delivery.send(batch.page)
     lease(factory, page_id, pager.now + FAR)
 
 
 def first_page(factory: Any, pager: Pager, inc: int) -> int:
-    result = paging.escalate_incident(factory, inc, now=pager.now)
+    result = runs.escalate_incident(factory, inc, now=pager.now)
     assert result is not None
     [page_id] = result.page_ids
     return page_id
@@ -280,7 +281,7 @@ def test_a_found_send_later_reported_undelivered_is_sent_again_not_found_again(
     first = alice.expect_sms(rf"#{inc} ")
     assert page_by_id(factory, page).provider_id == first.sid
     with factory() as s, s.begin():  # Twilio's status callback: undelivered, transient
-        engine.page_failed(s, page, "twilio reported undelivered (error 30003)",
+        delivery.page_failed(s, page, "twilio reported undelivered (error 30003)",
                            permanent=False, now=pager.now)
     pager.tick(120)
     again = alice.expect_sms(rf"#{inc} ")
@@ -360,7 +361,7 @@ def test_a_page_whose_answer_was_lost_is_not_bundled_into_another_send(
     two = pager.trigger(dedup_key="two")
     page_two = first_page(factory, pager, two)
     pager.now += timedelta(seconds=10)  # page one's retry is due as well
-    paging.deliver_page(factory, page_two, pager.now)
+    runs.deliver_page(factory, page_two, pager.now)
     second = alice.expect_sms(rf"#{two} ")
     assert f"#{one} " not in second.form["Body"]
     pager.tick(1)

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from oncall import engine, paging
 from oncall.models import Incident, IncidentEvent, Page, ProviderSend, User
 from oncall.notify.sms import outbox, throttle
+from oncall.paging import delivery, runs
 from tests.conftest import Cast
 from tests.twilio.conftest import Pager
 from tests.twilio.fakes import FakeTwilio, Phone
@@ -275,16 +275,16 @@ def test_a_permanent_failure_is_not_retried_and_the_next_level_is_paged(
 def _die_after_the_request(factory: Any, pager: Pager, inc: int, make_request: bool) -> None:
     """A worker claims the page, records the request and (maybe) makes it, then dies before
     storing the answer."""
-    result = paging.escalate_incident(factory, inc, now=pager.now)
+    result = runs.escalate_incident(factory, inc, now=pager.now)
     assert result is not None
     [page_id] = result.page_ids
     with factory() as s, s.begin():
-        outgoing = engine.prepare_delivery(s, page_id, pager.now)
+        outgoing = delivery.prepare_delivery(s, page_id, pager.now)
     assert outgoing is not None
     batch = outbox.prepare(factory, outgoing, pager.now)
     assert batch is not None
     if make_request:
-        engine.send(batch.page)
+        delivery.send(batch.page)
 
 
 @pytest.mark.parametrize("made", [True, False])

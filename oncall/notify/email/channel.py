@@ -1,5 +1,5 @@
 """The ``email`` channel: one message per page, sent through the configured SMTP server with
-``smtplib``, and how SMTP's answers are classed for the outbox (``oncall.delivery``):
+``smtplib``, and how SMTP's answers are classed for the outbox (``oncall.paging.delivery``):
 
 * the server cannot be reached, times out, or answers 4xx: transient, retried with backoff
   (after the last attempt the user's next channel is paged);

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from oncall import escalation
 from oncall.incidents import alert_counts
 from oncall.models import Alert, Incident, SlackMessage, User
 from oncall.notify import DeliveryError
 from oncall.notify.slack import blocks
+from oncall.paging import next_level
 
 if TYPE_CHECKING:
     from slack_sdk import WebClient
@@ -74,7 +74,7 @@ def incident_view(session: Session, incident_id: int) -> blocks.IncidentView | N
         id=incident.id, status=incident.status, severity=incident.severity,
         summary=incident.summary, service=incident.service.name,
         alert_count=alert_counts(session, [incident.id]).get(incident.id, 0),
-        level=incident.level, levels=len(escalation.levels(policy)),
+        level=incident.level, levels=len(next_level.levels(policy)),
         created_at=incident.created_at, runbook=runbook(session, incident),
         acked_by=actor_label(session, incident.acked_by), acked_at=incident.acked_at,
         resolved_by=actor_label(session, incident.resolved_by),

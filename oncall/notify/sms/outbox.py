@@ -19,13 +19,14 @@ from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from oncall import db, engine, metrics
+from oncall import db, metrics
 from oncall.incidents import record
 from oncall.models import Incident, Page, ProviderSend, Service
 from oncall.notify import DeliveryError, OutgoingPage, registry
 from oncall.notify.sms import codes, lost, throttle
 from oncall.notify.sms import text as sms_text
 from oncall.notify.sms.lost import LostSend
+from oncall.paging import delivery
 
 TWILIO_CHANNELS = ("sms", "voice")
 MAX_BUNDLE = 10
@@ -52,7 +53,7 @@ def send(batch: Batch) -> tuple[str | None, DeliveryError | None]:
     SID is the outcome, and nobody gets the page twice."""
     if batch.found is not None:
         return batch.found[1], None
-    return engine.send(batch.page)
+    return delivery.send(batch.page)
 
 
 def handles(outgoing: OutgoingPage) -> bool:
@@ -245,7 +246,7 @@ def _claim_waiting(session: Session, user_id: int, page_id: int, destination: st
     for other in waiting:
         if lost.earlier(session, "sms", destination, other, now):
             continue
-        if engine.claim_page(session, other, now):
+        if delivery.claim_page(session, other, now):
             claimed.append(other)
     return claimed
 

@@ -1,4 +1,5 @@
-"""Escalation arithmetic: which level comes next and when. Pure; ``now`` is explicit.
+"""Where escalation chooses the next level: which level comes next and when. Pure; ``now``
+is explicit.
 
 An incident carries its escalation state: ``level`` (the level last paged, 1-based; 0 means
 none yet), ``loop`` (how many times the ladder has restarted) and ``next_action_at``. The
@@ -16,7 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from oncall.models import EscalationPolicy
 
 Policy = dict[str, Any]
 
@@ -30,6 +34,18 @@ class Step:
     loop: int
     targets: list[dict[str, Any]]
     next_action_at: datetime | None
+
+
+def policy_snapshot(policy: EscalationPolicy | None) -> Policy:
+    """The snapshot of ``policy`` an incident carries (the format above)."""
+    if policy is None:
+        return {"name": None, "repeat": 0, "levels": []}
+    return {
+        "id": policy.id, "name": policy.name, "repeat": policy.repeat,
+        "ack_timeout": policy.ack_timeout,
+        "levels": [{"escalate_after": lvl.escalate_after, "targets": lvl.targets}
+                   for lvl in policy.levels],
+    }
 
 
 def levels(policy: Policy | None) -> list[dict[str, Any]]:

@@ -1,7 +1,7 @@
 """Delivering pages: claim (with a lease), re-check the incident right before sending, call
 the channel outside any transaction, then store the outcome: sent; a transient failure
 retried with backoff; a permanent one (or the last attempt) failed, with a fallback to the
-user's next channel. ``oncall.engine`` re-exports these names."""
+user's next channel (``fallback``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
-from oncall import db, fallback, metrics
+from oncall import db, metrics
 from oncall.config import env_float
 from oncall.incidents import record, record_many
 from oncall.models import Incident, Page, Service, User, utcnow
@@ -22,6 +22,7 @@ from oncall.notify import DeliveryError, OutgoingPage, Recipient
 from oncall.notify.registry import channel
 from oncall.notify.rules import NOT_VERIFIED, PHONE_CHANNELS
 from oncall.notify.sms import lost
+from oncall.paging import fallback
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +33,36 @@ MAX_BACKOFF = 300.0  # seconds between attempts, at most
 MAX_RETRY_AFTER = 900.0  # a provider asking for a longer pause is not waited on longer
 
 
+def _due(exclude: tuple[str, ...] = (), only: tuple[str, ...] | None = None) -> Any:
+    """The one condition for a page due for sending (at ``:now``): pending and due, or left
+    'sending' by a worker that died (its lease ran out). ``exclude``: not on these channels;
+    ``only``: on these channels alone. Every claim and listing of due pages uses it."""
+    due = (((Page.status == "pending") & (Page.next_attempt_at <= bindparam("now")))
+           | ((Page.status == "sending") & (Page.lease_until < bindparam("now"))))
+    if exclude:
+        due = due & Page.channel.not_in(exclude)
+    if only is not None:
+        due = due & Page.channel.in_(only)
+    return due
+
+
+@functools.cache
+def _due_ids(exclude: tuple[str, ...] = (), only: tuple[str, ...] | None = None) -> Any:
+    """Up to ``:limit`` due pages, oldest first. Built once per channel selection (every
+    dispatch runs it: building it costs more than running it)."""
+    return (select(Page.id).where(_due(exclude, only)).order_by(Page.next_attempt_at)
+            .limit(bindparam("limit")))
+
+
+_TAKE = {"status": "sending", "attempts": Page.attempts + 1,  # a claim, with its lease
+         "lease_until": bindparam("lease_until")}
+_CLAIM_PAGE = update(Page).where(Page.id == bindparam("page_id"), _due()).values(_TAKE)
+
+
 def claim_page(session: Session, page_id: int, now: datetime) -> bool:
-    """Take a page for sending: pending and due, or left 'sending' by a worker that died."""
+    """Take a page for sending if it is due."""
     result = session.connection().execute(
-        update(Page)
-        .where(Page.id == page_id,
-               ((Page.status == "pending") & (Page.next_attempt_at <= now))
-               | ((Page.status == "sending") & (Page.lease_until < now)))
-        .values(status="sending", attempts=Page.attempts + 1, lease_until=now + LEASE)
-    )
+        _CLAIM_PAGE, {"page_id": page_id, "now": now, "lease_until": now + LEASE})
     return bool(result.rowcount == 1)
 
 
@@ -67,27 +89,15 @@ def claim_due(session: Session, now: datetime, limit: int = 200,
     return len(ids), _outgoing(session, ids) if ids else []
 
 
-_DUE = (((Page.status == "pending") & (Page.next_attempt_at <= bindparam("now")))
-        | ((Page.status == "sending") & (Page.lease_until < bindparam("now"))))
-
-
 @functools.cache
 def _claim_due_statement(postgres: bool, exclude: tuple[str, ...],
                          only: tuple[str, ...] | None) -> Any:
-    """Built once per dialect and channel selection (the sweeper and each new incident's
-    dispatch run it: building it costs more than running it)."""
-    due = _DUE
-    if exclude:
-        due = due & Page.channel.not_in(exclude)
-    if only is not None:
-        due = due & Page.channel.in_(only)
-    pick = select(Page.id).where(due).order_by(Page.next_attempt_at).limit(bindparam("limit"))
+    """Built once per dialect and channel selection, like ``_due_ids``."""
+    pick = _due_ids(exclude, only)
     if postgres:
         pick = pick.with_for_update(skip_locked=True)
-    return (update(Page).where(Page.id.in_(pick.scalar_subquery()), due)
-            .values(status="sending", attempts=Page.attempts + 1,
-                    lease_until=bindparam("lease_until"))
-            .returning(Page.id))
+    return (update(Page).where(Page.id.in_(pick.scalar_subquery()), _due(exclude, only))
+            .values(_TAKE).returning(Page.id))
 
 
 def _outgoing(session: Session, page_ids: list[int]) -> list[OutgoingPage]:
@@ -284,10 +294,6 @@ def page_failed(session: Session, page_id: int, error: str, *, permanent: bool,
 
 def due_pages(session: Session, now: datetime, limit: int = 200,
               channels: tuple[str, ...] | None = None) -> list[int]:
-    query = (select(Page.id)
-             .where(((Page.status == "pending") & (Page.next_attempt_at <= now))
-                    | ((Page.status == "sending") & (Page.lease_until < now)))
-             .order_by(Page.next_attempt_at).limit(limit))
-    if channels is not None:
-        query = query.where(Page.channel.in_(channels))
-    return list(session.scalars(query))
+    """Up to ``limit`` due pages (on ``channels`` alone), oldest first, without claiming
+    them: pages delivered one by one are each claimed by ``prepare_delivery``."""
+    return list(session.scalars(_due_ids((), channels), {"now": now, "limit": limit}))

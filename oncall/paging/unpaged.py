@@ -3,7 +3,7 @@
 An alert for a service with no escalation policy, or whose every level names nobody (empty
 schedules, users with no usable channel), opens an incident that would otherwise page no one.
 When an incident's first step queues no page, the step itself (claimed exactly once by the
-engine's conditional UPDATE) also queues pages to every admin, through their own notification
+stepping's conditional UPDATE) also queues pages to every admin, through their own notification
 rules for the incident's severity, at *level 0*: escalation levels are numbered from 1, so
 level 0 is free for "the admins, because nobody else was paged". The outbox's unique key
 makes them once-only like any other page; the timeline says ``unpaged`` with the reason; the
@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from oncall import escalation, outbox
 from oncall.incidents import event
 from oncall.models import Incident, Page, User
+from oncall.paging import next_level, page_outbox
 
-if TYPE_CHECKING:  # the engine imports this module
-    from oncall.engine import Lookups, Stepped
+if TYPE_CHECKING:  # step_plan imports this module
+    from oncall.paging.step_plan import Lookups, Stepped
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ ADMIN_LEVEL = 0
 
 
 def reason(policy: dict[str, Any] | None) -> str:
-    if not escalation.levels(policy):
+    if not next_level.levels(policy):
         return "its service has no escalation policy"
     return "no level of its escalation policy named anyone who could be paged"
 
@@ -48,7 +48,7 @@ def page_admins(session: Session, incident: Stepped, policy: dict[str, Any] | No
                                                            list[dict[str, Any]]]:
     """The timeline entry and the admins' pages for an incident whose first step paged
     nobody. Returns (events, page rows) for the caller's step to write (reads only: the
-    engine logs ``warn`` once it has written them)."""
+    stepping logs ``warn`` once it has written them)."""
     why = reason(policy)
     text = notice_text(incident, why)
     admins = list(session.scalars(select(User).where(User.role == "admin").order_by(User.id)))
@@ -57,9 +57,9 @@ def page_admins(session: Session, incident: Stepped, policy: dict[str, Any] | No
     for admin in admins:
         rules = lookups.plan(session, admin, incident.severity).rules
         for rule in rules:
-            pages.append(outbox.row(incident.id, ADMIN_LEVEL, 0, f"user:{admin.id}", admin.id,
-                                    rule.channel, text, now + timedelta(seconds=rule.delay),
-                                    now))
+            pages.append(page_outbox.row(incident.id, ADMIN_LEVEL, 0, f"user:{admin.id}",
+                                         admin.id, rule.channel, text,
+                                         now + timedelta(seconds=rule.delay), now))
         if rules:
             notified.append(admin.email)
     entry = event(incident.id, "unpaged", "system", now, reason=why, admins_notified=notified)

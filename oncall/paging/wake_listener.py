@@ -5,7 +5,7 @@ PostgreSQL delivers a notification only when (and if) its transaction commits, s
 listener hears of every committed incident and never of one that was rolled back, with no
 window between "committed" and "enqueued" for a crash to fall into, and no broker round
 trip on the alert's path. Each worker process listens (``worker/app.py``) and, on a
-notification, steps everything due in batches (``paging.dispatch``): a burst of a thousand
+notification, steps everything due in batches (``sweeper.dispatch``): a burst of a thousand
 new incidents becomes a few transactions, not a thousand tasks.
 
 A notification is only a nudge. Notifications sent while no one listens are dropped, so the

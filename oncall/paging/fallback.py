@@ -9,10 +9,10 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from oncall import outbox
 from oncall.incidents import record
 from oncall.models import Incident, Page, User
 from oncall.notify import rules
+from oncall.paging import page_outbox
 
 UNDER_WAY = ("pending", "sending", "sent")
 
@@ -45,8 +45,9 @@ def after_failure(session: Session, page_id: int, reason: str, *, permanent: boo
     for name in rules.fallbacks(session, user, page.severity):
         other = existing.get(name)
         if other is None:
-            new_id = outbox.enqueue(session, page.incident_id, page.level, page.loop,
-                                    page.recipient, user.id, name, page.message or "", now, now)
+            new_id = page_outbox.enqueue(session, page.incident_id, page.level, page.loop,
+                                         page.recipient, user.id, name, page.message or "",
+                                         now, now)
             if new_id is not None:
                 record(session, page.incident_id, "fallback", "system", now, to_channel=name,
                        page_id=new_id, **about)
