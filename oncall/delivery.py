@@ -15,13 +15,13 @@ from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from oncall import db, fallback, metrics
+from oncall.channels import DeliveryError, OutgoingPage, Recipient
+from oncall.channels.preferences import NOT_VERIFIED, PHONE_CHANNELS
+from oncall.channels.registry import channel
+from oncall.channels.sms import lost
 from oncall.config import env_float
 from oncall.incidents import record, record_many
 from oncall.models import Incident, Page, Service, User, utcnow
-from oncall.notify import DeliveryError, OutgoingPage, Recipient
-from oncall.notify.registry import channel
-from oncall.notify.rules import NOT_VERIFIED, PHONE_CHANNELS
-from oncall.notify.sms import lost
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,8 @@ from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from oncall import db, escalation, metrics, outbox, unpaged
+from oncall.channels import page_text, preferences
+from oncall.channels.registry import enabled
 from oncall.delivery import (  # noqa: F401 - re-exported: callers use oncall.engine.*
     LEASE,
     MAX_ATTEMPTS,
@@ -35,8 +37,6 @@ from oncall.delivery import (  # noqa: F401 - re-exported: callers use oncall.en
 )
 from oncall.incidents import event, record_many
 from oncall.models import EscalationPolicy, Incident, Service, User
-from oncall.notify import page_text, rules
-from oncall.notify.registry import enabled
 from oncall.scheduling.store import who_is_on_call
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class Lookups:
 
     on_call: dict[str, str | None] = field(default_factory=dict)
     users: dict[str, User | None] = field(default_factory=dict)
-    plans: dict[tuple[int, str], rules.Plan] = field(default_factory=dict)
+    plans: dict[tuple[int, str], preferences.Plan] = field(default_factory=dict)
     policies: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def user(self, session: Session, email: str) -> User | None:
@@ -81,10 +81,10 @@ class Lookups:
             self.policies[service_id] = policy_snapshot(service.policy if service else None)
         return self.policies[service_id]
 
-    def plan(self, session: Session, user: User, severity: str) -> rules.Plan:
+    def plan(self, session: Session, user: User, severity: str) -> preferences.Plan:
         key = (user.id, severity)
         if key not in self.plans:
-            self.plans[key] = rules.plan(session, user, severity)
+            self.plans[key] = preferences.plan(session, user, severity)
         return self.plans[key]
 
 
@@ -312,7 +312,7 @@ def _page_level(session: Session, incident: Stepped, step: escalation.Step, now:
     for user in users:
         user_plan = lookups.plan(session, user, incident.severity)
         for name, why in user_plan.skipped.items():
-            if why == rules.NOT_VERIFIED:  # said on the timeline: never skipped silently
+            if why == preferences.NOT_VERIFIED:  # said on the timeline: never skipped silently
                 plan.events.append(event(incident.id, "channel_skipped", "system", now,
                                          user=user.email, user_id=user.id, channel=name,
                                          reason=why, level=step.level, loop=step.loop))

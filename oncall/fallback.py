@@ -10,9 +10,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from oncall import outbox
+from oncall.channels import preferences
 from oncall.incidents import record
 from oncall.models import Incident, Page, User
-from oncall.notify import rules
 
 UNDER_WAY = ("pending", "sending", "sent")
 
@@ -31,9 +31,9 @@ def after_failure(session: Session, page_id: int, reason: str, *, permanent: boo
     if user is None:
         return []
     if permanent and page.channel != "console":
-        rules.disable(session, user, page.channel, reason, now)
+        preferences.disable(session, user, page.channel, reason, now)
         record(session, page.incident_id, "contact_disabled", "system", now, user=user.email,
-               channel=page.channel, address=rules.address(user, page.channel), reason=reason)
+               channel=page.channel, address=preferences.address(user, page.channel), reason=reason)
     if page.status != "triggered":
         return []
     existing = {row.channel: row for row in conn.execute(
@@ -42,7 +42,7 @@ def after_failure(session: Session, page_id: int, reason: str, *, permanent: boo
             Page.loop == page.loop, Page.recipient == page.recipient))}
     about = {"user": user.email, "level": page.level, "loop": page.loop,
              "from_channel": page.channel}
-    for name in rules.fallbacks(session, user, page.severity):
+    for name in preferences.fallbacks(session, user, page.severity):
         other = existing.get(name)
         if other is None:
             new_id = outbox.enqueue(session, page.incident_id, page.level, page.loop,

@@ -15,9 +15,9 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from oncall import actions, db, engine, metrics
+from oncall.channels import DeliveryError, OutgoingPage, registry
+from oncall.channels.sms import outbox
 from oncall.models import Page, SystemState, utcnow
-from oncall.notify import DeliveryError, OutgoingPage, registry
-from oncall.notify.sms import outbox
 
 log = logging.getLogger(__name__)
 

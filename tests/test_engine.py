@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from oncall import engine, incidents, intake, paging
+from oncall.channels import DeliveryError, OutgoingPage, Receipt, registry
 from oncall.ingest.generic import parse_one
 from oncall.intake import Source
 from oncall.models import EscalationPolicy, Incident, IncidentEvent, Integration, Page, utcnow
-from oncall.notify import DeliveryError, OutgoingPage, Receipt, registry
 from tests.conftest import Cast, alert, make_cast
 
 

@@ -19,6 +19,8 @@ from oncall.apply import maintenance as maintenance_files
 from oncall.apply import rules as rule_files
 from oncall.apply.loader import Document
 from oncall.audit import audit
+from oncall.channels import preferences as notification_rules
+from oncall.channels.preferences import Rule
 from oncall.models import (
     EscalationPolicy,
     NotificationRule,
@@ -29,8 +31,6 @@ from oncall.models import (
     User,
     utcnow,
 )
-from oncall.notify import rules as notification_rules
-from oncall.notify.rules import Rule
 from oncall.rotations import RotationError, parse_restriction, parse_rotation
 from oncall.scheduling import history
 

@@ -11,8 +11,8 @@ from flask import g
 from sqlalchemy.orm import Session
 
 from oncall import __version__, db, jobs, logsafe
+from oncall.channels import registry
 from oncall.config import Settings, load_settings
-from oncall.notify import registry
 
 T = TypeVar("T")
 

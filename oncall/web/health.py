@@ -18,6 +18,8 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select, text
 
 from oncall import db, unpaged
+from oncall.channels import email, registry, slack
+from oncall.channels.registry import NO_PROVIDER
 from oncall.config import Settings
 from oncall.models import (
     HEARTBEAT_STATES,
@@ -28,8 +30,6 @@ from oncall.models import (
     SystemState,
     utcnow,
 )
-from oncall.notify import email, registry, slack
-from oncall.notify.registry import NO_PROVIDER
 from oncall.web import settings
 from oncall.web.auth import bearer_token, token_user
 

@@ -19,9 +19,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from oncall import actions, db, incidents, jobs, permissions
+from oncall.channels import slack, voice
+from oncall.channels.sms import replies
+from oncall.channels.twilio import status as twilio_status
 from oncall.models import Incident, Page, ProviderSend, Service, TwilioInbound, User, utcnow
-from oncall.notify import slack, twilio_status, voice
-from oncall.notify.sms import replies
 from oncall.web import settings, transaction
 
 log = logging.getLogger(__name__)

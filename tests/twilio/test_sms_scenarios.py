@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select, update
 
 from oncall import engine, paging
+from oncall.channels.sms import outbox, throttle
 from oncall.models import Incident, IncidentEvent, Page, ProviderSend, User
-from oncall.notify.sms import outbox, throttle
 from tests.conftest import Cast
 from tests.twilio.conftest import Pager
 from tests.twilio.fakes import FakeTwilio, Phone

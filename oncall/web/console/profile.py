@@ -17,9 +17,9 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from oncall.accounts import profile
+from oncall.channels import preferences, registry
 from oncall.manage import Refused, users
 from oncall.models import User, utcnow
-from oncall.notify import registry, rules
 from oncall.scheduling.service import actor_of as service_actor
 from oncall.security import hash_token, new_token
 from oncall.web import session as db_session
@@ -29,7 +29,7 @@ from oncall.web.console import sessions
 from oncall.web.console.blueprint import bp
 from oncall.web.console.forms import ButtonForm
 
-SEVERITIES = rules.SEVERITIES[:-1]  # critical, error, warning, info
+SEVERITIES = preferences.SEVERITIES[:-1]  # critical, error, warning, info
 SLOTS = 4  # channel steps offered per severity
 _RULE_FIELD = re.compile(r"rules\.(\w+)\[(\d+)\]\.(channel|delay_seconds)")
 
@@ -79,7 +79,7 @@ def _rows(me: User, typed: dict[str, list[dict[str, str]]] | None = None
     """Each severity's slots as the form shows them: what was typed, else what is stored."""
     if typed is not None:
         return typed
-    stored = rules.load(db_session(), me.id)
+    stored = preferences.load(db_session(), me.id)
     out: dict[str, list[dict[str, str]]] = {}
     for sev in SEVERITIES:
         steps = stored.get(sev) or []
@@ -107,13 +107,13 @@ def _page(contact: ContactForm | None = None, code: CodeForm | None = None,
         zone=zone or ZoneForm(formdata=None, timezone=me.timezone or "UTC"),
         zones=sorted(available_timezones()),
         code=code or CodeForm(formdata=None), button=ButtonForm(),
-        verified=rules.phone_verified(me), needs_code=profile.needs_verification(me),
+        verified=preferences.phone_verified(me), needs_code=profile.needs_verification(me),
         waiting=waiting, sms_enabled=registry.enabled("sms"),
         rows=_rows(me, typed), severities=SEVERITIES, choices=_rule_choices(),
-        rule_errors=rule_errors or {}, rules_file=rules.managed_by(s, me.id),
-        has_rules=bool(rules.load(s, me.id)), plans=users_api.plans(me),
-        contacts=rules.contacts_json(s, me),
-        test_channels=profile.test_channels(me), blocked=rules.blocked(me),
+        rule_errors=rule_errors or {}, rules_file=preferences.managed_by(s, me.id),
+        has_rules=bool(preferences.load(s, me.id)), plans=users_api.plans(me),
+        contacts=preferences.contacts_json(s, me),
+        test_channels=profile.test_channels(me), blocked=preferences.blocked(me),
         tested=tested, tests=profile.recent_tests(s, me),
         shifts=profile.upcoming_shifts(s, me, now), feed=feed,
         has_feed=me.feed_token_hash is not None, problems=problems or []), status
@@ -253,7 +253,7 @@ def save_rules() -> Any:
     me = _me()
     if not ButtonForm().validate_on_submit():
         abort(400)
-    managed = rules.managed_by(db_session(), me.id)
+    managed = preferences.managed_by(db_session(), me.id)
     if managed:
         abort(409, f"your notification rules are managed by {managed}: edit that file")
     typed, body, errors = _typed_rules()

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oncall import actions, incidents, permissions
+from oncall.channels.sms import codes
+from oncall.channels.sms.text import help_text
 from oncall.models import Incident, Page, User
-from oncall.notify.sms import codes
-from oncall.notify.sms.text import help_text
 
 ACTIONS = {"a": "ack", "ack": "ack", "acknowledge": "ack",
            "r": "resolve", "res": "resolve", "resolve": "resolve", "c": "resolve",

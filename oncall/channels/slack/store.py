@@ -12,10 +12,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from oncall import escalation
+from oncall.channels import DeliveryError
+from oncall.channels.slack import blocks
 from oncall.incidents import alert_counts
 from oncall.models import Alert, Incident, SlackMessage, User
-from oncall.notify import DeliveryError
-from oncall.notify.slack import blocks
 
 if TYPE_CHECKING:
     from slack_sdk import WebClient
@@ -122,7 +122,7 @@ def refresh(factory: sessionmaker[Session], client: WebClient,
     task costs a query. Two refreshes racing can finish out of order; each re-reads the state
     after its updates and goes round again if it moved, so the last word is the newest state.
     """
-    from oncall.notify.slack.api import NETWORK_ERRORS, delivery_error  # slack_sdk, on use
+    from oncall.channels.slack.api import NETWORK_ERRORS, delivery_error  # slack_sdk, on use
 
     report = RefreshReport()
     for _ in range(ROUNDS):

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from oncall import db
 from oncall.config import Settings
 
-if TYPE_CHECKING:  # slack_sdk is imported on first use (oncall.notify.slack.api), not here
+if TYPE_CHECKING:  # slack_sdk is imported on first use (oncall.channels.slack.api), not here
     from slack_sdk import WebClient
 
 
@@ -31,8 +31,8 @@ _state = _State()
 def setup(settings: Settings) -> None:
     """Register the channel when a bot token is configured (and unregister it when not, so
     that a process set up twice ends as its last settings say)."""
-    from oncall.notify import registry
-    from oncall.notify.slack.channel import SlackChannel
+    from oncall.channels import registry
+    from oncall.channels.slack.channel import SlackChannel
 
     if not settings.slack_bot_token:
         _state.settings = _state.client = None
@@ -56,7 +56,7 @@ def status(settings: Settings) -> str:
 
 
 def client() -> WebClient:
-    from oncall.notify.slack.api import make_client
+    from oncall.channels.slack.api import make_client
 
     settings = _state.settings
     if settings is None or not settings.slack_bot_token:

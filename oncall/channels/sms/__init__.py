@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from oncall.channels import OutgoingPage, Receipt
+from oncall.channels.sms import text as sms_text
+from oncall.channels.twilio.api import TwilioChannel, setup_channel
 from oncall.config import Settings
-from oncall.notify import OutgoingPage, Receipt
-from oncall.notify.sms import text as sms_text
-from oncall.notify.twilio_api import TwilioChannel, setup_channel
 
 # The most messages to one number a lookup reads (newest first, 50 a page), and how far
 # before the request's own time it reads (clocks differ).

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oncall import actions, incidents, permissions
+from oncall.channels.slack import blocks
+from oncall.channels.slack.store import actor_label
 from oncall.models import ROLES, Incident, User
-from oncall.notify.slack import blocks
-from oncall.notify.slack.store import actor_label
 
 VERBS = {"ack": "acknowledge", "resolve": "resolve", "escalate": "escalate"}
 _REF = re.compile(r"^(?:INC-|#)?(\d{1,18})$", re.IGNORECASE)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from oncall.channels import OutgoingPage, Receipt
+from oncall.channels.twilio.api import TwilioChannel, setup_channel
 from oncall.config import Settings
-from oncall.notify import OutgoingPage, Receipt
-from oncall.notify.twilio_api import TwilioChannel, setup_channel
 
 if TYPE_CHECKING:
     from twilio.twiml.voice_response import VoiceResponse

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from oncall.channels import DeliveryError, OutgoingPage, Receipt, Recipient
+from oncall.channels.slack import blocks, store
 from oncall.models import User, utcnow
-from oncall.notify import DeliveryError, OutgoingPage, Receipt, Recipient
-from oncall.notify.slack import blocks, store
 
 if TYPE_CHECKING:
     from slack_sdk import WebClient
@@ -90,7 +90,7 @@ class SlackChannel:
 
 
 def _call(what: str, method: Callable[..., Any], **kwargs: Any) -> Any:
-    from oncall.notify.slack.api import NETWORK_ERRORS, delivery_error  # slack_sdk, on use
+    from oncall.channels.slack.api import NETWORK_ERRORS, delivery_error  # slack_sdk, on use
 
     try:
         return method(**kwargs)

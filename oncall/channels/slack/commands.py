@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from oncall.audit import audit
+from oncall.channels.slack import actions
+from oncall.channels.slack.blocks import escape
 from oncall.models import Schedule, User
-from oncall.notify.slack import actions
-from oncall.notify.slack.blocks import escape
 from oncall.permissions import DEFAULT_LIMITS, OverrideLimits
 from oncall.rotations import final_shifts
 from oncall.scheduling import service

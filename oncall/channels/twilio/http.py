@@ -1,7 +1,7 @@
 """The ``twilio`` SDK's HTTP client, recording each thread's last response.
 
 Its own module because it subclasses an SDK class: importing it imports ``twilio`` and
-``requests``, which :class:`oncall.notify.twilio_api.TwilioAPI` does only when it first talks
+``requests``, which :class:`oncall.channels.twilio.api.TwilioAPI` does only when it first talks
 to Twilio (a web process that only takes alerts never loads them).
 """
 

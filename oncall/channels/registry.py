@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from oncall.channels import Channel, Recipient
+from oncall.channels.console import ConsoleChannel
 from oncall.models import User
-from oncall.notify import Channel, Recipient
-from oncall.notify.console import ConsoleChannel
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def reaches(name: str, recipient: Recipient) -> bool:
 def channels_for(user: User) -> list[str]:
     """The enabled channels that reach ``user``, in order of preference (providers first,
     then any other channel, then the console where it pages). Contacts disabled after a
-    permanent failure are filtered out by the caller (``oncall.notify.rules``)."""
+    permanent failure are filtered out by the caller (``oncall.channels.preferences``)."""
     who = recipient_of(user)
     named = [n for n in PREFERENCE if n in _CHANNELS]
     named += [n for n in _CHANNELS if n not in PREFERENCE and n != "console"]
@@ -99,7 +99,7 @@ def setup(settings: Any) -> None:
     web app factory and the worker). Each provider package adds its line here."""
     global _console_always
     _console_always = bool(getattr(settings, "embedded", False))
-    from oncall.notify import email, slack, sms, voice
+    from oncall.channels import email, slack, sms, voice
 
     sms.setup(settings)
     voice.setup(settings)

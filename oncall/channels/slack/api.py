@@ -22,7 +22,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
 )
 
-from oncall.notify import DeliveryError
+from oncall.channels import DeliveryError
 
 log = logging.getLogger(__name__)
 

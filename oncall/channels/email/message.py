@@ -2,7 +2,7 @@
 and an HTML part (autoescaped: an alert's summary and labels are untrusted), built with the
 standard library's ``EmailMessage``.
 
-Pure: what to say in, the message out. ``oncall.notify.email.channel`` loads the incident and
+Pure: what to say in, the message out. ``oncall.channels.email.channel`` loads the incident and
 makes the links.
 """
 
@@ -128,7 +128,7 @@ def build(incident: IncidentMail, *, to: str, to_name: str, sender: str, links: 
 
 # The templates ship in the package (templates/page.txt, page.html). HTML autoescaped: an
 # alert's summary and labels are the sender's text; the plain-text part is plain.
-_LOADER = PackageLoader("oncall.notify.email", "templates")
+_LOADER = PackageLoader("oncall.channels.email", "templates")
 _TEXT = Environment(loader=_LOADER, autoescape=False, trim_blocks=True, lstrip_blocks=True,
                     keep_trailing_newline=True).get_template("page.txt")
 _HTML = Environment(loader=_LOADER, autoescape=True, trim_blocks=True, lstrip_blocks=True,

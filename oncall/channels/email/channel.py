@@ -24,10 +24,10 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from oncall.channels import DeliveryError, OutgoingPage, Receipt, Recipient
+from oncall.channels.email import links, message
 from oncall.config import Settings
 from oncall.models import Alert, Incident, Service, utcnow
-from oncall.notify import DeliveryError, OutgoingPage, Receipt, Recipient
-from oncall.notify.email import links, message
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 

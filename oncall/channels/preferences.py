@@ -20,8 +20,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from oncall import db
+from oncall.channels import registry
 from oncall.models import ContactMethod, NotificationRule, User
-from oncall.notify import registry
 
 SEVERITIES = ("critical", "error", "warning", "info", "default")
 PHONE_CHANNELS = ("sms", "voice")

@@ -25,9 +25,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from oncall.channels import DeliveryError
+from oncall.channels.sms import text as sms_text
 from oncall.models import Page, ProviderSend
-from oncall.notify import DeliveryError
-from oncall.notify.sms import text as sms_text
 
 LOOKBACK = timedelta(hours=1)  # how far back a lost request is looked up at Twilio
 # Rows that may still stand for a page: in flight or lost (requested), or lost and then

@@ -10,8 +10,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from oncall import engine
+from oncall.channels.twilio.api import is_permanent_code
 from oncall.models import Page, ProviderSend
-from oncall.notify.twilio_api import is_permanent_code
 
 # Message and call statuses in the order they can happen.
 RANK = {

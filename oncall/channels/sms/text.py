@@ -6,7 +6,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from oncall.notify import page_text
+from oncall.channels import page_text
 
 MAX_SMS = 1600
 # A reference unique to one request, at the end of every SMS: Twilio echoes the body, so a

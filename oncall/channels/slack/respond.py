@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from oncall.notify import DeliveryError
+from oncall.channels import DeliveryError
 
 log = logging.getLogger(__name__)
 
@@ -14,7 +14,7 @@ def ephemeral(response_url: str, text: str) -> DeliveryError | None:
     """Post ``text`` for the user's eyes only; the failure, if any (never raised)."""
     from slack_sdk.webhook import WebhookClient
 
-    from oncall.notify.slack.api import NETWORK_ERRORS, TIMEOUT
+    from oncall.channels.slack.api import NETWORK_ERRORS, TIMEOUT
 
     try:
         response = WebhookClient(response_url, timeout=TIMEOUT).send(

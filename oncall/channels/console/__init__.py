@@ -6,8 +6,8 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from oncall.channels import OutgoingPage, Receipt, Recipient
 from oncall.logsafe import escape
-from oncall.notify import OutgoingPage, Receipt, Recipient
 
 
 class ConsoleChannel:

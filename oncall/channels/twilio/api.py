@@ -17,14 +17,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
+from oncall.channels import DeliveryError, OutgoingPage, Receipt, Recipient
 from oncall.config import Settings
-from oncall.notify import DeliveryError, OutgoingPage, Receipt, Recipient
 
 if TYPE_CHECKING:
     from twilio.base.exceptions import TwilioRestException, TwilioServiceException
     from twilio.rest import Client
 
-    from oncall.notify.twilio_http import RecordingHttpClient
+    from oncall.channels.twilio.http import RecordingHttpClient
 
 T = TypeVar("T")
 
@@ -98,7 +98,7 @@ def setup_channel(settings: Settings, make: Callable[[TwilioAPI], C]) -> C | Non
     """Register a Twilio channel when Twilio credentials are configured."""
     if not settings.twilio_enabled:
         return None
-    from oncall.notify.registry import register
+    from oncall.channels.registry import register
 
     channel = make(TwilioAPI(settings))
     register(channel)
@@ -136,7 +136,7 @@ class TwilioAPI:
             if self._http is None or self._client is None:
                 from twilio.rest import Client
 
-                from oncall.notify.twilio_http import RecordingHttpClient
+                from oncall.channels.twilio.http import RecordingHttpClient
 
                 http = RecordingHttpClient(timeout=self.settings.twilio_timeout)
                 client = Client(self.settings.twilio_account_sid,

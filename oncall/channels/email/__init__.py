@@ -15,8 +15,8 @@ def setup(settings: Settings) -> None:
     """Register the channel when SMTP is configured (and unregister it when not, so that a
     process set up twice ends as its last settings say)."""
     from oncall import db
-    from oncall.notify import registry
-    from oncall.notify.email.channel import EmailChannel, Smtp
+    from oncall.channels import registry
+    from oncall.channels.email.channel import EmailChannel, Smtp
 
     if not settings.smtp_url or not settings.smtp_from:
         registry.unregister("email")
@@ -30,6 +30,6 @@ def status(settings: Settings) -> str:
     """One line for ``/ready`` and the logs (never the password)."""
     if not settings.smtp_url:
         return "disabled (no ONCALL_SMTP_URL)"
-    from oncall.notify.email.channel import Smtp
+    from oncall.channels.email.channel import Smtp
 
     return f"enabled ({Smtp(settings.smtp_url, settings.smtp_timeout).describe()})"

@@ -20,12 +20,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from oncall import db, engine, metrics
+from oncall.channels import DeliveryError, OutgoingPage, registry
+from oncall.channels.sms import codes, lost, throttle
+from oncall.channels.sms import text as sms_text
+from oncall.channels.sms.lost import LostSend
 from oncall.incidents import record
 from oncall.models import Incident, Page, ProviderSend, Service
-from oncall.notify import DeliveryError, OutgoingPage, registry
-from oncall.notify.sms import codes, lost, throttle
-from oncall.notify.sms import text as sms_text
-from oncall.notify.sms.lost import LostSend
 
 TWILIO_CHANNELS = ("sms", "voice")
 MAX_BUNDLE = 10
