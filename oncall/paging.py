@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from oncall import actions, db, engine, metrics
 from oncall.channels import DeliveryError, OutgoingPage, registry
-from oncall.channels.sms import outbox
+from oncall.channels.sending import outbox_for
 from oncall.models import Page, SystemState, utcnow
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def crashed(factory: sessionmaker[Session], page_id: int, exc: Exception,
     """A page whose delivery broke unexpectedly: if it is still ours (``sending``), record
     the error as a transient failure (the timeline's ``page_retry``, backoff; after the last
     attempt ``page_failed`` and the user's next channel). If a request went out before the
-    error, the next attempt finds it at Twilio by its reference instead of sending again.
+    error, the next attempt finds it at the provider instead of sending again (its outbox).
     Should even this fail (the database is down), the page's lease runs out and the sweeper
     takes it again. Returns pages to send now (a fallback)."""
     error = DeliveryError(f"internal error: {exc!r}"[:500], permanent=False)
@@ -82,13 +82,14 @@ def crashed(factory: sessionmaker[Session], page_id: int, exc: Exception,
 
 def _deliver_claimed(factory: sessionmaker[Session], outgoing: OutgoingPage,
                      now: datetime | None) -> tuple[bool, list[int]]:
-    """Send a claimed page. Twilio channels go through their outbox: throttle per number,
-    bundle the person's waiting SMS, record the request before making it. Returns whether a
-    send was attempted, and the fallback pages to send now."""
+    """Send a claimed page through its channel's outbox (``oncall.channels.sending``: SMS
+    throttles per number, bundles the person's waiting SMS, records the request before making
+    it). Returns whether a send was attempted, and the fallback pages to send now."""
+    outbox = outbox_for(outgoing.channel)
     batch = outbox.prepare(factory, outgoing, now or utcnow())
     if batch is None:  # throttled: pending again, due when the number may next be reached
         return False, []
-    provider_id, error = outbox.send(batch)
+    provider_id, error = outbox.send(batch, engine.send)
     follow: list[int] = []
     note: dict[str, Any] | None = None
     if batch.found is not None:  # no new request: an earlier one had gone out
@@ -224,14 +225,14 @@ def _deliver_batch(factory: sessionmaker[Session], fixed: datetime | None,
                    only: tuple[str, ...] | None = None) -> bool:
     """Claim a batch of due pages in one statement, send them, and store the outcomes in
     one transaction. Returns whether there may be more (a full batch, or fallbacks).
-    ``only``: these channels alone (none of them Twilio's)."""
+    ``only``: these channels alone (none of them sent one by one)."""
     with factory() as session, session.begin():
         claimed, outgoing = engine.claim_due(session, fixed or utcnow(), limit,
-                                             exclude=outbox.TWILIO_CHANNELS, only=only)
+                                             exclude=registry.one_by_one(), only=only)
         one_by_one = [] if only is not None else engine.due_pages(
-            session, fixed or utcnow(), limit, channels=outbox.TWILIO_CHANNELS)
-    # SMS and voice one by one: each claim bundles that person's other waiting SMS and
-    # respects the per-number throttle (a page bundled into an earlier one is then skipped).
+            session, fixed or utcnow(), limit, channels=registry.one_by_one())
+    # Channels with an outbox one by one (SMS: each claim bundles that person's other waiting
+    # SMS and respects the per-number throttle; a page bundled into an earlier one is skipped).
     for page_id in one_by_one:
         deliver_page(factory, page_id, fixed)
     follow: list[int] = []

@@ -1,12 +1,26 @@
-"""Channels are plugins behind one small contract: ``send(page) -> Receipt``, raising
-:class:`DeliveryError` (permanent or transient) when the provider says no.
+"""Channels are plugins: one package each (``console``, ``sms``, ``voice``, ``slack``,
+``email``, ``webhook``), listed once in ``registry.PACKAGES``. The core names no channel.
 
-Each channel lives in its own package (``console``, later ``sms``, ``voice``, ``slack``) with
-its own failure classification beside it.
+What a channel package provides (see docs/channels.md, "Adding a channel"):
+
+- ``INFO``: a :class:`ChannelInfo` per channel it provides (``INFO`` or ``INFOS``): its name,
+  the contact it uses for a user (``address``), its place in the built-in notification rules
+  (``defaults``; None: only users whose rules name it), whether it pages a phone number (never
+  before a self-entered number is verified), and whether its pages are sent one by one
+  through the package's own ``prepare``/``finish`` (throttling, bundling: ``outbox``).
+- ``setup(settings)``: read its own configuration and ``registry.register`` a :class:`Channel`
+  (or ``registry.unregister`` it when not configured).
+- optionally ``status(settings)`` (one line for ``/ready``) and ``init_web(app)`` (its
+  inbound replies and status callbacks: web endpoints registered by the package itself).
+
+A :class:`Channel` sends one page (``send(page) -> Receipt``), raising
+:class:`DeliveryError` (permanent or transient) when the provider says no, and says whether it
+``reaches`` a recipient.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -38,6 +52,7 @@ class OutgoingPage:
     # was claimed, while an earlier request for it may have gone out unrecorded: such a page
     # is never sent, only looked up (sent after all, or cancelled).
     closed: str | None = None
+    loop: int = 0  # which time round the policy (0: the first)
 
 
 @dataclass(frozen=True)
@@ -61,6 +76,31 @@ class DeliveryError(Exception):
         self.permanent = permanent
         self.retry_after = retry_after
         self.answer_lost = answer_lost
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """A channel's part in the built-in notification rules (users without rules of their
+    own). Critical and error page every such channel now, except one that ``follows``
+    another usable channel by ``delay`` seconds (a call after an SMS). Warning and info page
+    the usable channel with the lowest ``quiet_rank``, else the first usable one."""
+
+    follows: str | None = None
+    delay: int = 0
+    quiet_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    """What the core knows of a channel, configured or not (a package's ``INFO``)."""
+
+    name: str
+    # The contact this channel uses for a recipient (what a disabled contact is tied to).
+    address: Callable[[Recipient], str | None]
+    defaults: Defaults | None = None
+    phone: bool = False  # pages a phone number: not before a self-entered one is verified
+    # Pages go one by one through the package's ``outbox`` (``prepare``/``send``/``finish``).
+    outbox: str | None = None
 
 
 class Channel(Protocol):

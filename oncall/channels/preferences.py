@@ -24,10 +24,9 @@ from oncall.channels import registry
 from oncall.models import ContactMethod, NotificationRule, User
 
 SEVERITIES = ("critical", "error", "warning", "info", "default")
-PHONE_CHANNELS = ("sms", "voice")
 NOT_VERIFIED = "phone not verified"
 URGENT = ("critical", "error")
-VOICE_DELAY = 120  # the built-in call follows the SMS after 2 minutes
+CONSOLE = registry.CONSOLE
 
 
 @dataclass(frozen=True)
@@ -51,19 +50,33 @@ class Plan:
 
 
 def default_rules(severity: str, usable: list[str]) -> list[Rule]:
-    """Critical and error: every usable channel now, except a call, which follows an SMS
-    after two minutes. Warning and info: Slack, else SMS, else the first usable channel.
-    The console, where it pages, is always included."""
+    """Critical and error: every usable channel now, except one that follows another usable
+    channel (a call after an SMS, two minutes later). Warning and info: the usable channel
+    of lowest ``quiet_rank`` (Slack, else SMS), else the first usable channel. The console,
+    where it pages, is always included. (Each channel's ``Defaults`` say its part.)"""
     if severity in URGENT:
-        return [Rule(ch, VOICE_DELAY if ch == "voice" and "sms" in usable else 0)
-                for ch in usable]
-    providers = [ch for ch in usable if ch != "console"]
-    picked: str | None = next((ch for ch in ("slack", "sms") if ch in providers), None)
-    picked = picked or (providers[0] if providers else None)
+        return [Rule(ch, _urgent_delay(ch, usable)) for ch in usable]
+    providers = [ch for ch in usable if ch != CONSOLE]
+    ranked = sorted((rank, i) for i, ch in enumerate(providers)
+                    if (rank := _quiet_rank(ch)) is not None)
+    picked = providers[ranked[0][1]] if ranked else (providers[0] if providers else None)
     out = [Rule(picked)] if picked else []
-    if "console" in usable:
-        out.append(Rule("console"))
+    if CONSOLE in usable:
+        out.append(Rule(CONSOLE))
     return out
+
+
+def _urgent_delay(name: str, usable: list[str]) -> int:
+    info = registry.known().get(name)
+    defaults = info.defaults if info else None
+    if defaults and defaults.follows and defaults.follows in usable:
+        return defaults.delay
+    return 0
+
+
+def _quiet_rank(name: str) -> int | None:
+    info = registry.known().get(name)
+    return info.defaults.quiet_rank if info and info.defaults else None
 
 
 def validate(rules: dict[str, list[Rule]]) -> None:
@@ -113,13 +126,7 @@ def replace(session: Session, user_id: int, rules: dict[str, list[Rule]],
 
 def address(user: User, channel: str) -> str | None:
     """The contact a channel uses for this user (what a disabled state is tied to)."""
-    if channel in ("sms", "voice"):
-        return user.phone
-    if channel == "slack":
-        return user.slack_id or user.email
-    if channel == "email":
-        return user.email
-    return None
+    return registry.address(channel, registry.recipient_of(user))
 
 
 def phone_verified(user: User) -> bool:
@@ -133,7 +140,7 @@ def blocked(user: User) -> dict[str, str]:
     """Channels never to page this user on, with why: SMS and voice to a self-entered
     phone number not yet verified."""
     if user.phone and not phone_verified(user):
-        return {ch: NOT_VERIFIED for ch in PHONE_CHANNELS if registry.enabled(ch)}
+        return {ch: NOT_VERIFIED for ch in registry.phone_channels() if registry.enabled(ch)}
     return {}
 
 
@@ -176,15 +183,15 @@ def plan(session: Session, user: User, severity: str) -> Plan:
             skipped[rule.channel] = f"disabled: {off[rule.channel].disabled_reason}"
         else:
             kept.append(rule)
-    if any(ch != "console" for ch in usable) and all(r.channel == "console" for r in kept):
+    if any(ch != CONSOLE for ch in usable) and all(r.channel == CONSOLE for r in kept):
         # The rules reach nobody (only the console, or channels not configured or without
         # a contact) while a real channel does: page there rather than nowhere.
         if not registry.console_pages():
             skipped.update({r.channel: "prints only to the server's log" for r in kept})
         return Plan(default_rules(severity, usable), skipped, "fallback")
-    if registry.console_pages() and registry.enabled("console") and all(
-            r.channel != "console" for r in kept):
-        kept.append(Rule("console"))
+    if registry.console_pages() and registry.enabled(CONSOLE) and all(
+            r.channel != CONSOLE for r in kept):
+        kept.append(Rule(CONSOLE))
     return Plan(kept, skipped, "rules")
 
 
@@ -203,17 +210,20 @@ def contacts_json(session: Session, user: User) -> list[dict[str, Any]]:
     off = disabled(session, user)
     who = registry.recipient_of(user)
     out = []
-    for ch in ("sms", "voice", "slack", "email", "console"):
-        if ch == "console" or address(user, ch) is not None:
+    phones = registry.phone_channels()
+    listed = [ch for ch in registry.providers()
+              if registry.in_defaults(ch) or registry.enabled(ch)]
+    for ch in [*listed, CONSOLE]:
+        if ch == CONSOLE or address(user, ch) is not None:
             row = off.get(ch)
             extra = {}
-            if ch in PHONE_CHANNELS:
+            if ch in phones:
                 extra = {"source": user.phone_source, "verified": phone_verified(user)}
             out.append({**extra,
                 "channel": ch, "address": address(user, ch),
                 "enabled": registry.enabled(ch) and registry.reaches(ch, who),
                 "state": "disabled" if row else (
-                    "unverified" if ch in PHONE_CHANNELS and not phone_verified(user)
+                    "unverified" if ch in phones and not phone_verified(user)
                     else "active"),
                 "disabled_reason": row.disabled_reason if row else None,
                 "disabled_at": row.disabled_at.isoformat() if row else None})

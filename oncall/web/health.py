@@ -18,7 +18,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select, text
 
 from oncall import db, unpaged
-from oncall.channels import email, registry, slack
+from oncall.channels import registry
 from oncall.channels.registry import NO_PROVIDER
 from oncall.config import Settings
 from oncall.models import (
@@ -123,7 +123,7 @@ def _readiness() -> tuple[dict[str, Any], int]:
     checks = {"database": database, "broker": broker, "beat": beat}
     ok = all(c["ok"] for c in checks.values())
     # Optional integrations: how they are configured, never a reason to be "not ready".
-    details = {"slack": slack.status(settings()), "email": email.status(settings())}
+    details = registry.statuses(settings())
     # Things an operator must fix that are no reason to take the web out of rotation (that
     # would refuse alerts): pages that reach nobody but a log, incidents nobody was paged for.
     warnings = operator_warnings(settings(), database.get("unpaged"))

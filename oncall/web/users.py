@@ -22,7 +22,6 @@ from oncall.web.errors import BadRequest
 from oncall.web.privacy import may_see_contacts
 
 bp = APIBlueprint("users", __name__, url_prefix="/api/v1/users", tag="Users")
-KNOWN_CHANNELS = ("sms", "voice", "slack", "email", "console")
 
 
 def _user(user_id: int) -> User:
@@ -112,12 +111,13 @@ def _parse(raw: dict[str, Any]) -> dict[str, list[preferences.Rule]]:
             if not isinstance(step, dict) or set(step) - {"channel", "delay_seconds"}:
                 raise BadRequest(f"{where}[{i}]", "must be {channel, delay_seconds}")
             channel, delay = step.get("channel"), step.get("delay_seconds", 0)
-            if channel not in KNOWN_CHANNELS and not (
+            known = registry.known()
+            if channel not in known and not (
                     isinstance(channel, str) and registry.enabled(channel)):
                 raise BadRequest(f"{where}[{i}].channel",
-                                 f"{channel!r} is not a channel ({', '.join(KNOWN_CHANNELS)})")
-            if channel == "console" and registry.providers_configured():
-                real = ", ".join(p for p in registry.PROVIDERS if registry.enabled(p))
+                                 f"{channel!r} is not a channel ({', '.join(known)})")
+            if channel == registry.CONSOLE and registry.providers_configured():
+                real = ", ".join(p for p in registry.providers() if registry.enabled(p))
                 raise BadRequest(f"{where}[{i}].channel",
                                  "console is not a personal channel where a provider is "
                                  f"configured: it only prints to the server's log (use {real})")
@@ -147,7 +147,7 @@ def put_rules(user_id: int, data: dict[str, Any]) -> dict[str, Any]:
 
 def parse_rules(raw: dict[str, Any]) -> dict[str, list[preferences.Rule]]:
     """Rules as the API takes them (``{severity: [{channel, delay_seconds}]}``), checked;
-    ``BadRequest`` naming the field (``preferences.critical[1].channel``) when wrong. The console's
+    ``BadRequest`` naming the field (``rules.critical[1].channel``) when wrong. The console's
     profile page uses it too."""
     return _parse(raw)
 

@@ -6,8 +6,11 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from oncall.channels import OutgoingPage, Receipt, Recipient
+from oncall.channels import ChannelInfo, Defaults, OutgoingPage, Receipt, Recipient
 from oncall.logsafe import escape
+
+# No contact of its own; part of the built-in rules wherever the console pages.
+INFO = ChannelInfo("console", address=lambda recipient: None, defaults=Defaults())
 
 
 class ConsoleChannel:

@@ -8,7 +8,11 @@ and docs/email.md). The standard library does the work: ``smtplib`` talks SMTP,
 
 from __future__ import annotations
 
+from oncall.channels import ChannelInfo, Defaults
 from oncall.config import Settings
+
+# Addressed to the user's email; urgent pages only in the built-in rules.
+INFO = ChannelInfo("email", address=lambda recipient: recipient.email, defaults=Defaults())
 
 
 def setup(settings: Settings) -> None:

@@ -13,10 +13,16 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session, sessionmaker
 
 from oncall import db
+from oncall.channels import ChannelInfo, Defaults
 from oncall.config import Settings
 
 if TYPE_CHECKING:  # slack_sdk is imported on first use (oncall.channels.slack.api), not here
+    from flask import Flask
     from slack_sdk import WebClient
+
+# The user's Slack id, else their email (looked up in Slack); first for warning and info.
+INFO = ChannelInfo("slack", address=lambda r: r.slack_id or r.email,
+                   defaults=Defaults(quiet_rank=1))
 
 
 @dataclass
@@ -80,3 +86,10 @@ def after_change(incident_id: int) -> None:
         from oncall import jobs
 
         jobs.slack_refresh(incident_id)
+
+
+def init_web(app: Flask) -> None:
+    """The buttons' actions and the ``/oncall`` command (``/slack/...``)."""
+    from oncall.web import slack as slack_web
+
+    slack_web.init_app(app)

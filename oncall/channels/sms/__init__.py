@@ -8,10 +8,19 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from oncall.channels import OutgoingPage, Receipt
+from oncall.channels import ChannelInfo, Defaults, OutgoingPage, Receipt
 from oncall.channels.sms import text as sms_text
+from oncall.channels.twilio import init_web
 from oncall.channels.twilio.api import TwilioChannel, setup_channel
 from oncall.config import Settings
+
+__all__ = ["INFO", "SmsChannel", "init_web", "setup"]
+
+# Throttled and bundled per number by ``outbox`` (shared with voice); in the built-in rules
+# for warning and info after Slack.
+INFO = ChannelInfo("sms", address=lambda recipient: recipient.phone,
+                   defaults=Defaults(quiet_rank=2), phone=True,
+                   outbox="oncall.channels.sms.outbox")
 
 # The most messages to one number a lookup reads (newest first, 50 a page), and how far
 # before the request's own time it reads (clocks differ).

@@ -1,8 +1,9 @@
 """Around each Twilio send: throttle per number, bundle several waiting SMS pages for one
 person into one message, and record the request before it is made (``provider_sends``).
 
-``paging.deliver_page`` calls :func:`prepare` after the page is claimed and :func:`finish`
-in the transaction that stores the outcome. Channels other than SMS and voice pass through
+The SMS and voice channels' outbox (``ChannelInfo.outbox``, see ``oncall.channels.sending``):
+the core calls :func:`prepare` after the page is claimed, :func:`send`, and :func:`finish` in
+the transaction that stores the outcome. Other pages (notices, no phone) pass through
 untouched (no database work).
 """
 
@@ -20,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from oncall import db, engine, metrics
-from oncall.channels import DeliveryError, OutgoingPage, registry
+from oncall.channels import DeliveryError, OutgoingPage, registry, sending
 from oncall.channels.sms import codes, lost, throttle
 from oncall.channels.sms import text as sms_text
 from oncall.channels.sms.lost import LostSend
@@ -33,26 +34,22 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Batch:
-    """What to send, and every page row the one provider request delivers."""
+class Batch(sending.Batch):
+    """A batch with its request logged (``send_id``); ``found``: an earlier request found at
+    Twilio (its send id and SID)."""
 
-    page: OutgoingPage
-    page_ids: list[int]
     send_id: int | None = None
     # Earlier requests for these pages whose outcome was lost and could not be told (the
     # lookup failed): this batch sends again, and supersedes them when it succeeds.
     lost: tuple[LostSend, ...] = ()
-    # An earlier request found at Twilio (its send id and SID): it is this batch's outcome,
-    # and no new request is made.
-    found: tuple[int, str] | None = None
 
 
-def send(batch: Batch) -> tuple[str | None, DeliveryError | None]:
+def send(batch: Batch, send_page: sending.SendPage) -> tuple[str | None, DeliveryError | None]:
     """Send the batch, unless its earlier request was found at Twilio: then that message's
     SID is the outcome, and nobody gets the page twice."""
     if batch.found is not None:
         return batch.found[1], None
-    return engine.send(batch.page)
+    return send_page(batch.page)
 
 
 def handles(outgoing: OutgoingPage) -> bool:
@@ -118,7 +115,7 @@ def prepare(factory: sessionmaker[Session], outgoing: OutgoingPage,
                 outgoing, text=sms_text.with_ref(outgoing.text, sms_text.new_ref()))
         conn.execute(update(ProviderSend).where(ProviderSend.id == send_id).values(
             page_ids=page_ids, user_id=user_id, body=outgoing.text))
-        return Batch(outgoing, page_ids, send_id, resolution.unknown)
+        return Batch(outgoing, page_ids, send_id=send_id, lost=resolution.unknown)
 
 
 def finish(session: Session, batch: Batch, provider_id: str | None,
@@ -267,3 +264,10 @@ def _compose(session: Session, user_id: int, page_ids: list[int], now: datetime)
     api = getattr(registry.channel("sms"), "api", None)
     return sms_text.bundle(items, reserve=sms_text.REF_ROOM,
                            base_url=getattr(api, "public_url", None))
+
+
+def awaits_lookup(session: Session, page_id: int, channel: str,
+                  destination: str | None) -> bool:
+    """Whether an earlier request carrying this page may have gone out unrecorded (the core
+    then keeps the page for :func:`prepare` to look up rather than cancel it)."""
+    return lost.awaits_lookup(session, page_id, channel, destination)

@@ -9,14 +9,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from oncall.channels import OutgoingPage, Receipt
+from oncall.channels import ChannelInfo, Defaults, OutgoingPage, Receipt
+from oncall.channels.twilio import init_web
 from oncall.channels.twilio.api import TwilioChannel, setup_channel
+
+__all__ = ["INFO", "KEYS", "VoiceChannel", "init_web", "setup"]
 from oncall.config import Settings
 
 if TYPE_CHECKING:
     from twilio.twiml.voice_response import VoiceResponse
 
 KEYS = {"1": "acknowledge", "2": "resolve", "3": "escalate"}
+# In the built-in rules for critical and error, two minutes after the SMS when both reach
+# the user; its requests are logged per number like the SMS's (``sms.outbox``).
+INFO = ChannelInfo("voice", address=lambda recipient: recipient.phone,
+                   defaults=Defaults(follows="sms", delay=120), phone=True,
+                   outbox="oncall.channels.sms.outbox")
 
 
 class VoiceChannel(TwilioChannel):
