@@ -81,8 +81,10 @@ class WebhookChannel:
             with urllib.request.urlopen(self.request(page), timeout=self.timeout) as answer:
                 status = answer.status
         except urllib.error.HTTPError as exc:
-            raise classify(exc.code, str(exc.reason or ""),
-                           exc.headers.get("Retry-After") if exc.headers else None) from None
+            with exc:  # the answer's connection is closed, not left to the collector
+                raise classify(exc.code, str(exc.reason or ""),
+                               exc.headers.get("Retry-After") if exc.headers else None
+                               ) from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             # Refused, unreachable, timed out: maybe a restart; the page id keeps a resend
             # that arrives twice one page for the receiver.
