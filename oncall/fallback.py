@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from oncall import outbox
-from oncall.channels import preferences
+from oncall.channels import preferences, registry
 from oncall.incidents import record
 from oncall.models import Incident, Page, User
 
@@ -30,7 +30,7 @@ def after_failure(session: Session, page_id: int, reason: str, *, permanent: boo
     user = session.get(User, page.user_id)
     if user is None:
         return []
-    if permanent and page.channel != "console":
+    if permanent and page.channel != registry.CONSOLE:
         preferences.disable(session, user, page.channel, reason, now)
         record(session, page.incident_id, "contact_disabled", "system", now, user=user.email,
                channel=page.channel, address=preferences.address(user, page.channel), reason=reason)

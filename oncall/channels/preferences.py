@@ -211,9 +211,9 @@ def contacts_json(session: Session, user: User) -> list[dict[str, Any]]:
     who = registry.recipient_of(user)
     out = []
     phones = registry.phone_channels()
-    listed = [ch for ch in registry.providers()
-              if registry.in_defaults(ch) or registry.enabled(ch)]
-    for ch in [*listed, CONSOLE]:
+    for ch in registry.names():
+        if not (registry.in_defaults(ch) or registry.enabled(ch)):
+            continue  # a channel only for those who name it, and not configured
         if ch == CONSOLE or address(user, ch) is not None:
             row = off.get(ch)
             extra = {}

@@ -61,6 +61,11 @@ def providers() -> tuple[str, ...]:
     return tuple(name for name in known() if name != CONSOLE)
 
 
+def names() -> tuple[str, ...]:
+    """Every channel a package provides, the console last (as rules and forms list them)."""
+    return (*providers(), CONSOLE)
+
+
 def phone_channels() -> tuple[str, ...]:
     return tuple(name for name, info in known().items() if info.phone)
 

@@ -111,7 +111,7 @@ def _parse(raw: dict[str, Any]) -> dict[str, list[preferences.Rule]]:
             if not isinstance(step, dict) or set(step) - {"channel", "delay_seconds"}:
                 raise BadRequest(f"{where}[{i}]", "must be {channel, delay_seconds}")
             channel, delay = step.get("channel"), step.get("delay_seconds", 0)
-            known = registry.known()
+            known = registry.names()
             if channel not in known and not (
                     isinstance(channel, str) and registry.enabled(channel)):
                 raise BadRequest(f"{where}[{i}].channel",
