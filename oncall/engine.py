@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from oncall import db, escalation, metrics, outbox, unpaged
 from oncall.channels import page_text, preferences
-from oncall.channels.registry import enabled
+from oncall.channels.registry import enabled, off_reason, room_channels
 from oncall.delivery import (  # noqa: F401 - re-exported: callers use oncall.engine.*
     LEASE,
     MAX_ATTEMPTS,
@@ -327,16 +327,16 @@ def _page_level(session: Session, incident: Stepped, step: escalation.Step, now:
                                          now + timedelta(seconds=rule.delay), now))
     # People first, then the channel posts of the level.
     for room in rooms:
-        plan.pages.append(outbox.row(incident.id, step.level, step.loop, room, None, "slack",
-                                     message, now, now))
+        plan.pages.append(outbox.row(incident.id, step.level, step.loop, room, None,
+                                     room.split(":", 1)[0], message, now, now))
     return bool(users or rooms)
 
 
 def _resolve_targets(session: Session, incident_id: int, step: escalation.Step,
                      now: datetime, lookups: Lookups,
                      events: list[dict[str, Any]]) -> tuple[list[User], list[str]]:
-    """The users a level names, in order, each once, and the Slack channels it names
-    (``slack:#room``). A schedule contributes whoever is on call now; a schedule with nobody
+    """The users a level names, in order, each once, and the rooms it names on channels
+    that have them (``slack:#room``). A schedule contributes whoever is on call now; a schedule with nobody
     on call is noted on the timeline, never skipped silently."""
     users: list[User] = []
     rooms: list[str] = []
@@ -352,12 +352,12 @@ def _resolve_targets(session: Session, incident_id: int, step: escalation.Step,
                                     schedule=ref, level=step.level))
                 continue
             user = lookups.user(session, email)
-        elif kind == "slack" and enabled("slack"):
-            if f"slack:{ref}" not in rooms:
-                rooms.append(f"slack:{ref}")
+        elif kind in room_channels() and enabled(str(kind)):
+            if f"{kind}:{ref}" not in rooms:
+                rooms.append(f"{kind}:{ref}")
             continue
         else:
-            reason = ("Slack is not configured (no SLACK_BOT_TOKEN)" if kind == "slack"
+            reason = (off_reason(str(kind)) if kind in room_channels()
                       else f"unknown target type {kind!r}")
             events.append(event(incident_id, "target_unsupported", "system", now,
                                 target=target, reason=reason))

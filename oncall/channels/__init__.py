@@ -101,6 +101,11 @@ class ChannelInfo:
     phone: bool = False  # pages a phone number: not before a self-entered one is verified
     # Pages go one by one through the package's ``outbox`` (``prepare``/``send``/``finish``).
     outbox: str | None = None
+    # A policy level may post to one of its rooms: the target ``{type: <name>, ref: <room>}``
+    # pages the recipient ``<name>:<room>`` (a Slack channel).
+    rooms: bool = False
+    # What the timeline says of such a target while the channel is not configured.
+    off_reason: str = ""
 
 
 class Channel(Protocol):

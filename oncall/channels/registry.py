@@ -76,6 +76,16 @@ def one_by_one() -> tuple[str, ...]:
     return tuple(name for name, info in known().items() if info.outbox)
 
 
+def room_channels() -> tuple[str, ...]:
+    """Channels a policy level may post to a room of (``slack:#room``)."""
+    return tuple(name for name, info in known().items() if info.rooms)
+
+
+def off_reason(name: str) -> str:
+    info = known().get(name)
+    return (info.off_reason if info else "") or f"{name} is not configured"
+
+
 def outbox(name: str) -> Any | None:
     """The module that prepares and finishes this channel's sends, if it has one."""
     info = known().get(name)

@@ -22,7 +22,8 @@ if TYPE_CHECKING:  # slack_sdk is imported on first use (oncall.channels.slack.a
 
 # The user's Slack id, else their email (looked up in Slack); first for warning and info.
 INFO = ChannelInfo("slack", address=lambda r: r.slack_id or r.email,
-                   defaults=Defaults(quiet_rank=1))
+                   defaults=Defaults(quiet_rank=1), rooms=True,
+                   off_reason="Slack is not configured (no SLACK_BOT_TOKEN)")
 
 
 @dataclass
