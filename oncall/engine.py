@@ -336,8 +336,8 @@ def _resolve_targets(session: Session, incident_id: int, step: escalation.Step,
                      now: datetime, lookups: Lookups,
                      events: list[dict[str, Any]]) -> tuple[list[User], list[str]]:
     """The users a level names, in order, each once, and the rooms it names on channels
-    that have them (``slack:#room``). A schedule contributes whoever is on call now; a schedule with nobody
-    on call is noted on the timeline, never skipped silently."""
+    that have them (``slack:#room``). A schedule contributes whoever is on call now; a
+    schedule with nobody on call is noted on the timeline, never skipped silently."""
     users: list[User] = []
     rooms: list[str] = []
     for target in step.targets:
