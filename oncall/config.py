@@ -128,7 +128,7 @@ class Settings:
     # per client address (flask-limiter notation), counted where the intake limits are.
     session_idle_minutes: int = 720
     signin_rate_limit: str = DEFAULT_SIGNIN_RATE_LIMIT
-    # Email pages (oncall.notify.email): off without ONCALL_SMTP_URL; the From address; how
+    # Email pages (oncall.channels.email): off without ONCALL_SMTP_URL; the From address; how
     # long the one-click Acknowledge / Resolve links in a page work.
     smtp_url: str | None = None
     smtp_from: str | None = None

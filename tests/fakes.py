@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from oncall.notify import DeliveryError, OutgoingPage, Receipt, Recipient, registry
+from oncall.channels import DeliveryError, OutgoingPage, Receipt, Recipient, registry
 
 
 @dataclass

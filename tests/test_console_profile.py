@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from oncall.channels import preferences
 from oncall.heartbeats import service as heartbeats
 from oncall.maintenance import service as maintenance
 from oncall.models import (
@@ -23,7 +24,6 @@ from oncall.models import (
     User,
     utcnow,
 )
-from oncall.notify import rules
 from oncall.web.console.ops_board import crontab_line
 from tests.conftest import Cast
 from tests.test_console import csrf
@@ -95,7 +95,7 @@ def test_an_admin_set_phone_is_trusted_and_a_file_set_one_too(
     assert r.status_code == 200, r.get_json()
     assert r.get_json()["phone_source"] == "admin" and r.get_json()["phone_verified"]
     bob = user(session, "bob@example.com")
-    assert bob.phone_source == "admin" and rules.phone_verified(bob)
+    assert bob.phone_source == "admin" and preferences.phone_verified(bob)
 
 
 def test_notification_rules_are_saved_through_the_api_code_with_field_errors(
@@ -121,7 +121,7 @@ def test_notification_rules_are_saved_through_the_api_code_with_field_errors(
 
     ok = {"csrf_token": token, "critical-0-channel": "console", "critical-0-delay": "2"}
     assert client.post("/profile/rules", data=ok).status_code == 302
-    assert rules.load(session, me.id) == {"critical": [rules.Rule("console", 120)]}
+    assert preferences.load(session, me.id) == {"critical": [preferences.Rule("console", 120)]}
     page = client.get("/profile").get_data(as_text=True)
     assert "console after 2 min" in page and "your rules" in page
     audit = session.scalar(select(AuditEntry).where(
@@ -129,7 +129,7 @@ def test_notification_rules_are_saved_through_the_api_code_with_field_errors(
     assert audit is not None and audit.actor == "user:responder-console@example.com"
 
     r = client.post("/profile/rules", data={"csrf_token": token, "defaults": "1"})
-    assert r.status_code == 302 and rules.load(session, me.id) == {}
+    assert r.status_code == 302 and preferences.load(session, me.id) == {}
 
 
 def test_viewers_cannot_save_rules_and_file_rules_are_read_only(
@@ -145,7 +145,7 @@ def test_viewers_cannot_save_rules_and_file_rules_are_read_only(
     client.post("/signout", data={"csrf_token": token})
     signed_in(client, session, "responder")
     me = user(session, "responder-console@example.com")
-    rules.replace(session, me.id, {"critical": [rules.Rule("console")]},
+    preferences.replace(session, me.id, {"critical": [preferences.Rule("console")]},
                   managed="rules/people.yaml")
     session.commit()
     page = client.get("/profile").get_data(as_text=True)
@@ -301,7 +301,7 @@ def test_a_config_file_phone_is_trusted(factory: Any, session: Any, config: Any)
     apply(factory, *shipped(config))
     with_phone = session.scalars(select(User).where(User.phone.is_not(None))).all()
     assert with_phone, "the shipped config sets phones"
-    assert all(u.phone_source == "file" and rules.phone_verified(u) for u in with_phone)
+    assert all(u.phone_source == "file" and preferences.phone_verified(u) for u in with_phone)
     session.execute(update(User).values(phone_source="self"))
     session.commit()
     apply(factory, *shipped(config))  # the file sets them again: trusted again

@@ -152,7 +152,7 @@ def test_asking_writes_nothing(viewer: Any, billing: Any) -> None:
 
 def test_console_pages_are_explained_only_where_there_is_no_provider(
         viewer: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from oncall.notify import registry
+    from oncall.channels import registry
 
     with_providers = viewer.get("/simulate", query_string=ASK).get_data(as_text=True)
     assert "no paging provider" not in with_providers

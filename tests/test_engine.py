@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select, update
 
 from oncall import incidents, intake
+from oncall.channels import DeliveryError, OutgoingPage, Receipt, registry
 from oncall.ingest.generic import parse_one
 from oncall.intake import Source
 from oncall.models import EscalationPolicy, Incident, IncidentEvent, Integration, Page, utcnow
-from oncall.notify import DeliveryError, OutgoingPage, Receipt, registry
 from oncall.paging import delivery, runs, stepping, sweeper
 from tests.conftest import Cast, alert, make_cast
 

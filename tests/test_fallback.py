@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import select
 
 from oncall import incidents
+from oncall.channels import DeliveryError
+from oncall.channels.preferences import Rule
 from oncall.models import IncidentEvent, Page, utcnow
-from oncall.notify import DeliveryError
-from oncall.notify.rules import Rule
 from oncall.paging import delivery, runs, sweeper
 from tests.conftest import Cast
 from tests.fakes import install

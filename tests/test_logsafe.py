@@ -16,9 +16,9 @@ import pytest
 import requests
 
 from oncall import logsafe
+from oncall.channels import OutgoingPage, Recipient
+from oncall.channels.console import ConsoleChannel
 from oncall.config import Settings
-from oncall.notify import OutgoingPage, Recipient
-from oncall.notify.console import ConsoleChannel
 from oncall.web import hooks
 from tests.conftest import Cast, alert
 from tests.servers import web_server

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from oncall import incidents
+from oncall.channels import preferences, registry
+from oncall.channels.preferences import Rule
 from oncall.models import Incident, Page, User, utcnow
-from oncall.notify import registry, rules
-from oncall.notify.rules import Rule
 from oncall.paging import runs, sweeper
 from tests.conftest import Cast
 from tests.fakes import install
@@ -28,7 +28,7 @@ def set_contacts(factory: Any, email: str, phone: str | None = "+14155550101",
 
 def set_rules(factory: Any, user_id: int, wanted: dict[str, list[Rule]]) -> None:
     with factory() as s, s.begin():
-        rules.replace(s, user_id, wanted)
+        preferences.replace(s, user_id, wanted)
 
 
 def planned(factory: Any, incident_id: int) -> list[tuple[int, str, float]]:
@@ -152,12 +152,12 @@ def test_without_any_provider_everyone_is_paged_on_the_console(factory: Any,
 
 
 @pytest.mark.parametrize(("body", "field"), [
-    ({"rules": {"urgent": []}}, "rules.urgent"),
-    ({"rules": {"critical": [{"channel": "pigeon"}]}}, "rules.critical[0].channel"),
+    ({"rules": {"urgent": []}}, "preferences.urgent"),
+    ({"rules": {"critical": [{"channel": "pigeon"}]}}, "preferences.critical[0].channel"),
     ({"rules": {"critical": [{"channel": "sms", "delay_seconds": -1}]}},
-     "rules.critical[0].delay_seconds"),
+     "preferences.critical[0].delay_seconds"),
     ({"rules": {"critical": [{"channel": "sms"}, {"channel": "sms", "delay_seconds": 60}]}},
-     "rules.critical[1].channel"),
+     "preferences.critical[1].channel"),
 ])
 def test_bad_rules_are_refused_naming_the_field(client: Any, cast: Cast, body: Any,
                                                 field: str) -> None:
@@ -178,7 +178,7 @@ def test_rules_are_edited_by_the_user_or_an_admin_only(client: Any, cast: Cast,
     assert r.json["rules"] == {"critical": [{"channel": "sms", "delay_seconds": 0},
                                             {"channel": "voice", "delay_seconds": 120}]}
     with factory() as s:
-        assert rules.load(s, cast.alice.id) == {"critical": [Rule("sms"), Rule("voice", 120)]}
+        assert preferences.load(s, cast.alice.id) == {"critical": [Rule("sms"), Rule("voice", 120)]}
     audit = client.get("/api/v1/audit?object_type=notification_rules",
                        headers=cast.auth("manager")).json["entries"]
     assert audit[0]["actor"] == "user:alice@example.com"
@@ -206,8 +206,8 @@ def test_rules_in_a_file_are_applied_read_only_and_removed_with_the_key(
     assert apply() == []  # idempotent
     with factory() as s:
         alice = s.scalar(select(User).where(User.email == "alice@example.com"))
-        assert rules.load(s, alice.id)["warning"] == [Rule("slack")]
-        assert rules.managed_by(s, alice.id) == "schedules/team.yaml"
+        assert preferences.load(s, alice.id)["warning"] == [Rule("slack")]
+        assert preferences.managed_by(s, alice.id) == "schedules/team.yaml"
     from oncall.cli.admin import create_token
 
     with factory() as s, s.begin():
@@ -226,13 +226,13 @@ def test_rules_in_a_file_are_applied_read_only_and_removed_with_the_key(
                              "{channel: voice, after: 2m}, {channel: slack}]\n", ""))
     assert any("notification rules: removed" in c for c in apply())
     with factory() as s:
-        assert rules.load(s, alice.id) == {} and rules.managed_by(s, alice.id) is None
+        assert preferences.load(s, alice.id) == {} and preferences.managed_by(s, alice.id) is None
 
 
 @pytest.mark.parametrize(("steps", "field"), [
-    ([{"channel": "console"}], "rules.critical[0].channel"),
+    ([{"channel": "console"}], "preferences.critical[0].channel"),
     ([{"channel": "sms"}, {"channel": "console", "delay_seconds": 60}],
-     "rules.critical[1].channel"),
+     "preferences.critical[1].channel"),
 ])
 def test_console_is_not_a_personal_channel_where_a_provider_is_configured(
         client: Any, cast: Cast, factory: Any, monkeypatch: Any, steps: Any,
@@ -243,7 +243,7 @@ def test_console_is_not_a_personal_channel_where_a_provider_is_configured(
     assert r.status_code == 400 and r.json["field"] == field
     assert "server's log" in r.json["error"] and "use sms" in r.json["error"]
     with factory() as s:
-        assert rules.load(s, cast.alice.id) == {}
+        assert preferences.load(s, cast.alice.id) == {}
 
 
 def test_without_a_provider_the_console_may_be_chosen(client: Any, cast: Cast) -> None:

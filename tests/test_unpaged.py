@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from oncall import intake
+from oncall.channels import Receipt, registry
 from oncall.config import Settings
 from oncall.ingest.generic import parse_one
 from oncall.intake import Source
@@ -23,7 +24,6 @@ from oncall.models import (
     User,
     utcnow,
 )
-from oncall.notify import Receipt, registry
 from oncall.paging import runs, sweeper, unpaged
 from oncall.web.health import operator_warnings
 from tests.conftest import Cast, alert, make_cast, pages_for
@@ -183,6 +183,6 @@ def test_every_process_says_at_start_when_no_provider_is_configured(
         settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
     production = Settings(database_url="postgresql+psycopg://x/y", broker_url="redis://x",
                           public_url="http://x", secret_key="k", data_dir=settings.data_dir)
-    with caplog.at_level(logging.WARNING, logger="oncall.notify.registry"):
+    with caplog.at_level(logging.WARNING, logger="oncall.channels.registry"):
         registry.setup(production)
     assert any(registry.NO_PROVIDER in r.getMessage() for r in caplog.records)

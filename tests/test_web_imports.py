@@ -17,7 +17,7 @@ HEAVY = ("slack_sdk", "twilio", "requests", "icalendar", "croniter")
 
 SCRIPT = """
 import json, sys
-from oncall.notify import registry
+from oncall.channels import registry
 from oncall.web import create_app
 
 heavy = {heavy!r}

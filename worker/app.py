@@ -6,8 +6,8 @@ from celery import Celery, bootsteps
 from celery.signals import worker_process_init
 
 from oncall import db, jobs, logsafe
+from oncall.channels import registry
 from oncall.config import env_float, load_settings, require_secret_key
-from oncall.notify import registry
 from oncall.paging import wake_listener
 
 logsafe.install()  # Celery's log lines and ours: no forged lines, no tokens

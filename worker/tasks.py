@@ -9,10 +9,10 @@ from celery import Task, shared_task
 from sqlalchemy.orm import Session, sessionmaker
 
 from oncall import db, jobs
+from oncall.channels import slack
+from oncall.channels.slack import respond, store
 from oncall.heartbeats import store as heartbeats_store
 from oncall.models import utcnow
-from oncall.notify import slack
-from oncall.notify.slack import respond, store
 from oncall.paging import runs, sweeper
 from oncall.rules import tick
 from oncall.scheduling import handoff

@@ -4,8 +4,8 @@ the real providers, and reads their upcoming shifts.
 
 Rules:
 - A phone number a person sets **themselves** (``phone_source = "self"``) is never paged by
-  SMS or voice until it is verified (``oncall.notify.rules.blocked``); one set by an admin or
-  a config file is trusted as set.
+  SMS or voice until it is verified (``oncall.channels.preferences.blocked``); one set by an
+  admin or a config file is trusted as set.
 - Codes are random, 6 digits, stored only as an HMAC (keyed by the installation's secret),
   expire after ``CODE_TTL``, allow ``MAX_ATTEMPTS`` wrong tries, are used once, and a new one
   is sent at most once per ``RESEND_AFTER`` and ``MAX_SENDS_PER_HOUR`` times an hour.
@@ -28,10 +28,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from oncall.audit import audit
+from oncall.channels import DeliveryError, OutgoingPage, preferences, registry
 from oncall.manage import Refused
 from oncall.manage.users import _checked
 from oncall.models import PhoneVerification, Schedule, TestPage, User
-from oncall.notify import DeliveryError, OutgoingPage, registry, rules
 
 CODE_TTL = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
@@ -103,7 +103,7 @@ def _supersede(session: Session, user_id: int, now: datetime) -> None:
 
 
 def needs_verification(user: User) -> bool:
-    return bool(user.phone) and not rules.phone_verified(user)
+    return bool(user.phone) and not preferences.phone_verified(user)
 
 
 def pending(session: Session, user: User) -> PhoneVerification | None:
@@ -202,13 +202,13 @@ def test_channels(user: User) -> list[str]:
     """The channels a test page may be sent on now: every registered channel that has a
     contact for the user (the console only where it pages), SMS and voice only to a number
     that may be paged."""
-    held = rules.blocked(user)
+    held = preferences.blocked(user)
     return [ch for ch in registry.channels_for(user) if ch not in held]
 
 
 def begin_test(session: Session, user: User, channel: str, now: datetime) -> None:
     if channel not in test_channels(user):
-        if channel in rules.blocked(user):
+        if channel in preferences.blocked(user):
             raise ProfileError("channel", "verify your phone number first: an unverified "
                                           "number is never paged")
         raise ProfileError("channel", f"{channel} cannot reach you (not configured here, or "

@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from oncall.apply import rules as rule_files
 from oncall.apply.loader import Document
+from oncall.channels import preferences as notification_rules
+from oncall.channels.preferences import Rule
 from oncall.models import EscalationPolicy, Schedule, User
-from oncall.notify import rules as notification_rules
-from oncall.notify.rules import Rule
 from oncall.rotations import RotationError, parse_restriction, parse_rotation
 
 _DURATION = re.compile(r"(\d+)([smhd])")

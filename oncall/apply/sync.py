@@ -18,6 +18,7 @@ from oncall.apply import rules as rule_files
 from oncall.apply.desired import Desired, check_references, collect
 from oncall.apply.loader import Document
 from oncall.audit import audit
+from oncall.channels import preferences as notification_rules
 from oncall.models import (
     EscalationPolicy,
     NotificationRule,
@@ -28,7 +29,6 @@ from oncall.models import (
     User,
     utcnow,
 )
-from oncall.notify import rules as notification_rules
 from oncall.scheduling import history
 
 

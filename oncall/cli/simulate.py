@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
+from oncall.channels import registry
 from oncall.cli import cli
 from oncall.cli.common import json_option, session, settings
 from oncall.ingest import FORMATS, SEVERITIES
 from oncall.models import utcnow
-from oncall.notify import registry
 from oncall.simulate import Answer, Entry, SimulationError, simulate
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from oncall.audit import audit
+from oncall.channels import preferences
 from oncall.manage import Refused, check_editable, iso, not_found
 from oncall.models import (
     ROLES,
@@ -27,7 +28,6 @@ from oncall.models import (
     SignInLink,
     User,
 )
-from oncall.notify import rules
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 PHONE = re.compile(r"\+[1-9]\d{6,14}")
@@ -46,7 +46,7 @@ def as_json(user: User) -> dict[str, Any]:
     return {"id": user.id, "email": user.email, "name": user.name, "role": user.role,
             "phone": user.phone, "slack_id": user.slack_id, "timezone": user.timezone,
             "managed_by": user.managed_by, "active": user.deactivated_at is None,
-            "phone_source": user.phone_source, "phone_verified": rules.phone_verified(user),
+            "phone_source": user.phone_source, "phone_verified": preferences.phone_verified(user),
             "deactivated_at": iso(user.deactivated_at),
             "can_sign_in": user.password_hash is not None}
 

@@ -58,7 +58,7 @@ class SlackMessage(Base):
     ts: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(16))  # dm | channel
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # The incident state the message shows (see oncall.notify.slack.store.version).
+    # The incident state the message shows (see oncall.channels.slack.store.version).
     rendered: Mapped[str | None] = mapped_column(String(100))
     error: Mapped[str | None] = mapped_column(Text)
 

@@ -15,13 +15,12 @@ from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from oncall import db, metrics
+from oncall.channels import DeliveryError, OutgoingPage, Recipient
+from oncall.channels.preferences import NOT_VERIFIED
+from oncall.channels.registry import channel, outbox, phone_channels
 from oncall.config import env_float
 from oncall.incidents import record, record_many
 from oncall.models import Incident, Page, Service, User, utcnow
-from oncall.notify import DeliveryError, OutgoingPage, Recipient
-from oncall.notify.registry import channel
-from oncall.notify.rules import NOT_VERIFIED, PHONE_CHANNELS
-from oncall.notify.sms import lost
 from oncall.paging import fallback
 
 log = logging.getLogger(__name__)
@@ -106,29 +105,32 @@ def _outgoing(session: Session, page_ids: list[int]) -> list[OutgoingPage]:
     conn = session.connection()
     rows = conn.execute(_OUTGOING[db.is_postgres(session)], {"ids": page_ids}).all()
     out: list[OutgoingPage] = []
+    phones = phone_channels()
     for (page_id, incident_id, channel_name, level, message, recipient, status, severity,
-         summary, service, email, name, phone, slack_id, phone_source, verified_at) in rows:
+         summary, service, email, name, phone, slack_id, phone_source, verified_at,
+         loop) in rows:
         closed = None
-        if channel_name in PHONE_CHANNELS and phone and phone_source == "self" and \
+        if channel_name in phones and phone and phone_source == "self" and \
                 verified_at is None and status == "triggered":
             # The number changed to a self-entered, unverified one after the page was
             # queued: never paged; the user's next channel is used.
             _not_verified(session, page_id, incident_id, channel_name, recipient)
             continue
         if status != "triggered":
-            if not lost.awaits_lookup(session, page_id, channel_name, phone):
+            box = outbox(channel_name)  # one that logs its requests may know of an earlier
+            if box is None or not box.awaits_lookup(session, page_id, channel_name, phone):
                 conn.execute(update(Page).where(Page.id == page_id).values(
                     status="cancelled", error=f"incident {status} before sending"))
                 metrics.PAGES.labels(channel_name, "cancelled").inc()
                 continue
-            # An earlier request may have gone out before the acknowledgement: Twilio says
-            # whether it did, so the timeline shows what was really sent (outbox.prepare).
+            # An earlier request may have gone out before the acknowledgement: the provider
+            # says whether it did, so the timeline shows what was really sent (its outbox).
             closed = status
         who = Recipient(email, name, phone, slack_id) if email else Recipient(None, recipient)
         out.append(OutgoingPage(page_id=page_id, incident_id=incident_id, channel=channel_name,
                                 recipient=who, severity=severity, summary=summary,
                                 service=service, level=level, text=message or "",
-                                closed=closed))
+                                closed=closed, loop=loop))
     return out
 
 
@@ -136,7 +138,7 @@ _OUTGOING = {
     pg: select(Page.id, Page.incident_id, Page.channel, Page.level, Page.message,
                Page.recipient, Incident.status, Incident.severity, Incident.summary,
                Service.name, User.email, User.name, User.phone, User.slack_id,
-               User.phone_source, User.phone_verified_at)
+               User.phone_source, User.phone_verified_at, Page.loop)
     .join(Incident, Incident.id == Page.incident_id)
     .join(Service, Service.id == Incident.service_id)
     .outerjoin(User, User.id == Page.user_id)

@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from oncall.channels import preferences, registry
 from oncall.incidents import record
 from oncall.models import Incident, Page, User
-from oncall.notify import rules
 from oncall.paging import page_outbox
 
 UNDER_WAY = ("pending", "sending", "sent")
@@ -30,10 +30,10 @@ def after_failure(session: Session, page_id: int, reason: str, *, permanent: boo
     user = session.get(User, page.user_id)
     if user is None:
         return []
-    if permanent and page.channel != "console":
-        rules.disable(session, user, page.channel, reason, now)
+    if permanent and page.channel != registry.CONSOLE:
+        preferences.disable(session, user, page.channel, reason, now)
         record(session, page.incident_id, "contact_disabled", "system", now, user=user.email,
-               channel=page.channel, address=rules.address(user, page.channel), reason=reason)
+               channel=page.channel, address=preferences.address(user, page.channel), reason=reason)
     if page.status != "triggered":
         return []
     existing = {row.channel: row for row in conn.execute(
@@ -42,7 +42,7 @@ def after_failure(session: Session, page_id: int, reason: str, *, permanent: boo
             Page.loop == page.loop, Page.recipient == page.recipient))}
     about = {"user": user.email, "level": page.level, "loop": page.loop,
              "from_channel": page.channel}
-    for name in rules.fallbacks(session, user, page.severity):
+    for name in preferences.fallbacks(session, user, page.severity):
         other = existing.get(name)
         if other is None:
             new_id = page_outbox.enqueue(session, page.incident_id, page.level, page.loop,

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from oncall import db
+from oncall.channels import DeliveryError, OutgoingPage
+from oncall.channels.sending import outbox_for
 from oncall.models import Page, utcnow
-from oncall.notify import DeliveryError, OutgoingPage
-from oncall.notify.sms import outbox as sms_outbox
 from oncall.paging import delivery, stepping
 from oncall.paging.step_plan import StepResult
 
@@ -59,7 +59,7 @@ def crashed(factory: sessionmaker[Session], page_id: int, exc: Exception,
     """A page whose delivery broke unexpectedly: if it is still ours (``sending``), record
     the error as a transient failure (the timeline's ``page_retry``, backoff; after the last
     attempt ``page_failed`` and the user's next channel). If a request went out before the
-    error, the next attempt finds it at Twilio by its reference instead of sending again.
+    error, the next attempt finds it at the provider instead of sending again (its outbox).
     Should even this fail (the database is down), the page's lease runs out and the sweeper
     takes it again. Returns pages to send now (a fallback)."""
     error = DeliveryError(f"internal error: {exc!r}"[:500], permanent=False)
@@ -74,13 +74,14 @@ def crashed(factory: sessionmaker[Session], page_id: int, exc: Exception,
 
 def _deliver_claimed(factory: sessionmaker[Session], outgoing: OutgoingPage,
                      now: datetime | None) -> tuple[bool, list[int]]:
-    """Send a claimed page. Twilio channels go through their outbox: throttle per number,
-    bundle the person's waiting SMS, record the request before making it. Returns whether a
-    send was attempted, and the fallback pages to send now."""
-    batch = sms_outbox.prepare(factory, outgoing, now or utcnow())
+    """Send a claimed page through its channel's outbox (``oncall.channels.sending``: SMS
+    throttles per number, bundles the person's waiting SMS, records the request before making
+    it). Returns whether a send was attempted, and the fallback pages to send now."""
+    outbox = outbox_for(outgoing.channel)
+    batch = outbox.prepare(factory, outgoing, now or utcnow())
     if batch is None:  # throttled: pending again, due when the number may next be reached
         return False, []
-    provider_id, error = sms_outbox.send(batch)
+    provider_id, error = outbox.send(batch, delivery.send)
     follow: list[int] = []
     note: dict[str, Any] | None = None
     if batch.found is not None:  # no new request: an earlier one had gone out
@@ -91,7 +92,7 @@ def _deliver_claimed(factory: sessionmaker[Session], outgoing: OutgoingPage,
         for sent_id in batch.page_ids:
             follow += delivery.record_outcome(session, sent_id, provider_id, error,
                                             now or utcnow(), note)
-        sms_outbox.finish(session, batch, provider_id, error, now or utcnow())
+        outbox.finish(session, batch, provider_id, error, now or utcnow())
     return True, follow
 
 

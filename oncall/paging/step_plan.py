@@ -14,10 +14,10 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from oncall.channels import page_text, preferences
+from oncall.channels.registry import enabled, off_reason, room_channels
 from oncall.incidents import event
 from oncall.models import Service, User
-from oncall.notify import page_text, rules
-from oncall.notify.registry import enabled
 from oncall.paging import next_level, page_outbox, unpaged
 from oncall.paging.next_level import policy_snapshot
 from oncall.scheduling.store import who_is_on_call
@@ -41,7 +41,7 @@ class Lookups:
 
     on_call: dict[str, str | None] = field(default_factory=dict)
     users: dict[str, User | None] = field(default_factory=dict)
-    plans: dict[tuple[int, str], rules.Plan] = field(default_factory=dict)
+    plans: dict[tuple[int, str], preferences.Plan] = field(default_factory=dict)
     policies: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def user(self, session: Session, email: str) -> User | None:
@@ -62,10 +62,10 @@ class Lookups:
             self.policies[service_id] = policy_snapshot(service.policy if service else None)
         return self.policies[service_id]
 
-    def plan(self, session: Session, user: User, severity: str) -> rules.Plan:
+    def plan(self, session: Session, user: User, severity: str) -> preferences.Plan:
         key = (user.id, severity)
         if key not in self.plans:
-            self.plans[key] = rules.plan(session, user, severity)
+            self.plans[key] = preferences.plan(session, user, severity)
         return self.plans[key]
 
 
@@ -159,7 +159,7 @@ def _page_level(session: Session, incident: Stepped, step: next_level.Step, now:
     for user in users:
         user_plan = lookups.plan(session, user, incident.severity)
         for name, why in user_plan.skipped.items():
-            if why == rules.NOT_VERIFIED:  # said on the timeline: never skipped silently
+            if why == preferences.NOT_VERIFIED:  # said on the timeline: never skipped silently
                 plan.events.append(event(incident.id, "channel_skipped", "system", now,
                                          user=user.email, user_id=user.id, channel=name,
                                          reason=why, level=step.level, loop=step.loop))
@@ -176,16 +176,16 @@ def _page_level(session: Session, incident: Stepped, step: next_level.Step, now:
     # People first, then the channel posts of the level.
     for room in rooms:
         plan.pages.append(page_outbox.row(incident.id, step.level, step.loop, room, None,
-                                          "slack", message, now, now))
+                                          room.split(":", 1)[0], message, now, now))
     return bool(users or rooms)
 
 
 def _resolve_targets(session: Session, incident_id: int, step: next_level.Step,
                      now: datetime, lookups: Lookups,
                      events: list[dict[str, Any]]) -> tuple[list[User], list[str]]:
-    """The users a level names, in order, each once, and the Slack channels it names
-    (``slack:#room``). A schedule contributes whoever is on call now; a schedule with nobody
-    on call is noted on the timeline, never skipped silently."""
+    """The users a level names, in order, each once, and the rooms it names on channels
+    that have them (``slack:#room``). A schedule contributes whoever is on call now; a
+    schedule with nobody on call is noted on the timeline, never skipped silently."""
     users: list[User] = []
     rooms: list[str] = []
     for target in step.targets:
@@ -200,12 +200,12 @@ def _resolve_targets(session: Session, incident_id: int, step: next_level.Step,
                                     schedule=ref, level=step.level))
                 continue
             user = lookups.user(session, email)
-        elif kind == "slack" and enabled("slack"):
-            if f"slack:{ref}" not in rooms:
-                rooms.append(f"slack:{ref}")
+        elif kind in room_channels() and enabled(str(kind)):
+            if f"{kind}:{ref}" not in rooms:
+                rooms.append(f"{kind}:{ref}")
             continue
         else:
-            reason = ("Slack is not configured (no SLACK_BOT_TOKEN)" if kind == "slack"
+            reason = (off_reason(str(kind)) if kind in room_channels()
                       else f"unknown target type {kind!r}")
             events.append(event(incident_id, "target_unsupported", "system", now,
                                 target=target, reason=reason))

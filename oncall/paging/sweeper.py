@@ -15,9 +15,8 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from oncall import actions, db, metrics
+from oncall.channels import registry
 from oncall.models import Page, SystemState, utcnow
-from oncall.notify import registry
-from oncall.notify.sms import outbox as sms_outbox
 from oncall.paging import delivery, stepping
 from oncall.paging.runs import deliver_page
 from oncall.paging.step_plan import Lookups, StepResult
@@ -132,14 +131,14 @@ def _deliver_batch(factory: sessionmaker[Session], fixed: datetime | None,
                    only: tuple[str, ...] | None = None) -> bool:
     """Claim a batch of due pages in one statement, send them, and store the outcomes in
     one transaction. Returns whether there may be more (a full batch, or fallbacks).
-    ``only``: these channels alone (none of them Twilio's)."""
+    ``only``: these channels alone (none of them sent one by one)."""
     with factory() as session, session.begin():
         claimed, outgoing = delivery.claim_due(session, fixed or utcnow(), limit, only=only,
-                                               exclude=sms_outbox.TWILIO_CHANNELS)
+                                               exclude=registry.one_by_one())
         one_by_one = [] if only is not None else delivery.due_pages(
-            session, fixed or utcnow(), limit, channels=sms_outbox.TWILIO_CHANNELS)
-    # SMS and voice one by one: each claim bundles that person's other waiting SMS and
-    # respects the per-number throttle (a page bundled into an earlier one is then skipped).
+            session, fixed or utcnow(), limit, channels=registry.one_by_one())
+    # Channels with an outbox one by one (SMS: each claim bundles that person's other waiting
+    # SMS and respects the per-number throttle; a page bundled into an earlier one is skipped).
     for page_id in one_by_one:
         deliver_page(factory, page_id, fixed)
     follow: list[int] = []

@@ -12,9 +12,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from oncall import db
+from oncall.channels import DeliveryError, OutgoingPage, Recipient, preferences
+from oncall.channels.registry import channel
 from oncall.models import Notice, Schedule, User
-from oncall.notify import DeliveryError, OutgoingPage, Recipient, rules
-from oncall.notify.registry import channel
 from oncall.rotations import final_shifts
 from oncall.scheduling.store import spec_for
 
@@ -44,7 +44,7 @@ def create_notices(session: Session, now: datetime) -> list[int]:
         text = (f"You are on call for {schedule.name} from {_when(current.start, tz)} "
                 f"until {_when(current.end, tz)} ({schedule.timezone}).")
         # The user's rules for informational messages (Slack, else SMS): never a call.
-        for name in [r.channel for r in rules.plan(session, user, "info").rules]:
+        for name in [r.channel for r in preferences.plan(session, user, "info").rules]:
             notice_id = session.execute(
                 insert(Notice).values(schedule_id=schedule.id, user_id=user.id,
                                       shift_start=current.start, shift_end=current.end,

@@ -11,8 +11,8 @@ from flask import g
 from sqlalchemy.orm import Session
 
 from oncall import __version__, db, jobs, logsafe
+from oncall.channels import registry
 from oncall.config import Settings, load_settings
-from oncall.notify import registry
 
 T = TypeVar("T")
 
@@ -65,8 +65,6 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
         schedules,
         shifts,
         simulate,
-        slack,
-        twilio,
         users,
     )
 
@@ -84,8 +82,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> APIFlask:
     users.init_app(app)
     calendar.init_app(app)
     health.init_app(app)
-    slack.init_app(app)
-    twilio.init_app(app)
+    registry.init_web(app)  # each channel's inbound replies and status callbacks
     heartbeats.init_app(app)
     maintenance.init_app(app)
     simulate.init_app(app)

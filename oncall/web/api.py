@@ -12,10 +12,10 @@ from sqlalchemy import or_, select
 
 from oncall import actions, incidents, jobs, permissions
 from oncall.audit import entry_json
+from oncall.channels import slack
 from oncall.incidents import respond
 from oncall.incidents.respond import Verb
 from oncall.models import INCIDENT_STATUSES, AuditEntry, Incident, Page, utcnow
-from oncall.notify import slack
 from oncall.web import privacy, session, transaction
 from oncall.web.auth import actor, current_user, require
 from oncall.web.errors import BadRequest

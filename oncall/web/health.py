@@ -18,6 +18,8 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select, text
 
 from oncall import db
+from oncall.channels import registry
+from oncall.channels.registry import NO_PROVIDER
 from oncall.config import Settings
 from oncall.models import (
     HEARTBEAT_STATES,
@@ -28,8 +30,6 @@ from oncall.models import (
     SystemState,
     utcnow,
 )
-from oncall.notify import email, registry, slack
-from oncall.notify.registry import NO_PROVIDER
 from oncall.paging import unpaged
 from oncall.web import settings
 from oncall.web.auth import bearer_token, token_user
@@ -124,7 +124,7 @@ def _readiness() -> tuple[dict[str, Any], int]:
     checks = {"database": database, "broker": broker, "beat": beat}
     ok = all(c["ok"] for c in checks.values())
     # Optional integrations: how they are configured, never a reason to be "not ready".
-    details = {"slack": slack.status(settings()), "email": email.status(settings())}
+    details = registry.statuses(settings())
     # Things an operator must fix that are no reason to take the web out of rotation (that
     # would refuse alerts): pages that reach nobody but a log, incidents nobody was paged for.
     warnings = operator_warnings(settings(), database.get("unpaged"))

@@ -18,12 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oncall import hostile, intake, jobs, metrics
+from oncall.channels import slack
 from oncall.incidents import Outcome
 from oncall.ingest import FORMATS, SEVERITIES, NormalizedAlert, PayloadError
 from oncall.ingest.alert import batch_size
 from oncall.intake import Source
 from oncall.models import Integration, Service, utcnow
-from oncall.notify import slack
 from oncall.security import hash_token
 from oncall.web import session, settings, transaction
 from oncall.web.auth import bearer_token

@@ -25,11 +25,11 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from oncall import hostile, intake, metrics
+from oncall.channels import slack
 from oncall.incidents import Outcome, record
 from oncall.ingest import opsgenie
 from oncall.intake import Source
 from oncall.models import Alert, Incident, utcnow
-from oncall.notify import slack
 from oncall.web import session, transaction
 from oncall.web.hooks import cleaned, integration_for, marked, store
 

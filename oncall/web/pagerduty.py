@@ -10,9 +10,9 @@ from apiflask import APIBlueprint, HTTPError
 from flask import Flask, request
 
 from oncall import hostile, intake, metrics
+from oncall.channels import slack
 from oncall.ingest import pagerduty
 from oncall.models import utcnow
-from oncall.notify import slack
 from oncall.web import transaction
 from oncall.web.hooks import cleaned, integration_for, marked, store
 

@@ -19,9 +19,9 @@ from flask import Flask, request
 from werkzeug.datastructures import MultiDict
 
 from oncall import hostile, jobs
+from oncall.channels import slack
+from oncall.channels.slack import actions, commands
 from oncall.models import utcnow
-from oncall.notify import slack
-from oncall.notify.slack import actions, commands
 from oncall.permissions import OverrideLimits
 from oncall.web import guard, settings, transaction
 from oncall.web.errors import BadRequest
@@ -145,7 +145,7 @@ def _email_of() -> Callable[[str], str | None] | None:
     s = settings()
     if not s.slack_bot_token:
         return None
-    from oncall.notify.slack.api import make_client, member_email  # slack_sdk, on first use
+    from oncall.channels.slack.api import make_client, member_email  # slack_sdk, on first use
 
     client = make_client(s.slack_bot_token, s.slack_api_base_url, timeout=2, retries=False)
     return lambda slack_id: member_email(client, slack_id)

@@ -19,10 +19,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from oncall import db, incidents, jobs
+from oncall.channels import slack, voice
+from oncall.channels.sms import replies
+from oncall.channels.twilio import status as twilio_status
 from oncall.incidents import respond
 from oncall.models import Incident, Page, ProviderSend, Service, TwilioInbound, User, utcnow
-from oncall.notify import slack, twilio_status, voice
-from oncall.notify.sms import replies
 from oncall.web import settings, transaction
 
 log = logging.getLogger(__name__)

@@ -14,15 +14,14 @@ from apiflask.fields import Dict, List, Raw, String
 from flask import Flask
 
 from oncall.audit import audit
+from oncall.channels import preferences, registry
 from oncall.models import User
-from oncall.notify import registry, rules
 from oncall.web import session, transaction
 from oncall.web.auth import actor, current_user, require
 from oncall.web.errors import BadRequest
 from oncall.web.privacy import may_see_contacts
 
 bp = APIBlueprint("users", __name__, url_prefix="/api/v1/users", tag="Users")
-KNOWN_CHANNELS = ("sms", "voice", "slack", "email", "console")
 
 
 def _user(user_id: int) -> User:
@@ -48,8 +47,8 @@ def public_json(user: User) -> dict[str, Any]:
 
 def _plans(user: User) -> dict[str, dict[str, Any]]:
     out = {}
-    for severity in rules.SEVERITIES[:-1]:
-        plan = rules.plan(session(), user, severity)
+    for severity in preferences.SEVERITIES[:-1]:
+        plan = preferences.plan(session(), user, severity)
         out[severity] = {"source": plan.source, "steps": [r.as_json() for r in plan.rules],
                          "skipped": plan.skipped, "reachable": bool(plan.rules)}
     return out
@@ -70,16 +69,16 @@ def get_user(user_id: int) -> dict[str, Any]:
     return {**public_json(user), "phone": user.phone,
             "slack_id": user.slack_id, "timezone": user.timezone,
             "managed_by": user.managed_by,
-            "contact_methods": rules.contacts_json(session(), user),
+            "contact_methods": preferences.contacts_json(session(), user),
             "reachable": all(p["reachable"] for p in plans.values()),
             "notification": plans}
 
 
 def _rules_json(user: User) -> dict[str, Any]:
-    configured = rules.load(session(), user.id)
+    configured = preferences.load(session(), user.id)
     return {"user": user.email,
             "rules": {sev: [r.as_json() for r in steps] for sev, steps in configured.items()},
-            "managed_by": rules.managed_by(session(), user.id),
+            "managed_by": preferences.managed_by(session(), user.id),
             "effective": _plans(user)}
 
 
@@ -101,31 +100,32 @@ class RulesIn(Schema):
                        '"delay_seconds": 120}]. {} returns to the built-in defaults.'})
 
 
-def _parse(raw: dict[str, Any]) -> dict[str, list[rules.Rule]]:
-    parsed: dict[str, list[rules.Rule]] = {}
+def _parse(raw: dict[str, Any]) -> dict[str, list[preferences.Rule]]:
+    parsed: dict[str, list[preferences.Rule]] = {}
     for severity, steps in raw.items():
         where = f"rules.{severity}"
-        if severity not in rules.SEVERITIES:
-            raise BadRequest(where, f"not a severity (one of {', '.join(rules.SEVERITIES)})")
+        if severity not in preferences.SEVERITIES:
+            raise BadRequest(where, f"not a severity (one of {', '.join(preferences.SEVERITIES)})")
         parsed[severity] = []
         for i, step in enumerate(steps):
             if not isinstance(step, dict) or set(step) - {"channel", "delay_seconds"}:
                 raise BadRequest(f"{where}[{i}]", "must be {channel, delay_seconds}")
             channel, delay = step.get("channel"), step.get("delay_seconds", 0)
-            if channel not in KNOWN_CHANNELS and not (
+            known = registry.names()
+            if channel not in known and not (
                     isinstance(channel, str) and registry.enabled(channel)):
                 raise BadRequest(f"{where}[{i}].channel",
-                                 f"{channel!r} is not a channel ({', '.join(KNOWN_CHANNELS)})")
-            if channel == "console" and registry.providers_configured():
-                real = ", ".join(p for p in registry.PROVIDERS if registry.enabled(p))
+                                 f"{channel!r} is not a channel ({', '.join(known)})")
+            if channel == registry.CONSOLE and registry.providers_configured():
+                real = ", ".join(p for p in registry.providers() if registry.enabled(p))
                 raise BadRequest(f"{where}[{i}].channel",
                                  "console is not a personal channel where a provider is "
                                  f"configured: it only prints to the server's log (use {real})")
             if not isinstance(delay, int) or isinstance(delay, bool):
                 raise BadRequest(f"{where}[{i}].delay_seconds", "must be a whole number")
-            parsed[severity].append(rules.Rule(channel, delay))
+            parsed[severity].append(preferences.Rule(channel, delay))
     try:
-        rules.validate(parsed)
+        preferences.validate(parsed)
     except ValueError as exc:
         field, _, message = str(exc).partition(": ")
         raise BadRequest(f"rules.{field}", message) from None
@@ -145,22 +145,22 @@ def put_rules(user_id: int, data: dict[str, Any]) -> dict[str, Any]:
     return _rules_json(user)
 
 
-def parse_rules(raw: dict[str, Any]) -> dict[str, list[rules.Rule]]:
+def parse_rules(raw: dict[str, Any]) -> dict[str, list[preferences.Rule]]:
     """Rules as the API takes them (``{severity: [{channel, delay_seconds}]}``), checked;
     ``BadRequest`` naming the field (``rules.critical[1].channel``) when wrong. The console's
     profile page uses it too."""
     return _parse(raw)
 
 
-def save_rules(user: User, parsed: dict[str, list[rules.Rule]], who: str) -> None:
+def save_rules(user: User, parsed: dict[str, list[preferences.Rule]], who: str) -> None:
     """Replace the user's rules and audit it (the API and the console's profile page);
     refused (409) while a file manages them."""
-    managed = rules.managed_by(session(), user.id)
+    managed = preferences.managed_by(session(), user.id)
     if managed:
         raise HTTPError(409, f"these rules are managed by {managed}; edit that file")
     with transaction() as s:
-        before = {k: [r.as_json() for r in v] for k, v in rules.load(s, user.id).items()}
-        rules.replace(s, user.id, parsed)
+        before = {k: [r.as_json() for r in v] for k, v in preferences.load(s, user.id).items()}
+        preferences.replace(s, user.id, parsed)
         after = {k: [r.as_json() for r in v] for k, v in parsed.items()}
         audit(s, who, "update", "notification_rules", user.id,
               user.email, {"rules": before}, {"rules": after})

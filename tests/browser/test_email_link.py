@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from oncall.channels import registry
 from oncall.config import Settings
 from oncall.models import Incident
-from oncall.notify import registry
 from tests.browser.conftest import PHONE, Live, horizontal_overflow, serious_violations, shot
 from tests.conftest import make_cast
 from tests.email_pages.conftest import FROM, Mailbox, Pager, SmtpServer, parts

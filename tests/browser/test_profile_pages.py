@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from oncall import db
+from oncall.channels import registry
 from oncall.config import Settings
 from oncall.heartbeats import service as heartbeats
 from oncall.models import (
@@ -28,7 +29,6 @@ from oncall.models import (
     User,
     utcnow,
 )
-from oncall.notify import registry
 from tests.browser.conftest import (
     DESKTOP,
     PHONE,

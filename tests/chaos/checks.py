@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from oncall.notify.sms.text import ref_of
+from oncall.channels.sms.text import ref_of
 from tests.chaos.scenario import ESCALATE_AFTER, LEVELS, REPEAT, Record
 
 MAX_LATE = 30.0  # seconds a page may go out after it was due

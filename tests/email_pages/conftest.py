@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from oncall.channels import registry
 from oncall.config import Settings
-from oncall.notify import registry
 from tests.conftest import Cast, make_cast, wait_for, web_app
 from tests.servers import free_port
 from tests.twilio.conftest import Pager

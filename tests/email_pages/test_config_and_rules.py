@@ -12,11 +12,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from oncall.channels import DeliveryError, preferences, registry
+from oncall.channels.email.channel import Smtp
+from oncall.channels.email.message import IncidentMail, Links, build
 from oncall.config import ConfigError, Settings, load_settings
 from oncall.models import utcnow
-from oncall.notify import DeliveryError, registry, rules
-from oncall.notify.email.channel import Smtp
-from oncall.notify.email.message import IncidentMail, Links, build
 from tests.conftest import Cast, apply, web_app
 from tests.email_pages.conftest import FROM, Mailbox
 from tests.servers import free_port
@@ -106,7 +106,7 @@ def test_with_smtp_email_is_in_the_plan_and_the_contacts(
         assert "email" in [s["channel"] for s in r.json["effective"]["critical"]["steps"]]
         with factory() as s:
             user = s.get(type(cast.alice), cast.alice.id)
-            contacts = rules.contacts_json(s, user)
+            contacts = preferences.contacts_json(s, user)
         assert {"channel": "email", "address": "alice@example.com", "enabled": True,
                 "state": "active", "disabled_reason": None, "disabled_at": None} in contacts
         ready = client.get("/ready", headers=admin_auth)
@@ -128,8 +128,8 @@ def test_config_files_accept_email_in_notify(factory: Any, config: Path) -> None
     with factory() as s:
         erin = s.scalar(select(User).where(User.email == "erin@example.com"))
         assert erin is not None
-        assert rules.load(s, erin.id)["critical"] == [rules.Rule("email"),
-                                                      rules.Rule("sms", 120)]
+        assert preferences.load(s, erin.id)["critical"] == [preferences.Rule("email"),
+                                                      preferences.Rule("sms", 120)]
 
 
 # The SMTP session ------------------------------------------------------------------------

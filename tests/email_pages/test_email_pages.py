@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from oncall import incidents
+from oncall.channels import preferences
+from oncall.channels.email import links
 from oncall.models import ContactMethod, Incident, IncidentEvent, Page
-from oncall.notify import rules
-from oncall.notify.email import links
 from tests.conftest import Cast, pages_for
 from tests.email_pages.conftest import FROM, PUBLIC, Pager, SmtpServer, parts, tokens
 
@@ -243,13 +243,13 @@ def test_a_refused_address_is_disabled_and_the_next_channel_is_paged(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # Alice's rules: email; her next channel is the console (standing in for SMS), which is
     # not paged alongside (as in production, where it pages nobody).
-    from oncall.notify import registry
+    from oncall.channels import registry
 
     real = registry.channels_for
     monkeypatch.setattr(registry, "console_pages", lambda: False)
     monkeypatch.setattr(registry, "channels_for", lambda user: [*real(user), "console"])
     with factory() as s, s.begin():
-        rules.replace(s, cast.alice.id, {"default": [rules.Rule("email")]})
+        preferences.replace(s, cast.alice.id, {"default": [preferences.Rule("email")]})
     smtp.mailbox.refuse["alice@example.com"] = "550 5.1.1 no such mailbox"
     incident = pager.trigger()
     pager.tick()
@@ -297,7 +297,7 @@ def test_a_name_with_a_comma_is_one_recipient(factory: Any, cast: Cast, pager: P
 
 
 def test_a_shift_start_notice_goes_out_by_email(email_app: Any, smtp: SmtpServer) -> None:
-    from oncall.notify import OutgoingPage, Recipient, registry
+    from oncall.channels import OutgoingPage, Recipient, registry
 
     text = "You are on call for billing-primary from Mon 07 Dec 09:00 until Mon 14 Dec 09:00."
     receipt = registry.channel("email").send(OutgoingPage(

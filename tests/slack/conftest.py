@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import select, update
 
 from oncall import jobs
+from oncall.channels import registry, slack
+from oncall.channels.slack import respond, store
 from oncall.config import Settings
 from oncall.models import Incident, SlackMessage, User
-from oncall.notify import registry, slack
-from oncall.notify.slack import respond, store
 from oncall.paging import runs
 from tests.conftest import Cast, alert, make_cast, web_app
 from tests.slack_fake import SECRET, TOKEN, FakeSlack, sign

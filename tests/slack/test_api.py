@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from oncall.notify import DeliveryError, OutgoingPage, Recipient
-from oncall.notify.slack.api import make_client
-from oncall.notify.slack.channel import SlackChannel
+from oncall.channels import DeliveryError, OutgoingPage, Recipient
+from oncall.channels.slack.api import make_client
+from oncall.channels.slack.channel import SlackChannel
 from tests.slack_fake import TOKEN, FakeSlack, Reply, free_port_url
 
 
@@ -102,7 +102,7 @@ def test_it_reaches_people_with_a_slack_id_or_an_email_and_channels() -> None:
 
 
 def test_a_private_answer_goes_to_the_response_url(fake_slack: FakeSlack) -> None:
-    from oncall.notify.slack import respond
+    from oncall.channels.slack import respond
 
     assert respond.ephemeral(fake_slack.response_url("a"), "hello") is None
     call = fake_slack.expect("response_url", text="hello", response_type="ephemeral")
@@ -114,7 +114,7 @@ def test_a_private_answer_goes_to_the_response_url(fake_slack: FakeSlack) -> Non
                                                    (500, False)])
 def test_a_refused_private_answer_is_classified(fake_slack: FakeSlack, status: int,
                                                 permanent: bool) -> None:
-    from oncall.notify.slack import respond
+    from oncall.channels.slack import respond
 
     fake_slack.script("response_url", Reply("expired_url", status=status))
     error = respond.ephemeral(fake_slack.response_url("a"), "hello")
@@ -122,7 +122,7 @@ def test_a_refused_private_answer_is_classified(fake_slack: FakeSlack, status: i
 
 
 def test_retries_back_off_and_honour_retry_after_within_a_minute() -> None:
-    from oncall.notify.slack import respond
+    from oncall.channels.slack import respond
 
     plain = DeliveryError("x", permanent=False)
     assert [respond.backoff(n, plain) for n in (0, 3, 10)] == [1.0, 8.0, 60.0]

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from oncall import permissions
+from oncall.channels.slack.commands import parse_duration
 from oncall.models import AuditEntry, Override, Schedule, ScheduleLayer, User, utcnow
-from oncall.notify.slack.commands import parse_duration
 from tests.conftest import Cast
 from tests.slack.conftest import ALICE, BOB, MARIA, VIC, Queue, command, link, open_incident
 from tests.slack.conftest import status as incident_status

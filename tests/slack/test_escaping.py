@@ -9,8 +9,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from oncall.channels.slack import blocks
 from oncall.models import Schedule
-from oncall.notify.slack import blocks
 from tests.conftest import Cast
 from tests.slack.conftest import VIC, command
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from oncall.channels import slack
 from oncall.models import EscalationPolicy, IncidentEvent, Page, PolicyLevel, User
-from oncall.notify import slack
 from tests.conftest import Cast, pages_for
 from tests.slack.conftest import (
     ALICE,
@@ -284,8 +284,8 @@ def test_a_response_url_elsewhere_is_never_posted_to(
 def test_a_message_slack_lost_is_given_up_on_and_the_others_still_update(
         web: Any, slack_cast: Cast, fake_slack: FakeSlack, queue: Queue, factory: Any,
         on_slack: None) -> None:
-    from oncall.notify import slack
-    from oncall.notify.slack import store
+    from oncall.channels import slack
+    from oncall.channels.slack import store
 
     incident = page_alice(web, slack_cast, fake_slack, queue, factory)
     web.post(f"/api/v1/incidents/{incident}/ack", headers=slack_cast.auth("alice"))
@@ -301,8 +301,8 @@ def test_a_message_slack_lost_is_given_up_on_and_the_others_still_update(
 def test_a_transient_update_failure_is_retried_until_it_lands(
         web: Any, slack_cast: Cast, fake_slack: FakeSlack, queue: Queue, factory: Any,
         on_slack: None) -> None:
-    from oncall.notify import slack
-    from oncall.notify.slack import store
+    from oncall.channels import slack
+    from oncall.channels.slack import store
 
     incident = page_alice(web, slack_cast, fake_slack, queue, factory)
     web.post(f"/api/v1/incidents/{incident}/ack", headers=slack_cast.auth("alice"))
@@ -320,8 +320,8 @@ def test_acknowledged_while_the_page_was_being_posted_the_post_is_corrected_at_o
         web: Any, slack_cast: Cast, fake_slack: FakeSlack, queue: Queue, factory: Any,
         on_slack: None, monkeypatch: Any) -> None:
     from oncall import incidents
+    from oncall.channels.slack import store
     from oncall.models import utcnow
-    from oncall.notify.slack import store
 
     record = store.record_message
 

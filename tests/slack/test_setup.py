@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from oncall.channels import registry, slack
+from oncall.channels.slack import blocks
 from oncall.config import Settings, load_settings
 from oncall.models import EscalationPolicy, IncidentEvent, Page, PolicyLevel
-from oncall.notify import registry, slack
-from oncall.notify.slack import blocks
 from oncall.paging import runs
 from tests.conftest import Cast, make_cast
 from tests.slack.conftest import open_incident

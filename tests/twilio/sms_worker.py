@@ -12,8 +12,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from celery.__main__ import main
 
-from oncall.notify import registry
-from oncall.notify.sms import throttle
+from oncall.channels import registry
+from oncall.channels.sms import throttle
 
 registry.channels_for = lambda user: ["sms"]  # type: ignore[assignment]
 if os.environ.get("ONCALL_TEST_NO_THROTTLE"):

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from oncall.channels import DeliveryError
+from oncall.channels.twilio.api import TwilioAPI
 from oncall.config import Settings
 from oncall.models import Page, ProviderSend
-from oncall.notify import DeliveryError
-from oncall.notify.twilio_api import TwilioAPI
 from tests.conftest import Cast
 from tests.twilio.conftest import Pager, twilio_settings_for
 
@@ -79,9 +79,9 @@ def test_the_lookup_of_a_lost_send_is_a_valid_twilio_request(twilio_settings: Se
     which carries our reference."""
     from datetime import timedelta
 
+    from oncall.channels.sms import SmsChannel
+    from oncall.channels.sms import text as sms_text
     from oncall.models import utcnow
-    from oncall.notify.sms import SmsChannel
-    from oncall.notify.sms import text as sms_text
 
     channel = SmsChannel(TwilioAPI(twilio_settings))
     ref = sms_text.new_ref()

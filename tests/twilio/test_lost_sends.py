@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import select, update
 
 from oncall import incidents
+from oncall.channels import registry
+from oncall.channels.sms import outbox, throttle
+from oncall.channels.sms import text as sms_text
+from oncall.channels.sms.throttle import Rule
+from oncall.channels.twilio.api import may_have_left
 from oncall.models import IncidentEvent, Page, ProviderSend
-from oncall.notify import registry
-from oncall.notify.sms import outbox, throttle
-from oncall.notify.sms import text as sms_text
-from oncall.notify.sms.throttle import Rule
-from oncall.notify.twilio_api import may_have_left
 from oncall.paging import delivery, runs
 from tests.conftest import Cast, make_cast
 from tests.twilio.conftest import ALICE, BOB, Pager

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from oncall.accounts import passwords, profile
+from oncall.channels import preferences
 from oncall.models import (
     Incident,
     IncidentEvent,
@@ -23,7 +24,6 @@ from oncall.models import (
     User,
     utcnow,
 )
-from oncall.notify import rules
 from tests.conftest import Cast
 from tests.fakes import FakeChannel, install
 from tests.test_console import PASSWORD, csrf, sign_in
@@ -86,7 +86,7 @@ def test_a_self_entered_phone_is_verified_by_the_code_sent_to_it(
     assert r.status_code == 302
     me = alice(factory, cast)
     assert (me.phone, me.phone_source, me.phone_verified_at) == (NEW, "self", None)
-    assert not rules.phone_verified(me)
+    assert not preferences.phone_verified(me)
     code = code_sent_to(fake_twilio, NEW)
     page = client.get("/profile").get_data(as_text=True)
     assert "not verified: not paged" in page and "Verify +14155550199" in page
@@ -102,12 +102,12 @@ def test_a_self_entered_phone_is_verified_by_the_code_sent_to_it(
     assert "wrong code: 4 attempts left" in r.get_data(as_text=True)
     with factory() as s:
         assert s.scalar(select(PhoneVerification.attempts)) == 1  # the attempt was counted
-    assert not rules.phone_verified(alice(factory, cast))
+    assert not preferences.phone_verified(alice(factory, cast))
 
     r = client.post("/profile/phone/verify", data={"csrf_token": token, "code": code})
     assert r.status_code == 302
     me = alice(factory, cast)
-    assert me.phone_verified_at is not None and rules.phone_verified(me)
+    assert me.phone_verified_at is not None and preferences.phone_verified(me)
     # The code is used once.
     r = client.post("/profile/phone/verify", data={"csrf_token": token, "code": code})
     assert r.status_code == 400 and "already verified" in r.get_data(as_text=True)
@@ -130,7 +130,7 @@ def test_wrong_codes_run_out_and_an_expired_code_is_refused(
                            data={"csrf_token": token, "code": wrong}).status_code == 400
     r = client.post("/profile/phone/verify", data={"csrf_token": token, "code": code})
     assert r.status_code == 400 and "too many wrong codes" in r.get_data(as_text=True)
-    assert not rules.phone_verified(alice(factory, cast))
+    assert not preferences.phone_verified(alice(factory, cast))
 
     # A new code (after the minute), then left to expire.
     with factory() as s, s.begin():
@@ -144,7 +144,7 @@ def test_wrong_codes_run_out_and_an_expired_code_is_refused(
                   .values(expires_at=utcnow() - timedelta(seconds=1)))
     r = client.post("/profile/phone/verify", data={"csrf_token": token, "code": code})
     assert r.status_code == 400 and "expired" in r.get_data(as_text=True)
-    assert not rules.phone_verified(alice(factory, cast))
+    assert not preferences.phone_verified(alice(factory, cast))
 
 
 def test_an_unverified_phone_is_never_paged_and_the_timeline_says_why(
@@ -182,8 +182,8 @@ def test_a_page_queued_before_the_number_changed_is_not_sent_to_the_new_one(
     new number themselves: the queued call is not made to it, and Slack is used."""
     with factory() as s, s.begin():
         s.execute(update(User).where(User.id == cast.alice.id).values(slack_id="U0ALICE"))
-        rules.replace(s, cast.alice.id, {"critical": [rules.Rule("sms"),
-                                                      rules.Rule("voice", 120)]})
+        preferences.replace(s, cast.alice.id, {"critical": [preferences.Rule("sms"),
+                                                      preferences.Rule("voice", 120)]})
     incident_id = pager.trigger()
     pager.tick()
     assert len(sms_to(fake_twilio, ALICE)) == 1

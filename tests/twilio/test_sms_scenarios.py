@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from oncall.channels.sms import outbox, throttle
 from oncall.models import Incident, IncidentEvent, Page, ProviderSend, User
-from oncall.notify.sms import outbox, throttle
 from oncall.paging import delivery, runs
 from tests.conftest import Cast
 from tests.twilio.conftest import Pager

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from oncall.channels import registry
+from oncall.channels.sms import throttle
+from oncall.channels.sms.replies import Command, parse
+from oncall.channels.sms.text import MAX_SMS, Item, bundle, single
+from oncall.channels.twilio.api import is_permanent_code, retry_after
 from oncall.config import Settings, load_settings
-from oncall.notify import registry
-from oncall.notify.sms import throttle
-from oncall.notify.sms.replies import Command, parse
-from oncall.notify.sms.text import MAX_SMS, Item, bundle, single
-from oncall.notify.twilio_api import is_permanent_code, retry_after
 
 
 @pytest.mark.parametrize(("body", "expected"), [
@@ -72,7 +72,7 @@ def test_text_fits_one_twilio_message() -> None:
 
 
 def test_every_sms_carries_its_own_reference_and_still_fits() -> None:
-    from oncall.notify.sms.text import REF_ROOM, new_ref, ref_of, with_ref
+    from oncall.channels.sms.text import REF_ROOM, new_ref, ref_of, with_ref
 
     refs = {new_ref() for _ in range(1000)}
     assert len(refs) == 1000
@@ -118,7 +118,7 @@ def test_without_credentials_the_console_stands_in(settings: Settings,
 
 
 def test_a_single_page_links_to_its_incident_and_a_bundle_does_not() -> None:
-    from oncall.notify.sms import text as sms_text
+    from oncall.channels.sms import text as sms_text
 
     one = sms_text.Item(1, 42, "critical", "billing-api", "Charge failures")
     two = sms_text.Item(2, 43, "error", "billing-api", "Cron missed")

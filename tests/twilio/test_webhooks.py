@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select, update
 from twilio.request_validator import RequestValidator
 
+from oncall.channels.twilio.status import moves_forward
 from oncall.models import Incident, IncidentEvent, Page, ProviderSend, TwilioInbound, User
-from oncall.notify.twilio_status import moves_forward
 from tests.conftest import Cast
 from tests.twilio.conftest import Pager
 from tests.twilio.fakes import AUTH_TOKEN, FakeTwilio, Phone, post_signed, sign

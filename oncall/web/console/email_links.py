@@ -19,10 +19,10 @@ from flask import Blueprint, Response, render_template
 from werkzeug.exceptions import HTTPException
 
 from oncall import jobs
+from oncall.channels import slack
+from oncall.channels.email import links
 from oncall.incidents import changed_in
 from oncall.models import User, utcnow
-from oncall.notify import slack
-from oncall.notify.email import links
 from oncall.web import session as db_session
 from oncall.web import settings, transaction
 from oncall.web.headers import CONSOLE_CSP

@@ -25,12 +25,12 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from oncall import actions, incident_board, incidents, jobs, permissions
+from oncall.channels import slack
 from oncall.incidents import respond
 from oncall.incidents.respond import Verb
 from oncall.ingest.alert import SEVERITIES
 from oncall.maintenance.window import describe
 from oncall.models import Alert, EscalationPolicy, Incident, Schedule, Service, User, utcnow
-from oncall.notify import slack
 from oncall.web import privacy, transaction
 from oncall.web import session as db_session
 from oncall.web.console import sessions

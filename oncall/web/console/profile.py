@@ -16,9 +16,9 @@ from zoneinfo import available_timezones
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from oncall.accounts import profile
+from oncall.channels import preferences, registry
 from oncall.manage import Refused, users
 from oncall.models import User, utcnow
-from oncall.notify import registry, rules
 from oncall.scheduling.service import actor_of as service_actor
 from oncall.security import hash_token, new_token
 from oncall.web import session as db_session
@@ -29,7 +29,7 @@ from oncall.web.console.blueprint import bp
 from oncall.web.console.forms import ButtonForm
 from oncall.web.console.profile_forms import CodeForm, ContactForm, ZoneForm
 
-SEVERITIES = rules.SEVERITIES[:-1]  # critical, error, warning, info
+SEVERITIES = preferences.SEVERITIES[:-1]  # critical, error, warning, info
 SLOTS = 4  # channel steps offered per severity
 
 
@@ -41,10 +41,9 @@ def signed_in_user() -> User:
 
 def _rule_choices() -> list[str]:
     """The channels a rule may name (as the API accepts them)."""
-    named = [ch for ch in (*users_api.KNOWN_CHANNELS, *registry._CHANNELS)
-             if registry.enabled(ch)]
+    named = [ch for ch in (*registry.names(), *registry._CHANNELS) if registry.enabled(ch)]
     if registry.providers_configured():
-        named = [ch for ch in named if ch != "console"]
+        named = [ch for ch in named if ch != registry.CONSOLE]
     return list(dict.fromkeys(named))
 
 
@@ -53,7 +52,7 @@ def _rows(me: User, typed: dict[str, list[dict[str, str]]] | None = None
     """Each severity's slots as the form shows them: what was typed, else what is stored."""
     if typed is not None:
         return typed
-    stored = rules.load(db_session(), me.id)
+    stored = preferences.load(db_session(), me.id)
     out: dict[str, list[dict[str, str]]] = {}
     for sev in SEVERITIES:
         steps = stored.get(sev) or []
@@ -81,13 +80,13 @@ def render_profile(contact: ContactForm | None = None, code: CodeForm | None = N
         zone=zone or ZoneForm(formdata=None, timezone=me.timezone or "UTC"),
         zones=sorted(available_timezones()),
         code=code or CodeForm(formdata=None), button=ButtonForm(),
-        verified=rules.phone_verified(me), needs_code=profile.needs_verification(me),
+        verified=preferences.phone_verified(me), needs_code=profile.needs_verification(me),
         waiting=waiting, sms_enabled=registry.enabled("sms"),
         rows=_rows(me, typed), severities=SEVERITIES, choices=_rule_choices(),
-        rule_errors=rule_errors or {}, rules_file=rules.managed_by(s, me.id),
-        has_rules=bool(rules.load(s, me.id)), plans=users_api.plans(me),
-        contacts=rules.contacts_json(s, me),
-        test_channels=profile.test_channels(me), blocked=rules.blocked(me),
+        rule_errors=rule_errors or {}, rules_file=preferences.managed_by(s, me.id),
+        has_rules=bool(preferences.load(s, me.id)), plans=users_api.plans(me),
+        contacts=preferences.contacts_json(s, me),
+        test_channels=profile.test_channels(me), blocked=preferences.blocked(me),
         tested=tested, tests=profile.recent_tests(s, me),
         shifts=profile.upcoming_shifts(s, me, now), feed=feed,
         has_feed=me.feed_token_hash is not None, problems=problems or []), status

@@ -10,7 +10,7 @@ from typing import Any
 from apiflask import HTTPError
 from flask import abort, flash, redirect, request, url_for
 
-from oncall.notify import rules
+from oncall.channels import preferences
 from oncall.web import session as db_session
 from oncall.web import users as users_api
 from oncall.web.console import sessions
@@ -51,7 +51,7 @@ def save_rules() -> Any:
     me = signed_in_user()
     if not ButtonForm().validate_on_submit():
         abort(400)
-    managed = rules.managed_by(db_session(), me.id)
+    managed = preferences.managed_by(db_session(), me.id)
     if managed:
         abort(409, f"your notification rules are managed by {managed}: edit that file")
     typed, body, errors = _typed_rules()
