@@ -152,12 +152,12 @@ def test_without_any_provider_everyone_is_paged_on_the_console(factory: Any,
 
 
 @pytest.mark.parametrize(("body", "field"), [
-    ({"rules": {"urgent": []}}, "preferences.urgent"),
-    ({"rules": {"critical": [{"channel": "pigeon"}]}}, "preferences.critical[0].channel"),
+    ({"rules": {"urgent": []}}, "rules.urgent"),
+    ({"rules": {"critical": [{"channel": "pigeon"}]}}, "rules.critical[0].channel"),
     ({"rules": {"critical": [{"channel": "sms", "delay_seconds": -1}]}},
-     "preferences.critical[0].delay_seconds"),
+     "rules.critical[0].delay_seconds"),
     ({"rules": {"critical": [{"channel": "sms"}, {"channel": "sms", "delay_seconds": 60}]}},
-     "preferences.critical[1].channel"),
+     "rules.critical[1].channel"),
 ])
 def test_bad_rules_are_refused_naming_the_field(client: Any, cast: Cast, body: Any,
                                                 field: str) -> None:
@@ -230,9 +230,9 @@ def test_rules_in_a_file_are_applied_read_only_and_removed_with_the_key(
 
 
 @pytest.mark.parametrize(("steps", "field"), [
-    ([{"channel": "console"}], "preferences.critical[0].channel"),
+    ([{"channel": "console"}], "rules.critical[0].channel"),
     ([{"channel": "sms"}, {"channel": "console", "delay_seconds": 60}],
-     "preferences.critical[1].channel"),
+     "rules.critical[1].channel"),
 ])
 def test_console_is_not_a_personal_channel_where_a_provider_is_configured(
         client: Any, cast: Cast, factory: Any, monkeypatch: Any, steps: Any,
