@@ -14,8 +14,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from oncall import db
+from oncall.incidents import followups, record
 from oncall.incidents import lock as _lock
-from oncall.incidents import note_change, record
 from oncall.models import EscalationPolicy, Incident, Schedule, Service, User
 from oncall.paging import next_level
 from oncall.paging.stepping import take_steps
@@ -49,8 +49,16 @@ def escalate_now(session: Session, incident_id: int, actor: str, now: datetime, 
            loop=incident.loop, was=incident.status, **({"via": via} if via else {}))
     incident = _restart(session, incident, now)
     take_steps(session, [incident], now, actor=actor)
-    note_change(session, incident_id)
-    return _lock(session, incident_id)
+    return _paged(session, incident_id)
+
+
+def _paged(session: Session, incident_id: int) -> Incident:
+    """The incident as its step left it, noted for the follow-ups of a page sent by hand
+    (``oncall.incidents.followups.paged``: out now, next level, Slack messages)."""
+    incident = _lock(session, incident_id)
+    followups.paged(session, incident.id, incident.level, incident.loop,
+                    incident.next_action_at)
+    return incident
 
 
 def reassign(session: Session, incident_id: int, actor: str, now: datetime, *,
@@ -94,7 +102,7 @@ def reassign(session: Session, incident_id: int, actor: str, now: datetime, *,
     snapshot, loop = next_level.restarted(snapshot, incident.loop)
     incident = _restart(session, incident, now, policy=snapshot, level=0, loop=loop)
     take_steps(session, [incident], now, actor=actor)
-    return _lock(session, incident_id)
+    return _paged(session, incident_id)
 
 
 def _first(session: Session, incident: Incident,

@@ -15,7 +15,6 @@ from oncall.incidents.lifecycle import (
     add_note,
     alert_counts,
     arm_ack_timeout,
-    changed_in,
     detail,
     event,
     lock,
@@ -29,6 +28,6 @@ from oncall.incidents.lifecycle import (
 )
 
 __all__ = ["NOTE_MAX", "OPEN", "NotFound", "NoteError", "Outcome", "acknowledge", "add_note",
-           "alert_counts", "arm_ack_timeout", "changed_in", "detail", "event", "lock",
+           "alert_counts", "arm_ack_timeout", "detail", "event", "lock",
            "note_change", "page_json", "record", "record_many", "resolve", "sanitized",
            "summary_json"]

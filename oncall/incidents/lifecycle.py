@@ -12,6 +12,7 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from oncall import db
+from oncall.incidents import followups
 from oncall.models import Alert, Incident, IncidentEvent, Page
 
 OPEN = ("triggered", "acknowledged")
@@ -70,15 +71,9 @@ class NotFound(LookupError):
 
 
 def note_change(session: Session, incident_id: int) -> None:
-    """Remember, on the session, that a person changed this incident: the web layer reads
-    ``changed_in(session)`` after its commit to update Slack messages and send queued pages."""
-    session.info.setdefault("changed_incidents", set()).add(incident_id)
-
-
-def changed_in(session: Session) -> set[int]:
-    """The incidents ``note_change`` saw in this session, forgotten once read."""
-    found: set[int] = session.info.pop("changed_incidents", set())
-    return found
+    """Remember, on the session, that this incident's state changed: once the transaction
+    commits, its Slack messages are rewritten (``oncall.incidents.followups``)."""
+    followups.changed(session, incident_id)
 
 
 def acknowledge(session: Session, incident_id: int, actor: str, now: datetime, *,

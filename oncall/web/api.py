@@ -10,9 +10,8 @@ from apiflask.validators import OneOf, Range
 from flask import Flask
 from sqlalchemy import or_, select
 
-from oncall import actions, incidents, jobs, permissions
+from oncall import actions, incidents, permissions
 from oncall.audit import entry_json
-from oncall.channels import slack
 from oncall.incidents import respond
 from oncall.incidents.respond import Verb
 from oncall.models import INCIDENT_STATUSES, AuditEntry, Incident, Page, utcnow
@@ -94,7 +93,6 @@ def _summary(incident: Incident) -> dict[str, Any]:
 def ack_incident(incident_id: int) -> dict[str, Any]:
     """Acknowledge: escalation stops at once. Acknowledging twice is harmless."""
     outcome = _respond(incident_id, Verb.ACKNOWLEDGE)
-    slack.after_change(incident_id)
     assert outcome.incident is not None
     return _summary(outcome.incident)
 
@@ -105,18 +103,8 @@ def ack_incident(incident_id: int) -> dict[str, Any]:
 def resolve_incident(incident_id: int) -> dict[str, Any]:
     """Resolve: escalation stops and a later alert with the same key opens a new incident."""
     outcome = _respond(incident_id, Verb.RESOLVE)
-    slack.after_change(incident_id)
     assert outcome.incident is not None
     return _summary(outcome.incident)
-
-
-def _paged(incident: Incident) -> dict[str, Any]:
-    """After an escalation or reassignment committed: the pages that step queued go out
-    now rather than at a sweep, and the next level is scheduled."""
-    jobs.deliver(incident.id)
-    if incident.next_action_at is not None:
-        jobs.escalate(incident.id, incident.level, incident.loop, at=incident.next_action_at)
-    return _summary(incident)
 
 
 @bp.post("/incidents/<int:incident_id>/escalate")
@@ -130,7 +118,7 @@ def escalate_incident(incident_id: int) -> dict[str, Any]:
     if not outcome.done:  # only a resolved incident is not escalated
         raise HTTPError(409, f"incident {incident_id} is resolved")
     assert outcome.incident is not None
-    return _paged(outcome.incident)
+    return _summary(outcome.incident)
 
 
 class ReassignIn(Schema):
@@ -164,7 +152,7 @@ def reassign_incident(incident_id: int, data: dict[str, Any]) -> dict[str, Any]:
                                         schedule=data.get("schedule"))
     except actions.ActionError as exc:
         raise BadRequest(exc.field, exc.message) from None
-    return _paged(incident)
+    return _summary(incident)
 
 
 class NoteIn(Schema):

@@ -17,8 +17,8 @@ from apiflask.validators import Length, OneOf, Range
 from flask import Flask, Response, request
 from sqlalchemy import select
 
-from oncall import jobs
 from oncall.heartbeats import service, store
+from oncall.incidents import followups
 from oncall.ingest import SEVERITIES
 from oncall.models import ROLES, Heartbeat, HeartbeatPing, utcnow
 from oncall.web import commit, session, settings, transaction
@@ -43,10 +43,10 @@ def _ping(uuid: str, kind: str, exit_status: int | None = None) -> Response:
         opened = store.record_ping(s, key, kind, utcnow(), exit_status=exit_status,
                                    remote_addr=request.remote_addr,
                                    user_agent=request.headers.get("User-Agent"), body=body)
+        for incident_id in opened or []:  # escalated now, once committed
+            followups.due(s, incident_id)
     if opened is None:
         raise HTTPError(404, "unknown heartbeat")
-    for incident_id in opened:
-        jobs.escalate(incident_id)
     return Response("OK", 200, mimetype="text/plain")
 
 

@@ -17,9 +17,8 @@ from flask import Flask, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from oncall import hostile, intake, jobs, metrics
-from oncall.channels import slack
-from oncall.incidents import Outcome
+from oncall import hostile, incidents, intake, metrics
+from oncall.incidents import Outcome, followups
 from oncall.ingest import FORMATS, SEVERITIES, NormalizedAlert, PayloadError
 from oncall.ingest.alert import batch_size
 from oncall.intake import Source
@@ -172,14 +171,21 @@ def store(source: Source, alerts: list[NormalizedAlert],
                                  alone=True)
         if after is not None:
             after(s, outcomes)
-        woken = intake.wakes_dispatcher(s)
-    for outcome in outcomes:
-        if outcome.new and outcome.incident_id is not None:
-            jobs.opened(outcome.incident_id, woken)
-        elif outcome.status == "resolved" and outcome.incident_id is not None:
-            slack.after_change(outcome.incident_id)
+        _note(s, outcomes, intake.wakes_dispatcher(s))
     metrics.ALERTS.labels(source.name, source.kind).inc(len(alerts))
     return outcomes
+
+
+def _note(s: Session, outcomes: list[Outcome], woken: bool) -> None:
+    """Once committed (``oncall.incidents.followups``): a new incident's first step, a
+    resolved one's Slack messages."""
+    for outcome in outcomes:
+        if outcome.incident_id is None:
+            continue
+        if outcome.new:
+            followups.opened(s, outcome.incident_id, woken)
+        elif outcome.status == "resolved":
+            incidents.note_change(s, outcome.incident_id)
 
 
 GENERIC_ALERT_SCHEMA = {

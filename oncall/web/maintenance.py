@@ -12,7 +12,7 @@ from apiflask.validators import Length, OneOf, Range
 from flask import Flask
 from sqlalchemy import select
 
-from oncall import jobs
+from oncall.incidents import followups
 from oncall.maintenance import service
 from oncall.maintenance.window import WindowError
 from oncall.models import MaintenanceWindow, utcnow
@@ -57,10 +57,12 @@ def _commit(work: Callable[[], Any]) -> Any:
     return commit(work, WindowError)
 
 
-def _page(released: list[int]) -> None:
-    """Escalate the incidents a window let go, now (after commit; else the sweeper does)."""
+def _page(released: list[int]) -> list[int]:
+    """Escalate the incidents a window let go, now: once committed
+    (``oncall.incidents.followups``; else the sweeper does)."""
     for incident_id in released:
-        jobs.escalate(incident_id)
+        followups.due(session(), incident_id)
+    return released
 
 
 @bp.get("")
@@ -107,7 +109,7 @@ def update_window(window_id: int, data: dict[str, Any]) -> dict[str, Any]:
     longer covers now)."""
     window = _get(window_id)
     now = utcnow()
-    _page(_commit(lambda: service.update(session(), actor(), window, data, now)))
+    _commit(lambda: _page(service.update(session(), actor(), window, data, now)))
     return service.window_json(session(), window, now)
 
 
@@ -118,7 +120,7 @@ def end_window(window_id: int) -> dict[str, Any]:
     """End the window now (cancel it, if it has not started): what it held pages now."""
     window = _get(window_id)
     now = utcnow()
-    _page(_commit(lambda: service.end(session(), actor(), window, now)))
+    _commit(lambda: _page(service.end(session(), actor(), window, now)))
     return service.window_json(session(), window, now)
 
 
@@ -128,7 +130,7 @@ def end_window(window_id: int) -> dict[str, Any]:
 def delete_window(window_id: int) -> tuple[str, int]:
     """Delete the window; what it held pages now."""
     window = _get(window_id)
-    _page(_commit(lambda: service.remove(session(), actor(), window, utcnow())))
+    _commit(lambda: _page(service.remove(session(), actor(), window, utcnow())))
     return "", 204
 
 

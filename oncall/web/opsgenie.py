@@ -24,8 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from oncall import hostile, intake, metrics
-from oncall.channels import slack
+from oncall import hostile, incidents, intake, metrics
 from oncall.incidents import Outcome, record
 from oncall.ingest import opsgenie
 from oncall.intake import Source
@@ -195,8 +194,8 @@ def acknowledge(identifier: str) -> Answer:
         with transaction() as s:
             acked = intake.acknowledge_by_key(s, found.source, found.key, utcnow(),
                                               found.act.detail())
-        if acked is not None:
-            slack.after_change(acked)
+            if acked is not None:
+                incidents.note_change(s, acked)
     return _accepted()
 
 

@@ -9,8 +9,7 @@ from typing import Any
 from apiflask import APIBlueprint, HTTPError
 from flask import Flask, request
 
-from oncall import hostile, intake, metrics
-from oncall.channels import slack
+from oncall import hostile, incidents, intake, metrics
 from oncall.ingest import pagerduty
 from oncall.models import utcnow
 from oncall.web import transaction
@@ -52,8 +51,8 @@ def enqueue() -> tuple[dict[str, Any], int]:
     else:  # acknowledge: PagerDuty drops it when nothing is open with that key
         with transaction() as s:
             acked = intake.acknowledge_by_key(s, source, event.dedup_key, utcnow())
-        if acked is not None:
-            slack.after_change(acked)
+            if acked is not None:
+                incidents.note_change(s, acked)
     return pagerduty.response_202(event.dedup_key), 202
 
 

@@ -19,7 +19,6 @@ from flask import Flask, request
 from werkzeug.datastructures import MultiDict
 
 from oncall import hostile, jobs
-from oncall.channels import slack
 from oncall.channels.slack import actions, commands
 from oncall.models import utcnow
 from oncall.permissions import OverrideLimits
@@ -111,12 +110,8 @@ def interactive() -> tuple[str, int]:
             outcome = actions.Outcome(actions.link_help(user_id))
         else:
             outcome = actions.perform(s, user, action, incident_id, utcnow())
-    # Committed: now the follow-ups.
-    if outcome.escalate is not None and outcome.incident_id is not None:
-        jobs.deliver(outcome.incident_id)  # the level escalate_now just paged, out now
-    if outcome.changed and outcome.incident_id is not None:
-        slack.after_change(outcome.incident_id)
-    elif response_url:  # nothing changed: say why, to this user only
+    # Committed: its follow-ups are enqueued (``oncall.incidents.followups``).
+    if not outcome.changed and response_url:  # nothing changed: say why, to this user only
         jobs.slack_respond(response_url, outcome.text)
     return "", 200
 
@@ -135,8 +130,6 @@ def command() -> dict[str, Any]:
         reply = commands.run(s, user_id, form.get("text", ""), utcnow(), _email_of(),
                              OverrideLimits.from_days(settings().max_override_days,
                                                       settings().manager_max_override_days))
-    for incident_id in reply.refresh:
-        slack.after_change(incident_id)
     return reply.body()
 
 

@@ -18,8 +18,8 @@ from flask import Flask, Response, abort, request
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from oncall import db, incidents, jobs
-from oncall.channels import slack, voice
+from oncall import db
+from oncall.channels import voice
 from oncall.channels.sms import replies
 from oncall.channels.twilio import status as twilio_status
 from oncall.incidents import respond
@@ -67,14 +67,6 @@ def _first_time(session: Session, key: str) -> bool:
     return session.connection().execute(stmt).scalar() is not None
 
 
-def _after_commit(session: Session) -> None:
-    """After a reply or key press changed incidents: send what an escalation queued now (not
-    at the next sweep), and bring every Slack message about them up to date."""
-    for incident_id in incidents.changed_in(session):
-        jobs.deliver(incident_id)
-        slack.after_change(incident_id)
-
-
 @bp.post("/twilio/sms")
 def sms() -> Response:
     _verified()
@@ -84,7 +76,6 @@ def sms() -> Response:
             return _message(status=409)
         text = replies.handle(s, request.form.get("From", ""), request.form.get("Body", ""),
                               utcnow())
-    _after_commit(s)
     return _message(text)
 
 
@@ -196,7 +187,6 @@ def voice_gather() -> Response:
         if not outcome.done:
             return _twiml(voice.say_twiml(
                 f"Incident {incident.id} is already {outcome.incident.status}. Goodbye."))
-    _after_commit(s)
     said = {"acknowledge": "acknowledged", "resolve": "resolved"}.get(what, "escalated")
     return _twiml(voice.say_twiml(f"Incident {incident.id} {said}. Goodbye."))
 

@@ -18,10 +18,7 @@ from apiflask import HTTPError
 from flask import Blueprint, Response, render_template
 from werkzeug.exceptions import HTTPException
 
-from oncall import jobs
-from oncall.channels import slack
 from oncall.channels.email import links
-from oncall.incidents import changed_in
 from oncall.models import User, utcnow
 from oncall.web import session as db_session
 from oncall.web import settings, transaction
@@ -84,10 +81,6 @@ def act(token: str) -> Any:
             verdict = links.act(s, claim, utcnow())
     except links.Raced:  # rolled back: say what the other request did
         verdict = links.check(db_session(), claim, utcnow())
-    else:
-        for incident_id in changed_in(s):
-            jobs.deliver(incident_id)
-            slack.after_change(incident_id)
     return _render(verdict, token)
 
 

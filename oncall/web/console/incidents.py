@@ -5,8 +5,8 @@ Acknowledge / Resolve / Escalate / Reassign.
 
 The actions are the domain's (``oncall.incidents``, ``oncall.actions``), the same functions
 the API, SMS, voice and Slack call, under the same role rule (``oncall.permissions``), and
-followed by the same after-commit work as the API (Slack messages refreshed, the pages an
-escalation queued handed to a worker now)."""
+followed by the same after-commit work as the API (``oncall.incidents.followups``: Slack
+messages refreshed, the pages an escalation queued handed to a worker now)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,7 @@ from wtforms import SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from oncall import actions, incident_board, incidents, jobs, permissions
-from oncall.channels import slack
+from oncall import actions, incident_board, incidents, permissions
 from oncall.incidents import respond
 from oncall.incidents.respond import Verb
 from oncall.ingest.alert import SEVERITIES
@@ -292,7 +291,6 @@ def _stop_or_close(incident_id: int, verb: Verb, done: str) -> Any:
     outcome = _respond(incident_id, verb)
     assert outcome.incident is not None
     status = outcome.incident.status
-    slack.after_change(incident_id)
     flash(done if status == ("acknowledged" if verb is Verb.ACKNOWLEDGE else "resolved")
           else f"Incident #{incident_id} is {status}.", "info")
     return _back(incident_id)
@@ -311,15 +309,6 @@ def resolve_incident(incident_id: int) -> Any:
     return _stop_or_close(incident_id, Verb.RESOLVE, "Resolved.")
 
 
-def _paged(incident: Incident) -> None:
-    """After an escalation or reassignment committed, as the API does: the pages it queued
-    go out now, the next level is scheduled, and Slack messages are brought up to date."""
-    jobs.deliver(incident.id)
-    if incident.next_action_at is not None:
-        jobs.escalate(incident.id, incident.level, incident.loop, at=incident.next_action_at)
-    slack.after_change(incident.id)
-
-
 @bp.post("/incidents/<int:incident_id>/escalate")
 @sessions.require("viewer")
 def escalate_incident(incident_id: int) -> Any:
@@ -327,7 +316,6 @@ def escalate_incident(incident_id: int) -> Any:
     if not outcome.done:  # only a resolved incident is not escalated
         abort(409, f"Incident #{incident_id} is resolved: nothing to escalate.")
     assert outcome.incident is not None
-    _paged(outcome.incident)
     flash(f"Escalated: level {outcome.incident.level} is being paged now.", "info")
     return _back(incident_id)
 
@@ -340,11 +328,10 @@ def _reassign(incident_id: int, kind: str, ref: str) -> None:
             abort(404, f"There is no incident {incident_id}.")
         if found.status == "resolved":
             abort(409, f"Incident #{incident_id} is resolved: nothing to escalate.")
-        incident = actions.reassign(s, incident_id, _actor(), utcnow(),
-                                    users=[ref] if kind == "user" else None,
-                                    policy=ref if kind == "policy" else None,
-                                    schedule=ref if kind == "schedule" else None)
-    _paged(incident)
+        actions.reassign(s, incident_id, _actor(), utcnow(),
+                         users=[ref] if kind == "user" else None,
+                         policy=ref if kind == "policy" else None,
+                         schedule=ref if kind == "schedule" else None)
 
 
 @bp.post("/incidents/<int:incident_id>/reassign")

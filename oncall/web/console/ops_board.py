@@ -16,8 +16,8 @@ from sqlalchemy import select
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from oncall import jobs
 from oncall.heartbeats import service as heartbeats
+from oncall.incidents import followups
 from oncall.maintenance import service as maintenance
 from oncall.maintenance.window import WindowError
 from oncall.models import Heartbeat, MaintenanceWindow, Service, utcnow
@@ -213,10 +213,10 @@ def end_window(window_id: int) -> Any:
     try:
         with transaction() as s:
             released = maintenance.end(s, f"user:{me.email}", window, utcnow())
+            for incident_id in released:  # what it held pages now (else the sweeper does)
+                followups.due(s, incident_id)
     except WindowError as exc:
         abort(exc.status, exc.message)
-    for incident_id in released:  # what it held pages now (else the sweeper does)
-        jobs.escalate(incident_id)
     flash(f"Maintenance window {window.name} ended"
           f"{f': {len(released)} held incident(s) page now' if released else ''}.", "info")
     return redirect(url_for("console.maintenance_page"))
