@@ -77,6 +77,7 @@ def init_app(app: Flask, settings: Settings, storage_uri: str) -> None:
     import oncall.web.console.simulator  # noqa: F401 - the simulator page
     from oncall.web.console import (  # noqa: F401 - they add views
         api_tokens,
+        incident_actions,  # acknowledge, resolve, escalate, reassign, notes
         incidents,  # home and incidents
         people,
         policies,

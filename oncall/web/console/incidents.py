@@ -1,12 +1,7 @@
 """Home (``/``) and incidents (``/incidents``, ``/incidents/<id>``): what is going on now,
 the incident list that refreshes itself (htmx polls the list fragment every 2 s), and an
 incident's page with its timeline, alerts, pages and their delivery, notes, and
-Acknowledge / Resolve / Escalate / Reassign.
-
-The actions are the domain's (``oncall.incidents``, ``oncall.actions``), the same functions
-the API, SMS, voice and Slack call, under the same role rule (``oncall.permissions``), and
-followed by the same after-commit work as the API (``oncall.incidents.followups``: Slack
-messages refreshed, the pages an escalation queued handed to a worker now)."""
+Acknowledge / Resolve / Escalate / Reassign buttons (their views: ``incident_actions``)."""
 
 from __future__ import annotations
 
@@ -17,20 +12,18 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, render_template, request
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from oncall import actions, incident_board, incidents, permissions
-from oncall.incidents import respond
-from oncall.incidents.respond import Verb
+from oncall import incident_board, incidents, permissions
 from oncall.ingest.alert import SEVERITIES
 from oncall.maintenance.window import describe
 from oncall.models import Alert, EscalationPolicy, Incident, Schedule, Service, User, utcnow
-from oncall.web import privacy, transaction
+from oncall.web import privacy
 from oncall.web import session as db_session
 from oncall.web.console import sessions
 from oncall.web.console.blueprint import bp
@@ -57,14 +50,16 @@ class ReassignForm(FlaskForm):
                                  "replaces it.")
 
 
-def _me() -> User:
+def person() -> User:
+    """The signed-in person (every view here requires one)."""
     user = sessions.current()
     assert user is not None
     return user
 
 
-def _actor() -> str:
-    return f"user:{_me().email}"
+def actor() -> str:
+    """The signed-in person as the timeline names them."""
+    return f"user:{person().email}"
 
 
 # Home ------------------------------------------------------------------------------------------
@@ -74,7 +69,7 @@ def _actor() -> str:
 @sessions.require("viewer")
 def home() -> Any:
     now = utcnow()
-    data = incident_board.home(db_session(), _me(), now)
+    data = incident_board.home(db_session(), person(), now)
     return render_template("home.html", home=data, now=now, describe=describe,
                            gaps=sum(1 for s in data.on_call if s.gap))
 
@@ -111,7 +106,7 @@ def incidents_page() -> Any:
         page = int(request.args.get("page", "1"))
     except ValueError:
         abort(400, "page: must be a number")
-    found = incident_board.listing(db_session(), filters, _me(), page)
+    found = incident_board.listing(db_session(), filters, person(), page)
     context = {"listing": found, "filters": filters, "now": utcnow(), "poll": POLL,
                "self_query": _query(filters, found.page),
                "older": _query(filters, found.page + 1) if found.page < found.pages else None,
@@ -131,7 +126,8 @@ def _names() -> tuple[dict[str, str], dict[int, str]]:
     return {email: name for _, email, name in rows}, {uid: name for uid, _, name in rows}
 
 
-def _reassign_form(formdata: Any = None) -> ReassignForm:
+def reassign_form(formdata: Any = None) -> ReassignForm:
+    """The reassign form, its choices read now: people, schedules, policies."""
     form = ReassignForm(formdata=formdata)
     s = db_session()
     people = [SelectChoice(f"user:{email}", f"{name} ({email})", optgroup="People")
@@ -198,7 +194,7 @@ ALERTS_SHOWN = 20
 def _clock() -> Callable[[datetime], str]:
     """The ``|local`` filter's format, with the zone looked up once (a timeline of 500)."""
     try:
-        zone = ZoneInfo(_me().timezone)
+        zone = ZoneInfo(person().timezone)
     except (ValueError, KeyError):
         zone = ZoneInfo("UTC")
 
@@ -209,9 +205,10 @@ def _clock() -> Callable[[datetime], str]:
     return fmt
 
 
-def _incident_page(incident_id: int, note: NoteForm | None = None,
-                   reassign: ReassignForm | None = None, status: int = 200) -> Any:
-    me = _me()
+def incident_view(incident_id: int, note: NoteForm | None = None,
+                  reassign: ReassignForm | None = None, status: int = 200) -> Any:
+    """An incident's page; the actions show it again with their form's errors."""
+    me = person()
     s = db_session()
     found = s.get(Incident, incident_id)
     if found is None:
@@ -245,129 +242,11 @@ def _incident_page(incident_id: int, note: NoteForm | None = None,
                                found.resolved_by),
         alerts=alerts, runbook_url=runbook if runbook.startswith(("https://", "http://"))
         else None, note=note or NoteForm(formdata=None),
-        reassign=reassign or _reassign_form(), button=ButtonForm(),
+        reassign=reassign or reassign_form(), button=ButtonForm(),
         may_act=permissions.may_act(me.role, "acknowledge")), status
 
 
 @bp.get("/incidents/<int:incident_id>")
 @sessions.require("viewer")
 def incident_page(incident_id: int) -> Any:
-    return _incident_page(incident_id)
-
-
-def _allowed(action: str) -> None:
-    """403 unless the role may ``action`` (reassign: no ``respond`` verb)."""
-    refusal = permissions.act_refusal(_me().role, action)
-    if refusal is not None:
-        abort(403, refusal)
-
-
-def _button() -> None:
-    if not ButtonForm().validate_on_submit():
-        abort(400, "This form expired or did not come from this site.")
-
-
-def _back(incident_id: int) -> Any:
-    return redirect(url_for("console.incident_page", incident_id=incident_id))
-
-
-def _respond(incident_id: int, verb: Verb) -> respond.Outcome:
-    """``respond`` as the signed-in person, committed: refused is a 403 with the rule's
-    sentence, an unknown incident a 404."""
-    refused = respond.refusal(_me(), verb)  # a refusal wins over a stale form, as before
-    if refused is not None:
-        abort(403, refused.message)
-    _button()
-    with transaction() as s:
-        outcome = respond.respond(s, _me(), incident_id, verb, utcnow(), via="console")
-    if outcome.kind == respond.REFUSED:
-        abort(403, outcome.message)
-    if outcome.incident is None:
-        abort(404, f"There is no incident {incident_id}.")
-    return outcome
-
-
-def _stop_or_close(incident_id: int, verb: Verb, done: str) -> Any:
-    outcome = _respond(incident_id, verb)
-    assert outcome.incident is not None
-    status = outcome.incident.status
-    flash(done if status == ("acknowledged" if verb is Verb.ACKNOWLEDGE else "resolved")
-          else f"Incident #{incident_id} is {status}.", "info")
-    return _back(incident_id)
-
-
-@bp.post("/incidents/<int:incident_id>/ack")
-@sessions.require("viewer")
-def ack_incident(incident_id: int) -> Any:
-    return _stop_or_close(incident_id, Verb.ACKNOWLEDGE,
-                          "Acknowledged: nobody else will be paged.")
-
-
-@bp.post("/incidents/<int:incident_id>/resolve")
-@sessions.require("viewer")
-def resolve_incident(incident_id: int) -> Any:
-    return _stop_or_close(incident_id, Verb.RESOLVE, "Resolved.")
-
-
-@bp.post("/incidents/<int:incident_id>/escalate")
-@sessions.require("viewer")
-def escalate_incident(incident_id: int) -> Any:
-    outcome = _respond(incident_id, Verb.ESCALATE)
-    if not outcome.done:  # only a resolved incident is not escalated
-        abort(409, f"Incident #{incident_id} is resolved: nothing to escalate.")
-    assert outcome.incident is not None
-    flash(f"Escalated: level {outcome.incident.level} is being paged now.", "info")
-    return _back(incident_id)
-
-
-def _reassign(incident_id: int, kind: str, ref: str) -> None:
-    """Reassign as the API does; a resolved incident is a 409."""
-    with transaction() as s:
-        found = s.get(Incident, incident_id)
-        if found is None:
-            abort(404, f"There is no incident {incident_id}.")
-        if found.status == "resolved":
-            abort(409, f"Incident #{incident_id} is resolved: nothing to escalate.")
-        actions.reassign(s, incident_id, _actor(), utcnow(),
-                         users=[ref] if kind == "user" else None,
-                         policy=ref if kind == "policy" else None,
-                         schedule=ref if kind == "schedule" else None)
-
-
-@bp.post("/incidents/<int:incident_id>/reassign")
-@sessions.require("viewer")
-def reassign_incident(incident_id: int) -> Any:
-    _allowed("reassign")
-    form = _reassign_form(request.form)
-    if not form.validate_on_submit():
-        return _incident_page(incident_id, reassign=form, status=400)
-    kind, _, ref = (form.to.data or "").partition(":")
-    if kind not in ("user", "schedule", "policy") or not ref:
-        form.to.errors = ["Choose a person, a schedule or an escalation policy."]
-        return _incident_page(incident_id, reassign=form, status=400)
-    try:
-        _reassign(incident_id, kind, ref)
-    except actions.ActionError as exc:
-        db_session().rollback()
-        form.to.errors = [exc.message]
-        return _incident_page(incident_id, reassign=form, status=400)
-    flash("Reassigned: paged now.", "info")
-    return _back(incident_id)
-
-
-@bp.post("/incidents/<int:incident_id>/notes")
-@sessions.require("responder")
-def add_note(incident_id: int) -> Any:
-    form = NoteForm(formdata=request.form)
-    if not form.validate_on_submit():
-        return _incident_page(incident_id, note=form, status=400)
-    try:
-        with transaction() as s:
-            incidents.add_note(s, incident_id, _actor(), form.text.data or "", utcnow())
-    except incidents.NotFound:
-        abort(404, f"There is no incident {incident_id}.")
-    except incidents.NoteError as exc:
-        form.text.errors = [str(exc).capitalize() + "."]
-        return _incident_page(incident_id, note=form, status=400)
-    flash("Note added.", "info")
-    return redirect(url_for("console.incident_page", incident_id=incident_id) + "#timeline")
+    return incident_view(incident_id)
