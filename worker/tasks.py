@@ -75,18 +75,13 @@ def follow_up(report: sweeper.SweepReport) -> None:
 @shared_task(name="oncall.rules")
 def rules() -> None:
     """Re-evaluate windowed threshold rules: open on a crossing, resolve after a hold-down."""
-    report = tick.run(_factory(), utcnow())
-    for incident_id in report.opened:
-        jobs.escalate(incident_id)
-    for incident_id in report.resolved:
-        slack.after_change(incident_id)
+    tick.run(_factory(), utcnow())  # its follow-ups: ``oncall.incidents.followups``
 
 
 @shared_task(name="oncall.heartbeats")
 def heartbeats() -> None:
     """Late and down heartbeats: open their incidents, then escalate them."""
-    for incident_id in heartbeats_store.run_checks(_factory()):
-        jobs.escalate(incident_id)
+    heartbeats_store.run_checks(_factory())  # its follow-ups: ``oncall.incidents.followups``
 
 
 @shared_task(name="oncall.handoffs")

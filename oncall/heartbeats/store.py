@@ -21,6 +21,7 @@ from oncall import db, intake
 from oncall.heartbeats import state
 from oncall.heartbeats.state import Event, Spec, Status
 from oncall.hostile import clean
+from oncall.incidents import followups
 from oncall.ingest import NormalizedAlert
 from oncall.models import Heartbeat, HeartbeatPing, Incident, utcnow
 from oncall.paging.next_level import policy_snapshot
@@ -170,8 +171,12 @@ def report(session: Session, hb: Heartbeat, event: Event, now: datetime) -> list
 
 
 def run_checks(factory: sessionmaker[Session], now: datetime | None = None) -> list[int]:
-    """The beat task's body: one transaction; returns the incidents opened (to escalate).
+    """The beat task's body: one transaction; returns the incidents opened, whose first
+    step is enqueued once it commits (``oncall.incidents.followups``).
     It reads, then writes what it read: on SQLite it takes the write lock first
     (``db.claiming``), or a ping or an alert committed in between would fail its writes."""
     with db.claiming(factory) as session:
-        return check_due(session, now or utcnow())
+        opened = check_due(session, now or utcnow())
+        for incident_id in opened:
+            followups.due(session, incident_id)
+        return opened

@@ -23,7 +23,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from oncall import db, maintenance
-from oncall.incidents import OPEN, record
+from oncall.incidents import OPEN, followups, record
 from oncall.models import Incident, RuleState
 from oncall.rules import evaluate, store
 from oncall.rules.evaluate import Observation
@@ -185,4 +185,15 @@ def run(factory: Any, now: datetime) -> TickReport:
     """One tick in its own transaction (what the beat task calls); on SQLite it takes the
     write lock first, as it reads rule state and then writes it (``db.claiming``)."""
     with db.claiming(factory) as session:
-        return tick(session, now)
+        report = tick(session, now)
+        _note(session, report)
+        return report
+
+
+def _note(session: Session, report: TickReport) -> None:
+    """Once the tick commits (``oncall.incidents.followups``): an incident it opened takes
+    its first step now, one it resolved has its Slack messages rewritten."""
+    for incident_id in report.opened:
+        followups.due(session, incident_id)
+    for incident_id in report.resolved:
+        followups.changed(session, incident_id)
