@@ -81,8 +81,10 @@ def factory() -> sessionmaker[Session]:
 
 
 def after_change(incident_id: int) -> None:
-    """Call after committing any change to an incident's state (acknowledged, resolved,
-    escalated), from wherever it came: every Slack message about it is rewritten."""
+    """Once a change to an incident's state (acknowledged, resolved, escalated) is
+    committed, every Slack message about it is rewritten. Called by the after-commit hook
+    (``oncall.incidents.followups``) for what the code that changed it noted, and by the
+    worker after its own steps."""
     if enabled():
         from oncall import jobs
 

@@ -1,7 +1,8 @@
 """What a Slack user may do to an incident (buttons and ``/oncall ack|resolve``): who they
 are here, whether their role allows it (``oncall.incidents.respond``), and a polite answer when
 nothing changes.
-Callers own the transaction and enqueue the follow-ups after commit."""
+Callers own the transaction; its follow-ups are enqueued when it commits
+(``oncall.incidents.followups``)."""
 
 from __future__ import annotations
 
@@ -24,13 +25,13 @@ _REF = re.compile(r"^(?:INC-|#)?(\d{1,18})$", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class Outcome:
-    """``text`` answers the user; ``changed`` says the incident moved (refresh messages);
-    ``escalate`` carries (level, loop) when the next level should be paged now."""
+    """``text`` answers the user; ``changed`` says the incident moved (its follow-ups,
+    Slack messages refreshed and an escalation's pages sent, are the after-commit hook's:
+    ``oncall.incidents.followups``); else ``text`` says why not."""
 
     text: str
     changed: bool = False
     incident_id: int | None = None
-    escalate: tuple[int, int] | None = None
 
 
 def incident_ref(value: object) -> int | None:
@@ -82,11 +83,10 @@ def perform(session: Session, user: User, action: str, incident_id: int,
 
 
 def _done(verb: Verb, incident: Incident, label: str) -> Outcome:
-    """What the person who changed the incident is told (escalate also asks for the next
-    level's pages to go out now)."""
+    """What the person who changed the incident is told."""
     if verb is Verb.ACKNOWLEDGE:
         return Outcome(f"You acknowledged incident {label}.", True, incident.id)
     if verb is Verb.RESOLVE:
         return Outcome(f"You resolved incident {label}.", True, incident.id)
     return Outcome(f"Escalating incident {label}: the next level is being paged.", True,
-                   incident.id, escalate=(incident.level, incident.loop))
+                   incident.id)

@@ -1,14 +1,15 @@
 """The ``/oncall`` slash command: ``who``, ``ack``, ``resolve``, ``override``, ``help``.
 
 Answers are ephemeral (only the caller sees them) unless the text ends with ``public``.
-Callers own the transaction, and enqueue ``Reply.after`` (incidents to refresh) after commit.
+Callers own the transaction; what it changed is followed up when it commits
+(``oncall.incidents.followups``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -45,7 +46,6 @@ LOOKAHEAD = timedelta(days=14)
 class Reply:
     text: str
     public: bool = False
-    refresh: list[int] = field(default_factory=list)
 
     def body(self) -> dict[str, Any]:
         return {"response_type": "in_channel" if self.public else "ephemeral",
@@ -131,11 +131,7 @@ def act(session: Session, user: User, verb: str, args: list[str], now: datetime)
     incident_id = actions.incident_ref(args[0]) if args else None
     if incident_id is None:
         return Reply(f"Usage: `/oncall {verb} <incident>`, e.g. `/oncall {verb} 42`.")
-    outcome = actions.perform(session, user, verb, incident_id, now)
-    reply = Reply(outcome.text)
-    if outcome.changed and outcome.incident_id is not None:
-        reply.refresh.append(outcome.incident_id)
-    return reply
+    return Reply(actions.perform(session, user, verb, incident_id, now).text)
 
 
 def override(session: Session, user: User, args: list[str], now: datetime,

@@ -1,8 +1,8 @@
 """``/heartbeats`` (every heartbeat: state, last ping, next expected, its ping URL and a
 crontab line; managers pause and resume) and ``/maintenance`` (windows in force, upcoming
 and recently ended; managers create and end them). Through ``oncall.heartbeats.service`` and
-``oncall.maintenance.service``, as the API; what a window lets go is escalated after commit,
-as the API does."""
+``oncall.maintenance.service``, as the API; what a window lets go is escalated once committed
+(``oncall.incidents.followups``), as the API does."""
 
 from __future__ import annotations
 
