@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from oncall import engine, incidents, intake, paging
+from oncall import engine, incidents, paging
+from oncall.incidents import intake
+from oncall.incidents.intake import Source
 from oncall.ingest.generic import parse_one
-from oncall.intake import Source
 from oncall.models import EscalationPolicy, Incident, IncidentEvent, Integration, Page, utcnow
 from oncall.notify import DeliveryError, OutgoingPage, Receipt, registry
 from tests.conftest import Cast, alert, make_cast

@@ -112,7 +112,7 @@ def test_concurrent_overlapping_batches_open_each_incident_once(cast: Cast,
                                                                 factory: Any) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from oncall import intake
+    from oncall.incidents import intake
     from oncall.ingest import generic
     from oncall.models import Integration, utcnow
 
@@ -218,7 +218,7 @@ def test_storage_down_is_a_503_never_a_2xx(settings: Settings, cast: Cast) -> No
 
 def test_a_failed_commit_is_a_503_and_stores_nothing(client: Any, cast: Cast, session: Any,
                                                      monkeypatch: Any) -> None:
-    from oncall import intake
+    from oncall.incidents import intake
 
     real = intake.ingest
 

@@ -17,11 +17,11 @@ from flask import Flask, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from oncall import hostile, intake, jobs, metrics
-from oncall.incidents import Outcome
+from oncall import hostile, jobs, metrics
+from oncall.incidents import Outcome, intake
+from oncall.incidents.intake import Source
 from oncall.ingest import FORMATS, SEVERITIES, NormalizedAlert, PayloadError
 from oncall.ingest.alert import batch_size
-from oncall.intake import Source
 from oncall.models import Integration, Service, utcnow
 from oncall.notify import slack
 from oncall.security import hash_token

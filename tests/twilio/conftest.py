@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from oncall import intake, paging
+from oncall import paging
 from oncall.config import Settings
+from oncall.incidents import intake
+from oncall.incidents.intake import Source
 from oncall.ingest.generic import parse_one
-from oncall.intake import Source
 from oncall.models import Integration, User, utcnow
 from oncall.notify import registry
 from tests.conftest import REQUIRED, ROOT, Cast, alert, make_cast, wait_for, web_app
