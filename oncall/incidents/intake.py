@@ -17,7 +17,6 @@ opens an incident.
 
 from __future__ import annotations
 
-import json
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -168,32 +167,15 @@ def _trigger_pg(session: Session, rows: list[dict[str, Any]], alone: bool) -> li
     first = rows[0]
     with db.single_statement(session) if alone else nullcontext(session.connection()) as conn:
         for _ in range(TRIES):
-            found = conn.execute(sql.TRIGGER_PG, {
-                "ord": pending, "integration_id": first["integration_id"], "now": first["now"],
-                "actor": first["actor"], **_columns([rows[i] for i in pending])}).all()
+            found = conn.execute(sql.TRIGGER_PG, sql.ROWS.params(
+                [rows[i] | {"ord": i} for i in pending], integration_id=first["integration_id"],
+                now=first["now"], actor=first["actor"])).all()
             for ord_, alert_id, incident_id, status, new, _ in found:
                 outcomes[ord_] = Outcome(alert_id, incident_id, status, bool(new))
             pending = [i for i in pending if i not in outcomes]
             if not pending:
                 return [outcomes[i] for i in range(len(rows))]
     raise RuntimeError(f"could not open or find the incidents for {len(pending)} alerts")
-
-
-def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    """Per-alert statement parameters as ``TRIGGER_PG``'s arrays (JSON as text)."""
-    return {
-        **{name: [r[name] for r in rows]
-           for name in ("service_id", "dedup_key", "type", "severity", "summary", "service",
-                        "inc_key", "inc_summary", "inc_severity", "runbook", "rule", "held")},
-        "value": [None if r["value"] is None else float(r["value"]) for r in rows],
-        "texts_labels": [json.dumps(r["labels"]) for r in rows],
-        "texts_raw": [None if r["raw"] is None else json.dumps(r["raw"]) for r in rows],
-        "texts_policy": [_json_or_none(r["policy"]) for r in rows],
-    }
-
-
-def _json_or_none(value: Any) -> str | None:
-    return None if value is None else json.dumps(value)
 
 
 def _trigger_sqlite(session: Session, params: dict[str, Any]) -> Outcome:

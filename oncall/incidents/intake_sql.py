@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import JSON, bindparam, text
 
-from oncall import wake
+from oncall import db, wake
 from oncall.models import UTCDateTime
 
 _TYPES: dict[str, Any] = {"now": UTCDateTime(), "labels": JSON(), "raw": JSON(),
@@ -32,28 +32,24 @@ FIND_OPEN = ("SELECT id, status FROM incidents WHERE service_id = :service_id AN
              "dedup_key = :inc_key AND status <> 'resolved'")
 
 # PostgreSQL: every firing alert of a request (one, an Alertmanager group, a JSON array) in
-# one statement, from arrays: one round trip, and the same statement text whatever the
-# number of alerts (prepared once per connection). Alert ids are drawn first so that each
-# input row keeps its own; the first alert of an incident key opens its incident, the rest
-# join it (``ON CONFLICT DO NOTHING`` on the partial unique index: no row lock taken to
-# join). Each row carries its incident's key, summary, severity, policy and runbook (a
-# threshold rule's, else the alert's own); alerts a rule held are stored with no incident.
-# If a concurrent transaction opened an incident after this statement's snapshot was taken,
-# neither branch of `inc` sees it: its rows come back missing, nothing of them is written,
-# and the caller runs them again (with a new snapshot, which sees that incident). The wake
-# NOTIFY (``oncall.wake``) is sent only when an incident opened.
+# one statement, its rows one JSON parameter (``ROWS``, ``db.Recordset``): one round trip,
+# and the same statement text whatever the number of alerts (prepared once per connection).
+# Alert ids are drawn first so that each input row keeps its own; the first alert of an
+# incident key opens its incident, the rest join it (``ON CONFLICT DO NOTHING`` on the
+# partial unique index: no row lock taken to join). Each row carries its incident's key,
+# summary, severity, policy and runbook (a threshold rule's, else the alert's own); alerts a
+# rule held are stored with no incident. If a concurrent transaction opened an incident after
+# this statement's snapshot was taken, neither branch of `inc` sees it: its rows come back
+# missing, nothing of them is written, and the caller runs them again (with a new snapshot,
+# which sees that incident). The wake NOTIFY (``oncall.wake``) is sent only when an incident
+# opened.
+ROWS = db.Recordset("t", "ord int, service_id int, dedup_key text, type text, severity text, "
+                   "summary text, service text, labels json, value float8, raw json, "
+                   "inc_key text, inc_summary text, inc_severity text, policy json, "
+                   "runbook text, rule text, held boolean")
 TRIGGER_PG = _typed(f"""
 WITH input AS (
-  SELECT nextval(pg_get_serial_sequence('alerts', 'id')) AS alert_id, t.*
-  FROM unnest(CAST(:ord AS int[]), CAST(:service_id AS int[]), CAST(:dedup_key AS text[]),
-              CAST(:type AS text[]), CAST(:severity AS text[]), CAST(:summary AS text[]),
-              CAST(:service AS text[]), CAST(:texts_labels AS text[]), CAST(:value AS float8[]),
-              CAST(:texts_raw AS text[]), CAST(:inc_key AS text[]),
-              CAST(:inc_summary AS text[]), CAST(:inc_severity AS text[]),
-              CAST(:texts_policy AS text[]), CAST(:runbook AS text[]), CAST(:rule AS text[]),
-              CAST(:held AS boolean[]))
-       AS t(ord, service_id, dedup_key, type, severity, summary, service, labels, value, raw,
-            inc_key, inc_summary, inc_severity, policy, runbook, rule, held)
+  SELECT nextval(pg_get_serial_sequence('alerts', 'id')) AS alert_id, t.* FROM {ROWS.sql}
 ),
 paged AS (SELECT * FROM input WHERE NOT held),
 firsts AS (
@@ -62,8 +58,8 @@ firsts AS (
 ins AS (
   INSERT INTO incidents (service_id, dedup_key, status, severity, summary, policy, runbook,
                          level, loop, next_action_at, created_at, updated_at)
-  SELECT service_id, inc_key, 'triggered', inc_severity, inc_summary, CAST(policy AS json),
-         runbook, 0, 0, :now, :now, :now
+  SELECT service_id, inc_key, 'triggered', inc_severity, inc_summary, policy, runbook, 0, 0,
+         :now, :now, :now
   -- In key order, not arrival order: two batches holding the same keys in other orders
   -- would each wait on the other's new index entries (a deadlock, answered 503).
   FROM firsts ORDER BY service_id, inc_key
@@ -88,7 +84,7 @@ placed AS (
 al AS (
   INSERT INTO alerts (id, {_ALERT_COLUMNS})
   SELECT alert_id, :integration_id, incident_id, :now, 'firing', type, severity, summary,
-         dedup_key, service, CAST(labels AS json), value, CAST(raw AS json), rule, held
+         dedup_key, service, labels, value, raw, rule, held
   FROM placed
 ),
 ev AS (
