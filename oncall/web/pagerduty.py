@@ -9,8 +9,9 @@ from typing import Any
 from apiflask import APIBlueprint, HTTPError
 from flask import Flask, request
 
-from oncall import hostile, intake, metrics
+from oncall import hostile, metrics
 from oncall.channels import slack
+from oncall.incidents import intake
 from oncall.ingest import pagerduty
 from oncall.models import utcnow
 from oncall.web import transaction
