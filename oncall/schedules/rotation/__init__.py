@@ -21,14 +21,20 @@ time, the shift-level diff, gaps).
 
 from __future__ import annotations
 
-from oncall.rotations.changes import Piece, ShiftDiff, gaps, next_handoff, shift_diff
-from oncall.rotations.model import Layer, OnCall, ScheduleSpec, Shift
-from oncall.rotations.overrides import Override, make_override
-from oncall.rotations.query import layer_on_call, next_shift, on_call, on_call_by_layer, swap
-from oncall.rotations.restrictions import Restriction, parse_restriction
-from oncall.rotations.shifts import final_shifts, layer_shifts, versions_shifts
-from oncall.rotations.spec import RotationError, RotationSpec, parse_rotation
-from oncall.rotations.turns import Turn, turn_at, turns_between
+from oncall.schedules.rotation.changes import Piece, ShiftDiff, gaps, next_handoff, shift_diff
+from oncall.schedules.rotation.model import Layer, OnCall, ScheduleSpec, Shift
+from oncall.schedules.rotation.overrides import Override, make_override
+from oncall.schedules.rotation.query import (
+    layer_on_call,
+    next_shift,
+    on_call,
+    on_call_by_layer,
+    swap,
+)
+from oncall.schedules.rotation.restrictions import Restriction, parse_restriction
+from oncall.schedules.rotation.shifts import final_shifts, layer_shifts, versions_shifts
+from oncall.schedules.rotation.spec import RotationError, RotationSpec, parse_rotation
+from oncall.schedules.rotation.turns import Turn, turn_at, turns_between
 
 __all__ = [
     "Layer",
