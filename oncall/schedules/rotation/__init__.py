@@ -13,10 +13,10 @@ occurrence. Restriction windows follow the same rule. ``{hours: N}`` turns count
 hours. All instants returned are in UTC, because Python compares and subtracts datetimes
 sharing one tzinfo by wall clock, ignoring DST.
 
-Modules: ``spec`` (rotation parsing), ``restrictions``, ``turns`` (turn arithmetic and rrule
-expansion), ``overrides``, ``model`` (the dataclasses), ``shifts`` (expansion and merging) and
-``query`` (questions at an instant) and ``changes`` (what an edit does: its default effective
-time, the shift-level diff, gaps).
+Modules: ``spec`` (rotation parsing), ``restrictions``, ``turns`` (when each turn hands off,
+daylight saving included: turn arithmetic and rrule expansion), ``overrides``, ``model`` (the
+dataclasses), ``shifts`` (expansion and merging) and ``query`` (questions at an instant) and
+``changes`` (what an edit does: its default effective time, the shift-level diff, gaps).
 """
 
 from __future__ import annotations
