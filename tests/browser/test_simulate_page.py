@@ -15,7 +15,7 @@ from oncall import db
 from oncall.incidents.intake import Source, ingest
 from oncall.ingest.generic import parse_one
 from oncall.models import Service, User, utcnow
-from oncall.scheduling import service as schedules
+from oncall.schedules import service as schedules
 from tests.browser.conftest import (
     DESKTOP,
     PHONE,
