@@ -89,7 +89,7 @@ def populate(database_url: str, now: datetime, seed: int) -> None:
     from oncall import db
     from oncall.accounts import passwords
     from oncall.models import EscalationPolicy, Incident, PolicyLevel, Service, User
-    from oncall.scheduling import service as schedules
+    from oncall.schedules import service as schedules
 
     rng = random.Random(seed)
     monday = (now.astimezone(NY) - timedelta(days=now.astimezone(NY).weekday() + 28)).date()
@@ -178,9 +178,9 @@ def main() -> None:
     from oncall.cli.admin import create_token
     from oncall.config import load_settings
     from oncall.models import EscalationPolicy, Incident, Schedule
-    from oncall.rotations import final_shifts, versions_shifts
-    from oncall.rotations.changes import gaps
-    from oncall.scheduling.store import spec_for, who_is_on_call
+    from oncall.schedules.rotation import final_shifts, versions_shifts
+    from oncall.schedules.rotation.changes import gaps
+    from oncall.schedules.store import spec_for, who_is_on_call
     from oncall.web import create_app
 
     now = datetime.now(UTC).replace(microsecond=0)

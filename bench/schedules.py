@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from oncall.rotations import (
+from oncall.schedules.rotation import (
     Layer,
     Override,
     ScheduleSpec,
@@ -48,7 +48,7 @@ from oncall.rotations import (
     parse_restriction,
     parse_rotation,
 )
-from oncall.rotations.overrides import OverrideIndex
+from oncall.schedules.rotation.overrides import OverrideIndex
 
 YEAR_START = datetime(2026, 1, 1, tzinfo=UTC)
 YEAR_END = datetime(2027, 1, 1, tzinfo=UTC)

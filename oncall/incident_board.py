@@ -23,10 +23,10 @@ from oncall.models import (
     Service,
     User,
 )
-from oncall.rotations import final_shifts
-from oncall.rotations.spec import RotationError
-from oncall.scheduling.overview import HORIZON, Summary, summarize
-from oncall.scheduling.store import specs_for
+from oncall.schedules.overview import HORIZON, Summary, summarize
+from oncall.schedules.rotation import final_shifts
+from oncall.schedules.rotation.spec import RotationError
+from oncall.schedules.store import specs_for
 
 STATUS_FILTERS = ("open", "triggered", "acknowledged", "resolved", "all")
 PER_PAGE = 25

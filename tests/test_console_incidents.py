@@ -23,7 +23,7 @@ from oncall.models import (
     utcnow,
 )
 from oncall.paging import runs, sweeper
-from oncall.scheduling import service as schedules
+from oncall.schedules import service as schedules
 from tests.conftest import Cast
 from tests.test_console import csrf
 from tests.test_console_manage import signed_in

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from oncall.models import AuditEntry, Schedule, ScheduleLayer, User, utcnow
-from oncall.scheduling import service
-from oncall.scheduling.store import who_is_on_call
+from oncall.schedules import service
+from oncall.schedules.store import who_is_on_call
 from tests.test_console import add_user, csrf, sign_in
 
 START = (utcnow() - timedelta(days=10)).date()

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from oncall.models import Override, Schedule, utcnow
-from oncall.scheduling import layer_edits, service
-from oncall.scheduling.store import who_is_on_call
+from oncall.schedules import layer_edits, service
+from oncall.schedules.store import who_is_on_call
 from tests.test_console import add_user, csrf, sign_in
 
 START = (utcnow() - timedelta(days=3)).date()
@@ -244,7 +244,7 @@ def test_a_responder_gives_their_own_layer_shift_to_another_member_but_not_someo
 
 def test_the_layer_row_shows_a_roster_change_from_when_it_takes_effect(
         session: Any, billing: Schedule) -> None:
-    from oncall.scheduling.timeline import timeline
+    from oncall.schedules.timeline import timeline
 
     now = utcnow()
     start, end = now - timedelta(days=2), now + timedelta(days=6)

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from oncall import incidents, intake
+from oncall import incidents
 from oncall.channels import DeliveryError, OutgoingPage, Receipt, registry
+from oncall.incidents import intake
+from oncall.incidents.intake import Source
 from oncall.ingest.generic import parse_one
-from oncall.intake import Source
 from oncall.models import EscalationPolicy, Incident, IncidentEvent, Integration, Page, utcnow
 from oncall.paging import delivery, runs, stepping, sweeper
 from tests.conftest import Cast, alert, make_cast

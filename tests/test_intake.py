@@ -108,11 +108,31 @@ def test_a_batch_keeps_each_alert_its_own_outcome(client: Any, cast: Cast, sessi
     assert {e[1]["alert_id"] for e in events if e[0] == first["incident_id"]} == {ids[0]}
 
 
+def test_a_mixed_batch_is_stored_in_the_order_sent(client: Any, cast: Cast,
+                                                   session: Any) -> None:
+    """Firing, resolved, firing again for one key in one request: the first opens the
+    incident, the resolve closes it and the last opens a new one, exactly as three requests
+    would (firing alerts are stored in runs, never all before the resolves)."""
+    batch = [alert(dedup_key="k"), alert(dedup_key="j"), alert(dedup_key="k", status="resolved"),
+             alert(dedup_key="k", summary="back"), alert(dedup_key="j")]
+    r = post(client, cast.integration_token, batch)
+    assert r.status_code == 202
+    opened, j, resolved, reopened, j_again = r.json["incidents"]
+    assert opened["new"] and j["new"] and reopened["new"] and not j_again["new"]
+    assert resolved["incident_id"] == opened["incident_id"] and resolved["status"] == "resolved"
+    assert reopened["incident_id"] != opened["incident_id"]
+    assert j_again["incident_id"] == j["incident_id"]
+    assert session.get(Incident, opened["incident_id"]).status == "resolved"
+    assert session.get(Incident, reopened["incident_id"]).summary == "back"
+    ids = [o["alert_id"] for o in r.json["incidents"]]
+    assert ids == sorted(ids) and count(session, Alert) == 5 and count(session, Incident) == 3
+
+
 def test_concurrent_overlapping_batches_open_each_incident_once(cast: Cast,
                                                                 factory: Any) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from oncall import intake
+    from oncall.incidents import intake
     from oncall.ingest import generic
     from oncall.models import Integration, utcnow
 
@@ -218,7 +238,7 @@ def test_storage_down_is_a_503_never_a_2xx(settings: Settings, cast: Cast) -> No
 
 def test_a_failed_commit_is_a_503_and_stores_nothing(client: Any, cast: Cast, session: Any,
                                                      monkeypatch: Any) -> None:
-    from oncall import intake
+    from oncall.incidents import intake
 
     real = intake.ingest
 

@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from oncall.models import Schedule, User
-from oncall.rotations import final_shifts, on_call
-from oncall.scheduling import layer_edits, service
-from oncall.scheduling.store import spec_for
-from tests.rotations.reference import EXAMPLES, POOL, Case, cases, layers, restrictions
+from oncall.schedules import layer_edits, service
+from oncall.schedules.rotation import final_shifts, on_call
+from oncall.schedules.store import spec_for
+from tests.schedules.reference import EXAMPLES, POOL, Case, cases, layers, restrictions
 
 PROPS = settings(max_examples=max(EXAMPLES // 2, 10), deadline=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,

@@ -272,7 +272,7 @@ def test_a_schedule_target_resolves_to_whoever_is_on_call_now(
         client: Any, cast: Cast, session: Any) -> None:
     from datetime import timedelta
 
-    from oncall.scheduling import service as schedules
+    from oncall.schedules import service as schedules
 
     start = (utcnow() - timedelta(days=3)).date().isoformat()
     schedules.create_schedule(session, "test", {

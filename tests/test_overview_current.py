@@ -13,7 +13,9 @@ from sqlalchemy import select
 
 from oncall.models import Override as OverrideRow
 from oncall.models import Schedule, User
-from oncall.rotations import (
+from oncall.schedules import layer_edits, service
+from oncall.schedules.overview import HORIZON, _current
+from oncall.schedules.rotation import (
     Layer,
     Override,
     ScheduleSpec,
@@ -21,9 +23,7 @@ from oncall.rotations import (
     parse_restriction,
     parse_rotation,
 )
-from oncall.scheduling import layer_edits, service
-from oncall.scheduling.overview import HORIZON, _current
-from oncall.scheduling.store import spec_for, specs_for
+from oncall.schedules.store import spec_for, specs_for
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
 PEOPLE = ["a@x", "b@x", "c@x", "d@x"]

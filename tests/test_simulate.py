@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from oncall import incidents, intake, maintenance
+from oncall import incidents, maintenance
+from oncall.incidents import intake
 from oncall.ingest.generic import parse_one
 from oncall.models import Base, MaintenanceWindow, Service, User
 from oncall.paging import runs

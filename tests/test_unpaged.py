@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from oncall import intake
 from oncall.channels import Receipt, registry
 from oncall.config import Settings
+from oncall.incidents import intake
+from oncall.incidents.intake import Source
 from oncall.ingest.generic import parse_one
-from oncall.intake import Source
 from oncall.models import (
     EscalationPolicy,
     Incident,

@@ -15,10 +15,11 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
-from oncall import intake, jobs
+from oncall import jobs
 from oncall.config import Settings
+from oncall.incidents import intake
+from oncall.incidents.intake import Source
 from oncall.ingest import generic
-from oncall.intake import Source
 from oncall.models import Incident, SystemState, utcnow
 from oncall.paging import runs, sweeper, wake_listener
 from tests.conftest import Cast, WorkerProcess, alert, make_cast, pages_for, wait_for

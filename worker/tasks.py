@@ -15,7 +15,7 @@ from oncall.heartbeats import store as heartbeats_store
 from oncall.models import utcnow
 from oncall.paging import runs, sweeper
 from oncall.rules import tick
-from oncall.scheduling import handoff
+from oncall.schedules import handoff_notices
 from worker.app import settings
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def heartbeats() -> None:
 @shared_task(name="oncall.handoffs")
 def handoffs() -> None:
     """Tell people whose on-call shift has just started."""
-    handoff.announce(_factory(), utcnow())
+    handoff_notices.announce(_factory(), utcnow())
 
 
 @shared_task(name="oncall.deadman")

@@ -279,8 +279,8 @@ def upcoming_shifts(session: Session, user: User, now: datetime,
                     days: int = 14) -> list[MyShift]:
     """The user's final shifts (overrides included) on every schedule over the next
     ``days``: a shift in progress counts from its start."""
-    from oncall.rotations import final_shifts
-    from oncall.scheduling.store import spec_for
+    from oncall.schedules.rotation import final_shifts
+    from oncall.schedules.store import spec_for
 
     end = now + timedelta(days=days)
     out: list[MyShift] = []

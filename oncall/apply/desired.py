@@ -17,7 +17,7 @@ from oncall.apply.loader import Document
 from oncall.channels import preferences as notification_rules
 from oncall.channels.preferences import Rule
 from oncall.models import EscalationPolicy, Schedule, User
-from oncall.rotations import RotationError, parse_restriction, parse_rotation
+from oncall.schedules.rotation import RotationError, parse_restriction, parse_rotation
 
 _DURATION = re.compile(r"(\d+)([smhd])")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}

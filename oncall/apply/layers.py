@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from oncall.models import Schedule, ScheduleLayer
-from oncall.rotations import ScheduleSpec, ShiftDiff, shift_diff
-from oncall.scheduling import history
-from oncall.scheduling.layer_edits import PREVIEW_DAYS
-from oncall.scheduling.store import spec_for
+from oncall.schedules import history
+from oncall.schedules.layer_edits import PREVIEW_DAYS
+from oncall.schedules.rotation import ScheduleSpec, ShiftDiff, shift_diff
+from oncall.schedules.store import spec_for
 
 
 def _short(at: datetime, tz: ZoneInfo | None = None) -> str:

@@ -29,7 +29,7 @@ from oncall.models import (
     User,
     utcnow,
 )
-from oncall.scheduling import history
+from oncall.schedules import history
 
 
 @dataclass

@@ -14,9 +14,9 @@ from oncall.cli import cli
 from oncall.cli.common import json_option, session, settings, table
 from oncall.config import ConfigError as SettingsError
 from oncall.models import Schedule
-from oncall.scheduling import history
-from oncall.scheduling.coverage import coverage_gaps
-from oncall.scheduling.store import who_is_on_call
+from oncall.schedules import history
+from oncall.schedules.coverage import coverage_gaps
+from oncall.schedules.store import who_is_on_call
 
 DEFAULT_DIRS = ("rules", "schedules")
 

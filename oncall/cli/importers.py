@@ -150,7 +150,7 @@ def write_and_verify(out: Path, result: Imported, source: str, now: datetime,
     ``--schedule`` that could not be imported is an error (nothing is written)."""
     from oncall.importers.files import schedule_specs
     from oncall.importers.verify import compare, format_difference
-    from oncall.rotations import final_shifts
+    from oncall.schedules.rotation import final_shifts
 
     for entry in result.report.of("not mapped"):
         if entry.kind == "schedule" and entry.name in named:

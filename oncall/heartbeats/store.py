@@ -1,6 +1,7 @@
 """Heartbeats in the database: recording pings, the beat check, and the incidents they open
-and resolve (through ``oncall.intake``, so dedup, maintenance windows and the escalation are
-the same as for any alert). Callers own the transaction and enqueue escalations after commit.
+and resolve (through ``oncall.incidents.intake``, so dedup, maintenance windows and the
+escalation are the same as for any alert). Callers own the transaction and enqueue
+escalations after commit.
 
 Concurrency: the checker claims due rows with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL; a
 ping locks its row (waiting for a checker that holds it). On SQLite, and as a second guard
@@ -17,11 +18,11 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from oncall import db, intake
+from oncall import db
 from oncall.heartbeats import state
 from oncall.heartbeats.state import Event, Spec, Status
 from oncall.hostile import clean
-from oncall.incidents import followups
+from oncall.incidents import followups, intake
 from oncall.ingest import NormalizedAlert
 from oncall.models import Heartbeat, HeartbeatPing, Incident, utcnow
 from oncall.paging.next_level import policy_snapshot

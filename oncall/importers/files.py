@@ -11,7 +11,13 @@ from typing import Any
 
 import yaml
 
-from oncall.rotations import Layer, ScheduleSpec, make_override, parse_restriction, parse_rotation
+from oncall.schedules.rotation import (
+    Layer,
+    ScheduleSpec,
+    make_override,
+    parse_restriction,
+    parse_rotation,
+)
 
 __all__ = ["schedule_specs", "spec_from_doc"]
 

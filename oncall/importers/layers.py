@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from oncall.importers.common import parse_time
 from oncall.importers.report import Report
-from oncall.rotations.spec import WEEKDAYS
+from oncall.schedules.rotation.spec import WEEKDAYS
 
 
 def local_to_utc(d: date, t: time, zone: ZoneInfo) -> datetime:

@@ -1,5 +1,5 @@
 """Incidents: acknowledging, resolving, the timeline, and how the API shows them (opening
-them from alerts is ``oncall.intake``; a person acting on one goes through
+them from alerts is ``oncall.incidents.intake``; a person acting on one goes through
 ``oncall.incidents.respond``). Callers own the transaction; nothing here commits."""
 
 from __future__ import annotations

@@ -27,8 +27,8 @@ from oncall.maintenance.window import Window, from_row
 from oncall.models import Incident, MaintenanceSuppression, MaintenanceWindow
 
 if TYPE_CHECKING:
+    from oncall.incidents.intake import Source
     from oncall.ingest import NormalizedAlert
-    from oncall.intake import Source
 
 CACHE_SECONDS = 5.0
 HORIZON = timedelta(minutes=5)  # windows starting this soon are loaded with the current ones

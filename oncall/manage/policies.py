@@ -23,7 +23,7 @@ from oncall.models import (
     ThresholdRule,
     User,
 )
-from oncall.scheduling.store import who_is_on_call
+from oncall.schedules.store import who_is_on_call
 
 TARGET_TYPES = ("user", "schedule", "slack")
 MAX_REPEAT = 20  # as config files allow

@@ -46,7 +46,7 @@ class ScheduleLayer(Base):
     # before is kept in ScheduleLayerVersion, so an edit never rewrites past shifts.
     effective_from: Mapped[datetime | None]
     # Turn i goes to members[(i + turn_offset) % len(members)]: set by an edit so that the
-    # rotation carries on from whoever's turn it was (see oncall.scheduling.history).
+    # rotation carries on from whoever's turn it was (see oncall.schedules.history).
     turn_offset: Mapped[int] = mapped_column(default=0)
     # Bumped by every change to the row (SQLAlchemy's version counter: an UPDATE that finds
     # another version changes nothing and fails). An editor sends the version it opened, and

@@ -20,7 +20,7 @@ from oncall.incidents import event
 from oncall.models import Service, User
 from oncall.paging import next_level, page_outbox, unpaged
 from oncall.paging.next_level import policy_snapshot
-from oncall.scheduling.store import who_is_on_call
+from oncall.schedules.store import who_is_on_call
 
 
 @dataclass

@@ -22,7 +22,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from oncall import intake, maintenance
+from oncall import maintenance
+from oncall.incidents import intake
 from oncall.ingest import FORMATS, NormalizedAlert, PayloadError
 from oncall.ingest.generic import parse_one
 from oncall.models import Incident, Service

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from oncall.models import Service, User
 from oncall.paging import step_plan, unpaged
-from oncall.rotations import ScheduleSpec, on_call
-from oncall.scheduling import store
+from oncall.schedules import store
+from oncall.schedules.rotation import ScheduleSpec, on_call
 
 MAX_STEPS = 100  # a ladder of 10 levels repeated 9 times; longer ones are cut, and say so
 SPAN = timedelta(days=1)  # how far ahead a schedule is loaded at once for a ladder

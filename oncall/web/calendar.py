@@ -13,9 +13,9 @@ from flask import Flask, Response
 from sqlalchemy import select
 
 from oncall.models import Schedule, User, utcnow
-from oncall.rotations import final_shifts
-from oncall.scheduling.calendar import feed
-from oncall.scheduling.store import spec_for
+from oncall.schedules.calendar import feed
+from oncall.schedules.rotation import final_shifts
+from oncall.schedules.store import spec_for
 from oncall.security import hash_token, new_token
 from oncall.web import session, settings
 from oncall.web.auth import current_user, require

@@ -17,11 +17,11 @@ from flask import Flask, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from oncall import hostile, incidents, intake, metrics
-from oncall.incidents import Outcome, followups
+from oncall import hostile, incidents, metrics
+from oncall.incidents import Outcome, followups, intake
+from oncall.incidents.intake import Source
 from oncall.ingest import FORMATS, SEVERITIES, NormalizedAlert, PayloadError
 from oncall.ingest.alert import batch_size
-from oncall.intake import Source
 from oncall.models import Integration, Service, utcnow
 from oncall.security import hash_token
 from oncall.web import session, settings, transaction
@@ -167,8 +167,10 @@ def store(source: Source, alerts: list[NormalizedAlert],
     """Commit the alerts (accept means durable), then enqueue the new incidents' escalation.
     ``after`` runs in the same transaction (e.g. to add timeline entries)."""
     with transaction() as s:
+        # Alone (one statement, autocommit) only when nothing else is written with it:
+        # ``after``'s timeline entries belong to the same transaction.
         outcomes = intake.ingest(s, source, alerts, utcnow(), _service_ids(source, alerts),
-                                 alone=True)
+                                 alone=after is None)
         if after is not None:
             after(s, outcomes)
         _note(s, outcomes, intake.wakes_dispatcher(s))

@@ -24,10 +24,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from oncall import hostile, incidents, intake, metrics
-from oncall.incidents import Outcome, record
+from oncall import hostile, incidents, metrics
+from oncall.incidents import Outcome, intake, record
+from oncall.incidents.intake import Source
 from oncall.ingest import opsgenie
-from oncall.intake import Source
 from oncall.models import Alert, Incident, utcnow
 from oncall.web import session, transaction
 from oncall.web.hooks import cleaned, integration_for, marked, store

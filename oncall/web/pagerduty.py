@@ -9,7 +9,8 @@ from typing import Any
 from apiflask import APIBlueprint, HTTPError
 from flask import Flask, request
 
-from oncall import hostile, incidents, intake, metrics
+from oncall import hostile, incidents, metrics
+from oncall.incidents import intake
 from oncall.ingest import pagerduty
 from oncall.models import utcnow
 from oncall.web import transaction

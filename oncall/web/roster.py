@@ -16,9 +16,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from oncall.models import Schedule, ScheduleLayer, ScheduleLayerVersion, utcnow
-from oncall.rotations import Piece, ShiftDiff
-from oncall.scheduling import coverage, layer_edits, service
-from oncall.scheduling.store import emails_by_id
+from oncall.schedules import coverage, layer_edits, service
+from oncall.schedules.rotation import Piece, ShiftDiff
+from oncall.schedules.store import emails_by_id
 from oncall.web import commit, session
 from oncall.web.auth import require
 from oncall.web.errors import BadRequest

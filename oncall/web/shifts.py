@@ -13,8 +13,8 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from oncall.models import Schedule, User, utcnow
-from oncall.rotations import final_shifts
-from oncall.scheduling.store import spec_for
+from oncall.schedules.rotation import final_shifts
+from oncall.schedules.store import spec_for
 from oncall.web import session
 from oncall.web.auth import current_user, require
 from oncall.web.errors import BadRequest

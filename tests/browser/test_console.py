@@ -14,7 +14,7 @@ from sqlalchemy import select
 from oncall import db
 from oncall.cli import admin, cli, config, run  # noqa: F401 - attach the commands
 from oncall.models import User, utcnow
-from oncall.scheduling import service as schedules
+from oncall.schedules import service as schedules
 from tests.browser.conftest import (
     DESKTOP,
     PASSWORD,

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import select, update
 
 from oncall import db
+from oncall.incidents.intake import Source, ingest
 from oncall.ingest.generic import parse_one
-from oncall.intake import Source, ingest
 from oncall.models import Service, User, utcnow
-from oncall.scheduling import service as schedules
+from oncall.schedules import service as schedules
 from tests.browser.conftest import (
     DESKTOP,
     PHONE,

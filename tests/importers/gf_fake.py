@@ -23,17 +23,17 @@ Every answer is checked against the small schema ``SHAPES`` below (the fields th
 reads; for users, teams, schedules and shifts every field the serializer shows and no
 other); ``invalid`` collects mismatches.
 
-``final_shifts`` is computed here by an expansion written for this fake alone (it does not
-call ``oncall.rotations``): event k of a recurring shift starts ``k * interval`` periods after
-its local ``start`` (days and weeks on the local wall clock, hours as elapsed time), with
+``final_shifts`` is computed here by an expansion written for this fake alone (it does not call
+``oncall.schedules.rotation``): event k of a recurring shift starts ``k * interval`` periods
+after its local ``start`` (days and weeks on the local wall clock, hours as elapsed time), with
 ``by_day`` the event is on each listed weekday of that period, it lasts ``duration`` (wall
 clock for day-based shifts), none start after ``until``; rolling users take turns by event
 period, from ``start_rotation_from_user_index``; at each moment a ``single_event`` or
-``override`` shift wins, else the highest ``level`` (the later listed on a tie). Events
-that begin before a shift's ``rotation_start`` do not happen (turns still count from
-``start``: an assumption, the importer does not import a rotation that starts later than
-the import). ``final_shifts`` covers ``start_date`` 00:00 UTC to ``end_date`` 00:00 UTC (the
-view ends one second before it), not the whole ``end_date``.
+``override`` shift wins, else the highest ``level`` (the later listed on a tie). Events that
+begin before a shift's ``rotation_start`` do not happen (turns still count from ``start``: an
+assumption, the importer does not import a rotation that starts later than the import).
+``final_shifts`` covers ``start_date`` 00:00 UTC to ``end_date`` 00:00 UTC (the view ends one
+second before it), not the whole ``end_date``.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ OpenAPI 2 (swagger) document: EVERY 200 answer is checked against the operation'
 (``definitions`` $refs resolved), mismatches collected in ``invalid``.
 
 Opsgenie's final timeline (``GET /v2/schedules/{id}/timeline``) is computed here by an
-expansion written for this fake alone (it does not call ``oncall.rotations``): turns of
+expansion written for this fake alone (it does not call ``oncall.schedules.rotation``): turns of
 ``length`` days (``daily``), weeks (``weekly``, both at the local wall-clock time of
 ``startDate``) or elapsed hours (``hourly``) from ``startDate``, participants in order (a
 ``none`` participant's turn has nobody), cut to the rotation's time restriction

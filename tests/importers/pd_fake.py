@@ -13,7 +13,7 @@ not served: the importer maps both by their type, tested without HTTP).
 
 PagerDuty's final schedule (``GET /schedules/{id}?since=&until=``) is computed here by an
 expansion of PagerDuty's layer semantics written for this fake alone (it does not call
-``oncall.rotations``): turns of ``rotation_turn_length_seconds`` counted from
+``oncall.schedules.rotation``): turns of ``rotation_turn_length_seconds`` counted from
 ``rotation_virtual_start`` (whole days keep the local handoff time across DST, other lengths
 are elapsed time), users in order, restriction windows of local time, the layer's
 ``start``/``end``, later layers over earlier ones, overrides over everything (the later

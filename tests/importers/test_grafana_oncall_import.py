@@ -26,8 +26,8 @@ from oncall.importers.grafana_oncall.mapping import map_account
 from oncall.importers.grafana_oncall.teams import for_teams
 from oncall.importers.verify import compare
 from oncall.models import Schedule
-from oncall.rotations import ScheduleSpec, final_shifts
-from oncall.scheduling.store import spec_for
+from oncall.schedules.rotation import ScheduleSpec, final_shifts
+from oncall.schedules.store import spec_for
 from tests.importers.gf_fake import FakeGrafanaOnCall
 from tests.importers.gf_fake import final_shifts as gf_final
 from tests.importers.gf_fixture import NOW, account, shift, user

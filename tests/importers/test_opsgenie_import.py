@@ -20,8 +20,8 @@ from oncall.config import Settings
 from oncall.importers.files import schedule_specs
 from oncall.importers.verify import compare
 from oncall.models import Schedule
-from oncall.rotations import final_shifts
-from oncall.scheduling.store import spec_for
+from oncall.schedules.rotation import final_shifts
+from oncall.schedules.store import spec_for
 from tests.importers.og_fake import FakeOpsgenie, SwaggerValidator, final_timeline
 from tests.importers.og_fixture import NOW, account
 from tests.importers.runner import apply_folder, import_runner

@@ -21,8 +21,8 @@ from oncall.config import Settings
 from oncall.importers.files import schedule_specs
 from oncall.importers.verify import compare
 from oncall.models import Schedule
-from oncall.rotations import ScheduleSpec, final_shifts
-from oncall.scheduling.store import spec_for
+from oncall.schedules.rotation import ScheduleSpec, final_shifts
+from oncall.schedules.store import spec_for
 from tests.importers.pd_fake import FakePagerDuty, SpecValidator, final_schedule
 from tests.importers.pd_fixture import NOW, account
 from tests.importers.runner import apply_folder, import_runner

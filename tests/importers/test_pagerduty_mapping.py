@@ -17,7 +17,7 @@ from oncall.importers.files import schedule_specs
 from oncall.importers.pagerduty.account import Account
 from oncall.importers.pagerduty.mapping import PagerDutyImport, map_account
 from oncall.importers.verify import Difference, compare
-from oncall.rotations import final_shifts
+from oncall.schedules.rotation import final_shifts
 from tests.importers.pd_fake import final_schedule
 from tests.importers.pd_fixture import (
     NOW,

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from oncall import intake
 from oncall.apply import apply_config, load_tree
+from oncall.incidents import intake
 from oncall.ingest import NormalizedAlert
 from oncall.models import Incident, IncidentEvent, Integration
 from tests.conftest import Cast

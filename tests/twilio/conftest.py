@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from oncall import intake
 from oncall.channels import registry
 from oncall.config import Settings
+from oncall.incidents import intake
+from oncall.incidents.intake import Source
 from oncall.ingest.generic import parse_one
-from oncall.intake import Source
 from oncall.models import Integration, User, utcnow
 from oncall.paging import sweeper
 from tests.conftest import REQUIRED, ROOT, Cast, alert, make_cast, wait_for, web_app

@@ -22,9 +22,9 @@ from oncall.channels.slack import actions
 from oncall.channels.slack.blocks import escape
 from oncall.models import Schedule, User
 from oncall.permissions import DEFAULT_LIMITS, OverrideLimits
-from oncall.rotations import final_shifts
-from oncall.scheduling import service
-from oncall.scheduling.store import by_name, spec_for
+from oncall.schedules import service
+from oncall.schedules.rotation import final_shifts
+from oncall.schedules.store import by_name, spec_for
 
 HELP = """*/oncall* - the on-call pager from Slack
 • `/oncall who [schedule]` - who is on call now (every schedule, or one)

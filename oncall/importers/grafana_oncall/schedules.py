@@ -12,7 +12,7 @@ from oncall.importers.grafana_oncall.account import SOURCE, shifts_of
 from oncall.importers.http import SourceError
 from oncall.importers.layers import local_to_utc
 from oncall.importers.report import Report
-from oncall.rotations.spec import WEEKDAYS
+from oncall.schedules.rotation.spec import WEEKDAYS
 
 DAYS = {"MO": 0, "TU": 1, "WE": 2, "TH": 3, "FR": 4, "SA": 5, "SU": 6}
 PERIOD = {"hourly": timedelta(hours=1), "daily": timedelta(days=1),

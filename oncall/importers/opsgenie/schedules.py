@@ -20,7 +20,7 @@ from oncall.importers.mapping import schedule_doc
 from oncall.importers.opsgenie.timeline import timeline_entries
 from oncall.importers.output import add_override
 from oncall.importers.report import Report
-from oncall.rotations.spec import WEEKDAYS
+from oncall.schedules.rotation.spec import WEEKDAYS
 
 DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 UNIT_MINUTES = {"days": 1440, "hours": 60, "minutes": 1}

@@ -12,7 +12,7 @@ from oncall.importers.layers import first_turn, in_force, layer_end, layer_shape
 from oncall.importers.mapping import schedule_doc
 from oncall.importers.output import add_override
 from oncall.importers.report import Report
-from oncall.rotations.spec import WEEKDAYS
+from oncall.schedules.rotation.spec import WEEKDAYS
 
 DAY = 86400
 
@@ -47,7 +47,7 @@ def check_layer_order(s: dict[str, Any], doc: dict[str, Any],
         return
     from oncall.importers.files import spec_from_doc
     from oncall.importers.verify import compare
-    from oncall.rotations import final_shifts
+    from oncall.schedules.rotation import final_shifts
 
     start, end = now, now + ORDER_CHECK
 

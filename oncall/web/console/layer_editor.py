@@ -7,7 +7,7 @@ gaps it leaves). A save carries the layer's version as the editor opened it: if 
 saved the layer since, it is refused ("changed since you opened it") and the form keeps
 what was typed. A file-managed schedule can be handed to the console here (detach).
 
-It all goes through ``oncall.scheduling.service`` and ``oncall.scheduling.layer_edits``,
+It all goes through ``oncall.schedules.service`` and ``oncall.schedules.layer_edits``,
 as the API does (the same validation, history rule, audit log and version check). The
 preview is ``layer_preview``; a new schedule and detach are ``schedule_editor``."""
 
@@ -21,9 +21,9 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from oncall.models import Schedule, ScheduleLayer, User, utcnow
-from oncall.rotations.spec import WEEKDAYS
-from oncall.scheduling import history, layer_edits, service
-from oncall.scheduling.store import emails_by_id
+from oncall.schedules import history, layer_edits, service
+from oncall.schedules.rotation.spec import WEEKDAYS
+from oncall.schedules.store import emails_by_id
 from oncall.web import session as db_session
 from oncall.web import transaction
 from oncall.web.console import sessions

@@ -26,8 +26,8 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
-from oncall.rotations.restrictions import _parse_days
-from oncall.rotations.spec import WEEKDAYS
+from oncall.schedules.rotation.restrictions import _parse_days
+from oncall.schedules.rotation.spec import WEEKDAYS
 
 LOCAL = "%Y-%m-%dT%H:%M"
 KINDS = [SelectChoice("daily", "Every day"), SelectChoice("weekly", "Every week"),
@@ -139,7 +139,7 @@ def apply_op(draft: Draft, op: str) -> bool:
 
 
 def layer_data(form: LayerForm, draft: Draft) -> dict[str, Any]:
-    """The API's layer input (``oncall.scheduling.service.layer_values`` validates it)."""
+    """The API's layer input (``oncall.schedules.service.layer_values`` validates it)."""
     kind = form.kind.data or "weekly"
     rotation: Any = kind if kind in ("daily", "weekly") else {kind: form.count.data or 1}
     clock = (form.handoff_time.data or "").strip()

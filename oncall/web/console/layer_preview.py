@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import select
 
 from oncall.models import Schedule, User, utcnow
-from oncall.rotations import ShiftDiff
-from oncall.scheduling import coverage, layer_edits
+from oncall.schedules import coverage, layer_edits
+from oncall.schedules.rotation import ShiftDiff
 from oncall.web import session as db_session
 from oncall.web.roster import warnings
 

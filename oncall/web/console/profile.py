@@ -19,7 +19,7 @@ from oncall.accounts import profile
 from oncall.channels import preferences, registry
 from oncall.manage import Refused, users
 from oncall.models import User, utcnow
-from oncall.scheduling.service import actor_of as service_actor
+from oncall.schedules.service import actor_of as service_actor
 from oncall.security import hash_token, new_token
 from oncall.web import session as db_session
 from oncall.web import settings, transaction

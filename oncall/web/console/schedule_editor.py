@@ -9,7 +9,7 @@ from zoneinfo import available_timezones
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from oncall.models import utcnow
-from oncall.scheduling import service
+from oncall.schedules import service
 from oncall.web import transaction
 from oncall.web.console import sessions
 from oncall.web.console.blueprint import bp

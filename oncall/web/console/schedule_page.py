@@ -1,7 +1,7 @@
 """``/schedules/<id>``: one schedule as a timeline (each layer, the overrides, the final
 schedule with its gaps in red) over a chosen window, in the viewer's timezone or the
 schedule's; a shift of the final row opens a prefilled override form, and overrides are
-deleted here. Every change goes through ``oncall.scheduling.service``, as the API's do, so
+deleted here. Every change goes through ``oncall.schedules.service``, as the API's do, so
 the same role rules hold (``oncall.permissions``)."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from sqlalchemy import select
 
 from oncall.models import Override, Schedule, User, utcnow
 from oncall.permissions import OverrideLimits
-from oncall.rotations import RotationError
-from oncall.scheduling import service
-from oncall.scheduling.timeline import final_shift_at, timeline
+from oncall.schedules import service
+from oncall.schedules.rotation import RotationError
+from oncall.schedules.timeline import final_shift_at, timeline
 from oncall.web import session as db_session
 from oncall.web import settings, transaction
 from oncall.web.console import sessions

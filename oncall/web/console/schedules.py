@@ -8,7 +8,7 @@ from typing import Any
 from flask import render_template, request
 
 from oncall.models import utcnow
-from oncall.scheduling.overview import summaries
+from oncall.schedules.overview import summaries
 from oncall.web import session as db_session
 from oncall.web.console import sessions
 from oncall.web.console.blueprint import bp

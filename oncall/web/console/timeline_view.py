@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from oncall.rotations import Shift
-from oncall.scheduling.timeline import Lane, Timeline
+from oncall.schedules.rotation import Shift
+from oncall.schedules.timeline import Lane, Timeline
 
 PALETTE = 8  # person colours p0..p7 in console.css
 

@@ -12,7 +12,7 @@ from apiflask import APIBlueprint, HTTPError
 from sqlalchemy import select
 
 from oncall.models import Schedule, ScheduleLayer, User
-from oncall.scheduling import service
+from oncall.schedules import service
 from oncall.web import commit, roster, session
 from oncall.web.errors import BadRequest
 

@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import select
 
 from oncall.models import Schedule, utcnow
-from oncall.scheduling import service
-from oncall.scheduling.store import schedule_json
+from oncall.schedules import service
+from oncall.schedules.store import schedule_json
 from oncall.web import roster, session
 from oncall.web.auth import actor, require
 from oncall.web.schedules.blueprint import EDIT_DOC, bp, commit_change, find_schedule

@@ -8,8 +8,8 @@ from typing import Any
 
 from apiflask import HTTPError
 
-from oncall.scheduling import layer_edits
-from oncall.scheduling.store import schedule_json
+from oncall.schedules import layer_edits
+from oncall.schedules.store import schedule_json
 from oncall.web import roster, session
 from oncall.web.auth import actor, require
 from oncall.web.schedules.blueprint import EDIT_DOC, bp, find_layer, find_schedule

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from oncall.models import Override, utcnow
 from oncall.permissions import OverrideLimits
-from oncall.scheduling import service
-from oncall.scheduling.store import override_json
+from oncall.schedules import service
+from oncall.schedules.store import override_json
 from oncall.web import session, settings
 from oncall.web.auth import actor, current_user, require
 from oncall.web.schedules.blueprint import bp, commit_change, find_schedule, find_user, parse_time

@@ -8,8 +8,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from oncall.models import utcnow
-from oncall.rotations import final_shifts, next_shift, on_call_by_layer, versions_shifts
-from oncall.scheduling.store import spec_for
+from oncall.schedules.rotation import final_shifts, next_shift, on_call_by_layer, versions_shifts
+from oncall.schedules.store import spec_for
 from oncall.web import session
 from oncall.web.auth import require
 from oncall.web.errors import BadRequest

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from oncall.rotations.overrides import Override, OverrideIndex
-from oncall.rotations.restrictions import Restriction
-from oncall.rotations.spec import RotationSpec
+from oncall.schedules.rotation.overrides import Override, OverrideIndex
+from oncall.schedules.rotation.restrictions import Restriction
+from oncall.schedules.rotation.spec import RotationSpec
 
 __all__ = ["Layer", "OnCall", "ScheduleSpec", "Shift"]
 

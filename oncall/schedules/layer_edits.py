@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 
 from oncall.audit import audit
 from oncall.models import AuditEntry, Schedule, ScheduleLayer, User, utcnow
-from oncall.rotations import ShiftDiff, shift_diff
-from oncall.scheduling import history
-from oncall.scheduling.service import ScheduleError, editable, layer_values
-from oncall.scheduling.store import layer_json, spec_for
+from oncall.schedules import history
+from oncall.schedules.rotation import ShiftDiff, shift_diff
+from oncall.schedules.service import ScheduleError, editable, layer_values
+from oncall.schedules.store import layer_json, spec_for
 
 PREVIEW_DAYS = 28
 

@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from oncall.rotations import Layer, ScheduleSpec, on_call, parse_rotation
-from oncall.rotations.spec import RotationError
+from oncall.schedules.rotation import Layer, ScheduleSpec, on_call, parse_rotation
+from oncall.schedules.rotation.spec import RotationError
 
 NY = ZoneInfo("America/New_York")
 

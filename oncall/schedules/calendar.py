@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from oncall.rotations import Shift
+from oncall.schedules.rotation import Shift
 
 
 def feed(title: str, entries: Iterable[tuple[str, Shift]], stamp: datetime) -> bytes:

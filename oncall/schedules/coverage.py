@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oncall.models import EscalationPolicy, PolicyLevel, Schedule
-from oncall.rotations import gaps
-from oncall.scheduling.store import spec_for
+from oncall.schedules.rotation import gaps
+from oncall.schedules.store import spec_for
 
 HORIZON_DAYS = 28
 

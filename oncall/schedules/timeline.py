@@ -1,7 +1,7 @@
 """A schedule drawn over a window: one lane per layer (its versions joined, so an edit
 that took effect mid-window shows where it did), the overrides lane, and the final lane
 that says who is really on call (gaps included, ``user`` None). The console's schedule
-page reads this; the math is ``oncall.rotations``."""
+page reads this; the math is ``oncall.schedules.rotation``."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from oncall.models import Schedule
-from oncall.rotations import Shift, final_shifts, versions_shifts
-from oncall.scheduling.store import spec_for
+from oncall.schedules.rotation import Shift, final_shifts, versions_shifts
+from oncall.schedules.store import spec_for
 
 # How far around an instant to look for the whole final shift that holds it (a shift cut
 # by the edge of the window would be snapped short).

@@ -24,9 +24,14 @@ from oncall.permissions import (
     override_refusal,
     swap_refusal,
 )
-from oncall.rotations import RotationError, on_call_by_layer, parse_restriction, parse_rotation
-from oncall.rotations import swap as swap_shift
-from oncall.scheduling.store import override_json, schedule_json, spec_for
+from oncall.schedules.rotation import (
+    RotationError,
+    on_call_by_layer,
+    parse_restriction,
+    parse_rotation,
+)
+from oncall.schedules.rotation import swap as swap_shift
+from oncall.schedules.store import override_json, schedule_json, spec_for
 
 ROTATION_KEYS = ("rotation", "handoff", "start", "end")
 

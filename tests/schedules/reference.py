@@ -1,6 +1,6 @@
 """Random schedules for hypothesis, and a slow reference model that reads the same raw input
-(YAML-shaped dicts) without going through ``oncall.rotations``: it steps through every handoff
-and every day's windows by hand."""
+(YAML-shaped dicts) without going through ``oncall.schedules.rotation``: it steps through every
+handoff and every day's windows by hand."""
 
 from __future__ import annotations
 
@@ -13,7 +13,13 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import strategies as st
 
-from oncall.rotations import Layer, Override, ScheduleSpec, parse_restriction, parse_rotation
+from oncall.schedules.rotation import (
+    Layer,
+    Override,
+    ScheduleSpec,
+    parse_restriction,
+    parse_rotation,
+)
 
 # Examples per property: modest so the suite stays fast; ROTATIONS_EXAMPLES=2000 for a soak.
 EXAMPLES = int(os.environ.get("ROTATIONS_EXAMPLES", "60"))

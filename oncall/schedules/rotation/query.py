@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from oncall.rotations.model import Layer, OnCall, ScheduleSpec, Shift
-from oncall.rotations.overrides import Override
-from oncall.rotations.restrictions import covers, windows
-from oncall.rotations.shifts import final_shifts, utc
-from oncall.rotations.spec import RotationError
-from oncall.rotations.turns import turn_at
+from oncall.schedules.rotation.model import Layer, OnCall, ScheduleSpec, Shift
+from oncall.schedules.rotation.overrides import Override
+from oncall.schedules.rotation.restrictions import covers, windows
+from oncall.schedules.rotation.shifts import final_shifts, utc
+from oncall.schedules.rotation.spec import RotationError
+from oncall.schedules.rotation.turns import turn_at
 
 __all__ = ["layer_on_call", "next_shift", "on_call", "on_call_by_layer", "swap"]
 

@@ -15,8 +15,8 @@ from oncall import db
 from oncall.channels import DeliveryError, OutgoingPage, Recipient, preferences
 from oncall.channels.registry import channel
 from oncall.models import Notice, Schedule, User
-from oncall.rotations import final_shifts
-from oncall.scheduling.store import spec_for
+from oncall.schedules.rotation import final_shifts
+from oncall.schedules.store import spec_for
 
 log = logging.getLogger(__name__)
 WINDOW = timedelta(minutes=15)

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import DAILY, WEEKLY, rrule
 
-from oncall.rotations.spec import RotationSpec
+from oncall.schedules.rotation.spec import RotationSpec
 
 __all__ = ["Turn", "handoff_at", "local_instant", "rotation_end", "turn_at", "turns_between"]
 

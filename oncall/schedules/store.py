@@ -9,9 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oncall.models import Override, Schedule, ScheduleLayer, ScheduleLayerVersion, User
-from oncall.rotations import Layer, RotationError, ScheduleSpec
-from oncall.rotations import Override as OverrideSpec
-from oncall.scheduling.history import version_spec, versions_between
+from oncall.schedules.history import version_spec, versions_between
+from oncall.schedules.rotation import Layer, RotationError, ScheduleSpec
+from oncall.schedules.rotation import Override as OverrideSpec
 
 
 def emails_by_id(session: Session, ids: set[int]) -> dict[int, str]:
@@ -38,7 +38,7 @@ def spec_for(session: Session, schedule: Schedule, start: datetime,
              end: datetime | None = None) -> ScheduleSpec:
     """The schedule with the overrides that touch [start, end] (just ``start`` if no end),
     and every definition of its layers in force at some time within it (each clipped to the
-    stretch it was in force: see ``oncall.scheduling.history``)."""
+    stretch it was in force: see ``oncall.schedules.history``)."""
     end = end or start + timedelta(microseconds=1)
     rows = _rows(schedule, end, versions_between(session, schedule.id, start, end))
     emails = emails_by_id(session, {m for row in rows for m in row.members})
@@ -104,7 +104,7 @@ def by_name(session: Session, name: str) -> Schedule | None:
 
 
 def who_is_on_call(session: Session, schedule_name: str, at: datetime) -> str | None:
-    from oncall.rotations import on_call
+    from oncall.schedules.rotation import on_call
 
     schedule = by_name(session, schedule_name)
     if schedule is None:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from oncall.models import Notice, Override, Schedule, ScheduleLayer, utcnow
-from oncall.scheduling.handoff import announce
+from oncall.schedules.handoff_notices import announce
 from tests.conftest import Cast
 
 NINE = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)

@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from oncall.rotations.spec import RotationError, parse_clock, parse_weekday
+from oncall.schedules.rotation.spec import RotationError, parse_clock, parse_weekday
 
 __all__ = ["EVERY_DAY", "Restriction", "covers", "parse_restriction", "windows"]
 

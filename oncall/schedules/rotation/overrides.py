@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from oncall.rotations.spec import RotationError
+from oncall.schedules.rotation.spec import RotationError
 
 __all__ = ["Override", "OverrideIndex", "make_override"]
 

@@ -15,9 +15,9 @@ import recurring_ical_events
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oncall.rotations import Layer, RotationSpec, layer_shifts, parse_rotation
-from oncall.rotations.turns import rotation_end
-from tests.rotations.reference import CHANGES, EXAMPLES, ZONES, around, layers
+from oncall.schedules.rotation import Layer, RotationSpec, layer_shifts, parse_rotation
+from oncall.schedules.rotation.turns import rotation_end
+from tests.schedules.reference import CHANGES, EXAMPLES, ZONES, around, layers
 
 BYDAY = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 

@@ -1,5 +1,6 @@
 """Every schedule at a glance: who is on call now and until when, who is next, and whether
-nobody is (a gap). The console's schedules page reads this; the math is ``oncall.rotations``."""
+nobody is (a gap). The console's schedules page reads this; the math is
+``oncall.schedules.rotation``."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from oncall.models import Schedule, User
-from oncall.rotations import ScheduleSpec, Shift, final_shifts, next_shift
-from oncall.rotations.spec import RotationError
-from oncall.scheduling.store import spec_for, specs_for
+from oncall.schedules.rotation import ScheduleSpec, Shift, final_shifts, next_shift
+from oncall.schedules.rotation.spec import RotationError
+from oncall.schedules.store import spec_for, specs_for
 
 HORIZON = timedelta(days=90)
 

@@ -13,22 +13,28 @@ occurrence. Restriction windows follow the same rule. ``{hours: N}`` turns count
 hours. All instants returned are in UTC, because Python compares and subtracts datetimes
 sharing one tzinfo by wall clock, ignoring DST.
 
-Modules: ``spec`` (rotation parsing), ``restrictions``, ``turns`` (turn arithmetic and rrule
-expansion), ``overrides``, ``model`` (the dataclasses), ``shifts`` (expansion and merging) and
-``query`` (questions at an instant) and ``changes`` (what an edit does: its default effective
-time, the shift-level diff, gaps).
+Modules: ``spec`` (rotation parsing), ``restrictions``, ``turns`` (when each turn hands off,
+daylight saving included: turn arithmetic and rrule expansion), ``overrides``, ``model`` (the
+dataclasses), ``shifts`` (expansion and merging) and ``query`` (questions at an instant) and
+``changes`` (what an edit does: its default effective time, the shift-level diff, gaps).
 """
 
 from __future__ import annotations
 
-from oncall.rotations.changes import Piece, ShiftDiff, gaps, next_handoff, shift_diff
-from oncall.rotations.model import Layer, OnCall, ScheduleSpec, Shift
-from oncall.rotations.overrides import Override, make_override
-from oncall.rotations.query import layer_on_call, next_shift, on_call, on_call_by_layer, swap
-from oncall.rotations.restrictions import Restriction, parse_restriction
-from oncall.rotations.shifts import final_shifts, layer_shifts, versions_shifts
-from oncall.rotations.spec import RotationError, RotationSpec, parse_rotation
-from oncall.rotations.turns import Turn, turn_at, turns_between
+from oncall.schedules.rotation.changes import Piece, ShiftDiff, gaps, next_handoff, shift_diff
+from oncall.schedules.rotation.model import Layer, OnCall, ScheduleSpec, Shift
+from oncall.schedules.rotation.overrides import Override, make_override
+from oncall.schedules.rotation.query import (
+    layer_on_call,
+    next_shift,
+    on_call,
+    on_call_by_layer,
+    swap,
+)
+from oncall.schedules.rotation.restrictions import Restriction, parse_restriction
+from oncall.schedules.rotation.shifts import final_shifts, layer_shifts, versions_shifts
+from oncall.schedules.rotation.spec import RotationError, RotationSpec, parse_rotation
+from oncall.schedules.rotation.turns import Turn, turn_at, turns_between
 
 __all__ = [
     "Layer",

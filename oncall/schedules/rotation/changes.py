@@ -8,9 +8,9 @@ from datetime import datetime
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
-from oncall.rotations.model import Layer, ScheduleSpec, Shift
-from oncall.rotations.shifts import final_shifts, utc
-from oncall.rotations.turns import handoff_at, turn_at
+from oncall.schedules.rotation.model import Layer, ScheduleSpec, Shift
+from oncall.schedules.rotation.shifts import final_shifts, utc
+from oncall.schedules.rotation.turns import handoff_at, turn_at
 
 __all__ = ["Piece", "ShiftDiff", "gaps", "next_handoff", "shift_diff"]
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from oncall.rotations import (
+from oncall.schedules.rotation import (
     Layer,
     ScheduleSpec,
     final_shifts,

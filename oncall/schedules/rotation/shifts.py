@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from oncall.rotations.model import Layer, ScheduleSpec, Shift
-from oncall.rotations.restrictions import windows
-from oncall.rotations.turns import turns_between
+from oncall.schedules.rotation.model import Layer, ScheduleSpec, Shift
+from oncall.schedules.rotation.restrictions import windows
+from oncall.schedules.rotation.turns import turns_between
 
 __all__ = ["final_shifts", "layer_shifts", "versions_shifts"]
 

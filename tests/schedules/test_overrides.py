@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from oncall.rotations import (
+from oncall.schedules.rotation import (
     Layer,
     OnCall,
     Override,

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from oncall.rotations import (
+from oncall.schedules.rotation import (
     Layer,
     RotationError,
     final_shifts,
@@ -27,7 +27,7 @@ from oncall.rotations import (
     turn_at,
     turns_between,
 )
-from tests.rotations.reference import EXAMPLES, ZONES, Case, around, cases, layers, wall
+from tests.schedules.reference import EXAMPLES, ZONES, Case, around, cases, layers, wall
 
 MICRO = timedelta(microseconds=1)
 PROPS = settings(max_examples=EXAMPLES, deadline=None,

@@ -13,9 +13,9 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from oncall.models import ScheduleLayer, ScheduleLayerVersion
-from oncall.rotations import Layer, next_handoff, parse_restriction, parse_rotation
-from oncall.rotations.shifts import utc
-from oncall.rotations.turns import turn_at
+from oncall.schedules.rotation import Layer, next_handoff, parse_restriction, parse_rotation
+from oncall.schedules.rotation.shifts import utc
+from oncall.schedules.rotation.turns import turn_at
 
 EDITED = ("name", "spec", "members", "restrictions", "position")
 NOW, NEXT_HANDOFF = "now", "next-handoff"
