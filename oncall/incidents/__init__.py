@@ -1,6 +1,8 @@
 """Incidents: their lifecycle and timeline (``lifecycle``) and the one way a person
 acknowledges, resolves or escalates one from any channel (``respond``, imported from its
-module: it pages through the engine, which itself records on the timeline).
+module: it pages through the engine, which itself records on the timeline). What follows a
+committed change (Slack messages rewritten, an escalation's pages sent now, a first step) is
+``followups``, the one after-commit hook.
 
 The lifecycle's names are re-exported so that ``from oncall.incidents import record`` and
 ``incidents.acknowledge(...)`` keep working."""
