@@ -166,6 +166,13 @@ def _trigger_pg(session: Session, rows: list[dict[str, Any]], alone: bool) -> li
     pending = list(range(len(rows)))
     first = rows[0]
     with db.single_statement(session) if alone else nullcontext(session.connection()) as conn:
+        if len(rows) == 1 and not first["held"]:
+            for _ in range(TRIES):
+                got = conn.execute(sql.TRIGGER_ONE_PG, first).first()
+                if got is not None:
+                    alert_id, incident_id, status, new, _ = got
+                    return [Outcome(alert_id, incident_id, status, bool(new))]
+            raise RuntimeError("could not open or find the incident for 1 alert")
         for _ in range(TRIES):
             found = conn.execute(sql.TRIGGER_PG, sql.ROWS.params(
                 [rows[i] | {"ord": i} for i in pending], integration_id=first["integration_id"],
