@@ -1,7 +1,6 @@
-"""Delivering pages: claim (with a lease), re-check the incident right before sending, call
-the channel outside any transaction, then store the outcome: sent; a transient failure
-retried with backoff; a permanent one (or the last attempt) failed, with a fallback to the
-user's next channel (``fallback``)."""
+"""Delivering pages: claim (with a lease), re-check the incident right before sending, call the
+channel outside any transaction, then store the outcome: sent; a transient failure retried with
+backoff; a permanent one (or the last) failed, falling back to the next channel (``fallback``)."""
 
 from __future__ import annotations
 
