@@ -31,15 +31,16 @@ def unique(name: str, taken: set[str]) -> str:
     return out
 
 
-def named_schedules(listed: list[dict[str, Any]], names: tuple[str, ...], source: str
-          ) -> list[dict[str, Any]]:
-    """The schedules called ``names`` (all without names); an unknown name is an error."""
+def named(listed: list[dict[str, Any]], names: tuple[str, ...], source: str,
+          kind: str = "schedule") -> list[dict[str, Any]]:
+    """The objects (schedules, teams) called ``names`` (all without names); an unknown name
+    is an error naming the known ones: a typo must not give a silently smaller import."""
     if not names:
         return listed
     known = {s.get("name") for s in listed}
     missing = [n for n in names if n not in known]
     if missing:
-        raise SourceError(f"{source} has no schedule named {', '.join(map(repr, missing))}"
+        raise SourceError(f"{source} has no {kind} named {', '.join(map(repr, missing))}"
                           f" (there are: {', '.join(sorted(map(str, known))) or 'none'})")
     return [s for s in listed if s.get("name") in names]
 

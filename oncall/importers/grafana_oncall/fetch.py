@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from oncall.importers.common import named
 from oncall.importers.grafana_oncall.account import SOURCE, Account
 from oncall.importers.grafana_oncall.teams import for_teams
 from oncall.importers.http import ApiClient, SourceError
@@ -42,13 +43,7 @@ def fetch(client: ApiClient, schedule_names: tuple[str, ...] = (),
     error (before anything is written)."""
     teams = pages(client, "/teams/") if team_names else []
     acc = Account(users=pages(client, "/users/"), schedules=pages(client, "/schedules/"))
-    if schedule_names:
-        known = {s.get("name") for s in acc.schedules}
-        missing = [n for n in schedule_names if n not in known]
-        if missing:
-            raise SourceError(f"{SOURCE} has no schedule named {', '.join(map(repr, missing))}"
-                              f" (there are: {', '.join(sorted(map(str, known))) or 'none'})")
-        acc.schedules = [s for s in acc.schedules if s.get("name") in schedule_names]
+    acc.schedules = named(acc.schedules, schedule_names, SOURCE)
     acc.shifts = {x["id"]: x for x in pages(client, "/on_call_shifts/")}
     acc.chains = pages(client, "/escalation_chains/")
     acc.steps = pages(client, "/escalation_policies/")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from oncall.importers.common import named
 from oncall.importers.grafana_oncall.account import SOURCE, Account, shifts_of
-from oncall.importers.http import SourceError
 
 TEAM_USERS_LISTED = 20  # above this, users left out by --team are one report entry
 
@@ -16,12 +16,7 @@ def for_teams(acc: Account, teams: list[dict[str, Any]], names: tuple[str, ...])
     route to, the schedules and users those chains reach, the teams' own schedules and
     members, and every user of a kept schedule's shifts (so that every reference
     resolves). The rest is listed in ``left_out``."""
-    ids = {t["id"]: t["name"] for t in teams if t.get("name") in names}
-    missing = [n for n in names if n not in ids.values()]
-    if missing:
-        known = sorted(str(t.get("name")) for t in teams)
-        raise SourceError(f"{SOURCE} has no team named {', '.join(map(repr, missing))}"
-                          f" (there are: {', '.join(known) or 'none'})")
+    ids = {t["id"]: t["name"] for t in named(teams, names, SOURCE, "team")}
     label = f"not in team(s) {', '.join(names)}"
     integrations = [i for i in acc.integrations if i.get("team_id") in ids]
     chain_ids = {(i.get("default_route") or {}).get("escalation_chain_id")

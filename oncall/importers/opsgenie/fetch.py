@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from oncall.importers.common import ORDER_CHECK, iso, named_schedules
+from oncall.importers.common import ORDER_CHECK, iso, named
 from oncall.importers.http import ApiClient, SourceError
 from oncall.importers.opsgenie.account import SOURCE, Account
 from oncall.importers.opsgenie.teams import TeamScope
@@ -50,9 +50,9 @@ def fetch(client: ApiClient, now: datetime, schedule_names: tuple[str, ...] = ()
     is read for ``weeks`` weeks (at least the verified ones: overlaps are found in it)."""
     acc = Account()
     acc.teams = client.get("/v2/teams").get("data") or []
-    chosen = named_teams(acc.teams, team_names)
+    chosen = named(acc.teams, team_names, SOURCE, "team")
     acc.users = list(pages(client, "/v2/users"))
-    acc.schedules = named_schedules(client.get("/v2/schedules", {"expand": "rotation"}).get("data")
+    acc.schedules = named(client.get("/v2/schedules", {"expand": "rotation"}).get("data")
                           or [], schedule_names, SOURCE)
     acc.escalations = client.get("/v2/escalations").get("data") or []
     acc.integrations = client.get("/v2/integrations").get("data") or []
@@ -73,14 +73,3 @@ def fetch(client: ApiClient, now: datetime, schedule_names: tuple[str, ...] = ()
     for u in acc.users:
         acc.contacts[u["id"]] = client.get(f"/v2/users/{u['id']}/contacts").get("data") or []
     return acc
-
-
-def named_teams(teams: list[dict[str, Any]], names: tuple[str, ...]) -> list[dict[str, Any]]:
-    """The teams called ``names`` (none without names); an unknown name is an error naming
-    the known ones."""
-    known = {t.get("name") for t in teams}
-    missing = [n for n in names if n not in known]
-    if missing:
-        raise SourceError(f"{SOURCE} has no team named {', '.join(map(repr, missing))}"
-                          f" (there are: {', '.join(sorted(map(str, known))) or 'none'})")
-    return [t for t in teams if t.get("name") in names]

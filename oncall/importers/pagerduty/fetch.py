@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from oncall.importers.common import ORDER_CHECK, iso, named_schedules
+from oncall.importers.common import ORDER_CHECK, iso, named
 from oncall.importers.http import ApiClient
 from oncall.importers.pagerduty.account import Account
 from oncall.importers.pagerduty.teams import team_scope
@@ -26,7 +26,7 @@ def fetch(client: ApiClient, now: datetime, horizon: timedelta,
     acc = Account()
     teams = team_scope(client, team_names) if team_names else None
     users = list(client.paginate("/users", "users"))
-    listed = named_schedules(list(client.paginate("/schedules", "schedules")), schedule_names,
+    listed = named(list(client.paginate("/schedules", "schedules")), schedule_names,
                    "PagerDuty")
     acc.policies = list(client.paginate("/escalation_policies", "escalation_policies"))
     acc.services = list(client.paginate("/services", "services"))

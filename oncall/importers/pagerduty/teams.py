@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from oncall.importers.http import ApiClient, SourceError
+from oncall.importers.common import named
+from oncall.importers.http import ApiClient
 from oncall.importers.pagerduty.account import Account
 
 # More users than this left out by --team: one report entry naming them all.
@@ -77,13 +78,8 @@ class TeamScope:
 def team_scope(client: ApiClient, names: tuple[str, ...]) -> TeamScope:
     """The teams called ``names`` and their members; an unknown name is an error naming the
     known ones (read before anything else: nothing is written)."""
-    teams = list(client.paginate("/teams", "teams"))
-    known = {str(t.get("name")): str(t["id"]) for t in teams}
-    missing = [n for n in names if n not in known]
-    if missing:
-        raise SourceError(f"PagerDuty has no team named {', '.join(map(repr, missing))} "
-                          f"(there are: {', '.join(sorted(known)) or 'none'})")
-    ids = {known[n] for n in names}
+    teams = named(list(client.paginate("/teams", "teams")), names, "PagerDuty", "team")
+    ids = {str(t["id"]) for t in teams}
     members = {str(m["user"]["id"]) for i in sorted(ids)
                for m in client.paginate(f"/teams/{i}/members", "members")}
     return TeamScope(ids, list(dict.fromkeys(names)), members)
