@@ -80,14 +80,14 @@ def snapshot(database_url: str) -> tuple[int, dict[str, Any]]:
 
     from oncall import db
     from oncall.models import EscalationPolicy, Service
-    from oncall.paging.next_level import policy_snapshot
+    from oncall.paging.policy_snapshot import Policy
 
     with db.session_scope(database_url) as s:
         service = s.scalar(select(Service).where(Service.name == "billing-api"))
         policy = s.scalar(select(EscalationPolicy).where(
             EscalationPolicy.name == "billing-critical"))
         assert service is not None and policy is not None
-        return service.id, policy_snapshot(policy)
+        return service.id, Policy.of(policy).to_json()
 
 
 def escalated(stack: h.Stack) -> int:

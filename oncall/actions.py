@@ -17,7 +17,7 @@ from oncall import db
 from oncall.incidents import followups, record
 from oncall.incidents import lock as _lock
 from oncall.models import EscalationPolicy, Incident, Schedule, Service, User
-from oncall.paging import next_level
+from oncall.paging.policy_snapshot import Policy, Target
 from oncall.paging.stepping import take_steps
 
 
@@ -80,12 +80,12 @@ def reassign(session: Session, incident_id: int, actor: str, now: datetime, *,
         found = session.scalar(select(EscalationPolicy).where(EscalationPolicy.name == policy))
         if found is None:
             raise ActionError("policy", f"no policy {policy!r}")
-        snapshot = next_level.policy_snapshot(found)
+        snapshot = Policy.of(found)
         detail: dict[str, Any] = {"policy": policy}
     elif schedule is not None:
         if session.scalar(select(Schedule.id).where(Schedule.name == schedule)) is None:
             raise ActionError("schedule", f"no schedule {schedule!r}")
-        snapshot = _first(session, incident, [{"type": "schedule", "ref": schedule}])
+        snapshot = _first(session, incident, [Target("schedule", schedule)])
         detail = {"schedule": schedule}
     else:
         assert users is not None
@@ -95,28 +95,23 @@ def reassign(session: Session, incident_id: int, actor: str, now: datetime, *,
         missing = [u for u in users if u not in known]
         if missing:
             raise ActionError("users", f"no user {', '.join(map(repr, missing))}")
-        snapshot = _first(session, incident, [{"type": "user", "ref": u} for u in users])
+        snapshot = _first(session, incident, [Target("user", u) for u in users])
         detail = {"users": users}
     record(session, incident_id, "reassigned", actor, now, was=incident.status,
-           from_policy=(incident.policy or {}).get("name"), **detail)
-    snapshot, loop = next_level.restarted(snapshot, incident.loop)
+           from_policy=incident.policy.name if incident.policy else None, **detail)
+    snapshot, loop = snapshot.restarted(incident.loop)
     incident = _restart(session, incident, now, policy=snapshot, level=0, loop=loop)
     take_steps(session, [incident], now, actor=actor)
     return _paged(session, incident_id)
 
 
-def _first(session: Session, incident: Incident,
-           targets: list[dict[str, str]]) -> dict[str, Any]:
+def _first(session: Session, incident: Incident, targets: list[Target]) -> Policy:
     """The incident's frozen policy with a first level of ``targets`` put in front."""
     current = incident.policy
     if current is None:
         service = session.get(Service, incident.service_id)
-        current = next_level.policy_snapshot(service.policy if service else None)
-    ladder = next_level.levels(current)
-    after = int(ladder[0].get("escalate_after", 300)) if ladder else 300
-    first = {"escalate_after": after, "targets": targets}
-    return {**current, "name": f"reassigned, then {current.get('name')}",
-            "levels": [first, *ladder]}
+        current = Policy.of(service.policy if service else None)
+    return current.with_first(targets, f"reassigned, then {current.name}")
 
 
 def expire_acks(session: Session, now: datetime, limit: int = 200) -> list[int]:
@@ -131,7 +126,7 @@ def expire_acks(session: Session, now: datetime, limit: int = 200) -> list[int]:
         query = query.with_for_update(skip_locked=True, key_share=True, of=Incident)
     expired = []
     for incident_id, acked_by, acked_at, policy, loop in session.execute(query).all():
-        snapshot, new_loop = next_level.restarted(policy, loop)
+        snapshot, new_loop = (policy or Policy()).restarted(loop)
         changed = session.execute(
             update(Incident)
             .where(Incident.id == incident_id, Incident.status == "acknowledged",

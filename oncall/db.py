@@ -138,7 +138,8 @@ def among(column: Any, name: str, postgres: bool) -> ColumnElement[bool]:
 class Recordset:
     """Rows handed to a PostgreSQL statement as the one JSON parameter ``:rows``: ``sql`` is
     the FROM item (``json_to_recordset(..) AS alias(name type, ..)``), ``params`` the
-    parameters for some rows (dicts holding at least these names; datetimes in ISO 8601)."""
+    parameters for some rows (dicts holding at least these names; datetimes in ISO 8601,
+    policy snapshots as their JSON)."""
 
     def __init__(self, alias: str, columns: str) -> None:
         self.names = tuple(c.split()[0] for c in columns.split(","))
@@ -149,7 +150,11 @@ class Recordset:
                                    default=_iso), **more}
 
 
-def _iso(value: Any) -> str:
+def _iso(value: Any) -> Any:
+    """JSON for what ``json`` does not know: datetimes in ISO 8601, values that say how
+    (``to_json``: a policy snapshot)."""
     if isinstance(value, datetime):
         return value.isoformat()
+    if hasattr(value, "to_json"):
+        return value.to_json()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")

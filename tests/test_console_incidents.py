@@ -284,7 +284,7 @@ def test_escalate_and_reassign_in_the_console(
     assert r.status_code == 302
     with f() as s:
         incident = s.get(Incident, incident_id)
-        assert incident.policy["name"] == "nights" and incident.level == 1
+        assert incident.policy.name == "nights" and incident.level == 1
         paged = s.scalars(select(Page.user_id).where(Page.incident_id == incident_id,
                                                      Page.loop == incident.loop)).all()
     assert cast.manager.id in paged
@@ -408,7 +408,7 @@ def test_reassign_to_a_schedule_pages_whoever_is_on_call_there_first(
     assert r.status_code == 302
     with factory() as s:
         incident = s.get(Incident, incident_id)
-        levels = incident.policy["levels"]
+        levels = incident.policy.to_json()["levels"]
         assert levels[0]["targets"] == [{"type": "schedule", "ref": "managers"}]
         assert [lvl["targets"][0]["ref"] for lvl in levels[1:]] == [
             "alice@example.com", "bob@example.com"]  # the old ladder, after them

@@ -432,7 +432,7 @@ def test_many_batches_record_every_step_page_and_entry_with_its_detail(
         assert paged[i].detail["recipient"] == f"user:{cast.alice.id}"
         assert (incidents_[i].level, incidents_[i].next_action_at) == (
             1, now + timedelta(seconds=300))
-        assert incidents_[i].policy["levels"][0]["targets"]
+        assert incidents_[i].policy.levels[0].targets
 
 
 def test_recording_sends_leaves_pages_another_worker_took_over(factory: Any,

@@ -124,7 +124,7 @@ def test_reassign_to_users_pages_them_now_then_the_original_ladder(
     assert recipients(factory, incident_id)[-1][1] == f"user:{cast.manager.id}"
     with factory() as s:
         incident = s.get(Incident, incident_id)
-        assert [t["ref"] for lvl in incident.policy["levels"] for t in lvl["targets"]] == [
+        assert [t.ref for lvl in incident.policy.levels for t in lvl.targets] == [
             "manager@example.com", "alice@example.com", "bob@example.com"]
         assert incident.next_action_at is not None
         reassigned = s.scalar(select(IncidentEvent).where(IncidentEvent.kind == "reassigned"))
@@ -144,7 +144,7 @@ def test_reassign_to_a_policy_replaces_the_frozen_one(factory: Any, cast: Cast,
                     headers=cast.auth())
     assert r.status_code == 200
     with factory() as s:
-        assert s.get(Incident, incident_id).policy["name"] == "managers"
+        assert s.get(Incident, incident_id).policy.name == "managers"
     assert recipients(factory, incident_id)[-1][1] == f"user:{cast.manager.id}"
 
 
@@ -188,7 +188,7 @@ def test_a_policy_edited_mid_escalation_does_not_change_the_running_incident(
                                    "notify: [user:dave@example.com]"))
     apply()
     with factory() as s:
-        frozen = s.get(Incident, incident_id).policy
+        frozen = s.get(Incident, incident_id).policy.to_json()
         assert frozen["levels"][2]["targets"] == [{"type": "user",
                                                    "ref": "manager@example.com"}]
         assert frozen["levels"][1]["escalate_after"] == 600

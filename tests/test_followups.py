@@ -73,3 +73,23 @@ def test_a_failing_follow_up_is_logged_not_raised(
         note_change(s, 7)
         s.commit()  # does not raise: the change is committed, the sweeper does the rest
     assert "follow-ups of incidents [7] failed" in caplog.text
+
+
+def test_a_step_taken_by_the_sweeper_is_followed_up_by_the_hook(
+        factory: Any, enqueued: list[tuple[Any, ...]]) -> None:
+    """Whoever takes a step (here the sweeper, which enqueues nothing itself), its commit
+    hands the incident's follow-ups over: its Slack messages, and its next step if due."""
+    from oncall.paging import sweeper
+    from tests.conftest import make_cast
+    from tests.test_engine import trigger
+
+    make_cast(factory, escalate_after=300)
+    incident_id = trigger(factory)
+    enqueued.clear()  # the intake's own ("opened")
+    now = utcnow()
+    sweeper.sweep(factory, now)
+    assert ("refresh", incident_id) in enqueued
+    assert ("escalate", incident_id, 1, 0, now + timedelta(seconds=300)) in enqueued
+    enqueued.clear()
+    sweeper.sweep(factory, now + timedelta(seconds=300))  # level 2, the last: nothing follows
+    assert enqueued == [("refresh", incident_id)]

@@ -1,4 +1,6 @@
-"""Thin tasks: ids in, domain call, enqueue the follow-ups after commit."""
+"""Thin tasks: ids in, one domain call. What a change needs next (a step already due, Slack
+messages rewritten, pages out now) is enqueued after its commit by the one after-commit hook
+(``oncall.incidents.followups``): no task enqueues follow-ups of its own."""
 
 from __future__ import annotations
 
@@ -34,42 +36,26 @@ def escalate(incident_id: int, level: int = 0, loop: int = 0) -> None:
     # work per page. Anything this misses (a crash, an error) the sweeper delivers.
     for page_id in result.page_ids:
         runs.deliver_page(_factory(), page_id)
-    if result.next_action_at is not None:
-        jobs.escalate(incident_id, result.level, result.loop, at=result.next_action_at)
-    slack.after_change(incident_id)  # "escalation level 2" on its Slack messages
 
 
 @shared_task(name="oncall.deliver")
 def deliver(incident_id: int) -> None:
     """The pages a manual escalate or reassign queued: out now, not at the next sweep."""
     runs.deliver_incident(_factory(), incident_id)
-    slack.after_change(incident_id)
 
 
 @shared_task(name="oncall.sweep")
 def sweep() -> None:
-    follow_up(sweeper.sweep(_factory()))
+    sweeper.sweep(_factory())
 
 
 def dispatch() -> None:
     """What a new incident's notification or the escalation timer runs
     (``oncall.paging.wake_listener``, in the worker's listener thread): step everything due
     and send its console pages, then hand the pages for providers (SMS, voice, Slack) to the
-    pool, a deliver task per incident (sent here instead while the broker is unreachable),
-    and enqueue the follow-ups."""
+    pool, a deliver task per incident (sent here instead while the broker is unreachable)."""
     report = sweeper.dispatch(_factory(), limit=100, local_only=True)
     runs.hand_over(_factory(), report.to_deliver, jobs.deliver)
-    follow_up(report)
-
-
-def follow_up(report: sweeper.SweepReport) -> None:
-    """After a sweep or a dispatch: a next step already due gets a task (later ones are
-    found in the database by the worker's timer or the sweeper: no delayed messages), and
-    stepped incidents' Slack messages are refreshed."""
-    for incident_id, result in report.steps:
-        if result.next_action_at is not None:
-            jobs.escalate(incident_id, result.level, result.loop, at=result.next_action_at)
-        slack.after_change(incident_id)
 
 
 @shared_task(name="oncall.rules")

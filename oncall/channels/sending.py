@@ -15,6 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from oncall.channels import DeliveryError, OutgoingPage, registry
 
 SendPage = Callable[[OutgoingPage], tuple[str | None, DeliveryError | None]]
+# The core's claim on another due page, lent to an outbox that bundles pages into one send
+# (``claim(session, page_id, now)``: whether it was taken, with a lease, for this send).
+ClaimPage = Callable[[Session, int, datetime], bool]
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,7 @@ class Outbox(Protocol):
     """A channel package's outbox module (see ``oncall.channels.sms.outbox``)."""
 
     def prepare(self, factory: sessionmaker[Session], outgoing: OutgoingPage,
-                now: datetime) -> Batch | None: ...
+                now: datetime, claim: ClaimPage) -> Batch | None: ...
 
     def send(self, batch: Any, send_page: SendPage) -> tuple[str | None, DeliveryError | None]:
         ...
@@ -46,7 +49,7 @@ class Direct:
 
     @staticmethod
     def prepare(factory: sessionmaker[Session], outgoing: OutgoingPage,
-                now: datetime) -> Batch | None:
+                now: datetime, claim: ClaimPage) -> Batch | None:
         return Batch(outgoing, [outgoing.page_id])
 
     @staticmethod

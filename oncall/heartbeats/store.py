@@ -25,7 +25,7 @@ from oncall.hostile import clean
 from oncall.incidents import followups, intake
 from oncall.ingest import NormalizedAlert
 from oncall.models import Heartbeat, HeartbeatPing, Incident, utcnow
-from oncall.paging.next_level import policy_snapshot
+from oncall.paging.policy_snapshot import Policy
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ def report(session: Session, hb: Heartbeat, event: Event, now: datetime) -> list
     if hb.policy is not None:  # the heartbeat's own policy, frozen like any other
         session.execute(update(Incident)
                         .where(Incident.id == outcome.incident_id, Incident.level == 0)
-                        .values(policy=policy_snapshot(hb.policy)))
+                        .values(policy=Policy.of(hb.policy)))
     return [outcome.incident_id]
 
 

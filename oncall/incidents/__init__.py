@@ -10,6 +10,7 @@ The lifecycle's names are re-exported so that ``from oncall.incidents import rec
 from oncall.incidents.lifecycle import (
     NOTE_MAX,
     OPEN,
+    Entry,
     NoteError,
     NotFound,
     Outcome,
@@ -29,7 +30,7 @@ from oncall.incidents.lifecycle import (
     summary_json,
 )
 
-__all__ = ["NOTE_MAX", "OPEN", "NotFound", "NoteError", "Outcome", "acknowledge", "add_note",
-           "alert_counts", "arm_ack_timeout", "detail", "event", "lock",
+__all__ = ["NOTE_MAX", "OPEN", "Entry", "NotFound", "NoteError", "Outcome", "acknowledge",
+           "add_note", "alert_counts", "arm_ack_timeout", "detail", "event", "lock",
            "note_change", "page_json", "record", "record_many", "resolve", "sanitized",
            "summary_json"]

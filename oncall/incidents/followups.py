@@ -1,7 +1,7 @@
 """What happens once a change to incidents is committed: the one after-commit hook.
 
-Code that changes an incident says so on its session (``changed``, ``paged``, ``opened``,
-``due``), inside the transaction; when that transaction commits, the hook below hands
+Code that changes an incident says so on its session (``changed``, ``stepped``, ``paged``,
+``opened``, ``due``), inside the transaction; when that transaction commits, the hook below hands
 everything noted to ``follow_up``, which enqueues the work (``oncall.jobs``): a new
 incident's first step, the pages an escalation queued (out now, not at a sweep), a step
 already due, Slack messages rewritten to show the new state. Callers write no follow-up
@@ -29,7 +29,8 @@ _NOTED = "oncall.followups"  # the key in Session.info
 @dataclass
 class Followup:
     """What one incident needs after the commit. ``step``: (level, loop, when due) of a
-    step to take now if it is due (a later one is found in the database when it is)."""
+    step to take now if it is due (a later one is found in the database when it is; None
+    for the time: due now)."""
 
     refresh: bool = False
     deliver: bool = False
@@ -54,7 +55,20 @@ def paged(session: Session, incident_id: int, level: int, loop: int,
     messages show the new level."""
     followup = _noted(session, incident_id)
     followup.refresh = followup.deliver = True
-    followup.step = (level, loop, next_action_at)
+    if next_action_at is not None:  # None: the ladder is exhausted, no step follows
+        followup.step = (level, loop, next_action_at)
+
+
+def stepped(session: Session, incident_id: int, level: int, loop: int,
+            next_action_at: datetime | None) -> None:
+    """The incident was stepped up its ladder (``oncall.paging.stepping``, whoever took the
+    step): its next level is looked at if already due (a level that named nobody), and its
+    Slack messages show the new level. Its pages are delivered by the caller (the sweeper
+    in its batches, a task at once) or, after a manual step, as ``paged`` says."""
+    followup = _noted(session, incident_id)
+    followup.refresh = True
+    if next_action_at is not None:  # None: the ladder is exhausted, no step follows
+        followup.step = (level, loop, next_action_at)
 
 
 def opened(session: Session, incident_id: int, woken: bool) -> None:

@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy import JSON, bindparam, text
 
 from oncall import db
-from oncall.models import UTCDateTime
+from oncall.models import PolicyJSON, UTCDateTime
 from oncall.paging import wake_listener
 
 _TYPES: dict[str, Any] = {"now": UTCDateTime(), "labels": JSON(), "raw": JSON(),
-                          "policy": JSON(none_as_null=True)}
+                          "policy": PolicyJSON()}
 
 
 def _typed(sql: str) -> Any:

@@ -33,28 +33,44 @@ class Outcome:
                 "status": self.status, "new": self.new}
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A timeline entry: what happened (``kind``), who did it (``actor``: ``system``, a
+    user's email, ``rule:NAME``), when, and its details (JSON)."""
+
+    incident_id: int
+    kind: str
+    actor: str
+    at: datetime
+    detail: dict[str, Any]
+
+    def params(self) -> dict[str, Any]:
+        return {"incident_id": self.incident_id, "kind": self.kind, "actor": self.actor,
+                "at": self.at, "detail": self.detail}
+
+
 def record(session: Session, incident_id: int, kind: str, actor: str, at: datetime,
            **detail: Any) -> None:
-    """Add a timeline entry (a plain insert: nothing reads it back in the same unit of work)."""
-    session.connection().execute(_EVENT, event(incident_id, kind, actor, at, **detail))
+    """Add a timeline entry: ``record_many`` of one."""
+    record_many(session, [Entry(incident_id, kind, actor, at, detail)])
 
 
-def event(incident_id: int, kind: str, actor: str, at: datetime,
-          **detail: Any) -> dict[str, Any]:
+def event(incident_id: int, kind: str, actor: str, at: datetime, **detail: Any) -> Entry:
     """A timeline entry, for ``record_many``."""
-    return {"incident_id": incident_id, "kind": kind, "actor": actor, "at": at,
-            "detail": detail}
+    return Entry(incident_id, kind, actor, at, detail)
 
 
-def record_many(session: Session, events: list[dict[str, Any]]) -> None:
-    """Add several timeline entries in one statement: dicts of incident_id, kind, actor, at
-    and detail."""
-    if not events:
+def record_many(session: Session, entries: list[Entry]) -> None:
+    """Add timeline entries, in one statement (a plain insert: nothing reads them back in
+    the same unit of work). PostgreSQL takes any number of rows as one JSON parameter;
+    SQLite, a statement run once per row."""
+    if not entries:
         return
+    rows = [entry.params() for entry in entries]
     if db.is_postgres(session):
-        session.connection().execute(_PG_EVENTS, _EVENT_ROWS.params(events))
+        session.connection().execute(_PG_EVENTS, _EVENT_ROWS.params(rows))
     else:
-        session.connection().execute(_EVENT, events)
+        session.connection().execute(_EVENT, rows)
 
 
 # Built once: the sweeper records thousands of entries a minute.
@@ -98,7 +114,7 @@ def arm_ack_timeout(session: Session, incident_id: int, now: datetime) -> None:
     """If the incident's policy has an ``ack_timeout``, keep the acknowledged incident due
     at its end (``next_action_at``): the sweeper re-triggers it if it is still open then."""
     policy = session.scalar(select(Incident.policy).where(Incident.id == incident_id))
-    timeout = (policy or {}).get("ack_timeout")
+    timeout = policy.ack_timeout if policy is not None else None
     if timeout:
         session.execute(update(Incident).where(Incident.id == incident_id,
                                                Incident.status == "acknowledged")
@@ -176,7 +192,7 @@ def detail(session: Session, incident_id: int, alert_limit: int = 50) -> dict[st
                              .order_by(Alert.id.desc()).limit(alert_limit)).all()
     return {
         **summary_json(incident, alert_counts(session, [incident_id])),
-        "policy": incident.policy,
+        "policy": incident.policy.to_json() if incident.policy else None,
         "runbook": incident.runbook,
         "timeline": [{"at": e.at.isoformat(), "kind": e.kind, "actor": e.actor,
                       "detail": e.detail} for e in events],

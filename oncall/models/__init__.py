@@ -12,6 +12,7 @@ registry and ``Base.metadata`` (which the migrations compare with) hold them all
 from oncall.models.base import (
     NAMING,
     Base,
+    PolicyJSON,
     UTCDateTime,
     utcnow,
 )
@@ -96,6 +97,7 @@ __all__ = [
     "Override",
     "Page",
     "PhoneVerification",
+    "PolicyJSON",
     "PolicyLevel",
     "ProviderSend",
     "ReplyCode",

@@ -10,6 +10,8 @@ from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 
+from oncall.paging.policy_snapshot import Policy
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -37,6 +39,22 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class PolicyJSON(TypeDecorator[Policy]):
+    """An incident's frozen escalation policy (``oncall.paging.policy_snapshot``), stored as
+    its JSON; a plain dict of that JSON is accepted too (a statement's parameters)."""
+
+    impl = JSON(none_as_null=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Policy | dict[str, Any] | None,
+                           dialect: Dialect) -> dict[str, Any] | None:
+        return value.to_json() if isinstance(value, Policy) else value
+
+    def process_result_value(self, value: dict[str, Any] | None,
+                             dialect: Dialect) -> Policy | None:
+        return None if value is None else Policy.from_json(value)
 
 
 def utcnow() -> datetime:

@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from oncall.models.base import Base, utcnow
+from oncall.models.base import Base, PolicyJSON, utcnow
 from oncall.models.services import Service
+from oncall.paging.policy_snapshot import Policy
 
 INCIDENT_STATUSES = ("triggered", "acknowledged", "resolved")
 
@@ -42,7 +43,7 @@ class Incident(Base):
     severity: Mapped[str] = mapped_column(String(16), default="critical")
     summary: Mapped[str] = mapped_column(String(1024))
     # The escalation policy as it was when the incident triggered: later edits don't apply.
-    policy: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    policy: Mapped[Policy | None] = mapped_column(PolicyJSON)
     # Escalation state: the level last paged (0 = none yet), the loop through the policy,
     # and when the next step is due (NULL = nothing more to do).
     level: Mapped[int] = mapped_column(default=0)

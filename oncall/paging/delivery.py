@@ -18,7 +18,7 @@ from oncall.channels import DeliveryError, OutgoingPage, Recipient
 from oncall.channels.preferences import NOT_VERIFIED
 from oncall.channels.registry import channel, outbox, phone_channels
 from oncall.config import env_float
-from oncall.incidents import record, record_many
+from oncall.incidents import event, record, record_many
 from oncall.models import Incident, Page, Service, User, utcnow
 from oncall.paging import fallback
 
@@ -231,9 +231,8 @@ def record_sent(session: Session, sent: list[tuple[int, str | None]], now: datet
                  rows[page_id].recipient, provider)
                 for page_id, provider in sent if page_id in rows]
     record_many(session, [
-        {"incident_id": incident_id, "kind": "paged", "actor": "system", "at": now,
-         "detail": {"provider_id": provider, "page_id": page_id, "channel": channel_name,
-                    "recipient": recipient}}
+        event(incident_id, "paged", "system", now, provider_id=provider, page_id=page_id,
+              channel=channel_name, recipient=recipient)
         for page_id, incident_id, channel_name, recipient, provider in done])
     for _, _, channel_name, _, _ in done:
         metrics.PAGES.labels(channel_name, "sent").inc()

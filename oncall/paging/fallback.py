@@ -45,9 +45,10 @@ def after_failure(session: Session, page_id: int, reason: str, *, permanent: boo
     for name in preferences.fallbacks(session, user, page.severity):
         other = existing.get(name)
         if other is None:
-            new_id = page_outbox.enqueue(session, page.incident_id, page.level, page.loop,
-                                         page.recipient, user.id, name, page.message or "",
-                                         now, now)
+            queued = page_outbox.QueuedPage(page.incident_id, page.level, page.loop,
+                                            page.recipient, user.id, name, page.message or "",
+                                            now, now)
+            new_id = page_outbox.insert(session, [queued]).get(queued.key)
             if new_id is not None:
                 record(session, page.incident_id, "fallback", "system", now, to_channel=name,
                        page_id=new_id, **about)

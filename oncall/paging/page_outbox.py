@@ -1,60 +1,73 @@
 """The page outbox: one row per (incident, level, loop, recipient, channel), inserted once.
-Callers own the transaction."""
+A step queues its pages in one statement (``insert``); a fallback queues one, a batch of
+one. Callers own the transaction."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from oncall import db
 from oncall.models import Page
 
 
-def enqueue(session: Session, incident_id: int, level: int, loop: int, recipient: str,
-            user_id: int | None, channel: str, message: str, at: datetime,
-            now: datetime) -> int | None:
-    """Queue a page to be sent at ``at``. Returns its id, or None when that page exists
-    already (the unique key makes a repeated step harmless)."""
-    stmt = _INSERT[db.is_postgres(session)]
-    return session.connection().execute(stmt, row(
-        incident_id, level, loop, recipient, user_id, channel, message, at, now)).scalar()
+@dataclass(frozen=True, slots=True)
+class QueuedPage:
+    """A page to queue: whom (``recipient``: ``user:ID`` or a room, ``slack:#billing``), on
+    which channel, with what message, due at ``at``."""
+
+    incident_id: int
+    level: int
+    loop: int
+    recipient: str
+    user_id: int | None
+    channel: str
+    message: str
+    at: datetime
+    now: datetime
+
+    @property
+    def key(self) -> tuple[int, int, int, str, str]:
+        """The outbox's unique key: a page queued twice is one page."""
+        return (self.incident_id, self.level, self.loop, self.recipient, self.channel)
+
+    def params(self) -> dict[str, Any]:
+        return {"incident_id": self.incident_id, "level": self.level, "loop": self.loop,
+                "recipient": self.recipient, "user_id": self.user_id,
+                "channel": self.channel, "status": "pending", "attempts": 0,
+                "next_attempt_at": self.at, "created_at": self.now, "message": self.message}
 
 
-def row(incident_id: int, level: int, loop: int, recipient: str, user_id: int | None,
-        channel: str, message: str, at: datetime, now: datetime) -> dict[str, Any]:
-    """A page to queue, for ``insert_many``."""
-    return {"incident_id": incident_id, "level": level, "loop": loop, "recipient": recipient,
-            "user_id": user_id, "channel": channel, "status": "pending", "attempts": 0,
-            "next_attempt_at": at, "created_at": now, "message": message}
-
-
-def insert_many(session: Session, rows: list[dict[str, Any]]) -> list[Any]:
-    """Queue many ``row``s in one statement. Returns the key and id of each page it
-    inserted, none for those that existed already."""
+def insert(session: Session, pages: list[QueuedPage]) -> dict[tuple[int, int, int, str, str], int]:
+    """Queue pages in one statement. Returns the id of each page inserted, by its ``key``;
+    none for those that existed already (the unique key makes a repeated step harmless)."""
+    if not pages:
+        return {}
+    rows = [page.params() for page in pages]
     conn = session.connection()
     if db.is_postgres(session):
-        return list(conn.execute(_PG_INSERT_MANY, _ROWS.params(rows)))
-    return list(conn.execute(_INSERT_MANY, rows))
+        found = conn.execute(_PG_INSERT, _ROWS.params(rows))
+    else:
+        found = conn.execute(_SQLITE_INSERT, rows)
+    return {(r.incident_id, r.level, r.loop, r.recipient, r.channel): r.id for r in found}
 
 
-# Built once per dialect (statement construction costs more than the round trip).
-_INSERT = {
-    pg: (postgresql.insert(Page) if pg else sqlite.insert(Page))
-    .on_conflict_do_nothing(index_elements=["incident_id", "level", "loop", "recipient",
-                                            "channel"])
-    .returning(Page.id)
-    for pg in (True, False)}
-_INSERT_MANY = _INSERT[False].returning(Page.incident_id, Page.level, Page.loop, Page.recipient,
-                                        Page.channel)
+# Built once (statement construction costs more than the round trip).
+_SQLITE_INSERT = (sqlite.insert(Page)
+                  .on_conflict_do_nothing(index_elements=["incident_id", "level", "loop",
+                                                          "recipient", "channel"])
+                  .returning(Page.id, Page.incident_id, Page.level, Page.loop, Page.recipient,
+                             Page.channel))
 # PostgreSQL: the same statement text for any number of pages.
 _ROWS = db.Recordset("t", "incident_id int, level int, loop int, recipient text, user_id int, "
                           "channel text, status text, attempts int, "
                           "next_attempt_at timestamptz, created_at timestamptz, message text")
-_PG_INSERT_MANY = text(f"""
+_PG_INSERT = text(f"""
 INSERT INTO pages ({", ".join(_ROWS.names)}) SELECT * FROM {_ROWS.sql}
 ON CONFLICT (incident_id, level, loop, recipient, channel) DO NOTHING
 RETURNING id, incident_id, level, loop, recipient, channel

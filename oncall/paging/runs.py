@@ -78,7 +78,7 @@ def _deliver_claimed(factory: sessionmaker[Session], outgoing: OutgoingPage,
     throttles per number, bundles the person's waiting SMS, records the request before making
     it). Returns whether a send was attempted, and the fallback pages to send now."""
     outbox = outbox_for(outgoing.channel)
-    batch = outbox.prepare(factory, outgoing, now or utcnow())
+    batch = outbox.prepare(factory, outgoing, now or utcnow(), delivery.claim_page)
     if batch is None:  # throttled: pending again, due when the number may next be reached
         return False, []
     provider_id, error = outbox.send(batch, delivery.send)

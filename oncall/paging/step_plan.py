@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from oncall.channels import page_text, preferences
 from oncall.channels.registry import enabled, off_reason, room_channels
-from oncall.incidents import event
+from oncall.incidents import Entry, event
 from oncall.models import Service, User
 from oncall.paging import next_level, page_outbox, unpaged
-from oncall.paging.next_level import policy_snapshot
+from oncall.paging.policy_snapshot import Policy
 from oncall.schedules.store import who_is_on_call
 
 
@@ -42,7 +42,7 @@ class Lookups:
     on_call: dict[str, str | None] = field(default_factory=dict)
     users: dict[str, User | None] = field(default_factory=dict)
     plans: dict[tuple[int, str], preferences.Plan] = field(default_factory=dict)
-    policies: dict[int, dict[str, Any]] = field(default_factory=dict)
+    policies: dict[int, Policy] = field(default_factory=dict)
 
     def user(self, session: Session, email: str) -> User | None:
         if email not in self.users:
@@ -54,12 +54,12 @@ class Lookups:
             self.on_call[schedule] = who_is_on_call(session, schedule, now)
         return self.on_call[schedule]
 
-    def policy(self, session: Session, service_id: int) -> dict[str, Any]:
+    def policy(self, session: Session, service_id: int) -> Policy:
         """The snapshot of the service's escalation policy (for incidents that have none of
         their own yet)."""
         if service_id not in self.policies:
             service = session.get(Service, service_id)
-            self.policies[service_id] = policy_snapshot(service.policy if service else None)
+            self.policies[service_id] = Policy.of(service.policy if service else None)
         return self.policies[service_id]
 
     def plan(self, session: Session, user: User, severity: str) -> preferences.Plan:
@@ -84,7 +84,7 @@ class Stepped(Protocol):
     @property
     def summary(self) -> str: ...
     @property
-    def policy(self) -> dict[str, Any] | None: ...
+    def policy(self) -> Policy | None: ...
     @property
     def level(self) -> int: ...
     @property
@@ -93,16 +93,39 @@ class Stepped(Protocol):
     def next_action_at(self) -> datetime | None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A step's claim on its incident: from the state it was read in (``level``, ``loop``,
+    due by ``now``) to the state after the step, with the policy it now carries (frozen
+    at its first step). ``stepping`` writes it only if the incident is still in that state."""
+
+    incident_id: int
+    level: int
+    loop: int
+    now: datetime
+    policy: Policy
+    new_level: int
+    new_loop: int
+    next_action_at: datetime | None
+
+    def row(self) -> dict[str, Any]:
+        """The claim as a statement's parameters."""
+        return {"incident_id": self.incident_id, "level": self.level, "loop": self.loop,
+                "now": self.now, "policy": self.policy, "new_level": self.new_level,
+                "new_loop": self.new_loop, "next_action_at": self.next_action_at}
+
+
 @dataclass
 class Plan:
     """An incident's due step, worked out before anything is written: the claim (from the
     state it was read in to the state after the step), timeline entries and pages."""
 
     incident_id: int
-    claim: dict[str, Any]
+    policy: Policy
     due: datetime | None
-    events: list[dict[str, Any]] = field(default_factory=list)
-    pages: list[dict[str, Any]] = field(default_factory=list)
+    claim: Claim | None = None  # set once the step is worked out
+    events: list[Entry] = field(default_factory=list)
+    pages: list[page_outbox.QueuedPage] = field(default_factory=list)
     result: StepResult = field(default_factory=StepResult)
     # The incident whose ``unpaged`` entry is logged once the step is written.
     unpaged: Stepped | None = None
@@ -117,13 +140,12 @@ def plan_step(session: Session, incident: Stepped, now: datetime, actor: str,
     if policy is None:
         policy = lookups.policy(session, incident.service_id)
     level, loop, due = incident.level, incident.loop, incident.next_action_at
-    plan = Plan(incident.id, {"incident_id": incident.id, "level": level, "loop": loop,
-                              "now": now, "policy": policy}, due)
+    plan = Plan(incident.id, policy, due)
     result = plan.result
     while True:
         step = next_level.next_step(policy, level, loop, now)
         if step is None:
-            why = "no escalation policy" if not next_level.levels(policy) else "ladder exhausted"
+            why = "no escalation policy" if not policy.levels else "ladder exhausted"
             plan.events.append(event(incident.id, "escalation_stopped", "system", now,
                                      reason=why))
             result.level, result.loop, result.next_action_at = level, loop, None
@@ -143,8 +165,8 @@ def plan_step(session: Session, incident: Stepped, now: datetime, actor: str,
         plan.events += events
         plan.pages += pages
         plan.unpaged = incident
-    plan.claim.update(new_level=result.level, new_loop=result.loop,
-                      next_action_at=result.next_action_at)
+    plan.claim = Claim(incident.id, incident.level, incident.loop, now, policy, result.level,
+                       result.loop, result.next_action_at)
     return plan
 
 
@@ -169,27 +191,27 @@ def _page_level(session: Session, incident: Stepped, step: next_level.Step, now:
                                      loop=step.loop, reasons=user_plan.skipped))
             continue
         for rule in user_plan.rules:
-            plan.pages.append(page_outbox.row(incident.id, step.level, step.loop,
+            plan.pages.append(page_outbox.QueuedPage(incident.id, step.level, step.loop,
                                               f"user:{user.id}", user.id, rule.channel,
                                               message, now + timedelta(seconds=rule.delay),
                                               now))
     # People first, then the channel posts of the level.
     for room in rooms:
-        plan.pages.append(page_outbox.row(incident.id, step.level, step.loop, room, None,
+        plan.pages.append(page_outbox.QueuedPage(incident.id, step.level, step.loop, room, None,
                                           room.split(":", 1)[0], message, now, now))
     return bool(users or rooms)
 
 
 def _resolve_targets(session: Session, incident_id: int, step: next_level.Step,
                      now: datetime, lookups: Lookups,
-                     events: list[dict[str, Any]]) -> tuple[list[User], list[str]]:
+                     events: list[Entry]) -> tuple[list[User], list[str]]:
     """The users a level names, in order, each once, and the rooms it names on channels
     that have them (``slack:#room``). A schedule contributes whoever is on call now; a
     schedule with nobody on call is noted on the timeline, never skipped silently."""
     users: list[User] = []
     rooms: list[str] = []
     for target in step.targets:
-        kind, ref = target.get("type"), target.get("ref")
+        kind, ref = target.type, target.ref
         user: User | None = None
         if kind == "user":
             user = lookups.user(session, str(ref))
@@ -208,10 +230,11 @@ def _resolve_targets(session: Session, incident_id: int, step: next_level.Step,
             reason = (off_reason(str(kind)) if kind in room_channels()
                       else f"unknown target type {kind!r}")
             events.append(event(incident_id, "target_unsupported", "system", now,
-                                target=target, reason=reason))
+                                target=target.to_json(), reason=reason))
             continue
         if user is None:
-            events.append(event(incident_id, "target_missing", "system", now, target=target))
+            events.append(event(incident_id, "target_missing", "system", now,
+                                target=target.to_json()))
         elif user not in users:
             users.append(user)
     return users, rooms

@@ -7,6 +7,10 @@ Every entry point takes ids and an explicit ``now``, reloads state, re-checks it
 precondition and claims work with a conditional UPDATE, so a task delivered twice, a task and
 the sweeper racing, or a worker killed half way can never page anyone twice for the same
 (incident, level, loop, recipient, channel): that key is unique in the outbox.
+
+What a step needs once committed (its next level if already due, its Slack messages
+rewritten) is noted on the session for the one after-commit hook
+(``oncall.incidents.followups.stepped``), whoever took the step.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from oncall import db, metrics
-from oncall.incidents import record_many
+from oncall.incidents import followups, record_many
 from oncall.models import Incident
 from oncall.paging import page_outbox, unpaged
 from oncall.paging.step_plan import Lookups, Plan, StepResult, plan_step
@@ -95,7 +99,7 @@ def take_steps(session: Session, incidents: list[Incident], now: datetime,
 def _claim(session: Session, plans: list[Plan]) -> bool:
     """Move every planned incident from the state it was read in to its state after the
     step, each only if still due and unchanged; whether all of them were."""
-    claims = [p.claim for p in plans]
+    claims = [p.claim.row() for p in plans if p.claim is not None]
     if db.is_postgres(session):
         claimed = session.connection().execute(_PG_CLAIM_DUE,
                                                _CLAIMS.params(claims)).rowcount
@@ -109,20 +113,19 @@ def _apply(session: Session, plans: list[Plan], now: datetime) -> list[StepResul
     record_many(session, [e for plan in plans for e in plan.events])
     for plan in plans:
         if plan.unpaged is not None:
-            unpaged.warn(plan.unpaged, next(e for e in plan.events if e["kind"] == "unpaged"))
-    rows = [row for plan in plans for row in plan.pages]
-    if rows:
-        made = {(r.incident_id, r.level, r.loop, r.recipient, r.channel): r.id
-                for r in page_outbox.insert_many(session, rows)}
-        for plan in plans:
-            for row in plan.pages:
-                page_id = made.get((row["incident_id"], row["level"], row["loop"],
-                                    row["recipient"], row["channel"]))
-                if page_id is not None and row["next_attempt_at"] <= now:
-                    plan.result.page_ids.append(page_id)
+            unpaged.warn(plan.unpaged, next(e for e in plan.events if e.kind == "unpaged"))
+    made = page_outbox.insert(session, [page for plan in plans for page in plan.pages])
+    for plan in plans:
+        for page in plan.pages:
+            page_id = made.get(page.key)
+            if page_id is not None and page.at <= now:
+                plan.result.page_ids.append(page_id)
     for plan in plans:
         assert plan.due is not None
         metrics.ESCALATION_LAG.observe(max(0.0, (now - plan.due).total_seconds()))
+        result = plan.result
+        followups.stepped(session, plan.incident_id, result.level, result.loop,
+                          result.next_action_at)
     return [plan.result for plan in plans]
 
 

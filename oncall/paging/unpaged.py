@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from oncall.incidents import event
+from oncall.incidents import Entry, event
 from oncall.models import Incident, Page, User
-from oncall.paging import next_level, page_outbox
+from oncall.paging import page_outbox
+from oncall.paging.policy_snapshot import Policy
 
 if TYPE_CHECKING:  # step_plan imports this module
     from oncall.paging.step_plan import Lookups, Stepped
@@ -32,8 +33,8 @@ log = logging.getLogger(__name__)
 ADMIN_LEVEL = 0
 
 
-def reason(policy: dict[str, Any] | None) -> str:
-    if not next_level.levels(policy):
+def reason(policy: Policy | None) -> str:
+    if policy is None or not policy.levels:
         return "its service has no escalation policy"
     return "no level of its escalation policy named anyone who could be paged"
 
@@ -43,32 +44,32 @@ def notice_text(incident: Stepped, why: str) -> str:
             f"{incident.summary}): {why}. Acknowledge it, and fix the routing.")
 
 
-def page_admins(session: Session, incident: Stepped, policy: dict[str, Any] | None,
-                now: datetime, lookups: Lookups) -> tuple[list[dict[str, Any]],
-                                                           list[dict[str, Any]]]:
+def page_admins(session: Session, incident: Stepped, policy: Policy | None,
+                now: datetime, lookups: Lookups) -> tuple[list[Entry],
+                                                           list[page_outbox.QueuedPage]]:
     """The timeline entry and the admins' pages for an incident whose first step paged
     nobody. Returns (events, page rows) for the caller's step to write (reads only: the
     stepping logs ``warn`` once it has written them)."""
     why = reason(policy)
     text = notice_text(incident, why)
     admins = list(session.scalars(select(User).where(User.role == "admin").order_by(User.id)))
-    pages: list[dict[str, Any]] = []
+    pages: list[page_outbox.QueuedPage] = []
     notified: list[str] = []
     for admin in admins:
         rules = lookups.plan(session, admin, incident.severity).rules
         for rule in rules:
-            pages.append(page_outbox.row(incident.id, ADMIN_LEVEL, 0, f"user:{admin.id}",
-                                         admin.id, rule.channel, text,
-                                         now + timedelta(seconds=rule.delay), now))
+            pages.append(page_outbox.QueuedPage(
+                incident.id, ADMIN_LEVEL, 0, f"user:{admin.id}", admin.id, rule.channel, text,
+                now + timedelta(seconds=rule.delay), now))
         if rules:
             notified.append(admin.email)
     entry = event(incident.id, "unpaged", "system", now, reason=why, admins_notified=notified)
     return [entry], pages
 
 
-def warn(incident: Stepped, entry: dict[str, Any]) -> None:
+def warn(incident: Stepped, entry: Entry) -> None:
     """Log the ``unpaged`` timeline entry (``page_admins``) once its step is written."""
-    detail = entry["detail"]
+    detail = entry.detail
     # repr(): the summary is the sender's text; it must not forge log lines.
     log.warning("incident #%s (%s, %r) pages nobody: %s; notifying admins: %s", incident.id,
                 incident.service.name, incident.summary, detail["reason"],

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from oncall import db
 from oncall.ingest import NormalizedAlert
 from oncall.models import RuleState
+from oncall.paging.policy_snapshot import Policy
 from oncall.rules import evaluate, store
 from oncall.rules.evaluate import Sample
 from oncall.rules.model import CountCondition, Rule
@@ -29,7 +30,7 @@ class Verdict:
     dedup_key: str
     summary: str
     severity: str
-    policy: dict[str, Any] | None
+    policy: Policy | None
     group: tuple[str, ...] = ()
     observed: dict[str, Any] = field(default_factory=dict)
 

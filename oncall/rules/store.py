@@ -26,6 +26,7 @@ from oncall.models import (
     SystemState,
     ThresholdRule,
 )
+from oncall.paging.policy_snapshot import Policy
 from oncall.rules.evaluate import Sample
 from oncall.rules.model import Rule, RuleError, parse
 
@@ -38,14 +39,7 @@ class Compiled:
     """A rule ready for intake, with a snapshot of its policy (None: the service's own)."""
 
     rule: Rule
-    policy: dict[str, Any] | None
-
-
-def policy_snapshot(policy: EscalationPolicy) -> dict[str, Any]:
-    """The engine's frozen-policy shape (one definition: levels, repeat, ack_timeout)."""
-    from oncall.paging.next_level import policy_snapshot as snapshot
-
-    return snapshot(policy)
+    policy: Policy | None
 
 
 def load_rules(session: Session) -> list[Rule]:
@@ -63,11 +57,11 @@ def load_rules(session: Session) -> list[Rule]:
 
 def compile_rules(session: Session, rules: list[Rule]) -> list[Compiled]:
     names = {r.policy for r in rules if r.policy}
-    policies: dict[str, dict[str, Any]] = {}
+    policies: dict[str, Policy] = {}
     if names:
         for p in session.scalars(select(EscalationPolicy).where(EscalationPolicy.name.in_(names))
                                  .options(selectinload(EscalationPolicy.levels))):
-            policies[p.name] = policy_snapshot(p)
+            policies[p.name] = Policy.of(p)
     return [Compiled(r, policies.get(r.policy) if r.policy else None) for r in rules]
 
 

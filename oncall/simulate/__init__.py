@@ -102,7 +102,7 @@ def simulate(session: Session, service: str, at: datetime, *, type_: str = "gene
     incident = Simulated(found, params["inc_severity"], params["inc_summary"],
                          params["policy"])
     policy = params["policy"] or Lookups().policy(session, found.id)
-    answer = Answer(at, found.name, alert, "pages", "", policy.get("name"),
+    answer = Answer(at, found.name, alert, "pages", "", policy.name,
                     rule=_rule_json(verdict))
     if verdict is not None and verdict.held:
         answer.outcome = "held"
@@ -139,7 +139,8 @@ def _joins(session: Session, answer: Answer, incident_id: int, released: bool) -
     answer.incident = {"id": stored.id, "status": stored.status, "level": stored.level,
                        "loop": stored.loop, "summary": stored.summary,
                        "next_action_at": stored.next_action_at}
-    answer.policy = (stored.policy or {}).get("name", answer.policy)
+    if stored.policy is not None:
+        answer.policy = stored.policy.name
     if stored.status == "acknowledged" and stored.next_action_at is not None:
         answer.reason = (f"joins incident #{stored.id} (acknowledged): nobody is paged unless "
                          f"the acknowledgement lapses at {stored.next_action_at.isoformat()} "

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from oncall.models import Service, User
 from oncall.paging import step_plan, unpaged
+from oncall.paging.policy_snapshot import Policy
 from oncall.schedules import store
 from oncall.schedules.rotation import ScheduleSpec, on_call
 
@@ -25,7 +26,7 @@ class Simulated:
     service: Service
     severity: str
     summary: str
-    policy: dict[str, Any] | None
+    policy: Policy | None
     level: int = 0
     loop: int = 0
     next_action_at: datetime | None = None
@@ -90,7 +91,7 @@ def ladder(session: Session, incident: Simulated, start: datetime) -> list[Entry
             return entries
         plan = step_plan.plan_step(session, incident, now, "system", shared)
         entries += _entries(session, plan, now)
-        incident.policy = plan.claim["policy"]
+        incident.policy = plan.policy
         incident.level, incident.loop = plan.result.level, plan.result.loop
         incident.next_action_at = now = plan.result.next_action_at
     entries.append(Entry(now or start, incident.level, incident.loop,
@@ -121,7 +122,7 @@ def _entries(session: Session, plan: step_plan.Plan, now: datetime) -> list[Entr
     out: list[Entry] = []
     waiting: list[str] = []  # a level's target entries come before its ``escalated``
     for event in plan.events:
-        kind, d = event["kind"], event["detail"]
+        kind, d = event.kind, event.detail
         if kind == "escalated":
             out += [Entry(now, d["level"], d["loop"], note=text) for text in waiting]
             waiting = []
@@ -134,8 +135,8 @@ def _entries(session: Session, plan: step_plan.Plan, now: datetime) -> list[Entr
     out += [Entry(now, plan.result.level, plan.result.loop, note=t) for t in waiting]
     grouped: dict[tuple[int, int, str], list[tuple[str, datetime]]] = {}
     for page in plan.pages:
-        key = (page["level"], page["loop"], page["recipient"])
-        grouped.setdefault(key, []).append((page["channel"], page["next_attempt_at"]))
+        key = (page.level, page.loop, page.recipient)
+        grouped.setdefault(key, []).append((page.channel, page.at))
     for (lvl, lp, recipient), channels in grouped.items():
         name = None
         if recipient.startswith("user:"):

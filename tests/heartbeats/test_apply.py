@@ -191,4 +191,4 @@ def test_a_billing_cron_heartbeat_going_down_is_routed_by_the_cron_miss_rule(
                                                          "docs/runbooks/cron-misses.md")
         assert incident.summary == ("Billing cron: Heartbeat dunning-retries is down: the job "
                                     "reported failure (exit status 1)")
-        assert incident.policy is None or incident.policy["name"] == "billing-critical"
+        assert incident.policy is None or incident.policy.name == "billing-critical"

@@ -60,7 +60,7 @@ def test_a_batch_counts_its_own_earlier_alerts_and_opens_one_incident_per_group(
     assert by_id[acme].summary == "3 charge failures in 5m for merchant acme"
     assert by_id[acme].severity == "critical"
     assert by_id[acme].runbook == "docs/runbooks/charge-failures.md"
-    assert by_id[acme].policy["name"] == "bob-first"
+    assert by_id[acme].policy.name == "bob-first"
     assert by_id[cron].summary == "Billing cron: nightly charge run missed"
     assert by_id[other].policy is None and by_id[other].dedup_key == "x"
     [triggered] = [e for e in timeline(factory, acme) if e[0] == "triggered"]

@@ -71,8 +71,8 @@ def test_an_alert_over_the_threshold_pages_as_the_rule_says(
     assert incident.dedup_key == "api-errors:/charges"
     assert incident.summary == "API error ratio 2.1% on /charges"
     assert incident.severity == "warning"
-    assert incident.policy["name"] == "bob-first"
-    assert incident.policy["levels"][0]["targets"] == [{"type": "user",
+    assert incident.policy.name == "bob-first"
+    assert incident.policy.to_json()["levels"][0]["targets"] == [{"type": "user",
                                                         "ref": "bob@example.com"}]
     detail = client.get(f"/api/v1/incidents/{incident.id}", headers=cast.auth()).json
     assert detail["runbook"] == "https://runbooks.example.com/api-errors"

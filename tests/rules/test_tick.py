@@ -152,7 +152,7 @@ def test_the_tick_opens_what_intake_missed_and_uses_the_rules_policy_and_runbook
     assert report.opened == [incident.id]
     assert incident.summary == "3 charge failures for globex"
     assert incident.dedup_key == "rule:spike:merchant_id=globex"
-    assert incident.policy["name"] == "bob-first"
+    assert incident.policy.name == "bob-first"
     assert incident.runbook == "docs/runbooks/charge-failures.md"
     assert incident.service_id == cast.service.id
 

@@ -62,7 +62,7 @@ def die_after_the_request(factory: Any, pager: Pager, page_id: int, made: bool) 
     with factory() as s, s.begin():
         outgoing = delivery.prepare_delivery(s, page_id, pager.now)
     assert outgoing is not None
-    batch = outbox.prepare(factory, outgoing, pager.now)
+    batch = outbox.prepare(factory, outgoing, pager.now, delivery.claim_page)
     assert batch is not None and batch.send_id is not None
     if made:
         delivery.send(batch.page)

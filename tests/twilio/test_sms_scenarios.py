@@ -281,7 +281,7 @@ def _die_after_the_request(factory: Any, pager: Pager, inc: int, make_request: b
     with factory() as s, s.begin():
         outgoing = delivery.prepare_delivery(s, page_id, pager.now)
     assert outgoing is not None
-    batch = outbox.prepare(factory, outgoing, pager.now)
+    batch = outbox.prepare(factory, outgoing, pager.now, delivery.claim_page)
     assert batch is not None
     if make_request:
         delivery.send(batch.page)

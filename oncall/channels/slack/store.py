@@ -15,7 +15,6 @@ from oncall.channels import DeliveryError
 from oncall.channels.slack import blocks
 from oncall.incidents import alert_counts
 from oncall.models import Alert, Incident, SlackMessage, User
-from oncall.paging import next_level
 
 if TYPE_CHECKING:
     from slack_sdk import WebClient
@@ -67,14 +66,15 @@ def incident_view(session: Session, incident_id: int) -> blocks.IncidentView | N
     incident = session.get(Incident, incident_id, populate_existing=True)
     if incident is None:
         return None
-    policy = incident.policy
-    if policy is None and incident.service.policy is not None:
-        policy = {"levels": [{} for _ in incident.service.policy.levels]}
+    if incident.policy is not None:
+        levels = len(incident.policy.levels)
+    else:  # not stepped yet: the service's policy is the one it will take
+        levels = len(incident.service.policy.levels) if incident.service.policy else 0
     return blocks.IncidentView(
         id=incident.id, status=incident.status, severity=incident.severity,
         summary=incident.summary, service=incident.service.name,
         alert_count=alert_counts(session, [incident.id]).get(incident.id, 0),
-        level=incident.level, levels=len(next_level.levels(policy)),
+        level=incident.level, levels=levels,
         created_at=incident.created_at, runbook=runbook(session, incident),
         acked_by=actor_label(session, incident.acked_by), acked_at=incident.acked_at,
         resolved_by=actor_label(session, incident.resolved_by),

@@ -2,9 +2,9 @@
 person into one message, and record the request before it is made (``provider_sends``).
 
 The SMS and voice channels' outbox (``ChannelInfo.outbox``, see ``oncall.channels.sending``):
-the core calls :func:`prepare` after the page is claimed, :func:`send`, and :func:`finish` in
-the transaction that stores the outcome. Other pages (notices, no phone) pass through
-untouched (no database work).
+the core calls :func:`prepare` after the page is claimed (lending its claim on other pages,
+for bundling), :func:`send`, and :func:`finish` in the transaction that stores the outcome.
+Other pages (notices, no phone) pass through untouched (no database work).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from oncall.channels.sms import text as sms_text
 from oncall.channels.sms.lost import LostSend
 from oncall.incidents import record
 from oncall.models import Incident, Page, ProviderSend, Service
-from oncall.paging import delivery
 
 TWILIO_CHANNELS = ("sms", "voice")
 MAX_BUNDLE = 10
@@ -60,14 +59,15 @@ def handles(outgoing: OutgoingPage) -> bool:
 
 
 def prepare(factory: sessionmaker[Session], outgoing: OutgoingPage,
-            now: datetime) -> Batch | None:
+            now: datetime, claim: sending.ClaimPage) -> Batch | None:
     """Returns the batch to send, or None when there is nothing to send now: the throttle
     deferred the page (it is pending again, due when the number may next be reached), or
     its incident was closed meanwhile (``outgoing.closed``) and no earlier request for it
     had gone out (it is cancelled).
 
     An earlier request for the page whose answer was lost is resolved first, at Twilio
-    (``lost``), so that the throttle counts only requests that may really have left."""
+    (``lost``), so that the throttle counts only requests that may really have left.
+    ``claim``: the core's, for the person's other waiting SMS pages bundled into this one."""
     single = Batch(outgoing, [outgoing.page_id])
     if not handles(outgoing):
         if outgoing.closed is not None:
@@ -109,7 +109,7 @@ def prepare(factory: sessionmaker[Session], outgoing: OutgoingPage,
             if user_id is not None:
                 if not resolution.unknown:  # else resend exactly what may have gone out
                     page_ids += _claim_waiting(session, user_id, outgoing.page_id,
-                                               destination, now)
+                                               destination, now, claim)
                 outgoing = dataclasses.replace(
                     outgoing, text=_compose(session, user_id, page_ids, now))
             outgoing = dataclasses.replace(
@@ -229,7 +229,7 @@ def _defer(session: Session, outgoing: OutgoingPage, until: datetime, now: datet
 
 
 def _claim_waiting(session: Session, user_id: int, page_id: int, destination: str,
-                   now: datetime) -> list[int]:
+                   now: datetime, claim: sending.ClaimPage) -> list[int]:
     """Take the user's other due SMS pages (for incidents still triggered) into this send.
     A page with an earlier request still open (its answer was lost) is left out: it may
     have gone out already, and only its own delivery looks that request up at Twilio."""
@@ -243,7 +243,7 @@ def _claim_waiting(session: Session, user_id: int, page_id: int, destination: st
     for other in waiting:
         if lost.earlier(session, "sms", destination, other, now):
             continue
-        if delivery.claim_page(session, other, now):
+        if claim(session, other, now):
             claimed.append(other)
     return claimed
 
