@@ -9,6 +9,7 @@ the DST handoff arithmetic from the names alone: every module there must be list
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -27,5 +28,45 @@ def test_nothing_in_tests_is_named_like_a_standard_library_module() -> None:
 def test_every_schedules_module_is_listed_in_the_package_docstring() -> None:
     doc = oncall.schedules.__doc__ or ""
     modules = sorted(p.relative_to(SCHEDULES).as_posix() for p in SCHEDULES.rglob("*.py")
+                     if p.name != "__init__.py")
+    assert [m for m in modules if f"``{m}``" not in doc] == []
+
+
+ONCALL = SCHEDULES.parent
+
+
+def test_no_module_is_over_300_lines() -> None:
+    """The core redesign's rule (issue 19): a module a maintainer can read in one sitting."""
+    long = {p.relative_to(ONCALL.parent).as_posix(): n
+            for p in (*ONCALL.rglob("*.py"), *(ONCALL.parent / "worker").rglob("*.py"))
+            if (n := len(p.read_text().splitlines())) > 300}
+    assert long == {}
+
+
+def test_channels_reach_the_core_through_its_two_doors_only() -> None:
+    """A channel package names nothing of the paging core but the door for a provider's
+    status callback (``delivery.page_failed``); replies go through ``oncall.incidents``."""
+    import ast
+
+    reached: dict[str, set[str]] = {}
+    for path in (ONCALL / "channels").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                    ("oncall.paging", "oncall.actions", "worker")):
+                names = {f"{node.module}.{a.name}" for a in node.names}
+                reached.setdefault(path.relative_to(ONCALL).as_posix(), set()).update(names)
+            elif isinstance(node, ast.Import) and any(
+                    a.name.startswith(("oncall.paging", "worker")) for a in node.names):
+                reached.setdefault(path.relative_to(ONCALL).as_posix(), set()).add("import")
+    assert reached == {"channels/twilio/status.py": {"oncall.paging.delivery"}}
+    status = (ONCALL / "channels" / "twilio" / "status.py").read_text()
+    assert set(re.findall(r"delivery\.(\w+)", status)) == {"page_failed"}
+
+
+def test_every_paging_module_is_listed_in_the_package_docstring() -> None:
+    import oncall.paging
+
+    doc = oncall.paging.__doc__ or ""
+    modules = sorted(p.stem for p in Path(oncall.paging.__file__).parent.glob("*.py")
                      if p.name != "__init__.py")
     assert [m for m in modules if f"``{m}``" not in doc] == []

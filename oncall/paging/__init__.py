@@ -1,6 +1,7 @@
 """The path of a page, from a due incident to a provider's answer. Each module is named for
 its job; import names from the module that defines them (nothing is re-exported here).
 
+- ``policy_snapshot``: the escalation policy an incident carries, frozen (pure values).
 - ``next_level``: which level of the escalation policy comes next, and when (pure).
 - ``step_plan``: working out an incident's step: whom its level pages (reads only).
 - ``stepping``: taking due incidents a step up their ladder, queueing their pages.
