@@ -70,3 +70,33 @@ def test_every_paging_module_is_listed_in_the_package_docstring() -> None:
     modules = sorted(p.stem for p in Path(oncall.paging.__file__).parent.glob("*.py")
                      if p.name != "__init__.py")
     assert [m for m in modules if f"``{m}``" not in doc] == []
+
+
+def test_the_core_names_no_channel() -> None:
+    """The paging core and the incidents import only the channels' contract (the package's
+    ``__init__``, ``registry``, ``sending``, ``preferences``), never a channel's package, and
+    write no channel's name: a new channel touches only its own package and its line in
+    ``registry.PACKAGES``."""
+    import ast
+
+    from oncall.channels import registry
+
+    contract = {"oncall.channels", "oncall.channels.registry", "oncall.channels.sending",
+                "oncall.channels.preferences"}
+    named: dict[str, set[str]] = {}
+    for folder in ("paging", "incidents"):
+        for path in (ONCALL / folder).rglob("*.py"):
+            where = path.relative_to(ONCALL).as_posix()
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                        "oncall.channels"):
+                    mods = {node.module} if node.module in contract else {str(node.module)}
+                    if node.module == "oncall.channels":
+                        mods = {f"oncall.channels.{a.name}" for a in node.names
+                                if f"oncall.channels.{a.name}" not in contract
+                                and a.name[0].islower() and a.name not in {"page_text"}}
+                    named.setdefault(where, set()).update(mods - contract)
+                elif isinstance(node, ast.Constant) and node.value in registry.known() \
+                        and node.value != registry.CONSOLE:
+                    named.setdefault(where, set()).add(repr(node.value))
+    assert {k: v for k, v in named.items() if v} == {}

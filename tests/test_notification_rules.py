@@ -269,3 +269,57 @@ def test_rules_that_reach_no_real_channel_fall_back_to_one_rather_than_nowhere(
     assert critical["source"] == "fallback" and user["reachable"] is True
     assert critical["steps"] == [{"channel": "sms", "delay_seconds": 0}]
     assert critical["skipped"]["console"] == "prints only to the server's log"
+
+
+def test_config_files_take_every_installed_channel_and_its_rooms(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The config schema's channel names and room targets come from the channel packages
+    (``registry.PACKAGES``): ``webhook`` is a notification step, and a channel package with
+    rooms adds its ``<name>:#room`` targets with no edit to the schema file."""
+    import dataclasses
+    import json
+    from importlib import resources
+
+    from jsonschema import Draft202012Validator
+
+    from oncall.apply.loader import with_channels
+
+    def schema() -> Draft202012Validator:
+        raw = json.loads(resources.files("oncall").joinpath("schema/config.schema.json")
+                         .read_text())
+        full = with_channels(raw)
+        return Draft202012Validator({**full["$defs"]["notification_steps"],
+                                     "$defs": full["$defs"]})
+
+    def step_ok(channel: str) -> bool:
+        return schema().is_valid([{"channel": channel}])
+
+    assert step_ok("webhook") and step_ok("sms") and not step_ok("pigeon")
+    target = {"$ref": "#/$defs/target"}
+
+    def target_ok(text: str) -> bool:
+        full = with_channels(json.loads(resources.files("oncall")
+                                        .joinpath("schema/config.schema.json").read_text()))
+        return Draft202012Validator({**target, "$defs": full["$defs"]}).is_valid(text)
+
+    assert target_ok("slack:#billing") and not target_ok("teams:#billing")
+    known = dict(registry.known())
+    known["teams"] = dataclasses.replace(known["slack"], name="teams")
+    monkeypatch.setattr(registry, "known", lambda: known)
+    assert target_ok("teams:#billing") and step_ok("teams")
+
+
+def test_policies_take_the_rooms_of_every_channel_that_has_them(
+        factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from oncall.manage import Refused, policies
+
+    with factory() as s:
+        with pytest.raises(Refused, match=r"user:EMAIL, schedule:NAME or slack:#CHANNEL"):
+            policies._levels(s, [{"targets": ["teams:#billing"]}])
+        monkeypatch.setattr(registry, "room_channels", lambda: ("slack", "teams"))
+        assert policies._levels(s, [{"targets": ["teams:#billing"]}])[0]["targets"] == [
+            {"type": "teams", "ref": "#billing"}]
+        with pytest.raises(Refused, match="a Teams channel starts with #"):
+            policies._levels(s, [{"targets": ["teams:billing"]}])
+        assert policies.target_help() == ("user:EMAIL, schedule:NAME, slack:#CHANNEL or "
+                                          "teams:#CHANNEL")

@@ -21,6 +21,9 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+from oncall.channels import registry
+from oncall.manage import policies
+
 
 class ConfigError(ValueError):
     """An invalid config file; ``str()`` reads ``file:line: path: reason``."""
@@ -134,8 +137,23 @@ def _walk(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], i
 
 def _schema_validator() -> Draft202012Validator:
     text = resources.files("oncall").joinpath("schema/config.schema.json").read_text()
-    return Draft202012Validator(json.loads(text),
+    return Draft202012Validator(with_channels(json.loads(text)),
                                 format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def with_channels(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with the channels the installed channel packages provide
+    (``registry.PACKAGES``): the names a notification step may use, and the rooms a policy
+    level may post to. The file lists the built-in ones, for editors."""
+    defs = schema["$defs"]
+    defs["notification_steps"]["items"]["properties"]["channel"]["enum"] = list(
+        registry.names())
+    people = r"user:[^@\s]+@[^@\s]+|schedule:[A-Za-z0-9][A-Za-z0-9_.-]*"
+    rooms = "|".join(re.escape(name) for name in registry.room_channels())
+    defs["target"]["pattern"] = (f"^({people}|(?:{rooms}):#[a-z0-9_-]+)$" if rooms
+                                 else f"^({people})$")
+    defs["target"]["description"] = policies.target_help()
+    return schema
 
 
 def _read(path: Path, display: str, max_bytes: int) -> str:

@@ -10,8 +10,10 @@ What a channel package provides (see docs/channels.md, "Adding a channel"):
   through the package's own ``prepare``/``finish`` (throttling, bundling: ``outbox``).
 - ``setup(settings)``: read its own configuration and ``registry.register`` a :class:`Channel`
   (or ``registry.unregister`` it when not configured).
-- optionally ``status(settings)`` (one line for ``/ready``) and ``init_web(app)`` (its
-  inbound replies and status callbacks: web endpoints registered by the package itself).
+- optionally ``status(settings)`` (one line for ``/ready``), ``init_web(app)`` (its
+  inbound replies and status callbacks: web endpoints registered by the package itself) and
+  ``after_change(incident_id)`` (an incident's state changed, committed: rewrite the
+  messages the channel keeps about it, as Slack does).
 
 A :class:`Channel` sends one page (``send(page) -> Receipt``), raising
 :class:`DeliveryError` (permanent or transient) when the provider says no, and says whether it

@@ -114,6 +114,11 @@ def enabled(name: str) -> bool:
     return name in _CHANNELS
 
 
+def registered() -> tuple[str, ...]:
+    """Every registered channel (a test's own among them), in the order registered."""
+    return tuple(_CHANNELS)
+
+
 NO_PROVIDER = ("no paging provider is configured (TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN/"
                "TWILIO_FROM_NUMBER, SLACK_BOT_TOKEN, ONCALL_SMTP_URL, ONCALL_WEBHOOK_URL): "
                "pages only reach the worker's log")
@@ -194,6 +199,15 @@ def statuses(settings: Any) -> dict[str, str]:
         if status is not None:
             out[package.__name__.rsplit(".", 1)[-1]] = status(settings)
     return out
+
+
+def after_change(incident_id: int) -> None:
+    """An incident's state changed (committed): every package that keeps messages about
+    incidents rewrites them (its ``after_change``: Slack's buttons and status line)."""
+    for package in packages():
+        hook = getattr(package, "after_change", None)
+        if hook is not None:
+            hook(incident_id)
 
 
 def init_web(app: Any) -> None:

@@ -4,8 +4,8 @@ Code that changes an incident says so on its session (``changed``, ``stepped``, 
 ``opened``, ``due``), inside the transaction; when that transaction commits, the hook below hands
 everything noted to ``follow_up``, which enqueues the work (``oncall.jobs``): a new
 incident's first step, the pages an escalation queued (out now, not at a sweep), a step
-already due, Slack messages rewritten to show the new state. Callers write no follow-up
-code of their own.
+already due, the channels' messages about it rewritten to show the new state (Slack's).
+Callers write no follow-up code of their own.
 
 Nothing is enqueued for a transaction that rolls back (what it noted is dropped with it),
 and a broker that cannot take a task is logged, never an error for the caller whose data
@@ -44,7 +44,8 @@ def _noted(session: Session, incident_id: int) -> Followup:
 
 
 def changed(session: Session, incident_id: int) -> None:
-    """The incident's state changed (acknowledged, resolved): its Slack messages say so."""
+    """The incident's state changed (acknowledged, resolved): the messages channels keep
+    about it say so (``registry.after_change``: Slack's)."""
     _noted(session, incident_id).refresh = True
 
 
@@ -86,7 +87,7 @@ def due(session: Session, incident_id: int) -> None:
 def follow_up(pending: dict[int, Followup]) -> None:
     """Enqueue what the committed incidents need (see ``Followup``)."""
     from oncall import jobs
-    from oncall.channels import slack
+    from oncall.channels import registry
 
     for incident_id, followup in pending.items():
         if followup.opened is not None:
@@ -97,7 +98,7 @@ def follow_up(pending: dict[int, Followup]) -> None:
             level, loop, at = followup.step
             jobs.escalate(incident_id, level, loop, at=at)
         if followup.refresh:
-            slack.after_change(incident_id)
+            registry.after_change(incident_id)
 
 
 @event.listens_for(Session, "after_commit")

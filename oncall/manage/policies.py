@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from oncall.audit import audit
+from oncall.channels import registry
 from oncall.manage import Refused, check_editable, check_name, not_found
 from oncall.models import (
     EscalationPolicy,
@@ -25,7 +26,14 @@ from oncall.models import (
 )
 from oncall.schedules.store import who_is_on_call
 
-TARGET_TYPES = ("user", "schedule", "slack")
+PEOPLE = ("user", "schedule")  # a level's other targets: rooms of channels that have them
+
+
+def target_help() -> str:
+    """The forms a target takes, as refusals and forms say it."""
+    rooms = [f"{name}:#CHANNEL" for name in registry.room_channels()]
+    return ", ".join(["user:EMAIL", "schedule:NAME", *rooms[:-1]]) + (
+        f" or {rooms[-1]}" if rooms else "")
 MAX_REPEAT = 20  # as config files allow
 MAX_DELAY = 24 * 3600
 
@@ -120,14 +128,15 @@ def _levels(s: Session, raw: Any) -> list[dict[str, Any]]:
             kind, _, ref = str(text).partition(":")
             ref = ref.strip()
             field = f"{where}.targets[{k}]"
-            if kind not in TARGET_TYPES or not ref:
-                raise Refused(field, "user:EMAIL, schedule:NAME or slack:#CHANNEL")
+            rooms = registry.room_channels()
+            if kind not in (*PEOPLE, *rooms) or not ref:
+                raise Refused(field, target_help())
             known = {"user": users, "schedule": schedules}.get(kind)
             if known is not None and ref not in known:
                 raise Refused(field, f"no {kind} {ref!r}" + (" (or deactivated)"
                                                               if kind == "user" else ""))
-            if kind == "slack" and not ref.startswith("#"):
-                raise Refused(field, "a Slack channel starts with #")
+            if kind in rooms and not ref.startswith("#"):
+                raise Refused(field, f"a {kind.capitalize()} channel starts with #")
             parsed.append({"type": kind, "ref": ref})
         levels.append({"escalate_after": delay, "targets": parsed})
     return levels

@@ -38,7 +38,7 @@ class LevelIn(Schema):
     escalate_after = Integer(load_default=300, validate=Range(min=60, max=policies.MAX_DELAY),
                              metadata={"description": "seconds before the next level"})
     targets = List(String(validate=Length(max=300)), required=True, validate=Length(min=1),
-                   metadata={"description": "user:EMAIL, schedule:NAME or slack:#CHANNEL"})
+                   metadata={"description": policies.target_help()})
 
 
 class PolicyIn(Schema):

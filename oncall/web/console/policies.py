@@ -27,8 +27,7 @@ class LevelForm(Form):
                         validators=[Optional(), NumberRange(1, 1440)])
     targets = TextAreaField(
         "Notify", validators=[Optional(), Length(max=2000)],
-        description="One per line: user:EMAIL, schedule:NAME or slack:#CHANNEL. "
-                    "Leave empty to drop the level.")
+        description=f"One per line: {policies.target_help()}. Leave empty to drop the level.")
 
 
 class PolicyForm(FlaskForm):

@@ -41,7 +41,7 @@ def signed_in_user() -> User:
 
 def _rule_choices() -> list[str]:
     """The channels a rule may name (as the API accepts them)."""
-    named = [ch for ch in (*registry.names(), *registry._CHANNELS) if registry.enabled(ch)]
+    named = [ch for ch in (*registry.names(), *registry.registered()) if registry.enabled(ch)]
     if registry.providers_configured():
         named = [ch for ch in named if ch != registry.CONSOLE]
     return list(dict.fromkeys(named))
