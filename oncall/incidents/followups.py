@@ -54,10 +54,8 @@ def paged(session: Session, incident_id: int, level: int, loop: int,
     """The incident was escalated or reassigned: the pages that step queued go out now
     rather than at a sweep, its next level is looked at if already due, and its Slack
     messages show the new level."""
-    followup = _noted(session, incident_id)
-    followup.refresh = followup.deliver = True
-    if next_action_at is not None:  # None: the ladder is exhausted, no step follows
-        followup.step = (level, loop, next_action_at)
+    stepped(session, incident_id, level, loop, next_action_at)
+    _noted(session, incident_id).deliver = True
 
 
 def stepped(session: Session, incident_id: int, level: int, loop: int,

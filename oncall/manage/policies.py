@@ -34,6 +34,8 @@ def target_help() -> str:
     rooms = [f"{name}:#CHANNEL" for name in registry.room_channels()]
     return ", ".join(["user:EMAIL", "schedule:NAME", *rooms[:-1]]) + (
         f" or {rooms[-1]}" if rooms else "")
+
+
 MAX_REPEAT = 20  # as config files allow
 MAX_DELAY = 24 * 3600
 
@@ -113,6 +115,7 @@ def _levels(s: Session, raw: Any) -> list[dict[str, Any]]:
         raise Refused("levels", "at least one level")
     users = set(s.scalars(select(User.email).where(User.deactivated_at.is_(None))))
     schedules = set(s.scalars(select(Schedule.name)))
+    rooms = registry.room_channels()
     levels = []
     for i, lvl in enumerate(raw):
         where = f"levels[{i}]"
@@ -128,7 +131,6 @@ def _levels(s: Session, raw: Any) -> list[dict[str, Any]]:
             kind, _, ref = str(text).partition(":")
             ref = ref.strip()
             field = f"{where}.targets[{k}]"
-            rooms = registry.room_channels()
             if kind not in (*PEOPLE, *rooms) or not ref:
                 raise Refused(field, target_help())
             known = {"user": users, "schedule": schedules}.get(kind)

@@ -121,14 +121,21 @@ class Plan:
     state it was read in to the state after the step), timeline entries and pages."""
 
     incident_id: int
+    level: int  # the state the incident was read in
+    loop: int
+    now: datetime
     policy: Policy
     due: datetime | None
-    claim: Claim | None = None  # set once the step is worked out
     events: list[Entry] = field(default_factory=list)
     pages: list[page_outbox.QueuedPage] = field(default_factory=list)
     result: StepResult = field(default_factory=StepResult)
     # The incident whose ``unpaged`` entry is logged once the step is written.
     unpaged: Stepped | None = None
+
+    def claim(self) -> Claim:
+        """The step's claim: from the state read to the state after the step."""
+        return Claim(self.incident_id, self.level, self.loop, self.now, self.policy,
+                     self.result.level, self.result.loop, self.result.next_action_at)
 
 
 def plan_step(session: Session, incident: Stepped, now: datetime, actor: str,
@@ -140,7 +147,7 @@ def plan_step(session: Session, incident: Stepped, now: datetime, actor: str,
     if policy is None:
         policy = lookups.policy(session, incident.service_id)
     level, loop, due = incident.level, incident.loop, incident.next_action_at
-    plan = Plan(incident.id, policy, due)
+    plan = Plan(incident.id, incident.level, incident.loop, now, policy, due)
     result = plan.result
     while True:
         step = next_level.next_step(policy, level, loop, now)
@@ -165,8 +172,6 @@ def plan_step(session: Session, incident: Stepped, now: datetime, actor: str,
         plan.events += events
         plan.pages += pages
         plan.unpaged = incident
-    plan.claim = Claim(incident.id, incident.level, incident.loop, now, policy, result.level,
-                       result.loop, result.next_action_at)
     return plan
 
 

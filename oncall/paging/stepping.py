@@ -99,7 +99,7 @@ def take_steps(session: Session, incidents: list[Incident], now: datetime,
 def _claim(session: Session, plans: list[Plan]) -> bool:
     """Move every planned incident from the state it was read in to its state after the
     step, each only if still due and unchanged; whether all of them were."""
-    claims = [p.claim.row() for p in plans if p.claim is not None]
+    claims = [p.claim().row() for p in plans]
     if db.is_postgres(session):
         claimed = session.connection().execute(_PG_CLAIM_DUE,
                                                _CLAIMS.params(claims)).rowcount
