@@ -441,7 +441,15 @@ class RoleStats:
 
 class Sampler:
     """Samples, every ``interval`` seconds, the processes each role names: peak RSS (the
-    kernel's VmHWM high-water mark, so spikes between samples count too), and CPU time."""
+    kernel's VmHWM high-water mark, so spikes between samples count too), and CPU time.
+
+    It also notes when the machine itself stopped: a sample more than ``STALL`` seconds
+    late means nothing ran here for that long (this sampler is a thread that only sleeps).
+    On this VM that is the host pausing it (a snapshot: the kernel logs "virtual machine
+    fork" as it resumes); every process's latency in that window is the machine's, not the
+    code's, so a run with a stall is said to be one."""
+
+    STALL = 1.0
 
     def __init__(self, roles: dict[str, Callable[[], Iterable[int]]],
                  interval: float = 0.2) -> None:
@@ -453,6 +461,7 @@ class Sampler:
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self.window = 0.0
         self.machine_busy_cores = 0.0
+        self.stalls: list[tuple[str, float]] = []  # (wall time it began, seconds)
 
     def __enter__(self) -> Sampler:
         self._t0 = time.monotonic()
@@ -475,8 +484,16 @@ class Sampler:
             self.stats[name].cpu_seconds = sum(t[1] - t[0] for t in per_pid.values()) / CLK_TCK
 
     def _loop(self) -> None:
+        last, last_wall = time.monotonic(), time.time()
         while not self._stop.wait(self.interval):
+            now, wall = time.monotonic(), time.time()
+            late = max(now - last, wall - last_wall) - self.interval
+            if late > self.STALL:
+                at = time.strftime("%H:%M:%S", time.localtime(last_wall))
+                self.stalls.append((at, round(late, 2)))
+                log(f"the machine stalled for {late:.1f} s from {at}: nothing ran here")
             self._sample()
+            last, last_wall = time.monotonic(), time.time()
 
     def _sample(self, final: bool = False) -> None:
         for name, pids_of in self.roles.items():
@@ -506,7 +523,18 @@ class Sampler:
         return {"window_seconds": round(self.window, 2),
                 "machine_busy_cores": round(self.machine_busy_cores, 2),
                 "other_busy_cores": round(max(0.0, self.machine_busy_cores - ours), 2),
+                "machine_stalls": self.stalls,
                 "roles": {name: s.as_json(self.window) for name, s in self.stats.items()}}
+
+
+def stall_note(sampling: dict[str, Any]) -> str | None:
+    """A line for a run's output when the machine stopped during it (see ``Sampler``)."""
+    stalls = sampling.get("machine_stalls") or []
+    if not stalls:
+        return None
+    listed = ", ".join(f"{s:.1f} s at {at}" for at, s in stalls)
+    return (f"MACHINE STALLED during the measured window ({listed}): nothing on this machine "
+            "ran then, so the tail of this run is the machine's; run it again.")
 
 
 def busy_cores(seconds: float = 1.0) -> float:

@@ -159,6 +159,9 @@ def main() -> None:
     print(cpu)
     print(f"\n  [{'PASS' if ok else 'FAIL'}] escalation lateness p99 < {TARGET_P99_S:g} s "
           f"(got {h.fmt(p99)} ms) with every incident escalated")
+    note = h.stall_note(result["sampling"])
+    if note:
+        print(f"\n  {note}")
     path = h.save_results("escalation", {
         "command": shlex.join([Path(sys.executable).name, *sys.argv]), "args": vars(args),
         "machine": h.machine_info(args.database_url), "result": result, "table": table,

@@ -462,6 +462,11 @@ def main() -> None:
     for r in runs:
         if r["after"]:
             print(f"{r['name']}: {r['after']}")
+    for n, runs_ in enumerate(rounds):
+        for r in runs_:
+            note = h.stall_note(r["sampling"])
+            if note:
+                print(f"round {n + 1}, {r['name']}: {note}")
     if storm_result:
         print(f"\n## Duplicate storm: {storm_result['sent']:,} copies of one alert, "
               f"{args.concurrency} connections\n")

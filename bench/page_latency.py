@@ -221,6 +221,9 @@ def main() -> None:
     what = "Twilio request" if "alert_to_twilio_request" in lat else "page"
     print(f"\n  [{'PASS' if ok else 'FAIL'}] alert -> {what} p99 < {TARGET_P99_MS:g} ms "
           f"(got {h.fmt(p99)}) with every page sent")
+    note = h.stall_note(result["sampling"])
+    if note:
+        print(f"\n  {note}")
     path = h.save_results("page-latency", {
         "command": shlex.join([Path(sys.executable).name, *sys.argv]), "args": vars(args),
         "machine": h.machine_info(args.database_url), "result": result, "table": table,
