@@ -1,6 +1,7 @@
 """The intake's statements (``oncall.incidents.intake`` runs them): one per operation per
-dialect. Firing alerts: on PostgreSQL ``TRIGGER_PG`` stores any number of them (a lone alert
-is a batch of one) in one statement; on SQLite ``OPEN``, ``FIND``, ``STORE`` and the
+dialect. Firing alerts: on PostgreSQL ``TRIGGER_PG`` stores any number of them in one
+statement, and ``TRIGGER_ONE_PG`` a lone one (a benchmark showed the batch statement cost a
+lone alert 9 %: ``bench/README.md``); on SQLite ``OPEN``, ``FIND``, ``STORE`` and the
 timeline entry, alert by alert. Resolving and acknowledging by key are one statement each on
 both."""
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, bindparam, text
+from sqlalchemy import JSON, Boolean, Integer, String, bindparam, column, text
 
 from oncall import db
 from oncall.models import PolicyJSON, UTCDateTime
@@ -19,7 +20,11 @@ _TYPES: dict[str, Any] = {"now": UTCDateTime(), "labels": JSON(), "raw": JSON(),
 
 
 def _typed(sql: str) -> Any:
-    """A text statement whose time and JSON parameters are converted like the columns'."""
+    """A text statement whose time and JSON parameters are converted like the columns'.
+    Those that return rows also name their columns (``.columns``): SQLAlchemy then builds
+    the result's metadata once, when it compiles the statement, instead of from the
+    cursor's description on every execution (``bench/core_cost.py``: about 70 Python calls
+    an alert, 5-7 % of a web worker's CPU instructions for a lone alert)."""
     stmt = text(sql)
     return stmt.bindparams(*(bindparam(name, type_=type_) for name, type_ in _TYPES.items()
                              if f":{name}" in sql))
@@ -98,7 +103,9 @@ ev AS (
 SELECT ord, alert_id, incident_id, incident_status, opened,
        (SELECT {wake_listener.NOTIFY_SQL} WHERE EXISTS (SELECT 1 FROM inc WHERE inc.new))
 FROM placed
-""")
+""").columns(column("ord", Integer), column("alert_id", Integer), column("incident_id", Integer),
+             column("incident_status", String), column("opened", Boolean),
+             column("notified", String))
 
 # Open the incident unless one is open (the same ``ON CONFLICT DO NOTHING``); store an alert.
 _OPEN_SQL = ("INSERT INTO incidents (service_id, dedup_key, status, severity, summary, "
@@ -133,7 +140,8 @@ ev AS (INSERT INTO incident_events (incident_id, at, kind, actor, detail)
        FROM inc WHERE inc.new)
 SELECT (SELECT id FROM al), inc.id, inc.status, inc.new,
        (SELECT {wake_listener.NOTIFY_SQL} FROM inc WHERE inc.new) FROM inc
-""")
+""").columns(column("alert_id", Integer), column("incident_id", Integer),
+             column("status", String), column("new", Boolean), column("notified", String))
 
 # SQLite (one writer at a time): open the incident unless one is open, else find it; then
 # store the alert.
