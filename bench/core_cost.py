@@ -2,7 +2,7 @@
 its console page sent.
 
     python bench/core_cost.py [--alerts 300] [--batch 2] [--top 25] [--callgrind]
-                              [--against OTHER-TREE-RESULT.json]
+                              [--web-callgrind] [--against OTHER-TREE-RESULT.json]
 
 Timing benchmarks on a shared machine swing more than the differences a refactoring makes;
 counts do not. This runs the real web app (Flask's test client, in process) and the real
@@ -18,7 +18,9 @@ scratch PostgreSQL database, with the rules and schedules of this repository:
      (``time.process_time``; PostgreSQL's own time is not in it), best of ``--repeat``;
   4. with ``--callgrind``: the CPU instructions this process executes per alert, counted
      by valgrind (runs of N and 3N alerts, their difference): CPU cost that no other load
-     on the machine can blur.
+     on the machine can blur;
+  5. with ``--web-callgrind``: the same for one real gunicorn web worker (``oncall web``)
+     taking lone alerts over HTTP: what ``ingest.py``'s web CPU per alert measures, counted.
 
 Run it from each tree to compare two versions (old and new code need not share module
 names: it goes through the web app and ``worker.tasks.dispatch`` only). ``--top`` lists the
@@ -32,6 +34,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import functools
+import http.client
 import io
 import json
 import pstats
@@ -39,6 +43,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +66,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--broker-url", default=h.DEFAULT_BROKER_URL)
     p.add_argument("--callgrind", action="store_true",
                    help="also count the CPU instructions per alert under valgrind (slow)")
+    p.add_argument("--web-callgrind", action="store_true",
+                   help="count the CPU instructions per lone alert of one gunicorn web worker "
+                        "(oncall web --workers 1) under valgrind, the real HTTP path (slow)")
+    p.add_argument("--port", type=int, default=18480, help="for --web-callgrind")
+    p.add_argument("--rate-limit", default="off",
+                   help="ONCALL_INTAKE_RATE_LIMIT (default off, as in ingest.py; 'default' "
+                        "keeps the shipped limit)")
     p.add_argument("--inner", metavar="TOKEN", help=argparse.SUPPRESS)
     p.add_argument("--plain", action="store_true", help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -75,17 +87,28 @@ def _short(filename: str) -> str:
 
 
 class Counter:
-    """SQL statements sent through any engine of this process."""
+    """Round trips to the database from any engine of this process: SQL statements, and
+    what no statement shows (a connection checked out of the pool, a COMMIT, a ROLLBACK:
+    the pool rolls back every connection handed back to it)."""
 
     def __init__(self) -> None:
         from sqlalchemy import event
         from sqlalchemy.engine import Engine
+        from sqlalchemy.pool import Pool
 
         self.statements = 0
+        self.other = {"checkout": 0, "commit": 0, "rollback": 0, "reset": 0}
         event.listen(Engine, "before_cursor_execute", self._count)
+        for name in ("commit", "rollback"):
+            event.listen(Engine, name, functools.partial(self._note, name))
+        for name in ("checkout", "reset"):
+            event.listen(Pool, name, functools.partial(self._note, name))
 
     def _count(self, *args: Any) -> None:
         self.statements += 1
+
+    def _note(self, name: str, *args: Any) -> None:
+        self.other[name] += 1
 
 
 def measure(token: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -105,18 +128,23 @@ def measure(token: str, args: argparse.Namespace) -> dict[str, Any]:
         if resp.status_code != 202:
             raise RuntimeError(f"intake answered {resp.status_code}: {resp.get_data()!r}")
 
-    def run(n: int, intake: Any = None, worker: Any = None) -> dict[str, int]:
-        counts = {"intake": 0, "dispatch": 0}
+    def run(n: int, intake: Any = None, worker: Any = None) -> dict[str, Any]:
+        counts: dict[str, Any] = {"intake": 0, "dispatch": 0,
+                                  "round_trips": {"intake": {}, "dispatch": {}}}
+
+        def part(name: str, work: Callable[[], object], profile: Any) -> None:
+            before, other = counter.statements, dict(counter.other)
+            with profile or contextlib.nullcontext():
+                work()
+            counts[name] += counter.statements - before
+            trips = counts["round_trips"][name]
+            for key, value in counter.other.items():
+                trips[key] = trips.get(key, 0) + value - other[key]
+
         for start in range(0, n, args.batch):
-            before = counter.statements
-            with intake or contextlib.nullcontext():
-                for _ in range(min(args.batch, n - start)):
-                    post()
-            counts["intake"] += counter.statements - before
-            before = counter.statements
-            with worker or contextlib.nullcontext():
-                tasks.dispatch()
-            counts["dispatch"] += counter.statements - before
+            batch = min(args.batch, n - start)
+            part("intake", lambda: [post() for _ in range(batch)], intake)  # noqa: B023
+            part("dispatch", tasks.dispatch, worker)
         return counts
 
     run(20)  # warm-up
@@ -124,7 +152,9 @@ def measure(token: str, args: argparse.Namespace) -> dict[str, Any]:
         run(args.alerts)
         return {}
     profiles = {"intake": cProfile.Profile(), "dispatch": cProfile.Profile()}
-    statements = run(args.alerts, profiles["intake"], profiles["dispatch"])
+    counts = run(args.alerts, profiles["intake"], profiles["dispatch"])
+    trips = counts.pop("round_trips")
+    statements = counts
     calls: dict[str, Any] = {}
     for part, prof in profiles.items():
         stats = pstats.Stats(prof, stream=io.StringIO())
@@ -143,7 +173,8 @@ def measure(token: str, args: argparse.Namespace) -> dict[str, Any]:
         t0 = time.process_time()
         run(args.alerts)
         cpu.append(time.process_time() - t0)
-    return {"statements": statements, "calls": calls, "cpu_seconds": cpu}
+    return {"statements": statements, "round_trips": trips, "calls": calls,
+            "cpu_seconds": cpu}
 
 
 # --------------------------------------------------------------------------- the driver
@@ -168,6 +199,44 @@ def instructions_per_alert(child: Any, inner: list[str], workdir: Path,
     return (counts[1] - counts[0]) / (2 * args.alerts)
 
 
+def web_instructions_per_alert(stack: h.Stack, env: dict[str, str],
+                               args: argparse.Namespace) -> float:
+    """``oncall web --workers 1`` under callgrind (which follows the exec into gunicorn and
+    the fork of its worker), 20 alerts of warm-up and N alerts, one at a time over one
+    keep-alive connection; then again with 3N. The worker is the process that executed the
+    most instructions; the difference of its two counts over 2N is what an alert costs it."""
+    counts = []
+    for n in (args.alerts, 3 * args.alerts):
+        run_dir = stack.workdir / f"web-callgrind-{n}"
+        run_dir.mkdir()
+        h.log(f"web under callgrind: {n} alerts (start-up takes a minute or two)")
+        proc = h.Proc(f"web-callgrind-{n}", [
+            "valgrind", "--tool=callgrind", "--trace-children=yes",
+            f"--callgrind-out-file={run_dir}/callgrind.out.%p",
+            *h.oncall_cmd("web", "--host", "127.0.0.1", "--port", str(args.port),
+                          "--workers", "1")], env, stack.workdir, cwd=stack.workdir)
+        h.wait_http(args.port, "/health", proc=proc, timeout=600)
+        conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=120)
+        for i in range(20 + n):
+            conn.request("POST", f"/integrations/{stack.token}",
+                         h.alert_body(f"web-{n}-{i}"), {"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            resp.read()
+            if resp.status != 202:
+                sys.exit(f"the web worker answered {resp.status}")
+        conn.close()
+        proc.stop(timeout=300)
+        totals = []
+        for path in run_dir.glob("callgrind.out.*"):
+            found = re.search(r"^totals: (\d+)", path.read_text(errors="replace"), re.M)
+            if found:
+                totals.append(int(found.group(1)))
+        if not totals:
+            sys.exit(f"no callgrind totals in {run_dir}")
+        counts.append(max(totals))
+    return (counts[1] - counts[0]) / (2 * args.alerts)
+
+
 def compare(result: dict[str, Any], other: dict[str, Any], top: int) -> None:
     """This run against an earlier one (another tree's): totals, then the functions whose
     calls per alert changed most (a function that moved module shows as gone and new)."""
@@ -186,6 +255,11 @@ def compare(result: dict[str, Any], other: dict[str, Any], top: int) -> None:
     if ours_i and theirs_i:
         print(f"\nCPU instructions per alert: {ours_i:,.0f} against {theirs_i:,.0f} "
               f"(ratio {ours_i / theirs_i:.3f})")
+    ours_w, theirs_w = (result.get("web_instructions_per_alert"),
+                        other.get("web_instructions_per_alert"))
+    if ours_w and theirs_w:
+        print(f"\nCPU instructions of the web worker per lone alert: {ours_w:,.0f} against "
+              f"{theirs_w:,.0f} (ratio {ours_w / theirs_w:.3f})")
     for part in ("intake", "dispatch"):
         ours, theirs = result["calls"][part]["every"], other["calls"][part]["every"]
         delta = {k: ours.get(k, 0) / n - theirs.get(k, 0) / m for k in {*ours, *theirs}}
@@ -208,6 +282,8 @@ def main() -> None:
     stack = h.prepare(args.database_url, args.broker_url, workdir)
     inner = [sys.executable, str(Path(__file__).resolve()), "--inner", stack.token]
     env = dict(stack.env, ONCALL_LOG_LEVEL="WARNING", PYTHONHASHSEED="0")
+    if args.rate_limit != "default":
+        env["ONCALL_INTAKE_RATE_LIMIT"] = args.rate_limit
 
     def child(argv: list[str]) -> subprocess.CompletedProcess[str]:
         out = subprocess.run(argv, env=env, cwd=workdir, capture_output=True, text=True,
@@ -219,6 +295,8 @@ def main() -> None:
     result = json.loads(child([*inner, *sys.argv[1:]]).stdout.strip().splitlines()[-1])
     if args.callgrind:
         result["instructions_per_alert"] = instructions_per_alert(child, inner, workdir, args)
+    if args.web_callgrind:
+        result["web_instructions_per_alert"] = web_instructions_per_alert(stack, env, args)
     n = args.alerts
     rows = []
     for part in ("intake", "dispatch"):
@@ -226,6 +304,11 @@ def main() -> None:
                      f"{result['calls'][part]['total'] / n:,.0f}"])
     rows.append(["both", f"{sum(result['statements'].values()) / n:.2f}",
                  f"{sum(c['total'] for c in result['calls'].values()) / n:,.0f}"])
+    for part in ("intake", "dispatch"):
+        trips = result["round_trips"][part]
+        rows.append([f"{part}: pool checkouts / COMMITs / ROLLBACKs / resets",
+                     " / ".join(f"{trips[k] / n:.2f}" for k in
+                                ("checkout", "commit", "rollback", "reset")), ""])
     best = min(result["cpu_seconds"])
     machine = h.machine_info(args.database_url)
     result.update(alerts=n, batch=args.batch, machine=machine)
@@ -242,6 +325,9 @@ def main() -> None:
     if args.callgrind:
         print(f"\nCPU instructions of this process per alert (callgrind; intake + dispatch): "
               f"{result['instructions_per_alert']:,.0f}")
+    if args.web_callgrind:
+        print(f"\nCPU instructions of one gunicorn web worker per lone alert (callgrind): "
+              f"{result['web_instructions_per_alert']:,.0f}")
     if args.against:
         compare(result, json.loads(Path(args.against).read_text()), args.top)
     h.log(f"wrote {h.save_results('core-cost', result)}")
