@@ -52,13 +52,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _harness as h
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--alerts", type=int, default=300, help="alerts counted (and timed)")
     p.add_argument("--batch", type=int, default=2,
                    help="alerts per dispatch (the wake listener's batch at 20 alerts/s)")
-    p.add_argument("--repeat", type=int, default=3, help="timed passes; the best is kept")
+    p.add_argument("--repeat", type=_at_least_one, default=3, metavar="N",
+                   help="timed passes (at least 1); the best is kept")
     p.add_argument("--top", type=int, default=25, help="functions listed by calls")
     p.add_argument("--against", metavar="JSON",
                    help="an earlier run's results (another tree's): list what changed")
